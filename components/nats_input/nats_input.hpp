@@ -1,0 +1,11 @@
+#pragma once
+
+#include "sdk/spec.hpp"
+
+namespace weir::components::nats_input {
+
+struct Config {};
+
+sdk::ComponentSpec<Config> spec();
+
+}  // namespace weir::components::nats_input

@@ -1,0 +1,62 @@
+// A validated flow: what the loader produces and the graph planner and runtime consume.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sdk/spec.hpp"
+
+namespace weir::flow {
+
+enum class Discard { new_, old };
+
+// `settings` of a flow file; the disk budget and delivery knobs of its stream.
+struct Settings {
+  sdk::ByteSize max_bytes{1024ull * 1024 * 1024};
+  std::chrono::nanoseconds max_age{0};
+  Discard discard = Discard::new_;
+  std::chrono::nanoseconds duplicate_window = std::chrono::minutes(2);
+  std::chrono::nanoseconds ack_wait = std::chrono::seconds(10);
+  int max_deliver = 5;
+  bool fuse = true;
+  int batch_records = 512;
+  sdk::ByteSize batch_bytes{256 * 1024};
+  int publish_window = 16;
+  int replicas = 1;
+
+  static sdk::ObjectSpec<Settings> object_spec();
+};
+
+struct InputRef {
+  std::string component;  // upstream component id
+  std::string port;       // upstream port ("out" when the reference names no port)
+  std::string pointer;    // where the reference stands in the file
+};
+
+struct ComponentDecl {
+  std::string id;
+  std::string type;
+  std::string description;
+  std::vector<InputRef> inputs;
+  const sdk::ComponentInfo* info = nullptr;  // from the registry the flow was validated with
+  std::shared_ptr<const void> config;        // the parsed Config of `info`
+  boost::json::value raw_config;             // after ${VAR} substitution
+  std::string pointer;                       // "/components/3"
+  std::string fingerprint;                   // changes whenever type, config or inputs change
+};
+
+struct Flow {
+  std::string file;
+  std::string name;
+  std::string description;
+  bool enabled = true;
+  Settings settings;
+  std::vector<ComponentDecl> components;
+
+  const ComponentDecl* find(std::string_view id) const;
+  std::size_t index_of(std::string_view id) const;  // npos when absent
+};
+
+}  // namespace weir::flow

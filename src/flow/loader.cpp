@@ -1,0 +1,218 @@
+#include "flow/loader.hpp"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <regex>
+
+#include "core/hash.hpp"
+#include "core/json_source.hpp"
+#include "sdk/base/json_write.hpp"
+#include "sdk/base/suggest.hpp"
+
+namespace weir::flow {
+
+namespace json = boost::json;
+
+namespace {
+
+struct FlowDoc {
+  std::string schema;
+  int version = 1;
+  std::string name;
+  std::string description;
+  bool enabled = true;
+  Settings settings;
+  json::value components;
+
+  static sdk::ObjectSpec<FlowDoc> object_spec() {
+    using sdk::field;
+    return sdk::ObjectSpec<FlowDoc>{}
+        .field("$schema", &FlowDoc::schema, field().doc("Path or URL of the flow JSON Schema, for editors."))
+        .field("version", &FlowDoc::version, field().doc("Flow file format version.").range(1, 1))
+        .field("name", &FlowDoc::name, field().required().doc("Flow name: [a-z0-9][a-z0-9_-]{0,63}."))
+        .field("description", &FlowDoc::description, field().doc("What the flow is for."))
+        .field("enabled", &FlowDoc::enabled, field().doc("false keeps the flow loaded but not running."))
+        .field("settings", &FlowDoc::settings, field().doc("Stream budget and delivery settings."))
+        .field("components", &FlowDoc::components, field().required().doc("The components of the flow."));
+  }
+};
+
+struct Entry {
+  std::string id;
+  std::string type;
+  std::string description;
+  std::vector<std::string> inputs;
+  json::value config;
+
+  static sdk::ObjectSpec<Entry> object_spec() {
+    using sdk::field;
+    return sdk::ObjectSpec<Entry>{}
+        .field("id", &Entry::id, field().required().doc("Component id, unique in the flow."))
+        .field("type", &Entry::type, field().required().doc("Component type."))
+        .field("description", &Entry::description, field().doc("Free text."))
+        .field("inputs", &Entry::inputs, field().doc("Upstream ports: \"id\" (its out port) or \"id.port\"."))
+        .field("config", &Entry::config, field().doc("The component's configuration."));
+  }
+};
+
+const std::regex& name_re() {
+  static const std::regex re("[a-z0-9][a-z0-9_-]{0,63}");
+  return re;
+}
+const std::regex& id_re() {
+  static const std::regex re("[A-Za-z0-9][A-Za-z0-9_-]{0,63}");
+  return re;
+}
+
+void parse_components(const json::value& list, const registry::Registry& registry, Flow& flow,
+                      sdk::Diagnostics& diags) {
+  if (!list.is_array()) return;  // wrong_type already reported by the document spec
+  const auto& arr = list.get_array();
+  if (arr.empty()) diags.error("/components", "invalid_value", "a flow needs at least one component");
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    const std::string ptr = sdk::pointer_append("/components", i);
+    Entry e;
+    Entry::object_spec().parse(arr[i], e, diags, ptr);
+    if (!arr[i].is_object()) continue;
+    ComponentDecl decl;
+    decl.id = e.id;
+    decl.type = e.type;
+    decl.description = e.description;
+    decl.pointer = ptr;
+    if (!e.id.empty() && !std::regex_match(e.id, id_re()))
+      diags.error(ptr + "/id", "invalid_id", "invalid component id \"" + e.id + "\"",
+                  "use letters, digits, _ and -, starting with a letter or digit, at most 64");
+    for (const auto& other : flow.components)
+      if (!e.id.empty() && other.id == e.id)
+        diags.error(ptr + "/id", "duplicate_id", "component id \"" + e.id + "\" is used twice",
+                    "first used at " + other.pointer);
+    if (!e.type.empty()) {
+      decl.info = registry.find(e.type);
+      if (!decl.info) {
+        auto near = sdk::closest(e.type, registry.types());
+        diags.error(ptr + "/type", "unknown_type", "unknown component type \"" + e.type + "\"",
+                    near.empty() ? "see `weir components`" : "did you mean \"" + near + "\"?");
+      }
+    }
+    const auto& obj = arr[i].get_object();
+    auto cfg = obj.find("config");
+    if (decl.info) {
+      decl.config = decl.info->parse(cfg == obj.end() ? nullptr : &cfg->value(), diags, ptr + "/config");
+      decl.raw_config = cfg == obj.end() ? json::value(json::object{}) : cfg->value();
+    }
+    auto inputs = obj.find("inputs");
+    for (std::size_t j = 0; j < e.inputs.size(); ++j) {
+      const auto& ref = e.inputs[j];
+      auto dot = ref.find('.');
+      InputRef r{dot == std::string::npos ? ref : ref.substr(0, dot),
+                 dot == std::string::npos ? "out" : ref.substr(dot + 1),
+                 sdk::pointer_append(ptr + "/inputs", j)};
+      decl.inputs.push_back(std::move(r));
+    }
+    // The fingerprint lets a reload redeploy only what changed.
+    std::string print = decl.type + '\n';
+    sdk::write_json(print, decl.raw_config);
+    for (const auto& r : decl.inputs) print += '\n' + r.component + '.' + r.port;
+    decl.fingerprint = core::hex64(core::fnv1a64(print));
+    (void)inputs;
+    flow.components.push_back(std::move(decl));
+  }
+}
+
+}  // namespace
+
+LoadResult load_flow_text(std::string_view text, const std::string& file,
+                          const registry::Registry& registry, const Getenv& getenv) {
+  LoadResult out;
+  out.file = file;
+  auto parsed = core::parse_json_source(text);
+  out.diagnostics.append(parsed.diagnostics);
+  if (parsed.ok) {
+    substitute_env(parsed.value, getenv, out.diagnostics);
+    FlowDoc doc;
+    FlowDoc::object_spec().parse(parsed.value, doc, out.diagnostics, "");
+    Flow flow;
+    flow.file = file;
+    flow.name = doc.name;
+    flow.description = doc.description;
+    flow.enabled = doc.enabled;
+    flow.settings = doc.settings;
+    if (!doc.name.empty() && !std::regex_match(doc.name, name_re()))
+      out.diagnostics.error("/name", "invalid_name", "invalid flow name \"" + doc.name + "\"",
+                            "use [a-z0-9][a-z0-9_-]{0,63}: lowercase letters, digits, _ and -");
+    parse_components(doc.components, registry, flow, out.diagnostics);
+    check_graph(flow, out.diagnostics);
+    if (!out.diagnostics.has_errors()) out.flow = std::move(flow);
+  }
+  for (auto& d : out.diagnostics.items()) {
+    if (d.line != 0) continue;
+    if (d.code == "unknown_field" || d.code == "duplicate_key") {
+      auto pos = parsed.map.key_position(d.pointer);
+      d.file = file;
+      d.line = pos.line;
+      d.column = pos.column;
+    } else {
+      parsed.map.locate(d, file);
+    }
+  }
+  return out;
+}
+
+LoadResult load_flow_file(const std::filesystem::path& path, const registry::Registry& registry,
+                          const Getenv& getenv) {
+  std::string error;
+  auto text = core::read_file(path, &error);
+  if (!error.empty()) {
+    LoadResult out;
+    out.file = path.string();
+    sdk::Diagnostic d;
+    d.code = "io_error";
+    d.message = error;
+    d.file = path.string();
+    out.diagnostics.add(std::move(d));
+    return out;
+  }
+  return load_flow_text(text, path.string(), registry, getenv);
+}
+
+std::vector<LoadResult> load_flow_dir(const std::filesystem::path& dir,
+                                      const registry::Registry& registry, const Getenv& getenv) {
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.is_regular_file() && entry.path().extension() == ".json") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  std::vector<LoadResult> out;
+  if (ec) {
+    LoadResult r;
+    r.file = dir.string();
+    sdk::Diagnostic d;
+    d.code = "io_error";
+    d.message = "cannot read flows directory: " + ec.message();
+    d.file = dir.string();
+    r.diagnostics.add(std::move(d));
+    out.push_back(std::move(r));
+    return out;
+  }
+  for (const auto& f : files) {
+    auto r = load_flow_file(f, registry, getenv);
+    if (r.flow) {
+      for (const auto& prev : out) {
+        if (prev.flow && prev.flow->name == r.flow->name) {
+          sdk::Diagnostic d;
+          d.code = "duplicate_flow";
+          d.pointer = "/name";
+          d.message = "flow name \"" + r.flow->name + "\" is already used by " + prev.file;
+          d.file = r.file;
+          r.diagnostics.add(std::move(d));
+          r.flow.reset();
+          break;
+        }
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace weir::flow

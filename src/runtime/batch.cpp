@@ -1,0 +1,79 @@
+#include "runtime/batch.hpp"
+
+#include <boost/json.hpp>
+
+#include "core/hash.hpp"
+#include "sdk/base/json_write.hpp"
+
+namespace weir::runtime {
+
+void BatchWriter::add(const sdk::Record& rec) {
+  if (count_ == 0) first_id_ = rec.id;
+  last_id_ = rec.id;
+  ++count_;
+  body_ += rec.id;
+  body_ += ' ';
+  sdk::write_json(body_, rec.value);
+  body_ += '\n';
+}
+
+void BatchWriter::add_raw(std::string_view id, std::string_view json) {
+  if (count_ == 0) first_id_ = id;
+  last_id_ = id;
+  ++count_;
+  body_ += id;
+  body_ += ' ';
+  body_ += json;
+  body_ += '\n';
+}
+
+void BatchWriter::clear() {
+  body_.clear();
+  count_ = 0;
+  first_id_.clear();
+  last_id_.clear();
+}
+
+bool BatchReader::decode(std::string_view body, std::vector<sdk::Record>& out, std::string& error) {
+  std::size_t pos = 0;
+  while (pos < body.size()) {
+    auto end = body.find('\n', pos);
+    if (end == std::string_view::npos) end = body.size();
+    auto line = body.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.empty()) continue;
+    auto sp = line.find(' ');
+    if (sp == std::string_view::npos || sp == 0) {
+      error = "not a weir batch: a line without a record id";
+      return false;
+    }
+    boost::system::error_code ec;
+    parser_.reset();
+    parser_.write(line.substr(sp + 1), ec);
+    if (ec) {
+      error = "not a weir batch: bad JSON in record " + std::string(line.substr(0, sp)) + ": " + ec.message();
+      return false;
+    }
+    out.push_back({std::string(line.substr(0, sp)), parser_.release()});
+  }
+  return true;
+}
+
+std::string derive_id(std::string_view parent_id, std::string_view component, std::string_view port) {
+  auto h = core::fnv1a64(parent_id);
+  h = core::fnv1a64("/", h);
+  h = core::fnv1a64(component, h);
+  h = core::fnv1a64(".", h);
+  h = core::fnv1a64(port, h);
+  return core::hex64(h);
+}
+
+std::string batch_id(std::string_view component, std::string_view port, const BatchWriter& batch) {
+  auto h = core::fnv1a64(batch.first_id());
+  h = core::fnv1a64("..", h);
+  h = core::fnv1a64(batch.last_id(), h);
+  h = core::fnv1a64("#" + std::to_string(batch.count()), h);
+  return derive_id(core::hex64(h), component, port);
+}
+
+}  // namespace weir::runtime

@@ -1,0 +1,50 @@
+// The body of a JetStream message on an internal edge: a batch of records, one per line,
+// "<record id> <compact JSON>\n". JSON text never holds a raw newline, and ids never hold a
+// space, so a line split is all decoding needs before the JSON parse.
+#pragma once
+
+#include <boost/json/parser.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sdk/record.hpp"
+
+namespace weir::runtime {
+
+class BatchWriter {
+ public:
+  void add(const sdk::Record& rec);
+  // `json` must be one valid compact JSON text without newlines.
+  void add_raw(std::string_view id, std::string_view json);
+  void clear();
+  bool empty() const { return count_ == 0; }
+  std::size_t count() const { return count_; }
+  std::size_t bytes() const { return body_.size(); }
+  const std::string& body() const { return body_; }
+  const std::string& first_id() const { return first_id_; }
+  const std::string& last_id() const { return last_id_; }
+
+ private:
+  std::string body_;
+  std::size_t count_ = 0;
+  std::string first_id_, last_id_;
+};
+
+// Decodes with a parser the caller keeps (its buffers are reused batch after batch).
+class BatchReader {
+ public:
+  // Appends the records to `out`. False with `error` set when the body is not a batch.
+  bool decode(std::string_view body, std::vector<sdk::Record>& out, std::string& error);
+
+ private:
+  boost::json::parser parser_;
+};
+
+// Ids of what a stage publishes derive from what it consumed, so a redelivery after a crash
+// reproduces them and JetStream's duplicate window drops the replay.
+std::string derive_id(std::string_view parent_id, std::string_view component, std::string_view port);
+// A batch formed at an input: its id derives from its records' ids.
+std::string batch_id(std::string_view component, std::string_view port, const BatchWriter& batch);
+
+}  // namespace weir::runtime

@@ -1,0 +1,82 @@
+#include "runtime/consumer_stage.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "bus/pull_consumer.hpp"
+#include "runtime/stage_round.hpp"
+
+namespace weir::runtime {
+
+using namespace std::chrono_literals;
+
+namespace {
+// Batches per fetch: each is up to settings.batch_records records.
+constexpr int fetch_batches = 8;
+}  // namespace
+
+ConsumerStage::ConsumerStage(FlowShared& shared, const graph::Stage& stage)
+    : shared_(shared), stage_(stage), prefix_(shared.prefix(stage.members.front().component)) {}
+
+ConsumerStage::~ConsumerStage() { join(); }
+
+void ConsumerStage::start() {
+  for (std::size_t u = 0; u < stage_.upstreams.size(); ++u) threads_.emplace_back([this, u] { run(u); });
+}
+
+void ConsumerStage::join() {
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+}
+
+void ConsumerStage::run(std::size_t upstream) {
+  const auto& up = stage_.upstreams[upstream];
+  std::unique_ptr<bus::AsyncPublisher> pub;
+  bus::JetStream js;
+  bus::PullConsumer consumer;
+  bool warned = false;
+  // Binding needs the server; until it answers, retry quietly (one log line per outage).
+  while (!shared_.stopping()) {
+    if (!pub) {
+      auto p = bus::AsyncPublisher::create(*shared_.conn, {.max_pending = 1024});
+      if (p) pub = std::move(p.value());
+    }
+    if (!js) {
+      auto j = shared_.conn->jetstream();
+      if (j) js = std::move(j.value());
+    }
+    if (pub && js) {
+      auto c = bus::PullConsumer::bind(js.raw(), shared_.stream, up.durable);
+      if (c) {
+        consumer = std::move(c.value());
+        break;
+      }
+      if (!warned) spdlog::warn("{} cannot bind consumer {}: {}", prefix_, up.durable, c.status().text());
+    }
+    warned = true;
+    idle(shared_, 1s);
+  }
+  if (shared_.stopping()) return;
+  if (warned) spdlog::info("{} consumer {} bound", prefix_, up.durable);
+
+  StageRound round(shared_, stage_, *pub, &serial_);
+  std::vector<bus::Msg> msgs;
+  bool fetch_failing = false;
+  while (!shared_.stopping()) {
+    msgs.clear();
+    auto st = consumer.fetch(fetch_batches, 500ms, msgs);
+    if (!st.ok() && !st.is_timeout()) {
+      if (!fetch_failing) spdlog::warn("{} fetch from {} failed: {}", prefix_, up.durable, st.text());
+      fetch_failing = true;
+      idle(shared_, 250ms);
+      continue;
+    }
+    if (fetch_failing && !msgs.empty()) {
+      spdlog::info("{} fetching from {} again", prefix_, up.durable);
+      fetch_failing = false;
+    }
+    if (!msgs.empty()) round.handle(msgs);
+  }
+}
+
+}  // namespace weir::runtime

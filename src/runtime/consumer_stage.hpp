@@ -1,0 +1,37 @@
+// Runs a stage that reads durable consumers: a fused chain of processors, or an output. One
+// thread per upstream port; each round fetches a few batches, runs them through the stage,
+// publishes what came out, and acks the inputs only after every PubAck (or, for an output,
+// after write() returned ok). A failed round is not acked: the batches are redelivered and
+// republished with the same derived ids, which JetStream's duplicate window drops.
+#pragma once
+
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "runtime/flow_shared.hpp"
+
+namespace weir::runtime {
+
+class ConsumerStage {
+ public:
+  ConsumerStage(FlowShared& shared, const graph::Stage& stage);
+  ~ConsumerStage();
+
+  void start();
+  void join();
+
+ private:
+  void run(std::size_t upstream);
+
+  FlowShared& shared_;
+  const graph::Stage& stage_;
+  std::string prefix_;
+  // Serializes calls into components that are not stateless (outputs, stateful processors)
+  // when the stage reads several upstreams.
+  std::mutex serial_;
+  bool needs_serial_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace weir::runtime

@@ -1,0 +1,83 @@
+#include "runtime/flow_shared.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <thread>
+
+namespace weir::runtime {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+bool FlowShared::past_drain_deadline() const {
+  auto deadline = drain_deadline_ns.load();
+  if (deadline == 0) return false;
+  return std::chrono::steady_clock::now().time_since_epoch().count() > deadline;
+}
+
+sdk::Record error_record(const FlowShared& shared, std::size_t component, sdk::Record&& rec,
+                         std::string_view reason) {
+  json::object env;
+  env["error"] = reason;
+  env["flow"] = shared.flow.name;
+  env["component"] = shared.flow.components[component].id;
+  env["record"] = std::move(rec.value);
+  return {std::move(rec.id), std::move(env)};
+}
+
+bus::Status publish_batch(bus::AsyncPublisher& pub, const std::string& subject, const BatchWriter& batch,
+                          const std::string& msg_id, std::string_view error_reason,
+                          std::string_view component) {
+  std::string records = std::to_string(batch.count());
+  if (error_reason.empty()) {
+    bus::Header h[] = {{"Weir-Records", records}};
+    return pub.publish(subject, batch.body(), msg_id, h);
+  }
+  // Header values are one line; a reason may come from a parser and hold anything.
+  std::string reason(error_reason.substr(0, 512));
+  for (auto& c : reason)
+    if (c == '\r' || c == '\n') c = ' ';
+  bus::Header h[] = {{"Weir-Records", records}, {"Weir-Error", reason}, {"Weir-Component", component}};
+  return pub.publish(subject, batch.body(), msg_id, h);
+}
+
+bool settle(FlowShared& shared, bus::AsyncPublisher& pub, const std::string& prefix) {
+  std::vector<bus::PublishFailure> failures;
+  auto backoff = 100ms;
+  bool logged = false;
+  for (;;) {
+    failures.clear();
+    auto st = pub.wait_all(5s, failures);
+    if (st.ok() && failures.empty()) {
+      if (logged) spdlog::info("{} publishing again", prefix);
+      return true;
+    }
+    if (shared.stopping() && shared.past_drain_deadline()) {
+      spdlog::warn("{} stopping with {} publishes unacknowledged; their input is redelivered later",
+                   prefix, failures.size());
+      return false;
+    }
+    if (!logged) {
+      spdlog::warn("{} publish failed ({}), retrying with the same message ids", prefix,
+                   failures.empty() ? st.text() : failures.front().error.text());
+      logged = true;
+    }
+    idle(shared, backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2s));
+    if (!failures.empty()) {
+      auto rst = pub.retry(failures);
+      (void)rst;  // what could not be re-sent comes back as a failure from the next wait
+    }
+  }
+}
+
+void idle(const FlowShared& shared, std::chrono::milliseconds d) {
+  auto until = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < until) {
+    if (shared.stopping() && shared.past_drain_deadline()) return;
+    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(d, 20ms));
+  }
+}
+
+}  // namespace weir::runtime

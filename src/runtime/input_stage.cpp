@@ -1,0 +1,126 @@
+#include "runtime/input_stage.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "core/hash.hpp"
+
+namespace weir::runtime {
+
+InputStage::InputStage(FlowShared& shared, const graph::Stage& stage)
+    : shared_(shared), stage_(stage), component_(stage.members.front().component),
+      prefix_(shared.prefix(component_)) {
+  open_.resize(stage.members.front().ports.size());
+  boot_ = core::hex64(static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()));
+}
+
+InputStage::~InputStage() { join(); }
+
+void InputStage::start() { thread_ = std::thread([this] { run(); }); }
+
+void InputStage::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void InputStage::run() {
+  using namespace std::chrono_literals;
+  while (!pub_) {
+    auto pub = bus::AsyncPublisher::create(*shared_.conn, {.max_pending = 4096});
+    if (pub) {
+      pub_ = std::move(pub.value());
+      break;
+    }
+    spdlog::warn("{} cannot publish yet: {}", prefix_, pub.status().text());
+    idle(shared_, 1s);
+    if (shared_.stopping()) return;
+  }
+  auto* input = dynamic_cast<sdk::Input*>(shared_.components[component_].get());
+  try {
+    input->run(*this);
+  } catch (const std::exception& e) {
+    spdlog::error("{} input failed: {}", prefix_, e.what());
+  }
+  flush();
+}
+
+bool InputStage::sleep_for(std::chrono::nanoseconds d) {
+  auto until = std::chrono::steady_clock::now() + d;
+  while (!stopping()) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= until) return true;
+    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(until - now, std::chrono::milliseconds(50)));
+  }
+  return false;
+}
+
+bool InputStage::push(sdk::Record&& rec, std::function<void()> on_durable) {
+  if (stopping()) return false;
+  add(0, std::move(rec), std::move(on_durable));
+  return true;
+}
+
+bool InputStage::fail(sdk::Record&& rec, std::string_view reason, std::function<void()> on_durable) {
+  if (stopping()) return false;
+  shared_.counters[component_].errors++;
+  auto err = error_record(shared_, component_, std::move(rec), reason);
+  add(open_.size() - 1, std::move(err), std::move(on_durable));
+  if (stage_.members.front().ports.back().dead_letter && dead_reason_.empty()) dead_reason_ = reason;
+  return true;
+}
+
+void InputStage::add(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable) {
+  if (rec.id.empty()) rec.id = shared_.flow.components[component_].id + ":" + boot_ + ":" + std::to_string(seq_++);
+  const auto& route = stage_.members.front().ports[port];
+  if (route.publish) open_[port].add(rec);
+  if (route.dead_letter) dead_.add(rec);
+  if (port + 1 < open_.size()) shared_.counters[component_].records_out++;
+  if (on_durable) pending_callbacks_.push_back(std::move(on_durable));
+  const auto& s = shared_.flow.settings;
+  const auto limit = static_cast<std::size_t>(s.batch_records);
+  if (open_[port].count() >= limit || open_[port].bytes() >= s.batch_bytes.bytes || dead_.count() >= limit)
+    publish_pending();
+}
+
+void InputStage::publish_pending() {
+  const auto& id = shared_.flow.components[component_].id;
+  const auto& ports = stage_.members.front().ports;
+  const auto& info = *shared_.flow.components[component_].info;
+  for (std::size_t p = 0; p < open_.size(); ++p) {
+    if (open_[p].empty()) continue;
+    auto st = publish_batch(*pub_, ports[p].subject, open_[p], batch_id(id, info.outputs[p].name, open_[p]));
+    if (!st.ok()) spdlog::debug("{} publish: {}", prefix_, st.text());  // retried in settle()
+    open_[p].clear();
+    ++inflight_batches_;
+  }
+  if (!dead_.empty()) {
+    shared_.counters[component_].dead_letters += dead_.count();
+    auto st = publish_batch(*pub_, shared_.dlq_subject, dead_, batch_id(id, "dead", dead_), dead_reason_, id);
+    if (!st.ok()) spdlog::debug("{} dead letter publish: {}", prefix_, st.text());
+    dead_.clear();
+    dead_reason_.clear();
+    ++inflight_batches_;
+  }
+  for (auto& cb : pending_callbacks_) inflight_callbacks_.push_back(std::move(cb));
+  pending_callbacks_.clear();
+  if (inflight_batches_ >= static_cast<std::size_t>(shared_.flow.settings.publish_window)) settle_inflight();
+}
+
+void InputStage::settle_inflight() {
+  if (inflight_batches_ == 0 && inflight_callbacks_.empty()) return;
+  if (!settle(shared_, *pub_, prefix_)) {
+    // Not acknowledged: the source is not acked either and redelivers.
+    inflight_callbacks_.clear();
+    inflight_batches_ = 0;
+    return;
+  }
+  for (auto& cb : inflight_callbacks_) cb();
+  inflight_callbacks_.clear();
+  inflight_batches_ = 0;
+}
+
+void InputStage::flush() {
+  if (!pub_) return;
+  publish_pending();
+  settle_inflight();
+}
+
+}  // namespace weir::runtime

@@ -1,0 +1,51 @@
+// Runs one input component: its run() on a thread of its own, its records formed into batches
+// adaptively (full by count or bytes, or flushed as soon as nothing more is waiting) and
+// published durably with a bounded window. A record's on_durable runs only after its batch's
+// PubAck, which is when a source may ack its own upstream.
+#pragma once
+
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "runtime/flow_shared.hpp"
+
+namespace weir::runtime {
+
+class InputStage final : public sdk::InputSink {
+ public:
+  InputStage(FlowShared& shared, const graph::Stage& stage);
+  ~InputStage() override;
+
+  void start();
+  void join();
+
+  bool push(sdk::Record&& rec, std::function<void()> on_durable) override;
+  bool fail(sdk::Record&& rec, std::string_view reason, std::function<void()> on_durable) override;
+  void flush() override;
+  bool stopping() const override { return shared_.stopping(); }
+  bool sleep_for(std::chrono::nanoseconds d) override;
+
+ private:
+  void run();
+  void add(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable);
+  void publish_pending();  // publishes the open batches without waiting
+  void settle_inflight();  // waits for the PubAcks, then runs the on_durable callbacks
+
+  FlowShared& shared_;
+  const graph::Stage& stage_;
+  std::size_t component_;
+  std::string prefix_;
+  std::unique_ptr<bus::AsyncPublisher> pub_;
+  std::vector<BatchWriter> open_;  // by port
+  BatchWriter dead_;               // error records nobody consumes
+  std::string dead_reason_;
+  std::vector<std::function<void()>> pending_callbacks_;   // records in open batches
+  std::vector<std::function<void()>> inflight_callbacks_;  // records in published batches
+  std::size_t inflight_batches_ = 0;
+  std::string boot_;               // makes ids of records without an origin unique per run
+  std::uint64_t seq_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace weir::runtime

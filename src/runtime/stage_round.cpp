@@ -1,0 +1,200 @@
+#include "runtime/stage_round.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace weir::runtime {
+
+namespace {
+// Keeps one published batch well under NATS's default 1 MiB max_payload.
+constexpr std::size_t chunk_bytes = 768 * 1024;
+}  // namespace
+
+class StageRound::Emitter final : public sdk::Emitter {
+ public:
+  Emitter(StageRound& round, std::size_t member) : round_(round), member_(member) {}
+  void emit(std::size_t port, sdk::Record&& rec) override { round_.route(member_, port, std::move(rec), {}); }
+  void fail(sdk::Record&& rec, std::string_view reason) override {
+    auto c = round_.stage_.members[member_].component;
+    round_.shared_.counters[c].errors++;
+    auto err = error_record(round_.shared_, c, std::move(rec), reason);
+    round_.route(member_, round_.stage_.members[member_].ports.size() - 1, std::move(err), reason);
+  }
+
+ private:
+  StageRound& round_;
+  std::size_t member_;
+};
+
+StageRound::StageRound(FlowShared& shared, const graph::Stage& stage, bus::AsyncPublisher& pub,
+                       std::mutex* serial)
+    : shared_(shared), stage_(stage), pub_(pub), serial_(serial),
+      prefix_(shared.prefix(stage.members.front().component)) {
+  out_.resize(stage.members.size());
+  chunks_.resize(stage.members.size());
+  for (std::size_t m = 0; m < stage.members.size(); ++m) {
+    out_[m].resize(stage.members[m].ports.size());
+    chunks_[m].resize(stage.members[m].ports.size());
+  }
+  dead_.resize(stage.members.size());
+  dead_reason_.resize(stage.members.size());
+}
+
+void StageRound::handle(std::vector<bus::Msg>& msgs) {
+  std::size_t done = 0;
+  for (; done < msgs.size(); ++done)
+    if (!handle_one(msgs[done])) break;
+  const bool settled = settle(shared_, pub_, prefix_);
+  for (std::size_t i = 0; i < msgs.size(); ++i) {
+    if (settled && i < done) {
+      auto st = msgs[i].ack();
+      if (!st.ok()) spdlog::debug("{} ack: {}", prefix_, st.text());  // redelivered, then deduped
+      if (auto meta = msgs[i].metadata(); meta.ok()) last_error_.erase(meta->stream_seq);
+    } else {
+      (void)msgs[i].nak();
+    }
+  }
+  if (done < msgs.size()) {
+    shared_.counters[stage_.members.front().component].retries++;
+    idle(shared_, std::chrono::milliseconds(500));
+  }
+}
+
+bool StageRound::handle_one(bus::Msg& msg) {
+  auto meta = msg.metadata();
+  const std::uint64_t seq = meta.ok() ? meta->stream_seq : 0;
+  std::string in_id = msg.msg_id();
+  if (in_id.empty()) in_id = "seq:" + std::to_string(seq);
+  if (meta.ok() && meta->num_delivered > static_cast<std::uint64_t>(shared_.flow.settings.max_deliver)) {
+    auto it = last_error_.find(seq);
+    std::string reason = "delivered " + std::to_string(meta->num_delivered) + " times without success";
+    if (it != last_error_.end()) reason += ": " + it->second;
+    return dead_letter_message(msg, in_id, reason);
+  }
+  records_.clear();
+  current_in_id_ = in_id;
+  std::string error;
+  if (!reader_.decode(msg.view(), records_, error)) return dead_letter_message(msg, in_id, error);
+  const auto root = stage_.members.front().component;
+  shared_.counters[root].records_in += records_.size();
+  if (stage_.kind == graph::StageKind::output) {
+    if (!write_output(records_)) {
+      last_error_[seq] = last_write_error_;
+      return false;
+    }
+  } else {
+    std::unique_lock lock(*serial_, std::defer_lock);
+    if (!shared_.flow.components[root].info->stateless) lock.lock();
+    for (auto& rec : records_) process(0, std::move(rec));
+  }
+  publish_outputs(in_id);
+  return true;
+}
+
+bool StageRound::dead_letter_message(bus::Msg& msg, const std::string& in_id, const std::string& reason) {
+  const auto root = stage_.members.front().component;
+  spdlog::warn("{} batch {} to dead letters: {}", prefix_, in_id, reason);
+  shared_.counters[root].dead_letters++;
+  auto st = pub_.publish(shared_.dlq_subject, msg.view(), derive_id(in_id, shared_.flow.components[root].id, "dead"),
+                         std::array<bus::Header, 2>{bus::Header{"Weir-Error", reason.substr(0, 512)},
+                                                    bus::Header{"Weir-Component", shared_.flow.components[root].id}});
+  if (!st.ok()) spdlog::debug("{} dead letter publish: {}", prefix_, st.text());
+  return true;
+}
+
+void StageRound::process(std::size_t member, sdk::Record&& rec) {
+  const auto c = stage_.members[member].component;
+  if (member != 0) shared_.counters[c].records_in++;
+  auto* proc = static_cast<sdk::Processor*>(shared_.components[c].get());
+  Emitter out(*this, member);
+  try {
+    proc->process(std::move(rec), out);
+  } catch (const std::exception& e) {
+    // The record may have been moved from; what is left still names it by id.
+    out.fail(std::move(rec), std::string("processor threw: ") + e.what());
+  }
+}
+
+void StageRound::route(std::size_t member, std::size_t port, sdk::Record&& rec, std::string_view reason) {
+  const auto& m = stage_.members[member];
+  const auto& r = m.ports[port];
+  const bool is_error = port + 1 == m.ports.size();
+  if (!is_error) shared_.counters[m.component].records_out++;
+  if (r.publish) {
+    auto& w = out_[member][port];
+    w.add(rec);
+    if (w.bytes() >= chunk_bytes) publish_chunk(member, port);
+  }
+  if (r.dead_letter) {
+    shared_.counters[m.component].dead_letters++;
+    dead_[member].add(rec);
+    if (dead_reason_[member].empty()) dead_reason_[member] = reason;
+  }
+  for (std::size_t i = 0; i < r.local.size(); ++i) {
+    if (i + 1 == r.local.size())
+      process(r.local[i], std::move(rec));
+    else
+      process(r.local[i], sdk::Record(rec));
+  }
+}
+
+void StageRound::publish_chunk(std::size_t member, std::size_t port) {
+  const auto c = stage_.members[member].component;
+  const auto& name = shared_.flow.components[c].info->outputs[port].name;
+  auto& w = out_[member][port];
+  auto& k = chunks_[member][port];
+  auto id = derive_id(current_in_id_, shared_.flow.components[c].id, name + "#" + std::to_string(k++));
+  auto st = publish_batch(pub_, stage_.members[member].ports[port].subject, w, id);
+  if (!st.ok()) spdlog::debug("{} publish: {}", prefix_, st.text());  // retried in settle()
+  w.clear();
+}
+
+void StageRound::publish_outputs(const std::string& in_id) {
+  for (std::size_t m = 0; m < out_.size(); ++m) {
+    const auto c = stage_.members[m].component;
+    const auto& id = shared_.flow.components[c].id;
+    for (std::size_t p = 0; p < out_[m].size(); ++p) {
+      if (!out_[m][p].empty()) publish_chunk(m, p);
+      chunks_[m][p] = 0;
+    }
+    if (!dead_[m].empty()) {
+      auto st = publish_batch(pub_, shared_.dlq_subject, dead_[m], derive_id(in_id, id, "dead"),
+                              dead_reason_[m], id);
+      if (!st.ok()) spdlog::debug("{} dead letter publish: {}", prefix_, st.text());
+      dead_[m].clear();
+      dead_reason_[m].clear();
+    }
+  }
+}
+
+bool StageRound::write_output(std::vector<sdk::Record>& records) {
+  const auto c = stage_.members.front().component;
+  auto* output = static_cast<sdk::Output*>(shared_.components[c].get());
+  sdk::Rejects rejects;
+  sdk::Status st;
+  {
+    std::lock_guard lock(*serial_);
+    try {
+      st = output->write(records, rejects);
+    } catch (const std::exception& e) {
+      st = sdk::Status::error(std::string("output threw: ") + e.what());
+    }
+  }
+  if (!st) {
+    if (!failing_) spdlog::warn("{} write failed, will retry: {}", prefix_, st.error());
+    failing_ = true;
+    last_write_error_ = st.error();
+    return false;
+  }
+  if (failing_) spdlog::info("{} writing again", prefix_);
+  failing_ = false;
+  shared_.counters[c].records_out += records.size() - rejects.items.size();
+  for (auto& [index, reason] : rejects.items) {
+    if (index >= records.size()) continue;
+    shared_.counters[c].errors++;
+    auto err = error_record(shared_, c, std::move(records[index]), reason);
+    route(0, stage_.members.front().ports.size() - 1, std::move(err), reason);
+  }
+  return true;
+}
+
+}  // namespace weir::runtime

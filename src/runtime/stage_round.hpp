@@ -1,0 +1,48 @@
+// One fetch round of a consumer stage, in its own unit so the loop stays readable.
+#pragma once
+
+#include <mutex>
+#include <unordered_map>
+
+#include "bus/pull_consumer.hpp"
+#include "runtime/flow_shared.hpp"
+
+namespace weir::runtime {
+
+class StageRound {
+ public:
+  StageRound(FlowShared& shared, const graph::Stage& stage, bus::AsyncPublisher& pub,
+             std::mutex* serial);
+
+  // Handles the fetched messages in order and acks those whose results all have a PubAck;
+  // from the first one that failed on, the rest are nak'ed, to come back in order.
+  void handle(std::vector<bus::Msg>& msgs);
+
+ private:
+  class Emitter;
+  bool handle_one(bus::Msg& msg);
+  bool dead_letter_message(bus::Msg& msg, const std::string& in_id, const std::string& reason);
+  void route(std::size_t member, std::size_t port, sdk::Record&& rec, std::string_view reason);
+  void process(std::size_t member, sdk::Record&& rec);
+  bool write_output(std::vector<sdk::Record>& records);
+  void publish_chunk(std::size_t member, std::size_t port);
+  void publish_outputs(const std::string& in_id);
+
+  FlowShared& shared_;
+  const graph::Stage& stage_;
+  bus::AsyncPublisher& pub_;
+  std::mutex* serial_;  // held around calls into components that are not stateless
+  std::string prefix_;
+  std::string current_in_id_;  // id of the batch being handled; what it produces derives from it
+  bool failing_ = false;       // an output's last write failed (logged once per transition)
+  std::string last_write_error_;
+  BatchReader reader_;
+  std::vector<sdk::Record> records_;
+  std::vector<std::vector<BatchWriter>> out_;  // [member][port]
+  std::vector<std::vector<std::size_t>> chunks_;  // [member][port]: chunks published for this batch
+  std::vector<BatchWriter> dead_;              // [member]
+  std::vector<std::string> dead_reason_;       // [member]
+  std::unordered_map<std::uint64_t, std::string> last_error_;  // by stream sequence
+};
+
+}  // namespace weir::runtime

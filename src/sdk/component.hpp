@@ -1,0 +1,100 @@
+// The run-time side of a component: what the engine calls. Components include only src/sdk/.
+//
+// Threading: the engine calls a component from its own threads, never from an Asio handler or a
+// nats.c callback. An input's run() has a thread of its own. A processor marked stateless may be
+// called from several threads at once (one per upstream edge), so its process() must not mutate
+// shared state; every other component is called by one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sdk/record.hpp"
+
+// nats.c's handle type, so components that talk to NATS can use the engine's connection without
+// this header pulling in nats.h.
+typedef struct __natsConnection natsConnection;
+
+namespace weir::sdk {
+
+enum class Kind { input, processor, output };
+
+// What the engine gives a component when it creates it.
+struct Context {
+  std::string flow;       // flow name
+  std::string component;  // component id inside the flow
+  std::string prefix;     // "[flow/component]" for log lines
+  natsConnection* nats = nullptr;  // the engine's connection; reconnects on its own
+  std::filesystem::path data_dir;  // the engine's data dir (component state goes below it)
+};
+
+class Component {
+ public:
+  virtual ~Component() = default;
+  // Called once before the first record; an error keeps the flow's other components running
+  // and is reported as this component's failure.
+  virtual Status start() { return Status::ok(); }
+  // Called once after the last record (inputs: after run() returned).
+  virtual void stop() {}
+};
+
+// Where an input hands its records. The engine forms batches, publishes them durably and calls
+// on_durable once a record's batch is acknowledged by JetStream: only then may a source ack its
+// own upstream (a NATS message, a bridge frame).
+class InputSink {
+ public:
+  virtual ~InputSink() = default;
+  // Adds a record to the current batch. Blocks while the publish window is full (backpressure).
+  // Returns false once the input should stop; the record is then not taken.
+  virtual bool push(Record&& rec, std::function<void()> on_durable = {}) = 0;
+  // A record the input could not read (bad JSON, say): goes to the error port with the reason.
+  virtual bool fail(Record&& rec, std::string_view reason, std::function<void()> on_durable = {}) = 0;
+  // Nothing more is immediately waiting: publish what is batched now, so that at low rates a
+  // batch is one record and latency does not grow.
+  virtual void flush() = 0;
+  virtual bool stopping() const = 0;
+  // Sleeps up to d, waking early on stop. Returns false when stopping.
+  virtual bool sleep_for(std::chrono::nanoseconds d) = 0;
+};
+
+class Input : public Component {
+ public:
+  // Runs on its own thread until the source ends or sink.stopping(); returns after its last push.
+  virtual void run(InputSink& sink) = 0;
+};
+
+// Where a processor sends its results: port indexes follow the order of the spec's outputs.
+class Emitter {
+ public:
+  virtual ~Emitter() = default;
+  virtual void emit(std::size_t port, Record&& rec) = 0;
+  // The record goes to the error port (or the flow's dead letters) with the reason.
+  virtual void fail(Record&& rec, std::string_view reason) = 0;
+};
+
+class Processor : public Component {
+ public:
+  virtual void process(Record&& rec, Emitter& out) = 0;
+};
+
+// Per-record failures an output reports while still writing the rest of the batch.
+struct Rejects {
+  std::vector<std::pair<std::size_t, std::string>> items;  // index in the batch, reason
+  void add(std::size_t index, std::string reason) { items.emplace_back(index, std::move(reason)); }
+};
+
+class Output : public Component {
+ public:
+  // Writes the records durably (as durable as the sink can be) and returns ok; only then does
+  // the engine ack the batch upstream. A record that can never be written goes to `rejects`
+  // (then to the error port). Any other failure returns an error: nothing is acked and the
+  // batch is delivered again, with the same record ids.
+  virtual Status write(std::span<const Record> records, Rejects& rejects) = 0;
+};
+
+}  // namespace weir::sdk

@@ -1,0 +1,98 @@
+// Drives one component without an engine or a server: parse a config the way a flow file does,
+// create the component, and feed it records. Shared by every components/<type>/<type>_test.cpp.
+#pragma once
+
+#include <boost/json.hpp>
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "registry/registry.hpp"
+#include "sdk/spec.hpp"
+
+namespace weir::testing {
+
+struct Parsed {
+  sdk::Diagnostics diags;
+  std::shared_ptr<const void> config;
+  const sdk::ComponentInfo* info = nullptr;
+};
+
+// Parses `config_json` for `type` at pointer /components/0/config, as the flow loader does.
+inline Parsed parse_config(const std::string& type, const std::string& config_json) {
+  Parsed p;
+  p.info = registry::builtins().find(type);
+  REQUIRE_MESSAGE(p.info != nullptr, "component type not registered: " << type);
+  auto v = boost::json::parse(config_json);
+  p.config = p.info->parse(&v, p.diags, "/components/0/config");
+  return p;
+}
+
+// True when diags hold `code` at `pointer`.
+inline bool has_diag(const sdk::Diagnostics& d, const std::string& code, const std::string& pointer) {
+  for (const auto& item : d.items())
+    if (item.code == code && item.pointer == pointer) return true;
+  return false;
+}
+
+inline std::string dump(const sdk::Diagnostics& d) {
+  std::string out;
+  for (const auto& item : d.items()) out += sdk::format(item) + "\n";
+  return out;
+}
+
+inline sdk::Context test_context(const std::string& id = "c") {
+  return sdk::Context{"test", id, "[test/" + id + "]", nullptr, {}};
+}
+
+template <class T>
+std::unique_ptr<T> create(const Parsed& p, const sdk::Context& ctx = test_context()) {
+  REQUIRE_MESSAGE(p.config != nullptr, dump(p.diags));
+  auto c = p.info->create(p.config.get(), ctx);
+  auto* typed = dynamic_cast<T*>(c.get());
+  REQUIRE(typed != nullptr);
+  c.release();
+  return std::unique_ptr<T>(typed);
+}
+
+// Collects what a processor emits.
+struct CollectingEmitter : sdk::Emitter {
+  std::vector<std::pair<std::size_t, sdk::Record>> emitted;
+  std::vector<std::pair<sdk::Record, std::string>> failed;
+  void emit(std::size_t port, sdk::Record&& rec) override { emitted.emplace_back(port, std::move(rec)); }
+  void fail(sdk::Record&& rec, std::string_view reason) override {
+    failed.emplace_back(std::move(rec), std::string(reason));
+  }
+};
+
+// An input sink that keeps the records; stops after `limit` pushes.
+struct CollectingSink : sdk::InputSink {
+  std::vector<sdk::Record> pushed;
+  std::vector<std::pair<sdk::Record, std::string>> failed;
+  std::size_t limit = static_cast<std::size_t>(-1);
+  std::size_t flushes = 0;
+  std::size_t callbacks = 0;
+  bool push(sdk::Record&& rec, std::function<void()> on_durable) override {
+    if (pushed.size() >= limit) return false;
+    pushed.push_back(std::move(rec));
+    if (on_durable) { on_durable(); ++callbacks; }
+    return true;
+  }
+  bool fail(sdk::Record&& rec, std::string_view reason, std::function<void()> on_durable) override {
+    failed.emplace_back(std::move(rec), std::string(reason));
+    if (on_durable) { on_durable(); ++callbacks; }
+    return true;
+  }
+  void flush() override { ++flushes; }
+  bool stopping() const override { return pushed.size() >= limit; }
+  bool sleep_for(std::chrono::nanoseconds) override { return !stopping(); }
+};
+
+inline sdk::Record rec(const std::string& json, const std::string& id = "r1") {
+  return {id, boost::json::parse(json)};
+}
+
+}  // namespace weir::testing
