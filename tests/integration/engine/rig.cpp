@@ -1,0 +1,186 @@
+#include "rig.hpp"
+
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "bus/publisher.hpp"
+#include "bus/pull_consumer.hpp"
+#include "bus/topology.hpp"
+
+namespace weir::testing {
+
+using namespace std::chrono_literals;
+
+EngineRig::EngineRig() : dir_("weir-e2e") {
+  std::filesystem::create_directories(flows_dir());
+  std::ofstream(dir_.file("weir.json")) << R"({"shutdown_timeout": "5s", "log": {"level": "info"}})";
+  bus::ConnectOptions o;
+  o.url = server_.url();
+  o.connect_timeout = 10s;
+  auto c = bus::Connection::connect(o);
+  REQUIRE_MESSAGE(c.ok(), c.status().text());
+  conn_ = std::move(c.value());
+}
+
+EngineRig::~EngineRig() {
+  engine_.reset();
+  conn_.reset();
+}
+
+void EngineRig::create_streams() {
+  auto js = conn_->jetstream();
+  REQUIRE(js.ok());
+  bus::StreamSpec src;
+  src.name = "SRC";
+  src.subjects = {"src.>"};
+  src.retention = bus::Retention::limits;
+  auto r = bus::ensure_stream(js->raw(), src);
+  REQUIRE_MESSAGE(r.ok(), r.status().text());
+  bus::StreamSpec out;
+  out.name = "OUT";
+  out.subjects = {"out.>"};
+  out.retention = bus::Retention::limits;
+  out.duplicate_window = 5min;
+  r = bus::ensure_stream(js->raw(), out);
+  REQUIRE_MESSAGE(r.ok(), r.status().text());
+}
+
+void EngineRig::publish_source(std::uint64_t from, std::uint64_t to) {
+  auto pub = bus::AsyncPublisher::create(*conn_);
+  REQUIRE(pub.ok());
+  std::vector<bus::PublishFailure> failures;
+  for (auto i = from; i < to; ++i) {
+    std::string body = R"({"n":)" + std::to_string(i) + R"(,"value":)" + std::to_string(i % 100) +
+                       R"(,"site":")" + (i % 2 ? "b" : "a") + R"("})";
+    auto st = pub.value()->publish("src.data", body, "src-" + std::to_string(i));
+    REQUIRE_MESSAGE(st.ok(), st.text());
+  }
+  auto st = pub.value()->wait_all(60s, failures);
+  REQUIRE_MESSAGE(st.ok(), st.text());
+  REQUIRE(failures.empty());
+}
+
+void EngineRig::write_flow(const std::string& file, const std::string& json) {
+  std::ofstream(flows_dir() + "/" + file) << json;
+}
+
+void EngineRig::start_engine() {
+  REQUIRE_FALSE(engine_);
+  ++runs_;
+  engine_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{weir_binary(), "run", "--config", dir_.file("weir.json"), "--nats-url",
+                               server_.url(), "--flows", flows_dir(), "--data-dir", dir_.file("data")},
+      dir_.file("engine.log"));
+}
+
+void EngineRig::kill_engine() {
+  REQUIRE(engine_);
+  engine_->kill9();
+  engine_.reset();
+}
+
+int EngineRig::stop_engine() {
+  REQUIRE(engine_);
+  auto rc = engine_->terminate();
+  engine_.reset();
+  return rc;
+}
+
+std::string EngineRig::engine_log() const {
+  std::ifstream in(dir_.file("engine.log"));
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::uint64_t EngineRig::out_count() {
+  auto js = conn_->jetstream();
+  if (!js.ok()) return 0;
+  auto info = bus::stream_info(js->raw(), "OUT");
+  return info.ok() ? info->messages : 0;
+}
+
+std::uint64_t EngineRig::wait_out(std::uint64_t n, std::chrono::seconds deadline) {
+  std::uint64_t count = 0;
+  wait_until([&] { return (count = out_count()) >= n; }, deadline, 100ms);
+  return count;
+}
+
+std::vector<OutMessage> EngineRig::read_out() {
+  auto js = conn_->jetstream();
+  REQUIRE(js.ok());
+  bus::ConsumerSpec spec;
+  spec.durable = "reader_" + std::to_string(runs_) + "_" + std::to_string(out_count());
+  spec.filter_subject = "out.>";
+  spec.max_ack_pending = 100000;
+  auto c = bus::ensure_consumer(js->raw(), "OUT", spec);
+  REQUIRE_MESSAGE(c.ok(), c.status().text());
+  auto sub = bus::PullConsumer::bind(js->raw(), "OUT", spec.durable);
+  REQUIRE_MESSAGE(sub.ok(), sub.status().text());
+  std::vector<OutMessage> out;
+  std::vector<bus::Msg> msgs;
+  const auto total = out_count();
+  while (out.size() < total) {
+    msgs.clear();
+    auto st = sub->fetch(1000, 2s, msgs);
+    if (!st.ok() && !st.is_timeout()) FAIL(st.text());
+    if (msgs.empty()) break;
+    for (auto& m : msgs) {
+      out.push_back({m.msg_id(), std::string(m.view())});
+      (void)m.ack();
+    }
+  }
+  return out;
+}
+
+std::string pipeline_flow(const std::string& ack_wait) {
+  return R"({
+  "version": 1,
+  "name": "pipeline",
+  "settings": { "ack_wait": ")" + ack_wait + R"(" },
+  "components": [
+    { "id": "src", "type": "nats_input", "config": { "subject": "src.data", "stream": "SRC", "ack_wait": ")" +
+         ack_wait + R"(" } },
+    { "id": "keep", "type": "json_filter", "inputs": ["src"], "config": { "where": "value % 10 != 3" } },
+    { "id": "shape", "type": "json_map", "inputs": ["keep"],
+      "config": { "set": { "double": "n * 2", "hot": "value > 50" }, "remove": ["site"] } },
+    { "id": "sink", "type": "nats_output", "inputs": ["shape"], "config": { "subject": "out.data" } }
+  ]
+})";
+}
+
+bool passes_filter(std::uint64_t n) { return (n % 100) % 10 != 3; }
+
+std::int64_t check_payload(const std::string& data, std::string& why) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(data, ec);
+  if (ec || !v.is_object()) {
+    why = "not a JSON object: " + data;
+    return -1;
+  }
+  const auto& o = v.get_object();
+  auto n = o.if_contains("n");
+  if (!n || !n->is_int64()) {
+    why = "no n: " + data;
+    return -1;
+  }
+  const auto i = n->get_int64();
+  const auto value = i % 100;
+  const auto* d = o.if_contains("double");
+  const auto* hot = o.if_contains("hot");
+  const auto* val = o.if_contains("value");
+  if (!d || !d->is_int64() || d->get_int64() != 2 * i || !hot || !hot->is_bool() ||
+      hot->get_bool() != (value > 50) || !val || val->as_int64() != value || o.contains("site") ||
+      o.size() != 4) {
+    why = "wrong transform: " + data;
+    return -1;
+  }
+  if (!passes_filter(static_cast<std::uint64_t>(i))) {
+    why = "the filter should have dropped it: " + data;
+    return -1;
+  }
+  return i;
+}
+
+}  // namespace weir::testing

@@ -1,0 +1,65 @@
+// A site for end-to-end tests: a real nats-server, a source and a target stream, and the weir
+// binary running a flow between them as a child process that the test can kill and restart.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bus/connection.hpp"
+#include "support/child_process.hpp"
+#include "support/nats_harness.hpp"
+
+namespace weir::testing {
+
+struct OutMessage {
+  std::string msg_id;
+  std::string data;
+};
+
+class EngineRig {
+ public:
+  EngineRig();
+  ~EngineRig();
+
+  NatsServer& server() { return server_; }
+  const std::string& dir() const { return dir_.path(); }
+  std::string flows_dir() const { return dir_.file("flows"); }
+
+  // SRC (subjects src.>) and OUT (subjects out.>, 5 minute duplicate window).
+  void create_streams();
+  // Publishes {"n": i, "value": i % 100, "site": "a"|"b"} for i in [from, to) to src.data.
+  void publish_source(std::uint64_t from, std::uint64_t to);
+  void write_flow(const std::string& file, const std::string& json);
+
+  void start_engine();
+  void kill_engine();
+  int stop_engine();
+  std::string engine_log() const;
+
+  std::uint64_t out_count();
+  // Every message in OUT, read through a fresh ephemeral-like durable.
+  std::vector<OutMessage> read_out();
+  // Waits until OUT holds `n` messages (or the deadline passes); returns the count.
+  std::uint64_t wait_out(std::uint64_t n, std::chrono::seconds deadline);
+
+ private:
+  TempDir dir_;
+  NatsServer server_;
+  std::unique_ptr<bus::Connection> conn_;
+  std::unique_ptr<ChildProcess> engine_;
+  int runs_ = 0;
+};
+
+// The flow of the foundation tests: nats_input → json_filter → json_map → nats_output.
+std::string pipeline_flow(const std::string& ack_wait = "2s");
+
+// Whether the pipeline's filter passes source record n.
+bool passes_filter(std::uint64_t n);
+// Checks one OUT payload against what the pipeline makes of its source record; returns n, or
+// -1 with `why` set.
+std::int64_t check_payload(const std::string& data, std::string& why);
+
+}  // namespace weir::testing

@@ -1,0 +1,35 @@
+// A child process for end-to-end tests: the real weir binary, output to a file, killed by the
+// test (SIGTERM or SIGKILL) and always reaped.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace weir::testing {
+
+class ChildProcess {
+ public:
+  // Starts argv[0] with the given arguments; stdout and stderr go to `log_file` (appended).
+  ChildProcess(std::vector<std::string> argv, std::string log_file, std::vector<std::string> env = {});
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running();
+  void kill9();
+  // SIGTERM and wait up to timeout_ms; returns the exit status, or -1 if it had to be killed.
+  int terminate(int timeout_ms = 20000);
+  std::string log() const;
+
+ private:
+  pid_t pid_ = -1;
+  std::string log_file_;
+};
+
+// The weir binary under test (WEIR_BIN, set by meson).
+std::string weir_binary();
+
+}  // namespace weir::testing

@@ -1,0 +1,84 @@
+// Golden flow files: every file under tests/flows/invalid/ gives exactly the diagnostics in its
+// .expected twin (codes, pointers, positions, messages); every flow under tests/flows/valid/,
+// flows/, examples/ and components/*/example.json loads clean.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "flow/loader.hpp"
+#include "registry/registry.hpp"
+
+namespace fs = std::filesystem;
+using namespace weir;
+
+namespace {
+
+fs::path source_root() {
+  const char* root = std::getenv("WEIR_SOURCE_ROOT");
+  REQUIRE_MESSAGE(root != nullptr, "WEIR_SOURCE_ROOT is not set (run through meson test)");
+  return root;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A fixed environment, so ${VAR} goldens do not depend on the machine.
+const char* test_env(const char* name) {
+  std::string n(name);
+  if (n == "WEIR_TEST_TOKEN") return "s3cret";
+  if (n == "WEIR_TEST_SUBJECT") return "sensors.raw";
+  return nullptr;
+}
+
+std::vector<fs::path> json_files(const fs::path& dir) {
+  std::vector<fs::path> out;
+  if (!fs::exists(dir)) return out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".json") out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("invalid golden flows give exactly their expected diagnostics") {
+  auto files = json_files(source_root() / "tests/flows/invalid");
+  REQUIRE(files.size() >= 10);
+  for (const auto& f : files) {
+    CAPTURE(f.filename().string());
+    auto r = flow::load_flow_text(slurp(f), f.filename().string(), registry::builtins(), test_env);
+    CHECK_FALSE(r.flow.has_value());
+    std::string got;
+    for (const auto& d : r.diagnostics.items()) got += sdk::format(d) + "\n";
+    auto expected_file = f;
+    expected_file.replace_extension(".expected");
+    REQUIRE_MESSAGE(fs::exists(expected_file), "missing " << expected_file.filename().string()
+                                                           << "; the diagnostics are:\n" << got);
+    CHECK(got == slurp(expected_file));
+  }
+}
+
+TEST_CASE("valid flows load without a diagnostic") {
+  std::vector<fs::path> files = json_files(source_root() / "tests/flows/valid");
+  REQUIRE(files.size() >= 3);
+  for (const auto& dir : {"flows", "examples"})
+    for (const auto& f : json_files(source_root() / dir)) files.push_back(f);
+  for (const auto& e : fs::directory_iterator(source_root() / "components"))
+    if (fs::exists(e.path() / "example.json")) files.push_back(e.path() / "example.json");
+  for (const auto& f : files) {
+    CAPTURE(f.string());
+    auto r = flow::load_flow_text(slurp(f), f.filename().string(), registry::builtins(), test_env);
+    std::string got;
+    for (const auto& d : r.diagnostics.items()) got += sdk::format(d) + "\n";
+    CHECK_MESSAGE(r.diagnostics.empty(), got);
+    CHECK(r.flow.has_value());
+  }
+}

@@ -1,0 +1,96 @@
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "flow/loader.hpp"
+#include "registry/registry.hpp"
+
+using namespace weir;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* env(const char* name) {
+  if (std::string(name) == "LIMIT") return "50";
+  if (std::string(name) == "EMPTY") return "";
+  return nullptr;
+}
+
+flow::LoadResult load(const std::string& text) {
+  return flow::load_flow_text(text, "t.json", registry::builtins(), env);
+}
+
+bool has(const flow::LoadResult& r, const std::string& code, const std::string& pointer) {
+  for (const auto& d : r.diagnostics.items())
+    if (d.code == code && d.pointer == pointer) return true;
+  return false;
+}
+
+const std::string head = R"({"version": 1, "name": "t", "components": [)";
+
+}  // namespace
+
+TEST_CASE("a minimal flow loads with defaults") {
+  auto r = load(head + R"({"id": "gen", "type": "generate"},
+    {"id": "hot", "type": "json_filter", "inputs": ["gen"], "config": {"where": "value > 1"}},
+    {"id": "out", "type": "log", "inputs": ["hot"]}]})");
+  REQUIRE_MESSAGE(r.flow.has_value(), r.diagnostics.size());
+  const auto& f = *r.flow;
+  CHECK(f.name == "t");
+  CHECK(f.enabled);
+  CHECK(f.settings.max_deliver == 5);
+  CHECK(f.settings.fuse);
+  REQUIRE(f.components.size() == 3);
+  CHECK(f.components[1].inputs[0].component == "gen");
+  CHECK(f.components[1].inputs[0].port == "out");
+  CHECK(f.components[1].fingerprint.size() == 16);
+}
+
+TEST_CASE("${VAR} is substituted, $${ escapes, unset is an error") {
+  auto r = load(head + R"({"id": "gen", "type": "generate"},
+    {"id": "hot", "type": "json_filter", "inputs": ["gen"], "config": {"where": "value > ${LIMIT}"}},
+    {"id": "out", "type": "log", "inputs": ["hot"], "description": "costs $${LIMIT}"}]})");
+  REQUIRE(r.flow.has_value());
+  CHECK(r.flow->components[1].raw_config.at("where").as_string() == "value > 50");
+  CHECK(r.flow->components[2].description == "costs ${LIMIT}");
+
+  auto bad = load(head + R"({"id": "gen", "type": "generate", "description": "x ${NOPE} y"}]})");
+  REQUIRE(has(bad, "unset_variable", "/components/0/description"));
+  CHECK(bad.diagnostics.items()[0].column == 96);  // the "$" of "${NOPE}": 0-based offset 95 on the line
+  auto empty_is_set = load(head + R"({"id": "gen", "type": "generate", "description": "${EMPTY}"}]})");
+  CHECK(empty_is_set.flow.has_value());
+  auto malformed = load(head + R"({"id": "gen", "type": "generate", "description": "${1x}"}]})");
+  CHECK(has(malformed, "invalid_variable", "/components/0/description"));
+}
+
+TEST_CASE("graph rules") {
+  auto r = load(head + R"({"id": "gen", "type": "generate", "inputs": ["x"]},
+    {"id": "f", "type": "json_filter", "config": {"where": "true"}},
+    {"id": "g", "type": "json_filter", "inputs": ["gen.nope", "ghost", "h"], "config": {"where": "true"}},
+    {"id": "h", "type": "json_filter", "inputs": ["g"], "config": {"where": "true"}}]})");
+  CHECK(has(r, "unexpected_inputs", "/components/0/inputs"));
+  CHECK(has(r, "missing_inputs", "/components/1"));
+  CHECK(has(r, "unknown_port", "/components/2/inputs/0"));
+  CHECK(has(r, "unknown_input", "/components/2/inputs/1"));
+  CHECK(has(r, "cycle", "/components/2/inputs/2"));
+  CHECK_FALSE(r.flow.has_value());
+}
+
+TEST_CASE("a directory with a broken flow still yields the good one") {
+  auto dir = fs::temp_directory_path() / ("weir-loader-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "a.json") << head + R"({"id": "gen", "type": "generate"}]})";
+  std::ofstream(dir / "b.json") << R"({"name": "b", "components": [}})";
+  std::ofstream(dir / "c.json") << head + R"({"id": "gen2", "type": "generate"}]})";  // same name "t"
+  std::ofstream(dir / "notes.txt") << "not a flow";
+  auto results = flow::load_flow_dir(dir, registry::builtins(), env);
+  fs::remove_all(dir);
+  REQUIRE(results.size() == 3);
+  CHECK(results[0].flow.has_value());
+  CHECK_FALSE(results[1].flow.has_value());
+  CHECK(results[1].diagnostics.items()[0].code == "json_syntax");
+  CHECK_FALSE(results[2].flow.has_value());
+  CHECK(results[2].diagnostics.items()[0].code == "duplicate_flow");
+}

@@ -1,0 +1,76 @@
+#include <doctest/doctest.h>
+
+#include "flow/loader.hpp"
+#include "graph/plan.hpp"
+#include "registry/registry.hpp"
+
+using namespace weir;
+
+namespace {
+
+flow::Flow load(const std::string& components, const std::string& settings = "{}") {
+  auto r = flow::load_flow_text(
+      R"({"name": "site-a", "settings": )" + settings + R"(, "components": [)" + components + "]}", "t.json",
+      registry::builtins(), [](const char*) -> const char* { return nullptr; });
+  REQUIRE(r.flow.has_value());
+  return std::move(*r.flow);
+}
+
+const std::string chain = R"({"id": "gen", "type": "generate"},
+  {"id": "hot", "type": "json_filter", "inputs": ["gen"], "config": {"where": "value > 1"}},
+  {"id": "cool", "type": "json_filter", "inputs": ["hot"], "config": {"where": "value < 9"}},
+  {"id": "out", "type": "log", "inputs": ["cool"]})";
+
+}  // namespace
+
+TEST_CASE("names are deterministic") {
+  CHECK(graph::stream_name("site-a") == "WEIR_SITE_A");
+  CHECK(graph::port_subject("site-a", "hot", "out") == "weir.site-a.hot.out");
+  CHECK(graph::durable_name("out", "cool", "out") == "out__cool__out");
+  CHECK(graph::dead_letter_subject("site-a") == "weir_dlq.site-a");
+}
+
+TEST_CASE("stateless processors fuse into one stage between durable hops") {
+  auto plan = graph::make_plan(load(chain));
+  REQUIRE(plan.stages.size() == 3);
+  const auto& in = plan.stages[0];
+  CHECK(in.kind == graph::StageKind::input);
+  CHECK(in.members[0].ports[0].publish);
+  CHECK(in.members[0].ports[0].subject == "weir.site-a.gen.out");
+  CHECK(in.members[0].ports[1].dead_letter);  // error port nobody reads
+
+  const auto& proc = plan.stages[1];
+  CHECK(proc.kind == graph::StageKind::processors);
+  REQUIRE(proc.members.size() == 2);
+  REQUIRE(proc.upstreams.size() == 1);
+  CHECK(proc.upstreams[0].durable == "hot__gen__out");
+  CHECK(proc.upstreams[0].subject == "weir.site-a.gen.out");
+  // hot.out feeds cool inside the stage; cool.out leaves it.
+  CHECK(proc.members[0].ports[0].local == std::vector<std::size_t>{1});
+  CHECK_FALSE(proc.members[0].ports[0].publish);
+  CHECK(proc.members[1].ports[0].publish);
+  CHECK(proc.members[1].ports[0].subject == "weir.site-a.cool.out");
+
+  const auto& out = plan.stages[2];
+  CHECK(out.kind == graph::StageKind::output);
+  CHECK(out.upstreams[0].durable == "out__cool__out");
+  CHECK(plan.durables().size() == 2);
+}
+
+TEST_CASE("fuse: false makes every edge durable") {
+  auto plan = graph::make_plan(load(chain, R"({"fuse": false})"));
+  CHECK(plan.stages.size() == 4);
+}
+
+TEST_CASE("fan-out and a consumed error port") {
+  auto plan = graph::make_plan(load(R"({"id": "gen", "type": "generate"},
+    {"id": "hot", "type": "json_filter", "inputs": ["gen"], "config": {"where": "value > 1"}},
+    {"id": "a", "type": "log", "inputs": ["hot"]},
+    {"id": "b", "type": "log", "inputs": ["hot", "hot.error"]})"));
+  REQUIRE(plan.stages.size() == 4);
+  const auto& hot = plan.stages[1];
+  CHECK(hot.members[0].ports[0].publish);
+  CHECK(hot.members[0].ports[1].publish);  // hot.error is read by b
+  CHECK_FALSE(hot.members[0].ports[1].dead_letter);
+  CHECK(plan.stages[3].upstreams.size() == 2);
+}
