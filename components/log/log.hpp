@@ -4,7 +4,12 @@
 
 namespace weir::components::log {
 
-struct Config {};
+enum class Level { trace, debug, info, warn, error };
+
+struct Config {
+  Level level = Level::info;
+  sdk::ByteSize max_bytes{4096};  // 0: no cap
+};
 
 sdk::ComponentSpec<Config> spec();
 

@@ -1,8 +1,252 @@
-// Placeholder until the component lands.
 #include "nats_input/nats_input.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "bus/connection.hpp"
+#include "bus/core_subscription.hpp"
+#include "bus/msg.hpp"
+#include "bus/pull_consumer.hpp"
+#include "bus/topology.hpp"
 
 namespace weir::components::nats_input {
 
-sdk::ComponentSpec<Config> spec() { return sdk::ComponentSpec<Config>{"nats_input", sdk::Kind::input}; }
+namespace {
+
+using namespace std::chrono_literals;
+
+// Bounds every blocking fetch, so that run() notices a stop within this time.
+constexpr auto fetch_timeout = 500ms;
+constexpr auto retry_pause = 1s;
+
+// JetStream stream and consumer names may not hold whitespace, '.', '*', '>' or path separators.
+bool valid_name(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char c) {
+    return c == '.' || c == '*' || c == '>' || c == '/' || c == '\\' || static_cast<unsigned char>(c) <= ' ';
+  });
+}
+
+// The JetStream context and the pull subscription bound with it. Every fetch round holds a
+// reference: a fetched message must be acked (or dropped) before its subscription goes away,
+// and the engine may run a round's ack callbacks after run() returned.
+struct Binding {
+  bus::JetStream js;
+  bus::PullConsumer consumer;  // declared after js: destroyed before it
+};
+
+// One fetch round. Each record's on_durable acks its own message once the engine holds the
+// record durably. If the engine drops the callbacks (its publish failed), the messages are
+// destroyed unacked and the stream redelivers them after ack_wait.
+struct Round {
+  std::shared_ptr<Binding> binding;  // declared first: outlives the messages
+  std::vector<bus::Msg> msgs;
+};
+
+class NatsInput final : public sdk::Input {
+ public:
+  NatsInput(const Config& config, const sdk::Context& ctx)
+      : config_(config), ctx_(ctx),
+        durable_(config.durable.empty() ? default_durable(ctx.flow, ctx.component) : config.durable) {}
+
+  sdk::Status start() override {
+    if (ctx_.nats == nullptr) return sdk::Status::error("no NATS connection");
+    if (!config_.stream.empty()) return bind();
+    bus::CoreSubscriptionOptions options;
+    options.subject = config_.subject;
+    auto sub = bus::CoreSubscription::subscribe(ctx_.nats, options);
+    if (!sub) return sdk::Status::error(sub.status().text());
+    core_ = std::move(sub).value();
+    std::random_device rd;
+    run_prefix_ = fmt::format("{:08x}", rd());
+    return sdk::Status::ok();
+  }
+
+  void run(sdk::InputSink& sink) override {
+    if (binding_)
+      run_stream(sink);
+    else
+      run_core(sink);
+  }
+
+  // Rounds whose callbacks the engine still holds keep the binding alive on their own.
+  void stop() override {
+    binding_.reset();
+    core_ = bus::CoreSubscription();
+  }
+
+ private:
+  sdk::Status bind() {
+    jsCtx* raw = nullptr;
+    if (natsStatus s = natsConnection_JetStream(&raw, ctx_.nats, nullptr); s != NATS_OK)
+      return sdk::Status::error(bus::from_nats(s, "jetstream context").text());
+    auto binding = std::make_shared<Binding>();
+    binding->js = bus::JetStream(raw);
+    if (auto info = bus::stream_info(raw, config_.stream); !info) {
+      if (info.status().is_not_found())
+        return sdk::Status::error("stream \"" + config_.stream + "\" does not exist: create it (capturing \"" +
+                                  config_.subject + "\"), or leave out `stream` to read a core subscription");
+      return sdk::Status::error(info.status().text());
+    }
+    bus::ConsumerSpec cs;
+    cs.durable = durable_;
+    cs.filter_subject = config_.subject;
+    cs.ack_wait = config_.ack_wait;
+    // Unacked messages are at most one fetch round whose records wait for their PubAck.
+    cs.max_ack_pending = std::max<std::int64_t>(1000, 2 * static_cast<std::int64_t>(config_.fetch_batch));
+    if (auto e = bus::ensure_consumer(raw, config_.stream, cs); !e) return sdk::Status::error(e.status().text());
+    auto consumer = bus::PullConsumer::bind(raw, config_.stream, durable_);
+    if (!consumer) return sdk::Status::error(consumer.status().text());
+    binding->consumer = std::move(consumer).value();
+    binding_ = std::move(binding);
+    return sdk::Status::ok();
+  }
+
+  void run_stream(sdk::InputSink& sink) {
+    while (!sink.stopping()) {
+      auto round = std::make_shared<Round>();
+      round->binding = binding_;
+      bus::Status st = binding_->consumer.fetch(config_.fetch_batch, fetch_timeout, round->msgs);
+      if (!st && round->msgs.empty()) {
+        spdlog::warn("{} fetch from {}/{}: {}", ctx_.prefix, config_.stream, durable_, st.text());
+        if (!sink.sleep_for(retry_pause)) return;
+        // The consumer was deleted under us (by hand, or a stream re-creation): make it again.
+        if (st.is_not_found()) {
+          if (auto b = bind(); !b) spdlog::warn("{} {}", ctx_.prefix, b.error());
+        }
+        continue;
+      }
+      for (std::size_t i = 0; i < round->msgs.size(); ++i) {
+        if (!deliver_stream(sink, round, i)) {
+          // Not taken: hand these back at once rather than after ack_wait.
+          for (std::size_t j = i; j < round->msgs.size(); ++j) (void)round->msgs[j].nak();
+          return;
+        }
+      }
+      if (!round->msgs.empty()) sink.flush();
+    }
+  }
+
+  bool deliver_stream(sdk::InputSink& sink, const std::shared_ptr<Round>& round, std::size_t i) {
+    const bus::Msg& m = round->msgs[i];
+    // Runs on whichever engine thread settles the batch; an ack is a buffered publish and
+    // does not throw. A failed ack only means a redelivery, which the origin id makes harmless.
+    auto ack = [round, i] { (void)round->msgs[i].ack(); };
+    auto md = m.metadata();
+    if (!md)
+      return sink.fail({"", boost::json::string(m.view())}, "no JetStream metadata: " + md.status().text(), ack);
+    return deliver(sink, md->stream + ":" + std::to_string(md->stream_seq), m.view(), ack);
+  }
+
+  void run_core(sdk::InputSink& sink) {
+    std::int64_t dropped = 0;
+    std::vector<bus::Msg> msgs;
+    while (!sink.stopping()) {
+      msgs.clear();
+      bus::Status st = core_.fetch(config_.fetch_batch, fetch_timeout, msgs);
+      if (!st && msgs.empty()) {
+        spdlog::warn("{} read {}: {}", ctx_.prefix, config_.subject, st.text());
+        if (!sink.sleep_for(retry_pause)) return;
+        continue;
+      }
+      for (const auto& m : msgs) {
+        std::string id = config_.subject + ":" + run_prefix_ + "-" + std::to_string(counter_++);
+        if (!deliver(sink, std::move(id), m.view(), {})) return;
+      }
+      if (!msgs.empty()) sink.flush();
+      if (const auto now = core_.dropped(); now > dropped) {
+        spdlog::warn("{} {} messages on {} dropped: this reader is too slow for a core subscription",
+                     ctx_.prefix, now - dropped, config_.subject);
+        dropped = now;
+      }
+    }
+  }
+
+  bool deliver(sdk::InputSink& sink, std::string id, std::string_view payload, std::function<void()> on_durable) {
+    if (config_.content == Content::text)
+      return sink.push({std::move(id), boost::json::string(payload)}, std::move(on_durable));
+    boost::system::error_code ec;
+    parser_.reset();
+    parser_.write(payload.data(), payload.size(), ec);
+    if (!ec) return sink.push({std::move(id), parser_.release()}, std::move(on_durable));
+    return sink.fail({std::move(id), boost::json::string(payload)}, "invalid JSON: " + ec.message(),
+                     std::move(on_durable));
+  }
+
+  Config config_;
+  sdk::Context ctx_;
+  std::string durable_;
+  std::shared_ptr<Binding> binding_;
+  bus::CoreSubscription core_;
+  boost::json::parser parser_;  // reused across messages: keeps its buffers
+  std::string run_prefix_;
+  std::uint64_t counter_ = 0;
+};
+
+}  // namespace
+
+std::string default_durable(const std::string& flow, const std::string& component) {
+  std::string out = "weir_" + flow + "_" + component;
+  for (char& c : out) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!ok) c = '_';
+  }
+  return out;
+}
+
+sdk::ComponentSpec<Config> spec() {
+  using sdk::field;
+  return sdk::ComponentSpec<Config>{"nats_input", sdk::Kind::input}
+      .summary("Reads messages from a NATS subject: durably from a JetStream stream, or from a core subscription.")
+      .description(
+          "With `stream`, a durable pull consumer on that existing stream reads the messages on `subject`; "
+          "each message is acknowledged only once the flow has stored its record, so nothing is lost and a "
+          "redelivery carries the same record id (`<stream>:<sequence>`). Without `stream`, a core NATS "
+          "subscription reads at-most-once: what arrives while the flow is down or too slow is lost. "
+          "Each message becomes one record; a payload that is not JSON goes to `error` with the payload as "
+          "a string, unless `content` is `text`.")
+      .field("subject", &Config::subject,
+             field().required().not_empty()
+                 .doc("Subject to read; `*` and `>` wildcards allowed. With `stream` it must lie within the "
+                      "stream's subjects.")
+                 .example("sensors.>"))
+      .field("stream", &Config::stream,
+             field().doc("An existing JetStream stream to read durably (at-least-once, effectively once "
+                         "downstream). Leave it out for a core subscription (at-most-once).")
+                 .example("SENSORS"))
+      .field("durable", &Config::durable,
+             field().advanced().doc("Name of the durable consumer on `stream`; the default is "
+                                    "`weir_<flow>_<component>`. Engines running the same flow share it, and so "
+                                    "share the work."))
+      .field("content", &Config::content,
+             field().doc("How a payload becomes a record.")
+                 .option("json", Content::json, "Parse the payload as JSON; one that does not parse goes to `error`.")
+                 .option("text", Content::text, "Take the payload as it is, as a JSON string."))
+      .field("ack_wait", &Config::ack_wait,
+             field().duration_range(1s, 12h)
+                 .doc("With `stream`: how long the stream waits for a message's ack before it delivers the "
+                      "message again (after a crash, say)."))
+      .field("fetch_batch", &Config::fetch_batch,
+             field().advanced().range(1, 4096).doc("Most messages fetched in one round."))
+      .lint([](const Config& c, sdk::Lint& lint) {
+        if (!c.stream.empty() && !valid_name(c.stream))
+          lint.error("stream", "invalid_value", "a stream name may not hold whitespace, '.', '*', '>', '/' or '\\'");
+        if (!c.durable.empty() && !valid_name(c.durable))
+          lint.error("durable", "invalid_value",
+                     "a consumer name may not hold whitespace, '.', '*', '>', '/' or '\\'");
+        if (!c.durable.empty() && c.stream.empty())
+          lint.error("durable", "invalid_value", "`durable` needs `stream`: a core subscription has no consumer",
+                     "set `stream`, or remove `durable`");
+      })
+      .output("out", "One record per message.")
+      .example(boost::json::parse(R"({"id": "sensors", "type": "nats_input",
+                                      "config": {"subject": "sensors.>", "stream": "SENSORS"}})"))
+      .implementation<NatsInput>();
+}
 
 }  // namespace weir::components::nats_input

@@ -145,6 +145,7 @@ LoadResult load_flow_text(std::string_view text, const std::string& file,
     if (!out.diagnostics.has_errors()) out.flow = std::move(flow);
   }
   for (auto& d : out.diagnostics.items()) {
+    if (d.file.empty()) d.file = file;
     if (d.line != 0) continue;
     if (d.code == "unknown_field" || d.code == "duplicate_key") {
       auto pos = parsed.map.key_position(d.pointer);

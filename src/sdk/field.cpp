@@ -117,8 +117,7 @@ bool parse_duration(const json::value& v, std::chrono::nanoseconds& out, ParseCt
   std::string error;
   auto d = sdk::parse_duration(v.get_string(), &error);
   if (!d) {
-    c.diags.error(c.pointer, "invalid_value",
-                  "not a duration: " + quoted(v.get_string()) + (error.empty() ? "" : " (" + error + ")"),
+    c.diags.error(c.pointer, "invalid_value", error.empty() ? "not a duration: " + quoted(v.get_string()) : error,
                   "use a number with a unit: 500ms, 30s, 5m, 72h");
     return false;
   }
@@ -140,8 +139,7 @@ bool parse_bytes(const json::value& v, ByteSize& out, ParseCtx& c, const FieldOp
     n = parse_byte_size(v.get_string(), &error);
     shown = std::string(v.get_string());
     if (!n) {
-      c.diags.error(c.pointer, "invalid_value",
-                    "not a byte size: " + quoted(shown) + (error.empty() ? "" : " (" + error + ")"),
+      c.diags.error(c.pointer, "invalid_value", error.empty() ? "not a byte size: " + quoted(shown) : error,
                     "use a number with a unit: 512KiB, 64MiB, 1GB");
       return false;
     }

@@ -53,7 +53,8 @@ TEST_CASE("invalid golden flows give exactly their expected diagnostics") {
   auto files = json_files(source_root() / "tests/flows/invalid");
   REQUIRE(files.size() >= 10);
   for (const auto& f : files) {
-    CAPTURE(f.filename().string());
+    const auto name = f.filename().string();
+    CAPTURE(name);
     auto r = flow::load_flow_text(slurp(f), f.filename().string(), registry::builtins(), test_env);
     CHECK_FALSE(r.flow.has_value());
     std::string got;
@@ -74,7 +75,8 @@ TEST_CASE("valid flows load without a diagnostic") {
   for (const auto& e : fs::directory_iterator(source_root() / "components"))
     if (fs::exists(e.path() / "example.json")) files.push_back(e.path() / "example.json");
   for (const auto& f : files) {
-    CAPTURE(f.string());
+    const auto name = f.string();
+    CAPTURE(name);
     auto r = flow::load_flow_text(slurp(f), f.filename().string(), registry::builtins(), test_env);
     std::string got;
     for (const auto& d : r.diagnostics.items()) got += sdk::format(d) + "\n";

@@ -1,0 +1,49 @@
+#pragma once
+
+// A pull subscription bound to a durable consumer that already exists (ensure_consumer).
+// Binding never creates and never deletes: nats.c deletes a durable on Unsubscribe/Drain only
+// when its own js_PullSubscribe created it, which this class never lets it do.
+
+#include "bus/msg.hpp"
+#include "bus/status.hpp"
+
+#include <nats/nats.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace weir::bus {
+
+class PullConsumer {
+ public:
+  static Result<PullConsumer> bind(jsCtx* js, const std::string& stream, const std::string& durable);
+
+  PullConsumer() = default;
+  PullConsumer(PullConsumer&& o) noexcept;
+  PullConsumer& operator=(PullConsumer&& o) noexcept;
+  PullConsumer(const PullConsumer&) = delete;
+  PullConsumer& operator=(const PullConsumer&) = delete;
+  // Destroys the subscription only; the durable consumer and its position stay on the server.
+  // Messages fetched from it must be gone by then.
+  ~PullConsumer();
+
+  // Blocks up to `timeout` for up to `max_msgs` messages and appends them to `out`. It returns
+  // early once some messages arrived and no more are waiting. No message is not an error.
+  // Run it on a dedicated thread: it never returns before messages or the timeout.
+  Status fetch(int max_msgs, std::chrono::milliseconds timeout, std::vector<Msg>& out);
+
+  const std::string& stream() const { return stream_; }
+  const std::string& durable() const { return durable_; }
+  natsSubscription* raw() const { return sub_; }
+
+ private:
+  PullConsumer(natsSubscription* sub, std::string stream, std::string durable)
+      : sub_(sub), stream_(std::move(stream)), durable_(std::move(durable)) {}
+
+  natsSubscription* sub_ = nullptr;
+  std::string stream_;
+  std::string durable_;
+};
+
+}  // namespace weir::bus

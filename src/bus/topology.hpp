@@ -1,0 +1,72 @@
+#pragma once
+
+// Streams and durable consumers, created or updated idempotently at deploy. Every call is a
+// JetStream API round trip: use them at deploy and for monitoring, never per message.
+
+#include "bus/status.hpp"
+
+#include <nats/nats.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace weir::bus {
+
+enum class Retention { limits, interest, workqueue };
+enum class Discard { old_messages, new_messages };
+
+struct StreamSpec {
+  std::string name;
+  std::vector<std::string> subjects;
+  Retention retention = Retention::interest;
+  std::int64_t max_bytes = -1;                  // -1: unlimited
+  std::chrono::nanoseconds max_age{0};          // 0: unlimited
+  std::int32_t max_msg_size = -1;               // -1: server limit
+  Discard discard = Discard::new_messages;
+  std::chrono::nanoseconds duplicate_window{0};  // 0: server default (2 min, capped by max_age)
+  // Storage is always file: every hop must survive a restart.
+};
+
+struct ConsumerSpec {
+  std::string durable;
+  std::string filter_subject;  // nats-server 2.9: exactly one
+  std::chrono::nanoseconds ack_wait{std::chrono::seconds(30)};
+  std::int64_t max_ack_pending = 1000;
+  std::int64_t max_deliver = -1;  // -1: unlimited
+  // Ack policy explicit and deliver policy all are fixed: they cannot change on a live consumer.
+};
+
+enum class Ensured { created, updated, unchanged };
+const char* to_string(Ensured e);
+
+// Creates the stream, or updates it when its config differs from `spec`. A change the server
+// refuses (retention, storage) comes back as an error naming the stream and the server's reason.
+Result<Ensured> ensure_stream(jsCtx* js, const StreamSpec& spec);
+Status delete_stream(jsCtx* js, const std::string& stream);
+
+// Creates or updates a durable pull consumer (ack explicit, deliver all).
+Result<Ensured> ensure_consumer(jsCtx* js, const std::string& stream, const ConsumerSpec& spec);
+Status delete_consumer(jsCtx* js, const std::string& stream, const std::string& durable);
+
+struct StreamState {
+  std::uint64_t messages = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t first_seq = 0;
+  std::uint64_t last_seq = 0;
+  std::int64_t consumers = 0;
+};
+Result<StreamState> stream_info(jsCtx* js, const std::string& stream);
+
+struct ConsumerState {
+  std::uint64_t num_pending = 0;      // in the stream, not yet delivered
+  std::int64_t num_ack_pending = 0;   // delivered, not yet acked
+  std::int64_t num_redelivered = 0;
+  std::int64_t num_waiting = 0;       // outstanding pull requests
+  std::uint64_t delivered_stream_seq = 0;
+  std::uint64_t ack_floor_stream_seq = 0;
+};
+Result<ConsumerState> consumer_info(jsCtx* js, const std::string& stream, const std::string& durable);
+
+}  // namespace weir::bus

@@ -1,0 +1,69 @@
+#include "log/setup.hpp"
+
+#include <spdlog/sinks/rotating_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <vector>
+
+#include "log/json_formatter.hpp"
+
+namespace weir::log {
+namespace {
+
+spdlog::level::level_enum to_spdlog(config::LogLevel level) {
+  switch (level) {
+    case config::LogLevel::trace:
+      return spdlog::level::trace;
+    case config::LogLevel::debug:
+      return spdlog::level::debug;
+    case config::LogLevel::info:
+      return spdlog::level::info;
+    case config::LogLevel::warn:
+      return spdlog::level::warn;
+    case config::LogLevel::error:
+      return spdlog::level::err;
+    case config::LogLevel::off:
+      return spdlog::level::off;
+  }
+  return spdlog::level::info;
+}
+
+constexpr const char* text_pattern = "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v";
+
+}  // namespace
+
+bool setup_logging(const config::LogConfig& config, std::string* error) {
+  std::vector<spdlog::sink_ptr> sinks;
+  sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  bool ok = true;
+  if (!config.file.empty()) {
+    try {
+      std::error_code ec;
+      if (config.file.has_parent_path())
+        std::filesystem::create_directories(config.file.parent_path(), ec);
+      // spdlog throws on a zero size; the config loader rejects it, a hand-made config may not.
+      const auto max_size = static_cast<std::size_t>(std::max<std::uint64_t>(config.max_size, 1));
+      const auto max_files = static_cast<std::size_t>(std::clamp(config.max_files, 0, 200000));
+      sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(config.file.string(),
+                                                                             max_size, max_files));
+    } catch (const spdlog::spdlog_ex& e) {
+      ok = false;
+      if (error) *error = "cannot open log file " + config.file.string() + ": " + e.what();
+    }
+  }
+  auto logger = std::make_shared<spdlog::logger>("", sinks.begin(), sinks.end());
+  if (config.format == config::LogFormat::json)
+    logger->set_formatter(std::make_unique<JsonFormatter>());
+  else
+    logger->set_pattern(text_pattern);
+  logger->set_level(to_spdlog(config.level));
+  logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(std::move(logger));
+  spdlog::flush_every(std::chrono::seconds(1));
+  return ok;
+}
+
+}  // namespace weir::log

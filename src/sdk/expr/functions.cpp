@@ -1,0 +1,152 @@
+#include "sdk/expr/program.hpp"
+
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+
+namespace weir::sdk::expr::detail {
+namespace {
+
+enum Fn : std::uint32_t { lower, upper, len, contains, starts_with, ends_with, now };
+
+// Indexed by Fn.
+constexpr std::array<FunctionInfo, 7> functions{{
+    {"lower", 1},
+    {"upper", 1},
+    {"len", 1},
+    {"contains", 2},
+    {"starts_with", 2},
+    {"ends_with", 2},
+    {"now", 0},
+}};
+
+// Optimal string alignment distance: a swap of neighbours ("hsa") counts as one edit.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  const std::size_t w = b.size() + 1;
+  std::vector<std::size_t> d((a.size() + 1) * w);
+  auto at = [&](std::size_t i, std::size_t j) -> std::size_t& { return d[i * w + j]; };
+  auto same = [](char x, char y) { return (x | 0x20) == (y | 0x20); };  // ASCII, any case
+  for (std::size_t i = 0; i <= a.size(); ++i) at(i, 0) = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) at(0, j) = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      at(i, j) = std::min({at(i - 1, j) + 1, at(i, j - 1) + 1,
+                           at(i - 1, j - 1) + (same(a[i - 1], b[j - 1]) ? 0 : 1)});
+      if (i > 1 && j > 1 && same(a[i - 1], b[j - 2]) && same(a[i - 2], b[j - 1])) {
+        at(i, j) = std::min(at(i, j), at(i - 2, j - 2) + 1);
+      }
+    }
+  }
+  return at(a.size(), b.size());
+}
+
+// Only allocates when some character actually changes, so lower() of an already lower-case field
+// stays allocation-free.
+Value map_ascii(std::string_view s, bool to_upper, Scratch& scratch) {
+  auto changes = [&](char c) { return to_upper ? (c >= 'a' && c <= 'z') : (c >= 'A' && c <= 'Z'); };
+  if (std::none_of(s.begin(), s.end(), changes)) return Value::string(s);
+  std::string out(s);
+  for (char& c : out) {
+    if (changes(c)) c = static_cast<char>(c ^ 0x20);
+  }
+  return Value::string(scratch.keep(std::move(out)));
+}
+
+std::int64_t code_points(std::string_view s) {
+  // Counts every byte that does not continue a UTF-8 sequence.
+  return std::count_if(s.begin(), s.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  });
+}
+
+bool type_error(std::string& err, Fn fn, const char* expected, const Value* args) {
+  err = std::string(functions[fn].name) + "() expects " + expected + ", got " + type_name(args[0]);
+  if (functions[fn].arity == 2) err += std::string(" and ") + type_name(args[1]);
+  if (fn == contains && args[0].type == Type::json && args[0].j->is_array()) {
+    err += "; use 'x in array' for arrays";
+  }
+  return false;
+}
+
+}  // namespace
+
+const FunctionInfo* find_function(std::string_view name, std::uint32_t& id) {
+  for (std::uint32_t i = 0; i < functions.size(); ++i) {
+    if (functions[i].name == name) {
+      id = i;
+      return &functions[i];
+    }
+  }
+  return nullptr;
+}
+
+std::string_view suggest_function(std::string_view name) {
+  if (name == "length" || name == "size" || name == "count") return "len";
+  if (name == "exists" || name == "defined") return "has";
+  std::string_view best;
+  std::size_t best_distance = std::min<std::size_t>(2, std::max<std::size_t>(1, name.size() / 3));
+  auto consider = [&](std::string_view candidate) {
+    const std::size_t d = edit_distance(name, candidate);
+    if (d <= best_distance) {
+      best = candidate;
+      best_distance = d;
+    }
+  };
+  for (const FunctionInfo& f : functions) consider(f.name);
+  consider("has");
+  return best;
+}
+
+bool call_function(std::uint32_t id, const Value* args, Value& out, Scratch& scratch,
+                   std::string& err) {
+  const Fn fn = static_cast<Fn>(id);
+  for (std::uint32_t i = 0; i < functions[fn].arity; ++i) {
+    if (args[i].type == Type::null) {
+      out = Value();
+      return true;
+    }
+  }
+  switch (fn) {
+    case lower:
+    case upper:
+      if (args[0].type != Type::string) return type_error(err, fn, "a string", args);
+      out = map_ascii(args[0].str(), fn == upper, scratch);
+      return true;
+    case len:
+      if (args[0].type == Type::string) {
+        out = Value::integer(code_points(args[0].str()));
+      } else if (args[0].type == Type::json) {
+        const boost::json::value& v = *args[0].j;
+        out = Value::integer(static_cast<std::int64_t>(v.is_array() ? v.get_array().size()
+                                                                    : v.get_object().size()));
+      } else {
+        return type_error(err, fn, "a string, an array or an object", args);
+      }
+      return true;
+    case contains:
+    case starts_with:
+    case ends_with: {
+      if (args[0].type != Type::string || args[1].type != Type::string) {
+        return type_error(err, fn, "two strings", args);
+      }
+      const std::string_view s = args[0].str();
+      const std::string_view sub = args[1].str();
+      const bool r = fn == contains      ? s.find(sub) != std::string_view::npos
+                     : fn == starts_with ? s.starts_with(sub)
+                                         : s.ends_with(sub);
+      out = Value::boolean(r);
+      return true;
+    }
+    case now: {
+      const auto since = std::chrono::system_clock::now().time_since_epoch();
+      out = Value::integer(std::chrono::duration_cast<std::chrono::milliseconds>(since).count());
+      return true;
+    }
+  }
+  err = "unknown function";
+  return false;
+}
+
+}  // namespace weir::sdk::expr::detail

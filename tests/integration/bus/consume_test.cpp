@@ -1,0 +1,170 @@
+#include "bus/core_subscription.hpp"
+#include "bus/publisher.hpp"
+#include "bus/pull_consumer.hpp"
+#include "fixture.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+using namespace weir;
+using namespace std::chrono_literals;
+using testing::wait_until;
+
+namespace {
+
+void publish_n(const bus::Connection& conn, const std::string& subject, int n, const std::string& prefix = "m") {
+  auto pub = bus::AsyncPublisher::create(conn);
+  REQUIRE(pub.ok());
+  for (int i = 0; i < n; ++i)
+    REQUIRE((*pub)->publish(subject, prefix + std::to_string(i), prefix + "-" + std::to_string(i)).ok());
+  std::vector<bus::PublishFailure> failures;
+  const auto st = (*pub)->wait_all(30s, failures);
+  REQUIRE_MESSAGE(st.ok(), st.text());
+}
+
+bus::PullConsumer bind(jsCtx* js, const std::string& stream, const std::string& durable) {
+  auto c = bus::PullConsumer::bind(js, stream, durable);
+  REQUIRE_MESSAGE(c.ok(), c.status().text());
+  return std::move(c).value();
+}
+
+}  // namespace
+
+TEST_CASE_FIXTURE(testing::BusFixture, "fetch and ack everything: ack pending returns to 0") {
+  make_stream();
+  make_consumer("S", "reader", "s.in");
+  publish_n(*conn, "s.in", 1000);
+  auto consumer = bind(js.raw(), "S", "reader");
+
+  std::vector<bus::Msg> got;
+  std::uint64_t last_seq = 0;
+  while (got.size() < 1000) {
+    std::vector<bus::Msg> batch;
+    const auto st = consumer.fetch(256, 5s, batch);
+    REQUIRE_MESSAGE(st.ok(), st.text());
+    REQUIRE_FALSE(batch.empty());
+    for (auto& m : batch) {
+      auto md = m.metadata();
+      REQUIRE(md.ok());
+      CHECK(md->stream == "S");
+      CHECK(md->consumer == "reader");
+      CHECK(md->num_delivered == 1);
+      CHECK(md->stream_seq > last_seq);
+      last_seq = md->stream_seq;
+      got.push_back(std::move(m));
+    }
+  }
+  CHECK(got.size() == 1000);
+  CHECK(got.front().view() == "m0");
+  CHECK(got.back().view() == "m999");
+
+  auto before = bus::consumer_info(js.raw(), "S", "reader");
+  REQUIRE(before.ok());
+  CHECK(before->num_ack_pending == 1000);
+
+  REQUIRE(bus::ack_all(got).ok());
+  CHECK(wait_until([&] {
+    auto info = bus::consumer_info(js.raw(), "S", "reader");
+    return info.ok() && info->num_ack_pending == 0 && info->num_pending == 0;
+  }, 10s));
+
+  std::vector<bus::Msg> none;
+  REQUIRE(consumer.fetch(10, 100ms, none).ok());  // a timeout is not an error
+  CHECK(none.empty());
+}
+
+TEST_CASE_FIXTURE(testing::BusFixture, "a bound durable survives destruction of its subscription and keeps its position") {
+  make_stream();
+  make_consumer("S", "keeper", "s.k");
+  publish_n(*conn, "s.k", 10);
+  {
+    auto consumer = bind(js.raw(), "S", "keeper");
+    std::vector<bus::Msg> batch;
+    while (batch.size() < 4) REQUIRE(consumer.fetch(4 - static_cast<int>(batch.size()), 5s, batch).ok());
+    REQUIRE(bus::ack_all(batch).ok());
+    REQUIRE(conn->flush(5s).ok());
+  }
+  auto info = bus::consumer_info(js.raw(), "S", "keeper");
+  REQUIRE_MESSAGE(info.ok(), "the durable was deleted with its subscription: " << info.status().text());
+  CHECK(info->num_pending == 6);
+
+  auto again = bind(js.raw(), "S", "keeper");
+  std::vector<bus::Msg> rest;
+  while (rest.size() < 6) REQUIRE(again.fetch(10, 5s, rest).ok());
+  CHECK(rest.front().view() == "m4");
+  CHECK(rest.back().view() == "m9");
+}
+
+TEST_CASE_FIXTURE(testing::BusFixture, "nats.c pitfall: a durable that js_PullSubscribe created dies with Unsubscribe") {
+  // Documents why PullConsumer only binds (DESIGN §8); if nats.c changes, this tells us.
+  make_stream();
+  natsSubscription* sub = nullptr;
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = "S";
+  REQUIRE(js_PullSubscribe(&sub, js.raw(), "s.p", "created_by_lib", nullptr, &so, nullptr) == NATS_OK);
+  REQUIRE(bus::consumer_info(js.raw(), "S", "created_by_lib").ok());
+  natsSubscription_Unsubscribe(sub);
+  natsSubscription_Destroy(sub);
+  CHECK_FALSE(bus::consumer_info(js.raw(), "S", "created_by_lib").ok());
+}
+
+TEST_CASE_FIXTURE(testing::BusFixture, "binding to a consumer that does not exist fails and creates nothing") {
+  make_stream();
+  auto c = bus::PullConsumer::bind(js.raw(), "S", "ghost");
+  REQUIRE_FALSE(c.ok());
+  MESSAGE(c.status().text());
+  CHECK(c.status().text().find("ghost") != std::string::npos);
+  CHECK_FALSE(bus::consumer_info(js.raw(), "S", "ghost").ok());
+}
+
+TEST_CASE_FIXTURE(testing::BusFixture, "nak redelivers at once; term stops redelivery") {
+  make_stream();
+  make_consumer("S", "nakker", "s.n");
+  publish_n(*conn, "s.n", 2);
+  auto consumer = bind(js.raw(), "S", "nakker");
+  std::vector<bus::Msg> first;
+  while (first.size() < 2) REQUIRE(consumer.fetch(2, 5s, first).ok());
+  REQUIRE(first[0].nak().ok());
+  REQUIRE(first[1].term().ok());
+
+  std::vector<bus::Msg> again;
+  while (again.empty()) REQUIRE(consumer.fetch(2, 5s, again).ok());
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].view() == "m0");
+  auto md = again[0].metadata();
+  REQUIRE(md.ok());
+  CHECK(md->num_delivered == 2);
+  REQUIRE(again[0].in_progress().ok());
+  REQUIRE(again[0].ack().ok());
+  CHECK(wait_until([&] {
+    auto info = bus::consumer_info(js.raw(), "S", "nakker");
+    return info.ok() && info->num_ack_pending == 0;
+  }, 10s));
+}
+
+TEST_CASE_FIXTURE(testing::BusFixture, "a core subscription queues up to its limit and counts the drops") {
+  bus::CoreSubscriptionOptions o;
+  o.subject = "ext.sensors";
+  o.max_pending_msgs = 10;
+  auto sub = bus::CoreSubscription::subscribe(conn->raw(), o);
+  REQUIRE_MESSAGE(sub.ok(), sub.status().text());
+  REQUIRE(conn->flush(5s).ok());  // the server knows the subscription before we publish
+  for (int i = 0; i < 100; ++i)
+    REQUIRE(natsConnection_PublishString(conn->raw(), "ext.sensors", std::to_string(i).c_str()) == NATS_OK);
+  // The flush's PONG arrives after the 100 messages on the same connection: all are handled.
+  REQUIRE(conn->flush(5s).ok());
+  std::vector<bus::Msg> got;
+  REQUIRE(sub->fetch(1000, 100ms, got).ok());
+  CHECK(got.size() == 10);
+  CHECK(sub->dropped() == 90);
+  CHECK(got.front().view() == "0");
+
+  std::vector<bus::Msg> more;
+  REQUIRE(natsConnection_PublishString(conn->raw(), "ext.sensors", "late") == NATS_OK);
+  REQUIRE(sub->fetch(5, 5s, more).ok());
+  REQUIRE(more.size() == 1);
+  CHECK(more[0].view() == "late");
+}

@@ -1,0 +1,122 @@
+#include <doctest/doctest.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "log/setup.hpp"
+
+namespace fs = std::filesystem;
+using weir::config::LogConfig;
+using weir::config::LogFormat;
+using weir::config::LogLevel;
+
+namespace {
+
+struct TempDir {
+  fs::path dir;
+  TempDir() {
+    char tmpl[] = "/tmp/weir_log_test_XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    dir = tmpl;
+  }
+  ~TempDir() {
+    weir::log::setup_logging(LogConfig{});  // let go of the file before removing it
+    fs::remove_all(dir);
+  }
+};
+
+std::vector<std::string> lines_of(const fs::path& file) {
+  spdlog::default_logger()->flush();
+  std::ifstream in(file);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("json format: one parseable object per line, message escaped") {
+  TempDir tmp;
+  LogConfig c;
+  c.format = LogFormat::json;
+  c.level = LogLevel::debug;
+  c.file = tmp.dir / "logs" / "weir.log";  // the folder does not exist yet
+  std::string error;
+  REQUIRE(weir::log::setup_logging(c, &error));
+  spdlog::info("[site-a/hot] said \"hi\"\n\tand {}", "left");
+  spdlog::debug("caf\xC3\xA9 \x01");
+  spdlog::trace("not shown at debug");
+  spdlog::warn("careful");
+
+  const auto lines = lines_of(c.file);
+  REQUIRE(lines.size() == 3);
+  const std::regex ts(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)");
+  const char* levels[] = {"info", "debug", "warn"};
+  const char* messages[] = {"[site-a/hot] said \"hi\"\n\tand left", "caf\xC3\xA9 \x01", "careful"};
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    CAPTURE(lines[i]);
+    const auto v = boost::json::parse(lines[i]);
+    const auto& o = v.as_object();
+    CHECK(o.size() == 3);
+    CHECK(std::regex_match(std::string(o.at("ts").as_string()), ts));
+    CHECK(o.at("level").as_string() == levels[i]);
+    CHECK(o.at("msg").as_string() == messages[i]);
+  }
+}
+
+TEST_CASE("text format and level filtering") {
+  TempDir tmp;
+  LogConfig c;
+  c.file = tmp.dir / "weir.log";
+  c.level = LogLevel::warn;
+  REQUIRE(weir::log::setup_logging(c));
+  spdlog::info("dropped");
+  spdlog::warn("kept {}", 1);
+  spdlog::error("also kept");
+  const auto lines = lines_of(c.file);
+  REQUIRE(lines.size() == 2);
+  const std::regex text(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} warning kept 1)");
+  CHECK(std::regex_match(lines[0], text));
+  CHECK(lines[1].find(" error also kept") != std::string::npos);
+
+  c.level = LogLevel::off;
+  REQUIRE(weir::log::setup_logging(c));
+  spdlog::critical("nothing at off");
+  CHECK(lines_of(c.file).size() == 2);
+}
+
+TEST_CASE("the log file rotates at max_size, keeping max_files") {
+  TempDir tmp;
+  LogConfig c;
+  c.file = tmp.dir / "weir.log";
+  c.max_size = 256;
+  c.max_files = 2;
+  REQUIRE(weir::log::setup_logging(c));
+  for (int i = 0; i < 40; ++i) spdlog::info("line {} of a rotating log file", i);
+  spdlog::default_logger()->flush();
+  CHECK(fs::exists(tmp.dir / "weir.log"));
+  CHECK(fs::exists(tmp.dir / "weir.1.log"));
+  CHECK(fs::exists(tmp.dir / "weir.2.log"));
+  CHECK_FALSE(fs::exists(tmp.dir / "weir.3.log"));
+  CHECK(fs::file_size(tmp.dir / "weir.1.log") <= 256u);
+  const auto last = lines_of(c.file);
+  REQUIRE_FALSE(last.empty());
+  CHECK(last.back().find("line 39 ") != std::string::npos);
+}
+
+TEST_CASE("a log file that cannot be opened is reported, stderr logging still works") {
+  TempDir tmp;
+  LogConfig c;
+  fs::create_directories(tmp.dir / "taken");
+  c.file = tmp.dir / "taken";  // a directory
+  std::string error;
+  CHECK_FALSE(weir::log::setup_logging(c, &error));
+  CHECK(error.find("taken") != std::string::npos);
+  REQUIRE(spdlog::default_logger() != nullptr);
+  spdlog::info("still logging to stderr");
+}
