@@ -367,11 +367,12 @@ sdk::ComponentSpec<Config> spec() {
              field().duration_range(0ns, 24h).doc("Time between records; \"0\" produces them as fast as "
                                                   "downstream takes them."))
       .field("count", &Config::count,
-             field().doc("Records to produce before the input ends; 0 is unlimited."))
+             field().min(0).doc("Records to produce before the input ends; 0 is unlimited."))
       .output("out", "The generated records.")
       .example(json::parse(R"({"id": "sensors", "type": "generate",
                                "config": {"interval": "500ms",
-                                          "template": {"sensor": "s-{{rand 1 5}}", "value": "{{randf 0 100}}"}}})"))
+                                          "template": {"sensor": "s-{{rand 1 5}}",
+                                                       "value": "{{randf 0 100}}"}}})"))
       .implementation<Generate>();
 }
 

@@ -47,7 +47,7 @@ class Log final : public sdk::Output {
   // call because the engine sets it up (once, at boot) after components may have been created.
   sdk::Status write(std::span<const sdk::Record> records, sdk::Rejects&) override {
     auto* logger = spdlog::default_logger_raw();
-    if (!logger->should_log(level_)) return sdk::Status::ok();
+    if (logger == nullptr || !logger->should_log(level_)) return sdk::Status::ok();
     for (const auto& r : records) {
       line_.clear();
       sdk::write_json(line_, r.value);

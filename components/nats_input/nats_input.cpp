@@ -1,8 +1,8 @@
 #include "nats_input/nats_input.hpp"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <memory>
@@ -51,7 +51,8 @@ struct Round {
 class NatsInput final : public sdk::Input {
  public:
   NatsInput(const Config& config, const sdk::Context& ctx)
-      : config_(config), ctx_(ctx),
+      : config_(config),
+        ctx_(ctx),
         durable_(config.durable.empty() ? default_durable(ctx.flow, ctx.component) : config.durable) {}
 
   sdk::Status start() override {
@@ -89,8 +90,9 @@ class NatsInput final : public sdk::Input {
     binding->js = bus::JetStream(raw);
     if (auto info = bus::stream_info(raw, config_.stream); !info) {
       if (info.status().is_not_found())
-        return sdk::Status::error("stream \"" + config_.stream + "\" does not exist: create it (capturing \"" +
-                                  config_.subject + "\"), or leave out `stream` to read a core subscription");
+        return sdk::Status::error("stream \"" + config_.stream +
+                                  "\" does not exist: create it (capturing \"" + config_.subject +
+                                  "\"), or leave out `stream` to read a core subscription");
       return sdk::Status::error(info.status().text());
     }
     bus::ConsumerSpec cs;
@@ -99,7 +101,8 @@ class NatsInput final : public sdk::Input {
     cs.ack_wait = config_.ack_wait;
     // Unacked messages are at most one fetch round whose records wait for their PubAck.
     cs.max_ack_pending = std::max<std::int64_t>(1000, 2 * static_cast<std::int64_t>(config_.fetch_batch));
-    if (auto e = bus::ensure_consumer(raw, config_.stream, cs); !e) return sdk::Status::error(e.status().text());
+    if (auto e = bus::ensure_consumer(raw, config_.stream, cs); !e)
+      return sdk::Status::error(e.status().text());
     auto consumer = bus::PullConsumer::bind(raw, config_.stream, durable_);
     if (!consumer) return sdk::Status::error(consumer.status().text());
     binding->consumer = std::move(consumer).value();
@@ -113,7 +116,7 @@ class NatsInput final : public sdk::Input {
       round->binding = binding_;
       bus::Status st = binding_->consumer.fetch(config_.fetch_batch, fetch_timeout, round->msgs);
       if (!st && round->msgs.empty()) {
-        spdlog::warn("{} fetch from {}/{}: {}", ctx_.prefix, config_.stream, durable_, st.text());
+        report(st.text());
         if (!sink.sleep_for(retry_pause)) return;
         // The consumer was deleted under us (by hand, or a stream re-creation): make it again.
         if (st.is_not_found()) {
@@ -121,6 +124,7 @@ class NatsInput final : public sdk::Input {
         }
         continue;
       }
+      last_error_.clear();
       for (std::size_t i = 0; i < round->msgs.size(); ++i) {
         if (!deliver_stream(sink, round, i)) {
           // Not taken: hand these back at once rather than after ack_wait.
@@ -139,7 +143,8 @@ class NatsInput final : public sdk::Input {
     auto ack = [round, i] { (void)round->msgs[i].ack(); };
     auto md = m.metadata();
     if (!md)
-      return sink.fail({"", boost::json::string(m.view())}, "no JetStream metadata: " + md.status().text(), ack);
+      return sink.fail({"", boost::json::string(m.view())}, "no JetStream metadata: " + md.status().text(),
+                       ack);
     return deliver(sink, md->stream + ":" + std::to_string(md->stream_seq), m.view(), ack);
   }
 
@@ -150,10 +155,11 @@ class NatsInput final : public sdk::Input {
       msgs.clear();
       bus::Status st = core_.fetch(config_.fetch_batch, fetch_timeout, msgs);
       if (!st && msgs.empty()) {
-        spdlog::warn("{} read {}: {}", ctx_.prefix, config_.subject, st.text());
+        report(st.text());
         if (!sink.sleep_for(retry_pause)) return;
         continue;
       }
+      last_error_.clear();
       for (const auto& m : msgs) {
         std::string id = config_.subject + ":" + run_prefix_ + "-" + std::to_string(counter_++);
         if (!deliver(sink, std::move(id), m.view(), {})) return;
@@ -167,7 +173,18 @@ class NatsInput final : public sdk::Input {
     }
   }
 
-  bool deliver(sdk::InputSink& sink, std::string id, std::string_view payload, std::function<void()> on_durable) {
+  // A failing read repeats every retry_pause while NATS is away: warn once per distinct error.
+  void report(const std::string& error) {
+    if (error == last_error_) {
+      spdlog::debug("{} read from {}: {}", ctx_.prefix, config_.subject, error);
+      return;
+    }
+    spdlog::warn("{} read from {}: {}", ctx_.prefix, config_.subject, error);
+    last_error_ = error;
+  }
+
+  bool deliver(sdk::InputSink& sink, std::string id, std::string_view payload,
+               std::function<void()> on_durable) {
     if (config_.content == Content::text)
       return sink.push({std::move(id), boost::json::string(payload)}, std::move(on_durable));
     boost::system::error_code ec;
@@ -186,6 +203,7 @@ class NatsInput final : public sdk::Input {
   boost::json::parser parser_;  // reused across messages: keeps its buffers
   std::string run_prefix_;
   std::uint64_t counter_ = 0;
+  std::string last_error_;
 };
 
 }  // namespace
@@ -193,7 +211,8 @@ class NatsInput final : public sdk::Input {
 std::string default_durable(const std::string& flow, const std::string& component) {
   std::string out = "weir_" + flow + "_" + component;
   for (char& c : out) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
     if (!ok) c = '_';
   }
   return out;
@@ -202,7 +221,8 @@ std::string default_durable(const std::string& flow, const std::string& componen
 sdk::ComponentSpec<Config> spec() {
   using sdk::field;
   return sdk::ComponentSpec<Config>{"nats_input", sdk::Kind::input}
-      .summary("Reads messages from a NATS subject: durably from a JetStream stream, or from a core subscription.")
+      .summary(
+          "Reads messages from a NATS subject: durably from a JetStream stream, or from a core subscription.")
       .description(
           "With `stream`, a durable pull consumer on that existing stream reads the messages on `subject`; "
           "each message is acknowledged only once the flow has stored its record, so nothing is lost and a "
@@ -211,36 +231,44 @@ sdk::ComponentSpec<Config> spec() {
           "Each message becomes one record; a payload that is not JSON goes to `error` with the payload as "
           "a string, unless `content` is `text`.")
       .field("subject", &Config::subject,
-             field().required().not_empty()
+             field()
+                 .required()
+                 .not_empty()
                  .doc("Subject to read; `*` and `>` wildcards allowed. With `stream` it must lie within the "
                       "stream's subjects.")
                  .example("sensors.>"))
       .field("stream", &Config::stream,
-             field().doc("An existing JetStream stream to read durably (at-least-once, effectively once "
-                         "downstream). Leave it out for a core subscription (at-most-once).")
+             field()
+                 .doc("An existing JetStream stream to read durably (at-least-once, effectively once "
+                      "downstream). Leave it out for a core subscription (at-most-once).")
                  .example("SENSORS"))
-      .field("durable", &Config::durable,
-             field().advanced().doc("Name of the durable consumer on `stream`; the default is "
-                                    "`weir_<flow>_<component>`. Engines running the same flow share it, and so "
-                                    "share the work."))
+      .field(
+          "durable", &Config::durable,
+          field().advanced().doc("Name of the durable consumer on `stream`; the default is "
+                                 "`weir_<flow>_<component>`. Engines running the same flow share it, and so "
+                                 "share the work."))
       .field("content", &Config::content,
-             field().doc("How a payload becomes a record.")
-                 .option("json", Content::json, "Parse the payload as JSON; one that does not parse goes to `error`.")
+             field()
+                 .doc("How a payload becomes a record.")
+                 .option("json", Content::json,
+                         "Parse the payload as JSON; one that does not parse goes to `error`.")
                  .option("text", Content::text, "Take the payload as it is, as a JSON string."))
       .field("ack_wait", &Config::ack_wait,
-             field().duration_range(1s, 12h)
-                 .doc("With `stream`: how long the stream waits for a message's ack before it delivers the "
-                      "message again (after a crash, say)."))
+             field().duration_range(1s, 12h).doc(
+                 "With `stream`: how long the stream waits for a message's ack before it delivers the "
+                 "message again (after a crash, say)."))
       .field("fetch_batch", &Config::fetch_batch,
              field().advanced().range(1, 4096).doc("Most messages fetched in one round."))
       .lint([](const Config& c, sdk::Lint& lint) {
         if (!c.stream.empty() && !valid_name(c.stream))
-          lint.error("stream", "invalid_value", "a stream name may not hold whitespace, '.', '*', '>', '/' or '\\'");
+          lint.error("stream", "invalid_value",
+                     "a stream name may not hold whitespace, '.', '*', '>', '/' or '\\'");
         if (!c.durable.empty() && !valid_name(c.durable))
           lint.error("durable", "invalid_value",
                      "a consumer name may not hold whitespace, '.', '*', '>', '/' or '\\'");
         if (!c.durable.empty() && c.stream.empty())
-          lint.error("durable", "invalid_value", "`durable` needs `stream`: a core subscription has no consumer",
+          lint.error("durable", "invalid_value",
+                     "`durable` needs `stream`: a core subscription has no consumer",
                      "set `stream`, or remove `durable`");
       })
       .output("out", "One record per message.")

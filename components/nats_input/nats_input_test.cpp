@@ -114,7 +114,8 @@ TEST_CASE("nats_input: the README example parses") {
 }
 
 TEST_CASE("nats_input: subject is required and not empty") {
-  CHECK(testing::has_diag(parse_config("nats_input", "{}").diags, "missing_field", "/components/0/config/subject"));
+  CHECK(testing::has_diag(parse_config("nats_input", "{}").diags, "missing_field",
+                          "/components/0/config/subject"));
   CHECK(testing::has_diag(parse_config("nats_input", R"({"subject": ""})").diags, "invalid_value",
                           "/components/0/config/subject"));
 }
@@ -139,8 +140,8 @@ TEST_CASE("nats_input: reads a stream with origin ids, acks only once the record
   Env env;
   env.make_stream();
   env.publish("src.a", {R"({"n":1})", R"({"n":2})", R"({"n":3})", R"({"n":4})", R"({"n":5})"});
-  auto in = testing::create<sdk::Input>(parse_config("nats_input", R"({"subject": "src.>", "stream": "SRC"})"),
-                                        env.ctx("reader"));
+  auto in = testing::create<sdk::Input>(
+      parse_config("nats_input", R"({"subject": "src.>", "stream": "SRC"})"), env.ctx("reader"));
   auto st = in->start();
   REQUIRE_MESSAGE(st.is_ok(), st.error());
   DeferringSink sink(5);
@@ -169,8 +170,8 @@ TEST_CASE("nats_input: invalid JSON goes to fail() with the payload, and is acke
   Env env;
   env.make_stream();
   env.publish("src.b", {R"({"ok":1})", "not json", R"({"ok":2})"});
-  auto in = testing::create<sdk::Input>(parse_config("nats_input", R"({"subject": "src.b", "stream": "SRC"})"),
-                                        env.ctx("reader"));
+  auto in = testing::create<sdk::Input>(
+      parse_config("nats_input", R"({"subject": "src.b", "stream": "SRC"})"), env.ctx("reader"));
   REQUIRE(in->start().is_ok());
   DeferringSink sink(3);
   run(*in, sink);
@@ -193,7 +194,8 @@ TEST_CASE("nats_input: content text takes the payload as a string; a custom dura
   env.make_stream();
   env.publish("src.c", {"hello", "{\"a\":1}"});
   auto in = testing::create<sdk::Input>(
-      parse_config("nats_input", R"({"subject": "src.c", "stream": "SRC", "durable": "mine", "content": "text"})"),
+      parse_config("nats_input",
+                   R"({"subject": "src.c", "stream": "SRC", "durable": "mine", "content": "text"})"),
       env.ctx("reader"));
   REQUIRE(in->start().is_ok());
   DeferringSink sink(2);
@@ -242,7 +244,8 @@ TEST_CASE("nats_input: start fails clearly when the stream does not exist") {
 
 TEST_CASE("nats_input: without a stream, a core subscription with per-run ids") {
   Env env;
-  auto in = testing::create<sdk::Input>(parse_config("nats_input", R"({"subject": "core.>"})"), env.ctx("reader"));
+  auto in =
+      testing::create<sdk::Input>(parse_config("nats_input", R"({"subject": "core.>"})"), env.ctx("reader"));
   REQUIRE(in->start().is_ok());
   for (const char* p : {R"({"v":1})", R"({"v":2})", "oops"})
     REQUIRE(natsConnection_PublishString(env.conn->raw(), "core.x", p) == NATS_OK);
@@ -264,8 +267,8 @@ TEST_CASE("nats_input: without a stream, a core subscription with per-run ids") 
 TEST_CASE("nats_input: run() returns promptly once the sink stops, with nothing to read") {
   Env env;
   env.make_stream();
-  auto in = testing::create<sdk::Input>(parse_config("nats_input", R"({"subject": "src.idle", "stream": "SRC"})"),
-                                        env.ctx("reader"));
+  auto in = testing::create<sdk::Input>(
+      parse_config("nats_input", R"({"subject": "src.idle", "stream": "SRC"})"), env.ctx("reader"));
   REQUIRE(in->start().is_ok());
   DeferringSink sink(1);
   sink.deadline = std::chrono::steady_clock::now() + 200ms;
@@ -274,4 +277,14 @@ TEST_CASE("nats_input: run() returns promptly once the sink stops, with nothing 
   CHECK(std::chrono::steady_clock::now() - t0 < 1500ms);  // one bounded fetch past the stop
   CHECK(sink.pushed.empty());
   in->stop();
+}
+
+TEST_CASE("nats_input: start fails with the server's reason for a subject outside the stream") {
+  Env env;
+  env.make_stream();
+  auto in = testing::create<sdk::Input>(
+      parse_config("nats_input", R"({"subject": "other.x", "stream": "SRC"})"), env.ctx("reader"));
+  auto st = in->start();
+  REQUIRE_FALSE(st.is_ok());
+  CHECK(st.error().find("not a valid subset") != std::string::npos);
 }

@@ -1,7 +1,7 @@
 #include "nats_output/nats_output.hpp"
 
-#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -47,7 +47,8 @@ sdk::Status find_stream(natsConnection* nc, const std::string& subject, std::str
   const auto& o = v.get_object();
   if (const auto* err = o.if_contains("error")) {
     const auto* text = err->is_object() ? err->get_object().if_contains("description") : nullptr;
-    return sdk::Status::error(what + ": " + (text && text->is_string() ? std::string(text->get_string()) : "error"));
+    return sdk::Status::error(what + ": " +
+                              (text && text->is_string() ? std::string(text->get_string()) : "error"));
   }
   const auto* streams = o.if_contains("streams");
   if (streams && streams->is_array() && !streams->get_array().empty() && streams->get_array()[0].is_string())
@@ -68,8 +69,8 @@ class NatsOutput final : public sdk::Output {
     if (ctx_.nats == nullptr) return sdk::Status::error("no NATS connection");
     if (auto st = find_stream(ctx_.nats, config_.subject, stream_); !st) return st;
     if (stream_.empty()) {
-      spdlog::info("{} no JetStream stream captures {}: publishing with core NATS (at-most-once)", ctx_.prefix,
-                   config_.subject);
+      spdlog::info("{} no JetStream stream captures {}: publishing with core NATS (at-most-once)",
+                   ctx_.prefix, config_.subject);
       return sdk::Status::ok();
     }
     jsOptions o;
@@ -168,14 +169,7 @@ class NatsOutput final : public sdk::Output {
     std::size_t failed = 0;
     const Failure* first = nullptr;
     for (const auto& f : failures) {
-      if (f.js_code == JSStreamMessageExceedsMaximumErr) {
-        for (std::size_t i = 0; i < records.size(); ++i)
-          if (id_prefix_ + records[i].id == f.msg_id) {
-            rejects.add(i, f.reason);
-            break;
-          }
-        continue;
-      }
+      if (f.js_code == JSStreamMessageExceedsMaximumErr && reject(records, f, rejects)) continue;
       if (!first) first = &f;
       ++failed;
     }
@@ -187,9 +181,20 @@ class NatsOutput final : public sdk::Output {
                               "): " + first->reason);
   }
 
+  // A message the stream refuses for its size never fits: the record goes to the error port.
+  bool reject(std::span<const sdk::Record> records, const Failure& f, sdk::Rejects& rejects) const {
+    for (std::size_t i = 0; i < records.size(); ++i)
+      if (id_prefix_ + records[i].id == f.msg_id) {
+        rejects.add(i, f.reason);
+        return true;
+      }
+    return false;
+  }
+
   sdk::Status flush() {
     const natsStatus s = natsConnection_FlushTimeout(ctx_.nats, millis(config_.ack_timeout));
-    if (s != NATS_OK) return sdk::Status::error(bus::from_nats(s, "flush publishes to " + config_.subject).text());
+    if (s != NATS_OK)
+      return sdk::Status::error(bus::from_nats(s, "flush publishes to " + config_.subject).text());
     return sdk::Status::ok();
   }
 
@@ -253,10 +258,10 @@ class NatsOutput final : public sdk::Output {
 };
 
 bool valid_subject(std::string_view s) {
-  if (s.empty() || s.front() == '.' || s.back() == '.' || s.find("..") != std::string_view::npos) return false;
-  return std::none_of(s.begin(), s.end(), [](char c) {
-    return c == '*' || c == '>' || static_cast<unsigned char>(c) <= ' ';
-  });
+  if (s.empty() || s.front() == '.' || s.back() == '.' || s.find("..") != std::string_view::npos)
+    return false;
+  return std::none_of(s.begin(), s.end(),
+                      [](char c) { return c == '*' || c == '>' || static_cast<unsigned char>(c) <= ' '; });
 }
 
 bool valid_header_name(std::string_view s) {
@@ -266,8 +271,9 @@ bool valid_header_name(std::string_view s) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
-                    [](char x, char y) { return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y)); });
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  });
 }
 
 }  // namespace
@@ -279,19 +285,25 @@ std::string msg_id(const std::string& flow, const std::string& component, const 
 sdk::ComponentSpec<Config> spec() {
   using sdk::field;
   return sdk::ComponentSpec<Config>{"nats_output", sdk::Kind::output}
-      .summary("Publishes each record as a JSON message on a NATS subject, with a PubAck when a stream stores it.")
+      .summary(
+          "Publishes each record as a JSON message on a NATS subject, with a PubAck when a stream stores it.")
       .description(
           "Each record becomes one message: its value as compact JSON, with a `Nats-Msg-Id` header "
-          "`<flow>.<component>:<record id>`. When a JetStream stream captures `subject` (looked up at start), "
+          "`<flow>.<component>:<record id>`. When a JetStream stream captures `subject` (looked up at "
+          "start), "
           "a batch counts as written only once the stream acknowledged every message, and a batch delivered "
           "again republishes the same ids, which the stream's duplicate window drops: effectively once. "
           "Otherwise the messages go out as core NATS publishes, at-most-once.")
-      .field("subject", &Config::subject,
-             field().required().not_empty().doc("Subject to publish to; no wildcards.").example("hub.readings"))
-      .field("headers", &Config::headers,
-             field().doc("Headers added to every message.").example(boost::json::object{{"source", "site-a"}}))
+      .field(
+          "subject", &Config::subject,
+          field().required().not_empty().doc("Subject to publish to; no wildcards.").example("hub.readings"))
+      .field(
+          "headers", &Config::headers,
+          field().doc("Headers added to every message.").example(boost::json::object{{"source", "site-a"}}))
       .field("ack_timeout", &Config::ack_timeout,
-             field().advanced().duration_range(100ms, 5min)
+             field()
+                 .advanced()
+                 .duration_range(100ms, 5min)
                  .doc("How long a batch waits for its PubAcks (or, without a stream, for the server's flush "
                       "reply) before it fails and is delivered again."))
       .lint([](const Config& c, sdk::Lint& lint) {
@@ -301,11 +313,13 @@ sdk::ComponentSpec<Config> spec() {
                      "name one subject, e.g. \"hub.readings\"");
         for (const auto& [key, value] : c.headers) {
           if (!valid_header_name(key))
-            lint.error("headers", "invalid_value", "header name \"" + key + "\" may not hold ':' or whitespace");
+            lint.error("headers", "invalid_value",
+                       "header name \"" + key + "\" may not hold ':' or whitespace");
           else if (value.find_first_of("\r\n") != std::string::npos)
             lint.error("headers", "invalid_value", "header \"" + key + "\" may not hold a line break");
           else if (iequals(key, bus::msg_id_header))
-            lint.error("headers", "invalid_value", "Nats-Msg-Id is set from the record id; it cannot be configured");
+            lint.error("headers", "invalid_value",
+                       "Nats-Msg-Id is set from the record id; it cannot be configured");
         }
       })
       .example(boost::json::parse(R"({"id": "uplink", "type": "nats_output", "inputs": ["hot"],

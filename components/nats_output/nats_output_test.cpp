@@ -34,12 +34,13 @@ struct Env {
     js = std::move(j).value();
   }
 
-  void make_stream() {
+  void make_stream(std::int32_t max_msg_size = -1) {
     bus::StreamSpec spec;
     spec.name = "OUT";
     spec.subjects = {"out.>"};
     spec.retention = bus::Retention::limits;
     spec.duplicate_window = 1min;
+    spec.max_msg_size = max_msg_size;
     auto r = bus::ensure_stream(js.raw(), spec);
     REQUIRE_MESSAGE(r.ok(), r.status().text());
   }
@@ -66,10 +67,12 @@ struct Env {
     auto c = bus::PullConsumer::bind(js.raw(), "OUT", "check");
     REQUIRE_MESSAGE(c.ok(), c.status().text());
     std::vector<bus::Msg> out;
-    testing::wait_until([&] {
-      (void)c->fetch(static_cast<int>(n), 200ms, out);
-      return out.size() >= n;
-    }, 5s);
+    testing::wait_until(
+        [&] {
+          (void)c->fetch(static_cast<int>(n), 200ms, out);
+          return out.size() >= n;
+        },
+        5s);
     std::vector<Stored> copies;
     for (auto& m : out) {
       copies.push_back({m.msg_id(), std::string(m.header("source").value_or("")), std::string(m.view())});
@@ -158,7 +161,8 @@ TEST_CASE("nats_output: writes a batch into a stream; writing it again stores no
 TEST_CASE("nats_output: a record over max_payload is rejected, the rest is written") {
   Env env;
   env.make_stream();
-  auto out = testing::create<sdk::Output>(parse_config("nats_output", R"({"subject": "out.big"})"), env.ctx("sink"));
+  auto out =
+      testing::create<sdk::Output>(parse_config("nats_output", R"({"subject": "out.big"})"), env.ctx("sink"));
   REQUIRE(out->start().is_ok());
   auto batch = records(3);
   batch[1].value = boost::json::string(std::string(2 * 1024 * 1024, 'x'));
@@ -167,6 +171,24 @@ TEST_CASE("nats_output: a record over max_payload is rejected, the rest is writt
   REQUIRE_MESSAGE(st.is_ok(), st.error());
   REQUIRE(rejects.items.size() == 1);
   CHECK(rejects.items[0].first == 1);
+  CHECK(env.stored() == 2);
+  out->stop();
+}
+
+TEST_CASE("nats_output: a record over the stream's max_msg_size is rejected after its PubAck") {
+  Env env;
+  env.make_stream(200);
+  auto out =
+      testing::create<sdk::Output>(parse_config("nats_output", R"({"subject": "out.big"})"), env.ctx("sink"));
+  REQUIRE(out->start().is_ok());
+  auto batch = records(3);
+  batch[2].value = boost::json::string(std::string(300, 'x'));
+  sdk::Rejects rejects;
+  auto st = out->write(batch, rejects);
+  REQUIRE_MESSAGE(st.is_ok(), st.error());
+  REQUIRE(rejects.items.size() == 1);
+  CHECK(rejects.items[0].first == 2);
+  CHECK(rejects.items[0].second.find("10054") != std::string::npos);
   CHECK(env.stored() == 2);
   out->stop();
 }
@@ -192,16 +214,19 @@ TEST_CASE("nats_output: without a stream, a core publish with the same headers")
   auto sub = bus::CoreSubscription::subscribe(env.conn->raw(), o);
   REQUIRE(sub.ok());
   REQUIRE(env.conn->flush(5s).ok());
-  auto out = testing::create<sdk::Output>(parse_config("nats_output", R"({"subject": "plain.x"})"), env.ctx("sink"));
+  auto out =
+      testing::create<sdk::Output>(parse_config("nats_output", R"({"subject": "plain.x"})"), env.ctx("sink"));
   REQUIRE(out->start().is_ok());
   sdk::Rejects rejects;
   auto st = out->write(records(3), rejects);
   REQUIRE_MESSAGE(st.is_ok(), st.error());
   std::vector<bus::Msg> got;
-  testing::wait_until([&] {
-    (void)sub->fetch(3, 200ms, got);
-    return got.size() >= 3;
-  }, 5s);
+  testing::wait_until(
+      [&] {
+        (void)sub->fetch(3, 200ms, got);
+        return got.size() >= 3;
+      },
+      5s);
   REQUIRE(got.size() == 3);
   CHECK(got[2].msg_id() == "test.sink:r2");
   CHECK(got[2].view() == R"({"n":2,"t":21.5})");

@@ -157,10 +157,14 @@ int run_engine(const RunOptions& options) {
                broken, ms, rss_kib());
 
   signal_thread.join();  // until SIGTERM/SIGINT
+  const auto first_signal = Clock::now();
   const auto drain = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.shutdown_timeout);
   spdlog::info("stopping: draining in-flight work (up to {} ms)", drain.count());
   std::thread force([&] {
-    wait_signal();
+    // One signal can arrive twice at once (sent to the process and to its group, as timeout(1)
+    // and some supervisors do): only a signal a little later means "force".
+    do wait_signal();
+    while (Clock::now() - first_signal < std::chrono::milliseconds(500));
     spdlog::warn("second signal: exiting now; unacknowledged work is redelivered on the next start");
     std::_Exit(130);
   });

@@ -133,6 +133,8 @@ Status AsyncPublisher::publish_owned(Msg msg, const char* msg_id) {
 }
 
 std::size_t AsyncPublisher::take_back_outstanding(const char* reason) {
+  // nats.c 3.4 dereferences its pending map, which exists only after the first async publish.
+  if (published_.load() == 0) return 0;
   natsMsgList pending{nullptr, 0};
   if (js_PublishAsyncGetPendingList(&pending, js_.raw()) != NATS_OK) return 0;
   const auto n = static_cast<std::size_t>(pending.Count);
