@@ -26,12 +26,17 @@ std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 bool check_range(double x, ParseCtx& c, const FieldOpts& o, const std::string& shown) {
   if ((o.min_ && x < *o.min_) || (o.max_ && x > *o.max_)) {
     std::string range;
-    if (o.min_ && o.max_)
+    // Type limits (an int's) are not worth printing: show only the bounds that mean something.
+    const bool has_min = o.min_ && *o.min_ > -9e18;
+    const bool has_max = o.max_ && *o.max_ < 9e18;
+    if (has_min && has_max)
       range = "must be " + number_text(*o.min_) + ".." + number_text(*o.max_);
-    else if (o.min_)
+    else if (has_min)
       range = "must be at least " + number_text(*o.min_);
-    else
+    else if (has_max)
       range = "must be at most " + number_text(*o.max_);
+    else
+      range = "out of range";
     c.diags.error(c.pointer, "out_of_range", range + ", got " + shown);
     return false;
   }
@@ -217,7 +222,7 @@ json::object duration_schema(const FieldOpts&) {
 
 json::object bytes_schema(const FieldOpts&) {
   json::object str{{"type", "string"},
-                   {"pattern", "^[0-9]+(\\.[0-9]+)?\\s*([kKmMgGtT]i?[bB]|[bB])?$"}};
+                   {"pattern", "^[0-9]+(\\.[0-9]+)?([kKmMgGtTpP]i?[bB]|[bB])?$"}};
   json::object num{{"type", "integer"}, {"minimum", 0}};
   return {{"oneOf", json::array{num, str}}, {"x-weir-kind", "byte_size"}};
 }

@@ -64,7 +64,7 @@ TEST_CASE("a broken flow is reported and the good one runs") {
   CHECK(rig.out_count() == 50);
   CHECK(rig.stop_engine() == 0);
   auto log = rig.engine_log();
-  CHECK_MESSAGE(std::regex_search(log, std::regex(R"(broken\.json:4:63: error\[out_of_range\] /components/0/config/count)")), log);
+  CHECK_MESSAGE(std::regex_search(log, std::regex(R"(broken\.json:4:61: error\[out_of_range\] /components/0/config/count: must be at least 0, got -1)")), log);
   CHECK(log.find("1/1 flows up, 1 invalid") != std::string::npos);
 }
 

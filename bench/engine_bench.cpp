@@ -1,0 +1,163 @@
+// The foundation benchmark, in one run on one machine (ratios, not absolute times):
+//  1. the raw nats.c baseline: async publish + acked fetch of N messages through one stream;
+//  2. the weir engine on nats_input → json_filter → json_map → nats_output with 128-byte JSON
+//     records: from the first source publish until the last record is stored in the output
+//     stream (so both figures include putting the records into JetStream);
+// and prints one JSON object: msgs/s of both, their ratio, and the engine's peak RSS.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "bus/connection.hpp"
+#include "bus/nats_server_process.hpp"
+#include "bus/publisher.hpp"
+#include "bus/topology.hpp"
+#include "raw_jetstream.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "engine_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+long status_kib(pid_t pid, const char* key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0) return std::atol(line.c_str() + std::strlen(key));
+  return 0;
+}
+
+// A 128-byte sensor-like record.
+std::string record(std::uint64_t i) {
+  std::string s = R"({"seq":)" + std::to_string(i) + R"(,"sensor":"s-)" + std::to_string(i % 16) +
+                  R"(","site":"a","value":)" + std::to_string(i % 100) + R"(.5,"pad":")";
+  const std::size_t target = 128 - 2;  // room for the closing quote and brace
+  if (s.size() < target) s.append(target - s.size(), 'x');
+  return s + "\"}";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::uint64_t n = 200000;
+  std::string weir = "weir";
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--records" && i + 1 < argc) n = std::stoull(argv[++i]);
+    else if (a == "--weir" && i + 1 < argc) weir = argv[++i];
+    else die("usage: engine_bench [--records N] [--weir PATH]");
+  }
+  char tmpl[] = "/tmp/weir-bench-XXXXXX";
+  if (!mkdtemp(tmpl)) die("mkdtemp failed");
+  const fs::path dir = tmpl;
+
+  weir::bus::NatsServerOptions so;
+  so.store_dir = (dir / "nats").string();
+  fs::create_directories(so.store_dir);
+  weir::bus::NatsServerProcess server(so);
+  if (auto st = server.start(); !st.ok()) die("nats-server: " + st.text());
+  const auto url = server.url();
+
+  // 1. The reference: one raw JetStream hop.
+  auto raw = weir::bench::run_raw_jetstream(url, n, 128);
+
+  // 2. The engine.
+  weir::bus::ConnectOptions co;
+  co.url = url;
+  auto conn = weir::bus::Connection::connect(co);
+  if (!conn) die("connect: " + conn.status().text());
+  auto js = conn.value()->jetstream();
+  for (auto [name, subject] : {std::pair{"SRC", "src.>"}, std::pair{"OUT", "out.>"}}) {
+    weir::bus::StreamSpec s;
+    s.name = name;
+    s.subjects = {subject};
+    s.retention = weir::bus::Retention::limits;
+    if (auto r = weir::bus::ensure_stream(js->raw(), s); !r) die(r.status().text());
+  }
+  fs::create_directories(dir / "flows");
+  std::ofstream(dir / "flows/bench.json") << R"({
+  "name": "bench",
+  "components": [
+    { "id": "src", "type": "nats_input", "config": { "subject": "src.data", "stream": "SRC" } },
+    { "id": "keep", "type": "json_filter", "inputs": ["src"], "config": { "where": "value >= 0 && site == \"a\"" } },
+    { "id": "shape", "type": "json_map", "inputs": ["keep"], "config": { "set": { "f": "value * 9 / 5 + 32" } } },
+    { "id": "sink", "type": "nats_output", "inputs": ["shape"], "config": { "subject": "out.data" } }
+  ]
+})";
+  std::ofstream(dir / "weir.json") << R"({"log": {"level": "warn"}})";
+  const auto log = dir / "engine.log";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    execlp(weir.c_str(), weir.c_str(), "run", "--config", (dir / "weir.json").c_str(), "--nats-url",
+           url.c_str(), "--flows", (dir / "flows").c_str(), "--data-dir", (dir / "data").c_str(),
+           "--log-level", "info", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = Clock::now() + 30s;
+  while (slurp(log).find("flows up") == std::string::npos) {
+    if (Clock::now() > deadline) die("engine did not start: " + slurp(log));
+    std::this_thread::sleep_for(10ms);
+  }
+  const long idle_rss = status_kib(pid, "VmRSS:");
+
+  auto pub = weir::bus::AsyncPublisher::create(*conn.value());
+  const auto t0 = Clock::now();
+  for (std::uint64_t i = 0; i < n; ++i)
+    if (auto st = pub.value()->publish("src.data", record(i), "b" + std::to_string(i)); !st.ok())
+      die("publish: " + st.text());
+  std::vector<weir::bus::PublishFailure> failures;
+  if (auto st = pub.value()->wait_all(60s, failures); !st.ok() || !failures.empty()) die("source publish failed");
+  std::uint64_t stored = 0;
+  const auto end_deadline = Clock::now() + 600s;
+  while (stored < n && Clock::now() < end_deadline) {
+    auto info = weir::bus::stream_info(js->raw(), "OUT");
+    stored = info ? info->messages : 0;
+    if (stored < n) std::this_thread::sleep_for(5ms);
+  }
+  const auto secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  const long peak_rss = status_kib(pid, "VmHWM:");
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (stored < n) die("the engine delivered " + std::to_string(stored) + " of " + std::to_string(n));
+
+  const double engine = static_cast<double>(n) / secs;
+  std::printf(
+      "{\"bench\":\"engine_pipeline\",\"records\":%llu,\"record_bytes\":128,"
+      "\"raw_publish_msgs_per_s\":%.0f,\"raw_fetch_msgs_per_s\":%.0f,\"raw_one_hop_msgs_per_s\":%.0f,"
+      "\"engine_msgs_per_s\":%.0f,\"ratio\":%.3f,\"engine_idle_rss_kib\":%ld,\"engine_peak_rss_kib\":%ld}\n",
+      static_cast<unsigned long long>(n), raw.publish_msgs_per_s, raw.fetch_msgs_per_s, raw.one_hop_msgs_per_s,
+      engine, engine / raw.one_hop_msgs_per_s, idle_rss, peak_rss);
+  pub.value().reset();
+  js = weir::bus::Result<weir::bus::JetStream>(weir::bus::Status::error("done"));
+  conn.value().reset();
+  (void)server.stop();
+  fs::remove_all(dir);
+  return 0;
+}

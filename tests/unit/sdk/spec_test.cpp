@@ -1,0 +1,174 @@
+// ComponentSpec: one declaration gives parsing, defaults, diagnostics, docs and the schema.
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+
+#include "sdk/spec.hpp"
+
+using namespace weir;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+enum class Mode { fast, safe };
+
+struct Tls {
+  std::string cert;
+  bool verify = true;
+  static sdk::ObjectSpec<Tls> object_spec() {
+    return sdk::ObjectSpec<Tls>{}
+        .field("cert", &Tls::cert, sdk::field().required().doc("PEM file."))
+        .field("verify", &Tls::verify);
+  }
+};
+
+struct Config {
+  std::string name;
+  int batch = 100;
+  double ratio = 0.5;
+  bool enabled = true;
+  std::chrono::milliseconds timeout = 5s;
+  sdk::ByteSize limit{64 * 1024 * 1024};
+  Mode mode = Mode::safe;
+  std::vector<std::string> tags;
+  std::map<std::string, int> weights;
+  Tls tls;
+  std::string token;
+  sdk::Expression where;
+};
+
+class Noop final : public sdk::Processor {
+ public:
+  Noop(const Config&, const sdk::Context&) {}
+  void process(sdk::Record&&, sdk::Emitter&) override {}
+};
+
+sdk::ComponentInfo info() {
+  using sdk::field;
+  return sdk::ComponentSpec<Config>{"test_thing", sdk::Kind::processor}
+      .summary("A test component.")
+      .field("name", &Config::name, field().required().not_empty().doc("The name."))
+      .field("batch", &Config::batch, field().range(1, 4096))
+      .field("ratio", &Config::ratio, field().range(0, 1))
+      .field("enabled", &Config::enabled)
+      .field("timeout", &Config::timeout, field().duration_range(1ms, 1h))
+      .field("limit", &Config::limit, field().size_range(1024, 1ull << 30))
+      .field("mode", &Config::mode,
+             field().option("fast", Mode::fast, "Quick.").option("safe", Mode::safe, "Careful."))
+      .field("tags", &Config::tags)
+      .field("weights", &Config::weights, field().range(0, 10))
+      .field("tls", &Config::tls, field().advanced())
+      .field("token", &Config::token, field().secret())
+      .field("where", &Config::where)
+      .lint([](const Config& c, sdk::Lint& l) {
+        if (c.mode == Mode::fast && c.batch < 10)
+          l.error("batch", "invalid_value", "fast mode needs a batch of at least 10");
+      })
+      .output("out", "Results.")
+      .implementation<Noop>()
+      .info();
+}
+
+struct Parsed {
+  sdk::Diagnostics diags;
+  std::shared_ptr<const Config> config;
+};
+
+Parsed parse(const std::string& text) {
+  static const auto i = info();
+  Parsed p;
+  auto v = json::parse(text);
+  p.config = std::static_pointer_cast<const Config>(i.parse(&v, p.diags, "/c"));
+  return p;
+}
+
+bool has(const Parsed& p, const std::string& code, const std::string& pointer) {
+  for (const auto& d : p.diags.items())
+    if (d.code == code && d.pointer == pointer) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("every field kind parses, defaults stay where absent") {
+  auto p = parse(R"({"name": "x", "batch": 7, "ratio": 0.25, "enabled": false, "timeout": "250ms",
+    "limit": "2MiB", "mode": "fast", "tags": ["a", "b"], "weights": {"k": 3},
+    "tls": {"cert": "c.pem"}, "token": "s", "where": "batch > 1"})");
+  REQUIRE(p.diags.empty() == false);  // the lint: fast mode with batch 7
+  CHECK(has(p, "invalid_value", "/c/batch"));
+
+  p = parse(R"({"name": "x", "batch": 70, "ratio": 0.25, "enabled": false, "timeout": "250ms",
+    "limit": 2048, "mode": "fast", "tags": ["a", "b"], "weights": {"k": 3},
+    "tls": {"cert": "c.pem"}, "where": "batch > 1"})");
+  REQUIRE(p.diags.empty());
+  const auto& c = *p.config;
+  CHECK(c.batch == 70);
+  CHECK(c.ratio == 0.25);
+  CHECK_FALSE(c.enabled);
+  CHECK(c.timeout == 250ms);
+  CHECK(c.limit.bytes == 2048);
+  CHECK(c.mode == Mode::fast);
+  CHECK(c.tags == std::vector<std::string>{"a", "b"});
+  CHECK(c.weights.at("k") == 3);
+  CHECK(c.tls.cert == "c.pem");
+  CHECK(c.tls.verify);
+  CHECK(c.where.program != nullptr);
+
+  auto d = parse(R"({"name": "y"})");
+  REQUIRE(d.diags.empty());
+  CHECK(d.config->batch == 100);
+  CHECK(d.config->timeout == 5s);
+  CHECK(d.config->limit.bytes == 64u * 1024 * 1024);
+  CHECK(d.config->mode == Mode::safe);
+}
+
+TEST_CASE("every problem is collected with its pointer") {
+  auto p = parse(R"({"batch": 0, "ratio": "x", "enabled": 1, "timeout": "5 parsecs", "limit": "1B",
+    "mode": "fats", "tags": [1], "weights": {"k": 11}, "tls": {"verify": true, "extra": 1},
+    "where": "a >", "nmae": "x"})");
+  CHECK(has(p, "missing_field", "/c/name"));
+  CHECK(has(p, "out_of_range", "/c/batch"));
+  CHECK(has(p, "wrong_type", "/c/ratio"));
+  CHECK(has(p, "wrong_type", "/c/enabled"));
+  CHECK(has(p, "invalid_value", "/c/timeout"));
+  CHECK(has(p, "out_of_range", "/c/limit"));
+  CHECK(has(p, "invalid_value", "/c/mode"));
+  CHECK(has(p, "wrong_type", "/c/tags/0"));
+  CHECK(has(p, "out_of_range", "/c/weights/k"));
+  CHECK(has(p, "missing_field", "/c/tls/cert"));
+  CHECK(has(p, "unknown_field", "/c/tls/extra"));
+  CHECK(has(p, "bad_expression", "/c/where"));
+  CHECK(has(p, "unknown_field", "/c/nmae"));
+  CHECK(p.config == nullptr);
+  for (const auto& d : p.diags.items())
+    if (d.pointer == "/c/mode") CHECK(d.hint == "did you mean \"fast\"?");
+  CHECK(parse(R"({"name": ""})").diags.items().at(0).code == "invalid_value");
+}
+
+TEST_CASE("docs, schema, ports and redaction come from the same declaration") {
+  auto i = info();
+  CHECK(i.outputs.size() == 2);
+  CHECK(i.outputs.back().name == "error");
+  CHECK(i.output_index("out") == 0);
+  REQUIRE(i.fields.size() == 12);
+  CHECK(i.fields[0].opts.required_);
+  CHECK(i.fields[4].type == "duration");
+  CHECK(json::serialize(i.fields[4].default_value) == "\"5s\"");
+  CHECK(i.fields[5].type == "byte size");
+  CHECK(json::serialize(i.fields[5].default_value) == "\"64MiB\"");
+  CHECK(i.fields[6].default_value.as_string() == "safe");
+  CHECK(i.fields[7].type == "list of string");
+  CHECK(i.fields[9].fields.size() == 2);  // nested object
+  const auto& props = i.schema.at("properties").as_object();
+  CHECK(i.schema.at("additionalProperties").as_bool() == false);
+  CHECK(i.schema.at("required").as_array().size() == 1);
+  CHECK(props.at("batch").at("minimum").as_int64() == 1);
+  CHECK(props.at("batch").at("maximum").as_int64() == 4096);
+  CHECK(props.at("mode").at("enum").as_array().size() == 2);
+  CHECK(props.at("tls").at("properties").as_object().contains("cert"));
+  CHECK(props.at("token").at("writeOnly").as_bool());
+  auto red = i.redacted(json::parse(R"({"name": "n", "token": "secret"})"));
+  CHECK(red.at("token").as_string() == "***");
+  CHECK(red.at("name").as_string() == "n");
+}
