@@ -12,8 +12,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -59,6 +61,47 @@ std::string record(std::uint64_t i) {
   return s + "\"}";
 }
 
+double process_cpu(pid_t pid) {
+  auto stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream in(stat.substr(close + 2));
+  std::string field;
+  double total = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i)
+    if (i == 14 || i == 15) total += std::stod(field);
+  return total / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU seconds per thread name of a process, as a JSON object (where the engine spends its time).
+std::string thread_cpu(pid_t pid) {
+  std::map<std::string, double> by_name;
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (const auto& t : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    auto name = slurp(t.path() / "comm");
+    while (!name.empty() && name.back() == '\n') name.pop_back();
+    auto stat = slurp(t.path() / "stat");
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream in(stat.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && in >> field; ++i) {
+      if (i == 14) utime = std::stod(field);
+      if (i == 15) stime = std::stod(field);
+    }
+    by_name[name] += (utime + stime) / tick;
+  }
+  std::string out = "{";
+  for (const auto& [name, secs] : by_name) {
+    if (out.size() > 1) out += ",";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.2f", secs);
+    out += "\"" + name + "\":" + buf;
+  }
+  return out + "}";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -82,7 +125,11 @@ int main(int argc, char** argv) {
   const auto url = server.url();
 
   // 1. The reference: one raw JetStream hop.
+  const double server_cpu0 = process_cpu(server.pid());
+  const auto raw_t0 = Clock::now();
   auto raw = weir::bench::run_raw_jetstream(url, n, 128);
+  const double raw_wall = std::chrono::duration<double>(Clock::now() - raw_t0).count();
+  const double raw_server_cpu = process_cpu(server.pid()) - server_cpu0;
 
   // 2. The engine.
   weir::bus::ConnectOptions co;
@@ -114,6 +161,11 @@ int main(int argc, char** argv) {
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
+    // WEIR_BENCH_WRAP runs the engine under a profiler (heaptrack, valgrind, perf record).
+    if (const char* wrap = std::getenv("WEIR_BENCH_WRAP"))
+      execlp(wrap, wrap, weir.c_str(), "run", "--config", (dir / "weir.json").c_str(), "--nats-url", url.c_str(),
+             "--flows", (dir / "flows").c_str(), "--data-dir", (dir / "data").c_str(), "--log-level", "info",
+             static_cast<char*>(nullptr));
     execlp(weir.c_str(), weir.c_str(), "run", "--config", (dir / "weir.json").c_str(), "--nats-url",
            url.c_str(), "--flows", (dir / "flows").c_str(), "--data-dir", (dir / "data").c_str(),
            "--log-level", "info", static_cast<char*>(nullptr));
@@ -127,6 +179,7 @@ int main(int argc, char** argv) {
   const long idle_rss = status_kib(pid, "VmRSS:");
 
   auto pub = weir::bus::AsyncPublisher::create(*conn.value());
+  const double server_cpu1 = process_cpu(server.pid());
   const auto t0 = Clock::now();
   for (std::uint64_t i = 0; i < n; ++i)
     if (auto st = pub.value()->publish("src.data", record(i), "b" + std::to_string(i)); !st.ok())
@@ -142,6 +195,8 @@ int main(int argc, char** argv) {
   }
   const auto secs = std::chrono::duration<double>(Clock::now() - t0).count();
   const long peak_rss = status_kib(pid, "VmHWM:");
+  const auto threads = thread_cpu(pid);
+  const double engine_server_cpu = process_cpu(server.pid()) - server_cpu1;
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
@@ -151,9 +206,11 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"bench\":\"engine_pipeline\",\"records\":%llu,\"record_bytes\":128,"
       "\"raw_publish_msgs_per_s\":%.0f,\"raw_fetch_msgs_per_s\":%.0f,\"raw_one_hop_msgs_per_s\":%.0f,"
-      "\"engine_msgs_per_s\":%.0f,\"ratio\":%.3f,\"engine_idle_rss_kib\":%ld,\"engine_peak_rss_kib\":%ld}\n",
+      "\"engine_msgs_per_s\":%.0f,\"ratio\":%.3f,\"engine_idle_rss_kib\":%ld,\"engine_peak_rss_kib\":%ld,"
+      "\"engine_thread_cpu_s\":%s,\"nats_server_cpu_share_raw\":%.2f,\"nats_server_cpu_share_engine\":%.2f}\n",
       static_cast<unsigned long long>(n), raw.publish_msgs_per_s, raw.fetch_msgs_per_s, raw.one_hop_msgs_per_s,
-      engine, engine / raw.one_hop_msgs_per_s, idle_rss, peak_rss);
+      engine, engine / raw.one_hop_msgs_per_s, idle_rss, peak_rss, threads.c_str(),
+      raw_server_cpu / raw_wall, engine_server_cpu / secs);
   pub.value().reset();
   js = weir::bus::Result<weir::bus::JetStream>(weir::bus::Status::error("done"));
   conn.value().reset();

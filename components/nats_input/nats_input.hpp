@@ -15,7 +15,7 @@ struct Config {
   std::string durable;  // empty: weir_<flow>_<component>
   Content content = Content::json;
   std::chrono::nanoseconds ack_wait = std::chrono::seconds(30);
-  int fetch_batch = 256;
+  int fetch_batch = 1024;
 };
 
 sdk::ComponentSpec<Config> spec();

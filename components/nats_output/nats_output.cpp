@@ -141,14 +141,14 @@ class NatsOutput final : public sdk::Output {
   }
 
   natsStatus publish_js(bus::Msg& m) {
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MaxWait = millis(config_.ack_timeout);
+    // No per-message MaxWait: nats.c 3.4 keeps a timer entry per message until its deadline even
+    // when the PubAck came long before (tens of MB at full rate). settle() bounds the wait.
     // A full window stalls for StallWait and returns NATS_TIMEOUT; PubAcks free it.
     const auto deadline = Clock::now() + config_.ack_timeout;
     natsStatus s = NATS_OK;
+    published_any_ = true;
     do {
-      s = js_PublishMsgAsync(js_.raw(), m.raw_ref(), &po);  // takes the message on success
+      s = js_PublishMsgAsync(js_.raw(), m.raw_ref(), nullptr);  // takes the message on success
     } while (s == NATS_TIMEOUT && Clock::now() < deadline);
     return s;
   }
@@ -201,6 +201,8 @@ class NatsOutput final : public sdk::Output {
   // Outstanding publishes are taken out of nats.c's pending list (so no handler comes for them
   // later) and counted as failed; a handler that had already started gets to finish.
   void take_back(const std::string& reason) {
+    // nats.c 3.4 dereferences its pending map, which exists only after the first async publish.
+    if (!published_any_) return;
     natsMsgList pending{nullptr, 0};
     if (js_PublishAsyncGetPendingList(&pending, js_.raw()) == NATS_OK) {
       std::lock_guard lock(mu_);
@@ -248,6 +250,7 @@ class NatsOutput final : public sdk::Output {
 
   Config config_;
   sdk::Context ctx_;
+  bool published_any_ = false;
   std::string id_prefix_;
   std::string stream_;  // empty: core publish
   bus::JetStream js_;

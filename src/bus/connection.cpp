@@ -59,6 +59,7 @@ struct Connection::Callbacks {
   std::atomic<ConnState> state{ConnState::connected};
   std::atomic<std::uint64_t> reconnects{0};
   std::atomic<std::uint64_t> async_errors{0};
+  std::atomic<bool> closing{false};  // set by ~Connection: a requested close is not a failure
   std::mutex mu;
   std::condition_variable cv;
   bool closed_seen = false;
@@ -67,7 +68,7 @@ struct Connection::Callbacks {
     const ConnState from = state.exchange(to);
     if (from == to) return;
     try {
-      if (to == ConnState::connected)
+      if (to == ConnState::connected || closing.load())
         spdlog::info("nats [{}]: {} -> connected{}", name, to_string(from), detail);
       else
         spdlog::warn("nats [{}]: {} -> {}{}", name, to_string(from), to_string(to), detail);
@@ -77,7 +78,9 @@ struct Connection::Callbacks {
 
   static void on_disconnected(natsConnection*, void* closure) {
     auto* self = static_cast<Callbacks*>(closure);
-    if (self->state.load() != ConnState::closed) self->transition(ConnState::reconnecting, "");
+    // nats.c reports "disconnected" before "closed" on a requested close, too.
+    if (self->closing.load() || self->state.load() == ConnState::closed) return;
+    self->transition(ConnState::reconnecting, "");
   }
   static void on_reconnected(natsConnection*, void* closure) {
     auto* self = static_cast<Callbacks*>(closure);
@@ -87,9 +90,12 @@ struct Connection::Callbacks {
   static void on_closed(natsConnection*, void* closure) {
     auto* self = static_cast<Callbacks*>(closure);
     self->transition(ConnState::closed, "");
-    std::lock_guard lock(self->mu);
-    self->closed_seen = true;
-    self->cv.notify_all();
+    try {
+      std::lock_guard lock(self->mu);
+      self->closed_seen = true;
+      self->cv.notify_all();
+    } catch (...) {  // a failed mutex lock: ~Connection then times out and leaks this state
+    }
   }
   static void on_error(natsConnection*, natsSubscription*, natsStatus err, void* closure) {
     auto* self = static_cast<Callbacks*>(closure);
@@ -170,6 +176,7 @@ Result<std::unique_ptr<Connection>> Connection::connect(const ConnectOptions& o,
 }
 
 Connection::~Connection() {
+  cb_->closing.store(true);
   natsConnection_Close(nc_);
   bool seen = false;
   {

@@ -70,7 +70,7 @@ void AsyncPublisher::on_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae
   try {
     std::string text = describe(m) + ": ";
     if (pae != nullptr && pae->Err == NATS_TIMEOUT)
-      text += "no PubAck within " + std::to_string(self->options_.ack_timeout.count()) + " ms";
+      text += "no PubAck within ack_timeout (" + std::to_string(self->options_.ack_timeout.count()) + " ms)";
     else if (pae != nullptr && pae->Err == NATS_NO_RESPONDERS)
       text += "no stream listens on this subject (no responders)";
     else
@@ -112,6 +112,14 @@ Status AsyncPublisher::publish_owned(Msg msg, const char* msg_id) {
   jsPubOptions_Init(&po);
   po.MsgId = msg_id;
   po.MaxWait = options_.ack_timeout.count();
+  if (window_stuck_) {
+    if (msg_id != nullptr && msg.msg_id().empty()) (void)msg.set_header(msg_id_header, msg_id);
+    Status err = Status::error(NATS_TIMEOUT, 0,
+                               describe(msg) + ": publish window still full; call wait_all() to settle it");
+    Status ret = err;
+    record_failure(std::move(msg), std::move(err));
+    return ret;
+  }
   const auto deadline = Clock::now() + options_.publish_timeout;
   for (;;) {
     const natsStatus s = js_PublishMsgAsync(js_.raw(), msg.raw_ref(), &po);
@@ -122,6 +130,7 @@ Status AsyncPublisher::publish_owned(Msg msg, const char* msg_id) {
     // NATS_TIMEOUT here is a stall: the window stayed full for StallWait. Keep waiting until
     // publish_timeout; PubAcks (or their timeouts) free the window.
     if (s == NATS_TIMEOUT && Clock::now() < deadline) continue;
+    if (s == NATS_TIMEOUT) window_stuck_ = true;
     // Convert first: describe() makes nats.c calls that may replace the thread's last error.
     Status err = from_nats(s, {});
     err.context(describe(msg));
@@ -154,6 +163,7 @@ std::size_t AsyncPublisher::take_back_outstanding(const char* reason) {
 }
 
 Status AsyncPublisher::wait_all(std::chrono::milliseconds timeout, std::vector<PublishFailure>& failures) {
+  window_stuck_ = false;
   jsPubOptions po;
   jsPubOptions_Init(&po);
   po.MaxWait = std::max<std::int64_t>(1, timeout.count());

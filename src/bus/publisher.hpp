@@ -26,16 +26,21 @@ namespace weir::bus {
 struct PublisherOptions {
   // Outstanding (un-acked) publishes; publish() blocks while the window is full.
   int max_pending = 4096;
-  // A message without a PubAck after this long is reported failed (NATS_TIMEOUT). It may still
-  // have been stored: retry it with the same msg id and the duplicate window settles it.
-  std::chrono::milliseconds ack_timeout{std::chrono::seconds(5)};
-  // How long publish() may wait for room in a full window before it reports the message failed.
+  // Per-message PubAck deadline (nats.c jsPubOptions.MaxWait); zero: none, and wait_all()'s
+  // timeout settles what is still outstanding. Off by default because nats.c 3.4 keeps a timer
+  // entry per message until its deadline even when the ack came long before: at 150k msgs/s a
+  // 5 s deadline holds ~750k entries (~60 MB).
+  std::chrono::milliseconds ack_timeout{0};
+  // How long publish() may wait for room in a full window. When that passes, this message and
+  // every further one until the next wait_all() fail at once (the server is likely gone).
   std::chrono::milliseconds publish_timeout{std::chrono::seconds(5)};
 };
 
 struct PublishFailure {
   std::string msg_id;  // empty when published without one
   std::string subject;
+  // is_timeout(): no answer, the message may or may not be stored (a retry with the same msg id
+  // is safe within the duplicate window); otherwise the server or the connection refused it.
   Status error;
   Msg message;  // the original message (payload + headers), ready for retry()
 };
@@ -100,6 +105,7 @@ class AsyncPublisher {
   std::atomic<std::uint64_t> acked_{0};
   std::atomic<std::uint64_t> duplicates_{0};
   std::atomic<std::uint64_t> failed_{0};
+  bool window_stuck_ = false;  // owner thread only: a stall timed out since the last wait_all
   std::mutex mu_;  // guards failures_: appended from nats.c's reply thread
   std::vector<PublishFailure> failures_;
 };

@@ -33,6 +33,25 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
   return v;
 }
 
+// The server stores "unlimited" as -1 whatever non-positive value it is given; compare and
+// send the stored form so that a second ensure finds nothing to change.
+StreamSpec normalized(StreamSpec s) {
+  if (s.max_bytes <= 0) s.max_bytes = -1;
+  if (s.max_msg_size <= 0) s.max_msg_size = -1;
+  if (s.max_age.count() < 0) s.max_age = std::chrono::nanoseconds(0);
+  if (s.duplicate_window.count() < 0) s.duplicate_window = std::chrono::nanoseconds(0);
+  return s;
+}
+
+// Zero (or less) ack_wait / max_ack_pending means "the server's default" (30 s / 1000 on 2.9)
+// and is not compared; max_deliver 0 is stored as -1.
+ConsumerSpec normalized(ConsumerSpec s) {
+  if (s.ack_wait.count() < 0) s.ack_wait = std::chrono::nanoseconds(0);
+  if (s.max_ack_pending < 0) s.max_ack_pending = 0;
+  if (s.max_deliver <= 0) s.max_deliver = -1;
+  return s;
+}
+
 bool same_stream(const jsStreamConfig& c, const StreamSpec& s) {
   std::vector<std::string> have;
   for (int i = 0; i < c.SubjectsLen; ++i) have.emplace_back(c.Subjects[i]);
@@ -58,14 +77,17 @@ void apply(jsStreamConfig& c, const StreamSpec& s, std::vector<const char*>& sub
   c.MaxMsgSize = s.max_msg_size;
   c.Discard = s.discard == Discard::new_messages ? js_DiscardNew : js_DiscardOld;
   c.Storage = js_FileStorage;
-  if (s.duplicate_window.count() > 0) c.Duplicates = s.duplicate_window.count();
+  // 0 lets the server derive the default again (2 min, capped by max_age); keeping the old
+  // value would make lowering max_age below it fail.
+  c.Duplicates = s.duplicate_window.count();
 }
 
 bool same_consumer(const jsConsumerConfig& c, const ConsumerSpec& s) {
   const std::string filter = c.FilterSubject != nullptr ? c.FilterSubject : "";
   return filter == s.filter_subject && c.AckPolicy == js_AckExplicit &&
-         c.DeliverPolicy == js_DeliverAll && c.AckWait == s.ack_wait.count() &&
-         c.MaxAckPending == s.max_ack_pending && c.MaxDeliver == s.max_deliver &&
+         c.DeliverPolicy == js_DeliverAll &&
+         (s.ack_wait.count() == 0 || c.AckWait == s.ack_wait.count()) &&
+         (s.max_ack_pending == 0 || c.MaxAckPending == s.max_ack_pending) && c.MaxDeliver == s.max_deliver &&
          (c.DeliverSubject == nullptr || *c.DeliverSubject == '\0');
 }
 
@@ -90,7 +112,8 @@ const char* to_string(Ensured e) {
   return "unknown";
 }
 
-Result<Ensured> ensure_stream(jsCtx* js, const StreamSpec& spec) {
+Result<Ensured> ensure_stream(jsCtx* js, const StreamSpec& requested) {
+  const StreamSpec spec = normalized(requested);
   const std::string what = "stream " + spec.name;
   if (spec.name.empty() || spec.subjects.empty())
     return Status::error(what + ": a stream needs a name and at least one subject");
@@ -134,7 +157,8 @@ Status delete_stream(jsCtx* js, const std::string& stream) {
   return api_error(js_DeleteStream(js, stream.c_str(), nullptr, &code), code, "delete stream " + stream);
 }
 
-Result<Ensured> ensure_consumer(jsCtx* js, const std::string& stream, const ConsumerSpec& spec) {
+Result<Ensured> ensure_consumer(jsCtx* js, const std::string& stream, const ConsumerSpec& requested) {
+  const ConsumerSpec spec = normalized(requested);
   const std::string what = "consumer " + stream + "/" + spec.durable;
   if (spec.durable.empty()) return Status::error(what + ": a durable name is required");
   for (int attempt = 0; attempt < 2; ++attempt) {

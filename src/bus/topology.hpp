@@ -21,9 +21,9 @@ struct StreamSpec {
   std::string name;
   std::vector<std::string> subjects;
   Retention retention = Retention::interest;
-  std::int64_t max_bytes = -1;                  // -1: unlimited
+  std::int64_t max_bytes = -1;                  // <= 0: unlimited
   std::chrono::nanoseconds max_age{0};          // 0: unlimited
-  std::int32_t max_msg_size = -1;               // -1: server limit
+  std::int32_t max_msg_size = -1;               // <= 0: the server's max_payload
   Discard discard = Discard::new_messages;
   std::chrono::nanoseconds duplicate_window{0};  // 0: server default (2 min, capped by max_age)
   // Storage is always file: every hop must survive a restart.
@@ -32,9 +32,9 @@ struct StreamSpec {
 struct ConsumerSpec {
   std::string durable;
   std::string filter_subject;  // nats-server 2.9: exactly one
-  std::chrono::nanoseconds ack_wait{std::chrono::seconds(30)};
-  std::int64_t max_ack_pending = 1000;
-  std::int64_t max_deliver = -1;  // -1: unlimited
+  std::chrono::nanoseconds ack_wait{std::chrono::seconds(30)};  // 0: server default (30 s)
+  std::int64_t max_ack_pending = 1000;                           // 0: server default (1000)
+  std::int64_t max_deliver = -1;                                 // <= 0: unlimited
   // Ack policy explicit and deliver policy all are fixed: they cannot change on a live consumer.
 };
 
@@ -42,7 +42,9 @@ enum class Ensured { created, updated, unchanged };
 const char* to_string(Ensured e);
 
 // Creates the stream, or updates it when its config differs from `spec`. A change the server
-// refuses (retention, storage) comes back as an error naming the stream and the server's reason.
+// refuses (retention, storage, a duplicate window above max_age) comes back as an error naming
+// the stream and the server's reason. With `interest` retention a message that arrives while
+// no consumer exists is dropped at once: ensure the consumers before anything publishes.
 Result<Ensured> ensure_stream(jsCtx* js, const StreamSpec& spec);
 Status delete_stream(jsCtx* js, const std::string& stream);
 

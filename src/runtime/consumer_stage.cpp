@@ -20,7 +20,11 @@ ConsumerStage::ConsumerStage(FlowShared& shared, const graph::Stage& stage)
 ConsumerStage::~ConsumerStage() { join(); }
 
 void ConsumerStage::start() {
-  for (std::size_t u = 0; u < stage_.upstreams.size(); ++u) threads_.emplace_back([this, u] { run(u); });
+  for (std::size_t u = 0; u < stage_.upstreams.size(); ++u)
+    threads_.emplace_back([this, u] {
+      name_thread((stage_.kind == graph::StageKind::output ? "out:" : "st:") + stage_.id);
+      run(u);
+    });
 }
 
 void ConsumerStage::join() {

@@ -8,6 +8,7 @@
 #include "bus/topology.hpp"
 #include "runtime/consumer_stage.hpp"
 #include "runtime/input_stage.hpp"
+#include "runtime/janitor.hpp"
 
 namespace weir::runtime {
 
@@ -62,7 +63,9 @@ bool FlowRunner::deploy_topology() {
   bus::StreamSpec stream;
   stream.name = shared_.stream;
   stream.subjects = {graph::stream_subjects(shared_.flow.name)};
-  stream.retention = bus::Retention::interest;
+  // Limits retention, with the janitor purging what every consumer acknowledged (janitor.hpp
+  // says why not the server's interest retention).
+  stream.retention = bus::Retention::limits;
   stream.max_bytes = static_cast<std::int64_t>(s.max_bytes.bytes);
   stream.max_age = s.max_age;
   stream.discard = s.discard == flow::Discard::new_ ? bus::Discard::new_messages : bus::Discard::old_messages;
@@ -103,11 +106,20 @@ bool FlowRunner::deploy_topology() {
       wanted.insert(up.durable);
     }
   }
+  std::set<std::string> read_subjects;
+  for (const auto& stage : shared_.plan.stages)
+    for (const auto& up : stage.upstreams) read_subjects.insert(up.subject);
   for (const auto& name : consumer_names(js->raw(), shared_.stream)) {
     if (wanted.count(name)) continue;
     auto d = bus::delete_consumer(js->raw(), shared_.stream, name);
     spdlog::info("[{}] removed consumer {} that the flow no longer has{}", shared_.flow.name, name,
                  d.ok() ? "" : ": " + d.text());
+    // What only that consumer read would stay in the stream forever: purge it.
+    auto a = name.find("__");
+    auto b = name.rfind("__");
+    if (a == std::string::npos || b == a) continue;
+    auto subject = graph::port_subject(shared_.flow.name, name.substr(a + 2, b - a - 2), name.substr(b + 2));
+    if (!read_subjects.count(subject)) (void)purge_subject(js->raw(), shared_.stream, subject);
   }
   return true;
 }
@@ -152,6 +164,8 @@ bool FlowRunner::start() {
     if (stage.kind == graph::StageKind::input) inputs_.push_back(std::make_unique<InputStage>(shared_, stage));
   for (auto& c : consumers_) c->start();
   for (auto& i : inputs_) i->start();
+  janitor_ = std::make_unique<Janitor>(shared_, std::chrono::seconds(1));
+  janitor_->start();
   state_ = FlowState::running;
   spdlog::info("[{}] flow running: {} components in {} stages", shared_.flow.name,
                shared_.flow.components.size(), shared_.plan.stages.size());
@@ -162,6 +176,7 @@ void FlowRunner::stop(std::chrono::milliseconds drain) {
   if (state_ != FlowState::running) return;
   shared_.drain_deadline_ns = (std::chrono::steady_clock::now() + drain).time_since_epoch().count();
   shared_.stop = true;
+  if (janitor_) janitor_->stop();
   for (auto& i : inputs_) i->join();
   for (auto& c : consumers_) c->join();
   for (auto& c : shared_.components)
@@ -169,6 +184,9 @@ void FlowRunner::stop(std::chrono::milliseconds drain) {
   inputs_.clear();
   consumers_.clear();
   state_ = FlowState::stopped;
+  for (const auto& c : status().components)
+    spdlog::info("[{}/{}] records in {}, out {}, errors {}, dead letters {}, retried rounds {}", shared_.flow.name,
+                 c.id, c.records_in, c.records_out, c.errors, c.dead_letters, c.retries);
   spdlog::info("[{}] flow stopped", shared_.flow.name);
 }
 

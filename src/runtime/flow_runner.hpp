@@ -13,6 +13,7 @@ namespace weir::runtime {
 
 class InputStage;
 class ConsumerStage;
+class Janitor;
 
 enum class FlowState { stopped, deploying, running, failed };
 const char* to_string(FlowState s);
@@ -53,6 +54,7 @@ class FlowRunner {
   std::string error_;
   std::vector<std::unique_ptr<InputStage>> inputs_;
   std::vector<std::unique_ptr<ConsumerStage>> consumers_;
+  std::unique_ptr<Janitor> janitor_;
 };
 
 }  // namespace weir::runtime

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
+#include <pthread.h>
+
 #include <thread>
 
 namespace weir::runtime {
@@ -71,6 +73,8 @@ bool settle(FlowShared& shared, bus::AsyncPublisher& pub, const std::string& pre
     }
   }
 }
+
+void name_thread(const std::string& name) { pthread_setname_np(pthread_self(), name.substr(0, 15).c_str()); }
 
 void idle(const FlowShared& shared, std::chrono::milliseconds d) {
   auto until = std::chrono::steady_clock::now() + d;

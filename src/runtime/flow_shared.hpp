@@ -58,6 +58,9 @@ bus::Status publish_batch(bus::AsyncPublisher& pub, const std::string& subject, 
 // the drain deadline passed). Returns true when everything was acknowledged.
 bool settle(FlowShared& shared, bus::AsyncPublisher& pub, const std::string& prefix);
 
+// Names the calling thread (shown by top -H, ps -L and debuggers); cut to 15 characters.
+void name_thread(const std::string& name);
+
 // Sleeps up to d, waking early when the flow stops.
 void idle(const FlowShared& shared, std::chrono::milliseconds d);
 

@@ -15,7 +15,12 @@ InputStage::InputStage(FlowShared& shared, const graph::Stage& stage)
 
 InputStage::~InputStage() { join(); }
 
-void InputStage::start() { thread_ = std::thread([this] { run(); }); }
+void InputStage::start() {
+  thread_ = std::thread([this] {
+    name_thread("in:" + shared_.flow.components[component_].id);
+    run();
+  });
+}
 
 void InputStage::join() {
   if (thread_.joinable()) thread_.join();

@@ -41,21 +41,28 @@ StageRound::StageRound(FlowShared& shared, const graph::Stage& stage, bus::Async
 
 void StageRound::handle(std::vector<bus::Msg>& msgs) {
   std::size_t done = 0;
-  for (; done < msgs.size(); ++done)
-    if (!handle_one(msgs[done])) break;
-  const bool settled = settle(shared_, pub_, prefix_);
-  for (std::size_t i = 0; i < msgs.size(); ++i) {
-    if (settled && i < done) {
-      auto st = msgs[i].ack();
-      if (!st.ok()) spdlog::debug("{} ack: {}", prefix_, st.text());  // redelivered, then deduped
-      if (auto meta = msgs[i].metadata(); meta.ok()) last_error_.erase(meta->stream_seq);
-    } else {
-      (void)msgs[i].nak();
+  auto backoff = std::chrono::milliseconds(100);
+  while (done < msgs.size()) {
+    if (handle_one(msgs[done])) {
+      ++done;
+      continue;
     }
-  }
-  if (done < msgs.size()) {
+    // A write that failed as a whole (the target is down, the disk full) is retried here, in
+    // order, for as long as it takes: upstream waits in the flow's stream (backpressure). The
+    // in-progress acks keep JetStream from redelivering meanwhile; only a crash hands the batch
+    // back (then max_deliver bounds the attempts). Records the output rejected one by one went
+    // to the error port already.
+    if (shared_.stopping()) break;
     shared_.counters[stage_.members.front().component].retries++;
-    idle(shared_, std::chrono::milliseconds(500));
+    for (std::size_t i = done; i < msgs.size(); ++i) (void)msgs[i].in_progress();
+    idle(shared_, backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+  // What is left unacknowledged (stopping) comes back after ack_wait, with the same ids.
+  if (!settle(shared_, pub_, prefix_)) return;
+  for (std::size_t i = 0; i < done; ++i) {
+    auto st = msgs[i].ack();
+    if (!st.ok()) spdlog::debug("{} ack: {}", prefix_, st.text());  // redelivered, then deduped
   }
 }
 
@@ -64,12 +71,10 @@ bool StageRound::handle_one(bus::Msg& msg) {
   const std::uint64_t seq = meta.ok() ? meta->stream_seq : 0;
   std::string in_id = msg.msg_id();
   if (in_id.empty()) in_id = "seq:" + std::to_string(seq);
-  if (meta.ok() && meta->num_delivered > static_cast<std::uint64_t>(shared_.flow.settings.max_deliver)) {
-    auto it = last_error_.find(seq);
-    std::string reason = "delivered " + std::to_string(meta->num_delivered) + " times without success";
-    if (it != last_error_.end()) reason += ": " + it->second;
-    return dead_letter_message(msg, in_id, reason);
-  }
+  // Delivered again and again: each time the engine crashed or was killed before acking it.
+  if (meta.ok() && meta->num_delivered > static_cast<std::uint64_t>(shared_.flow.settings.max_deliver))
+    return dead_letter_message(msg, in_id,
+                               "delivered " + std::to_string(meta->num_delivered) + " times without success");
   records_.clear();
   current_in_id_ = in_id;
   std::string error;
@@ -77,10 +82,7 @@ bool StageRound::handle_one(bus::Msg& msg) {
   const auto root = stage_.members.front().component;
   shared_.counters[root].records_in += records_.size();
   if (stage_.kind == graph::StageKind::output) {
-    if (!write_output(records_)) {
-      last_error_[seq] = last_write_error_;
-      return false;
-    }
+    if (!write_output(records_)) return false;
   } else {
     std::unique_lock lock(*serial_, std::defer_lock);
     if (!shared_.flow.components[root].info->stateless) lock.lock();
@@ -182,7 +184,6 @@ bool StageRound::write_output(std::vector<sdk::Record>& records) {
   if (!st) {
     if (!failing_) spdlog::warn("{} write failed, will retry: {}", prefix_, st.error());
     failing_ = true;
-    last_write_error_ = st.error();
     return false;
   }
   if (failing_) spdlog::info("{} writing again", prefix_);

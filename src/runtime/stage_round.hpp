@@ -2,7 +2,6 @@
 #pragma once
 
 #include <mutex>
-#include <unordered_map>
 
 #include "bus/pull_consumer.hpp"
 #include "runtime/flow_shared.hpp"
@@ -14,8 +13,8 @@ class StageRound {
   StageRound(FlowShared& shared, const graph::Stage& stage, bus::AsyncPublisher& pub,
              std::mutex* serial);
 
-  // Handles the fetched messages in order and acks those whose results all have a PubAck;
-  // from the first one that failed on, the rest are nak'ed, to come back in order.
+  // Handles the fetched messages in order (retrying a failed write until it succeeds or the
+  // flow stops) and acks them once everything they produced has a PubAck.
   void handle(std::vector<bus::Msg>& msgs);
 
  private:
@@ -35,14 +34,12 @@ class StageRound {
   std::string prefix_;
   std::string current_in_id_;  // id of the batch being handled; what it produces derives from it
   bool failing_ = false;       // an output's last write failed (logged once per transition)
-  std::string last_write_error_;
   BatchReader reader_;
   std::vector<sdk::Record> records_;
   std::vector<std::vector<BatchWriter>> out_;  // [member][port]
   std::vector<std::vector<std::size_t>> chunks_;  // [member][port]: chunks published for this batch
   std::vector<BatchWriter> dead_;              // [member]
   std::vector<std::string> dead_reason_;       // [member]
-  std::unordered_map<std::uint64_t, std::string> last_error_;  // by stream sequence
 };
 
 }  // namespace weir::runtime

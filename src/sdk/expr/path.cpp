@@ -271,7 +271,8 @@ bool remove_path(json::value& root, const Path& path) {
     return true;
   }
   json::object* o = parent->if_object();
-  return o != nullptr && o->erase(last.key) > 0;
+  // stable_erase keeps the other keys in their order (erase moves the last key into the gap).
+  return o != nullptr && o->stable_erase(last.key) > 0;
 }
 
 }  // namespace weir::sdk::expr

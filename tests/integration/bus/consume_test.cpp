@@ -168,3 +168,36 @@ TEST_CASE_FIXTURE(testing::BusFixture, "a core subscription queues up to its lim
   REQUIRE(more.size() == 1);
   CHECK(more[0].view() == "late");
 }
+
+TEST_CASE_FIXTURE(testing::BusFixture, "a bound pull consumer keeps working across a server restart") {
+  make_stream();
+  make_consumer("S", "survivor", "s.r");
+  publish_n(*conn, "s.r", 10);
+  auto consumer = bind(js.raw(), "S", "survivor");
+  std::vector<bus::Msg> first;
+  while (first.size() < 5) REQUIRE(consumer.fetch(5 - static_cast<int>(first.size()), 5s, first).ok());
+  REQUIRE(bus::ack_all(first).ok());
+  REQUIRE(conn->flush(5s).ok());  // the acks reach the server before it goes away
+
+  server.stop();
+  REQUIRE(wait_until([&] { return conn->state() == bus::ConnState::reconnecting; }, 10s));
+  std::vector<bus::Msg> during;
+  const auto st = consumer.fetch(5, 200ms, during);  // must return, error or not, without messages
+  MESSAGE("fetch while the server is down: " << (st.ok() ? std::string("ok") : st.text()));
+  CHECK(during.empty());
+
+  server.start();
+  REQUIRE(wait_until([&] { return conn->connected(); }, 20s));
+  std::vector<bus::Msg> rest;
+  REQUIRE(wait_until([&] {
+    (void)consumer.fetch(10, 1s, rest);
+    return rest.size() >= 5;
+  }, 30s, 1ms));
+  CHECK(rest.size() == 5);
+  CHECK(rest.front().view() == "m5");
+  REQUIRE(bus::ack_all(rest).ok());
+  CHECK(wait_until([&] {
+    auto info = bus::consumer_info(js.raw(), "S", "survivor");
+    return info.ok() && info->num_ack_pending == 0 && info->num_pending == 0;
+  }, 10s));
+}

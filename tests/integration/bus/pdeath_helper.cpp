@@ -1,5 +1,5 @@
 // Helper for the PDEATHSIG test: starts a nats-server child, prints "<pid> <port>", and waits
-// to be SIGKILLed. Usage: bus_pdeath_helper <nats-server binary> <store dir>
+// to be SIGKILLed. Log lines go to stdout too, so the report line is prefixed "PID ". Usage: bus_pdeath_helper <nats-server binary> <store dir>
 #include "bus/nats_server_process.hpp"
 
 #include <unistd.h>
@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", st.text().c_str());
     return 1;
   }
-  std::printf("%d %d\n", static_cast<int>(server.pid()), server.port());
+  std::printf("PID %d %d\n", static_cast<int>(server.pid()), server.port());
   std::fflush(stdout);
   for (;;) ::pause();
 }

@@ -128,21 +128,39 @@ TEST_CASE("PDEATHSIG: when the process owning the server is SIGKILLed, the serve
     ::_exit(127);
   }
   ::close(out[1]);
+  // Whatever fails below, the helper (and so, by PDEATHSIG, its server) must not outlive the test.
+  struct KillHelper {
+    pid_t pid;
+    ~KillHelper() {
+      if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+    }
+  } guard{child};
+  std::string output;
   std::string line;
   char c = 0;
-  while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
+  while (::read(out[0], &c, 1) == 1) {
+    if (c != '\n') {
+      line += c;
+      continue;
+    }
+    output += line + "\n";
+    if (line.rfind("PID ", 0) == 0) break;
+    line.clear();
+  }
   ::close(out[0]);
   std::istringstream in(line);
+  std::string tag;
   int server_pid = 0;
   int port = 0;
-  in >> server_pid >> port;
-  REQUIRE_MESSAGE(server_pid > 0, "helper did not report a server pid; output: '" << line << "'");
+  in >> tag >> server_pid >> port;
+  REQUIRE_MESSAGE(server_pid > 0, "helper did not report a server pid; output: '" << output << "'");
   CHECK(port > 0);
   CHECK(alive(server_pid));
 
   REQUIRE(::kill(child, SIGKILL) == 0);
   int status = 0;
   REQUIRE(::waitpid(child, &status, 0) == child);
+  guard.pid = 0;
 
   int server_status = 0;
   const bool reaped = wait_until([&] { return ::waitpid(server_pid, &server_status, WNOHANG) == server_pid; }, 20s);

@@ -117,6 +117,7 @@ TEST_CASE_FIXTURE(testing::BusFixture, "a message over the stream's size limit f
   spec.name = "SMALL";
   spec.subjects = {"small.>"};
   spec.max_msg_size = 64;
+  spec.retention = bus::Retention::limits;  // interest retention would drop it: no consumer yet
   REQUIRE(bus::ensure_stream(js.raw(), spec).ok());
   auto pub = make_publisher(*conn);
   REQUIRE(pub->publish("small.x", std::string(1000, 'y'), "big-1").ok());

@@ -16,7 +16,7 @@ using testing::wait_until;
 TEST_CASE_FIXTURE(testing::BusFixture, "publishes while the server is down are reported failed, and a retry after it returns stores each once") {
   make_stream();
   bus::PublisherOptions po;
-  po.ack_timeout = 1s;  // how long a message may wait for its PubAck before it counts failed
+  po.ack_timeout = 1s;  // the per-message deadline path (the default leaves it to wait_all)
   auto created = bus::AsyncPublisher::create(*conn, po);
   REQUIRE(created.ok());
   auto& pub = *created;
@@ -58,9 +58,7 @@ TEST_CASE_FIXTURE(testing::BusFixture, "publishes while the server is down are r
 
 TEST_CASE_FIXTURE(testing::BusFixture, "a server restart in the middle of a stream loses and duplicates nothing") {
   make_stream();
-  bus::PublisherOptions po;
-  po.ack_timeout = 2s;
-  auto created = bus::AsyncPublisher::create(*conn, po);
+  auto created = bus::AsyncPublisher::create(*conn);  // defaults, as the runtime uses them
   REQUIRE(created.ok());
   auto& pub = *created;
 
@@ -76,7 +74,7 @@ TEST_CASE_FIXTURE(testing::BusFixture, "a server restart in the middle of a stre
       std::vector<bus::PublishFailure> failures;
       bool failed_once = false;
       const auto deadline = std::chrono::steady_clock::now() + 60s;
-      for (auto st = pub->wait_all(30s, failures); !st.ok(); st = pub->wait_all(30s, failures)) {
+      for (auto st = pub->wait_all(5s, failures); !st.ok(); st = pub->wait_all(5s, failures)) {
         failed_once = true;
         if (std::chrono::steady_clock::now() > deadline) {
           error = "batch " + std::to_string(b) + " still failing: " + st.text();
@@ -95,4 +93,31 @@ TEST_CASE_FIXTURE(testing::BusFixture, "a server restart in the middle of a stre
   REQUIRE_MESSAGE(error.empty(), error);
   MESSAGE("batches that needed a retry: " << batches_with_failures.load());
   CHECK(stream_messages() == static_cast<std::uint64_t>(batches * per_batch));
+}
+
+TEST_CASE_FIXTURE(testing::BusFixture, "with the server gone a full window fails fast instead of blocking each publish") {
+  make_stream();
+  bus::PublisherOptions po;
+  po.max_pending = 10;
+  po.publish_timeout = 300ms;
+  auto created = bus::AsyncPublisher::create(*conn, po);
+  REQUIRE(created.ok());
+  auto& pub = *created;
+
+  server.stop();
+  REQUIRE(wait_until([&] { return conn->state() == bus::ConnState::reconnecting; }, 10s));
+  int accepted = 0;
+  for (int i = 0; i < 100; ++i) accepted += pub->publish("s.w", "x", "w-" + std::to_string(i)).ok() ? 1 : 0;
+  CHECK(accepted == 10);  // the window; the 11th waited publish_timeout, the rest failed at once
+  std::vector<bus::PublishFailure> failures;
+  REQUIRE_FALSE(pub->wait_all(500ms, failures).ok());
+  CHECK(failures.size() == 100);
+  CHECK(pub->outstanding() == 0);
+
+  server.start();
+  REQUIRE(wait_until([&] { return conn->connected(); }, 20s));
+  REQUIRE(pub->retry(failures).ok());
+  const auto st = pub->wait_all(30s, failures);
+  REQUIRE_MESSAGE(st.ok(), st.text());
+  CHECK(stream_messages() == 100);
 }

@@ -125,3 +125,47 @@ TEST_CASE_FIXTURE(testing::BusFixture, "stream_info reports messages, bytes and 
   REQUIRE(bus::delete_stream(js.raw(), "S").ok());
   CHECK_FALSE(bus::stream_info(js.raw(), "S").ok());
 }
+
+TEST_CASE_FIXTURE(testing::BusFixture, "server defaults stay idempotent, and lowering max_age below the default duplicate window works") {
+  bus::StreamSpec s;
+  s.name = "DEFAULTS";
+  s.subjects = {"d.>"};
+  s.max_bytes = 0;     // stored as -1
+  s.max_msg_size = 0;  // stored as -1
+  REQUIRE(bus::ensure_stream(js.raw(), s).ok());
+  auto again = bus::ensure_stream(js.raw(), s);
+  REQUIRE(again.ok());
+  CHECK(*again == Ensured::unchanged);
+
+  s.max_age = std::chrono::seconds(30);  // below the 2 minute default duplicate window
+  auto lowered = bus::ensure_stream(js.raw(), s);
+  REQUIRE_MESSAGE(lowered.ok(), lowered.status().text());
+  CHECK(*lowered == Ensured::updated);
+  CHECK(*bus::ensure_stream(js.raw(), s) == Ensured::unchanged);
+
+  bus::ConsumerSpec c;
+  c.durable = "dflt";
+  c.filter_subject = "d.a";
+  c.ack_wait = std::chrono::nanoseconds(0);
+  c.max_ack_pending = 0;
+  c.max_deliver = 0;
+  REQUIRE(bus::ensure_consumer(js.raw(), "DEFAULTS", c).ok());
+  auto same = bus::ensure_consumer(js.raw(), "DEFAULTS", c);
+  REQUIRE(same.ok());
+  CHECK(*same == Ensured::unchanged);
+
+  c.filter_subject = "d.b";  // nats-server 2.9.10 accepts a filter change on a durable
+  auto refiltered = bus::ensure_consumer(js.raw(), "DEFAULTS", c);
+  REQUIRE_MESSAGE(refiltered.ok(), refiltered.status().text());
+  CHECK(*refiltered == Ensured::updated);
+}
+
+TEST_CASE_FIXTURE(testing::BusFixture, "a consumer filter outside the stream's subjects is refused with the server's reason") {
+  REQUIRE(bus::ensure_stream(js.raw(), flow_stream()).ok());
+  bus::ConsumerSpec c;
+  c.durable = "lost";
+  c.filter_subject = "elsewhere.x";
+  auto r = bus::ensure_consumer(js.raw(), "WEIR_DEMO", c);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().text().find("filter subject") != std::string::npos);
+}

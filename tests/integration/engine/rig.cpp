@@ -101,6 +101,36 @@ std::uint64_t EngineRig::out_count() {
   return info.ok() ? info->messages : 0;
 }
 
+std::uint64_t EngineRig::stream_messages(const std::string& stream) {
+  auto js = conn_->jetstream();
+  if (!js.ok()) return UINT64_MAX;
+  auto info = bus::stream_info(js->raw(), stream);
+  return info.ok() ? info->messages : UINT64_MAX;
+}
+
+std::string EngineRig::debug_state() {
+  auto js = conn_->jetstream();
+  if (!js.ok()) return "no JetStream";
+  std::string out;
+  for (const char* stream : {"SRC", "OUT", "WEIR_PIPELINE", "WEIR_DLQ_PIPELINE"}) {
+    auto info = bus::stream_info(js->raw(), stream);
+    if (info.ok())
+      out += std::string(stream) + ": " + std::to_string(info->messages) + " messages, seq " +
+             std::to_string(info->first_seq) + ".." + std::to_string(info->last_seq) + "\n";
+  }
+  for (auto [stream, durable] : {std::pair{"SRC", "weir_pipeline_src"}, std::pair{"WEIR_PIPELINE", "keep__src__out"},
+                                 std::pair{"WEIR_PIPELINE", "sink__shape__out"}}) {
+    auto c = bus::consumer_info(js->raw(), stream, durable);
+    if (c.ok())
+      out += std::string(durable) + ": pending " + std::to_string(c->num_pending) + ", ack pending " +
+             std::to_string(c->num_ack_pending) + ", redelivered " + std::to_string(c->num_redelivered) +
+             ", waiting " + std::to_string(c->num_waiting) + ", ack floor " + std::to_string(c->ack_floor_stream_seq) + "\n";
+    else
+      out += std::string(durable) + ": " + c.status().text() + "\n";
+  }
+  return out;
+}
+
 std::uint64_t EngineRig::wait_out(std::uint64_t n, std::chrono::seconds deadline) {
   std::uint64_t count = 0;
   wait_until([&] { return (count = out_count()) >= n; }, deadline, 100ms);

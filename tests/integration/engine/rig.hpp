@@ -40,6 +40,10 @@ class EngineRig {
   std::string engine_log() const;
 
   std::uint64_t out_count();
+  // Messages still held by a stream (the flow's own, once everything is acknowledged, drains).
+  std::uint64_t stream_messages(const std::string& stream);
+  // Streams and consumers of the pipeline, for failure messages.
+  std::string debug_state();
   // Every message in OUT, read through a fresh ephemeral-like durable.
   std::vector<OutMessage> read_out();
   // Waits until OUT holds `n` messages (or the deadline passes); returns the count.

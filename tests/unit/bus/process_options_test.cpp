@@ -5,7 +5,9 @@
 
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 
 using weir::bus::find_executable;
@@ -78,4 +80,23 @@ TEST_CASE("wait_until returns as soon as the condition holds, false on timeout")
   CHECK(weir::testing::wait_until([&] { return ++n >= 3; }, std::chrono::seconds(5), std::chrono::milliseconds(1)));
   CHECK(n == 3);
   CHECK_FALSE(weir::testing::wait_until([] { return false; }, std::chrono::milliseconds(20)));
+}
+
+TEST_CASE("the harness fails clearly when nats-server cannot be found") {
+  const char* old = std::getenv("WEIR_NATS_SERVER");
+  const std::string saved = old != nullptr ? old : "";
+  ::setenv("WEIR_NATS_SERVER", "/nonexistent-weir/nats-server", 1);
+  bool threw = false;
+  try {
+    weir::testing::NatsServer server;
+  } catch (const std::runtime_error& e) {
+    threw = true;
+    CHECK(std::string(e.what()).find("nats-server not found: apt install nats-server") != std::string::npos);
+  }
+  if (old != nullptr) {
+    ::setenv("WEIR_NATS_SERVER", saved.c_str(), 1);
+  } else {
+    ::unsetenv("WEIR_NATS_SERVER");
+  }
+  CHECK(threw);
 }

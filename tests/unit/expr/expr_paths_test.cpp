@@ -168,3 +168,9 @@ TEST_CASE("remove_path") {
   CHECK(remove_path(rec, must_parse("s")));
   CHECK(rec == json::parse(R"({"a": {"c": 2}, "list": [1]})"));
 }
+
+TEST_CASE("remove_path keeps the order of the other keys") {
+  json::value rec = json::parse(R"({"a": 1, "b": 2, "c": 3, "d": 4})");
+  CHECK(remove_path(rec, must_parse("b")));
+  CHECK(json::serialize(rec) == R"({"a":1,"c":3,"d":4})");
+}
