@@ -10,17 +10,15 @@ bus::Status purge_subject(jsCtx* js, const std::string& stream, const std::strin
                           std::uint64_t below_seq) {
   jsOptions o;
   jsOptions_Init(&o);
-  o.Stream.Purge.Subject = subject.c_str();
+  if (!subject.empty()) o.Stream.Purge.Subject = subject.c_str();
   o.Stream.Purge.Sequence = below_seq;  // 0: the whole subject
   jsErrCode jerr{};
   const natsStatus s = js_PurgeStream(js, stream.c_str(), &o, &jerr);
   return bus::from_nats(s, "purge " + subject + " in " + stream, jerr);
 }
 
-Janitor::Janitor(FlowShared& shared, std::chrono::milliseconds every) : shared_(shared), every_(every) {
-  for (const auto& stage : shared_.plan.stages)
-    for (const auto& up : stage.upstreams) readers_[up.subject].push_back(up.durable);
-}
+Janitor::Janitor(FlowShared& shared, std::chrono::milliseconds every)
+    : shared_(shared), every_(every), durables_(shared.plan.durables()) {}
 
 Janitor::~Janitor() { stop(); }
 
@@ -41,7 +39,6 @@ void Janitor::stop() {
 }
 
 std::uint64_t Janitor::sweep(jsCtx* js) {
-  std::uint64_t purged = 0;
   // Right after a reconnect (the broker may have restarted) consumer state is not trusted for a
   // while: redeliveries of what was in flight come first.
   const auto reconnects = shared_.conn->reconnects();
@@ -51,29 +48,29 @@ std::uint64_t Janitor::sweep(jsCtx* js) {
     quiet_until_ = now + 2 * shared_.flow.settings.ack_wait;
   }
   if (now < quiet_until_) return 0;
-  for (const auto& [subject, durables] : readers_) {
-    std::uint64_t floor = UINT64_MAX;
-    for (const auto& durable : durables) {
-      auto info = bus::consumer_info(js, shared_.stream, durable);
-      // Unknown, or messages waiting for redelivery: keep everything of this subject for now.
-      if (!info || info->num_redelivered > 0) {
-        floor = 0;
-        break;
-      }
-      floor = std::min(floor, info->ack_floor_stream_seq);
-    }
-    if (floor == 0 || floor == UINT64_MAX || purged_below_[subject] >= floor + 1) continue;
-    auto before = bus::stream_info(js, shared_.stream);
-    auto st = purge_subject(js, shared_.stream, subject, floor + 1);
-    if (!st.ok()) {
-      spdlog::debug("[{}] janitor: {}", shared_.flow.name, st.text());
-      continue;
-    }
-    purged_below_[subject] = floor + 1;
-    auto after = bus::stream_info(js, shared_.stream);
-    if (before && after && before->messages > after->messages) purged += before->messages - after->messages;
+  // The stream's last sequence before looking at the consumers: a consumer with nothing pending
+  // then has acknowledged everything of its subject up to there.
+  auto before = bus::stream_info(js, shared_.stream);
+  if (!before || before->messages == 0) return 0;
+  std::uint64_t floor = before->last_seq;
+  for (const auto& durable : durables_) {
+    auto info = bus::consumer_info(js, shared_.stream, durable);
+    // Unknown, or messages waiting for redelivery: keep everything for now.
+    if (!info || info->num_redelivered > 0) return 0;
+    if (info->num_pending > 0 || info->num_ack_pending > 0) floor = std::min(floor, info->ack_floor_stream_seq);
   }
-  return purged;
+  if (floor < before->first_seq || floor + 1 <= purged_below_) return 0;
+  // Whole-stream purge below a sequence (a compaction). nats-server 2.9 ignores the sequence of
+  // a purge filtered by subject and drops the whole subject, so the floor is taken over every
+  // consumer of the stream instead of per subject.
+  auto st = purge_subject(js, shared_.stream, "", floor + 1);
+  if (!st.ok()) {
+    spdlog::debug("[{}] janitor: {}", shared_.flow.name, st.text());
+    return 0;
+  }
+  purged_below_ = floor + 1;
+  auto after = bus::stream_info(js, shared_.stream);
+  return after && before->messages > after->messages ? before->messages - after->messages : 0;
 }
 
 void Janitor::run() {

@@ -1,13 +1,12 @@
 // Retention done by weir: a flow's stream keeps messages (limits retention) and the janitor
-// purges, per port subject, what every consumer of that subject has acknowledged (below the
-// lowest ack floor). JetStream's own interest retention would do this in the server, but
+// purges what every consumer has acknowledged: below the lowest ack floor of the consumers that
+// still have work (one with nothing pending acknowledged all of its subject). JetStream's own interest retention would do this in the server, but
 // nats-server 2.9 acknowledges and then drops messages that arrive while it shuts down (its
 // consumers stop before the stream): a graceful broker restart lost acknowledged batches in our
 // tests. A purge below an ack floor can never remove a message a consumer still needs.
 #pragma once
 
 #include <condition_variable>
-#include <map>
 #include <mutex>
 #include <thread>
 
@@ -21,7 +20,7 @@ class Janitor {
   ~Janitor();
   void start();
   void stop();
-  // One pass: purges every subject up to its consumers' lowest ack floor. Returns messages purged.
+  // One pass: purges below the lowest ack floor. Returns the messages purged.
   std::uint64_t sweep(jsCtx* js);
 
  private:
@@ -29,8 +28,8 @@ class Janitor {
 
   FlowShared& shared_;
   std::chrono::milliseconds every_;
-  std::map<std::string, std::vector<std::string>> readers_;  // subject -> durables reading it
-  std::map<std::string, std::uint64_t> purged_below_;        // subject -> last purge sequence
+  std::vector<std::string> durables_;  // every consumer of the flow's stream
+  std::uint64_t purged_below_ = 0;
   std::uint64_t seen_reconnects_ = 0;
   std::chrono::steady_clock::time_point quiet_until_{};
   std::mutex mu_;
@@ -39,7 +38,7 @@ class Janitor {
   std::thread thread_;
 };
 
-// Removes everything of one subject from a stream (a port nobody reads any more).
+// Purges a subject (empty: the whole stream) below a sequence (0: all of it).
 bus::Status purge_subject(jsCtx* js, const std::string& stream, const std::string& subject,
                           std::uint64_t below_seq = 0);
 

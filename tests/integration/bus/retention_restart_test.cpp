@@ -1,8 +1,7 @@
-// Why weir's flow streams do not use JetStream's interest retention (nats-server 2.9): while a
-// server shuts down gracefully it stops a stream's consumers before the stream, and a message
-// that arrives in between is stored, acknowledged to the publisher, and then dropped for lack of
-// interest (see nats-io/nats-server#5031). A limits stream keeps it. This test publishes across
-// a server restart into both kinds and counts what a consumer can still read.
+// Two broker properties weir's delivery guarantee rests on, across a graceful nats-server
+// restart: a limits stream keeps every acknowledged message, and a message delivered but not
+// acknowledged is delivered again. (Flow streams use limits retention plus the engine's janitor,
+// not interest retention: see src/runtime/janitor.hpp.)
 #include <doctest/doctest.h>
 
 #include <atomic>
