@@ -8,7 +8,7 @@
 #include "bus/topology.hpp"
 #include "nats_input/nats_input.hpp"
 #include "support/component_testing.hpp"
-#include "support/nats_harness.hpp"
+#include "support/nats_fixture.hpp"
 
 using namespace weir;
 using namespace std::chrono_literals;
@@ -53,23 +53,7 @@ struct DeferringSink : sdk::InputSink {
 };
 
 // A real nats-server with a connection, a JetStream context and a stream SRC on "src.>".
-struct Env {
-  testing::NatsServer server;
-  std::unique_ptr<bus::Connection> conn;
-  bus::JetStream js;
-
-  Env() {
-    bus::ConnectOptions o;
-    o.url = server.url();
-    o.connect_timeout = 10s;
-    auto c = bus::Connection::connect(o);
-    REQUIRE_MESSAGE(c.ok(), c.status().text());
-    conn = std::move(c).value();
-    auto j = conn->jetstream();
-    REQUIRE_MESSAGE(j.ok(), j.status().text());
-    js = std::move(j).value();
-  }
-
+struct Env : testing::BusFixture {
   void make_stream() {
     bus::StreamSpec spec;
     spec.name = "SRC";

@@ -7,7 +7,7 @@
 #include "nats_output/nats_output.hpp"
 #include "sdk/base/json_write.hpp"
 #include "support/component_testing.hpp"
-#include "support/nats_harness.hpp"
+#include "support/nats_fixture.hpp"
 
 using namespace weir;
 using namespace std::chrono_literals;
@@ -17,23 +17,7 @@ namespace {
 
 // A real nats-server with a connection, a JetStream context and, on demand, a stream OUT on
 // "out.>" with a one-minute duplicate window.
-struct Env {
-  testing::NatsServer server;
-  std::unique_ptr<bus::Connection> conn;
-  bus::JetStream js;
-
-  Env() {
-    bus::ConnectOptions o;
-    o.url = server.url();
-    o.connect_timeout = 10s;
-    auto c = bus::Connection::connect(o);
-    REQUIRE_MESSAGE(c.ok(), c.status().text());
-    conn = std::move(c).value();
-    auto j = conn->jetstream();
-    REQUIRE_MESSAGE(j.ok(), j.status().text());
-    js = std::move(j).value();
-  }
-
+struct Env : testing::BusFixture {
   void make_stream(std::int32_t max_msg_size = -1) {
     bus::StreamSpec spec;
     spec.name = "OUT";

@@ -1,3 +1,4 @@
+#include "sdk/base/utf8.hpp"
 #include "core/json_scan.hpp"
 
 #include <cmath>
@@ -28,24 +29,6 @@ bool read_u16(std::string_view text, std::size_t pos, unsigned& out) {
     out = out * 16 + static_cast<unsigned>(h);
   }
   return true;
-}
-
-void append_utf8(std::string& out, unsigned cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 // One escape sequence at text[pos] (the backslash): its raw length and decoded code point.
@@ -217,7 +200,7 @@ std::string decode_string(std::string_view text, std::size_t& pos) {
       continue;
     }
     const Escape e = read_escape(text, pos);
-    append_utf8(out, e.cp);
+    sdk::append_utf8(out, e.cp);
     pos += e.raw_len;
   }
   if (pos < text.size()) ++pos;  // closing quote

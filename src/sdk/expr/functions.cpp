@@ -1,3 +1,4 @@
+#include "sdk/base/suggest.hpp"
 #include "sdk/expr/program.hpp"
 
 #include <boost/json/value.hpp>
@@ -21,26 +22,6 @@ constexpr std::array<FunctionInfo, 7> functions{{
     {"ends_with", 2},
     {"now", 0},
 }};
-
-// Optimal string alignment distance: a swap of neighbours ("hsa") counts as one edit.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  const std::size_t w = b.size() + 1;
-  std::vector<std::size_t> d((a.size() + 1) * w);
-  auto at = [&](std::size_t i, std::size_t j) -> std::size_t& { return d[i * w + j]; };
-  auto same = [](char x, char y) { return (x | 0x20) == (y | 0x20); };  // ASCII, any case
-  for (std::size_t i = 0; i <= a.size(); ++i) at(i, 0) = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) at(0, j) = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      at(i, j) = std::min({at(i - 1, j) + 1, at(i, j - 1) + 1,
-                           at(i - 1, j - 1) + (same(a[i - 1], b[j - 1]) ? 0 : 1)});
-      if (i > 1 && j > 1 && same(a[i - 1], b[j - 2]) && same(a[i - 2], b[j - 1])) {
-        at(i, j) = std::min(at(i, j), at(i - 2, j - 2) + 1);
-      }
-    }
-  }
-  return at(a.size(), b.size());
-}
 
 // Only allocates when some character actually changes, so lower() of an already lower-case field
 // stays allocation-free.
@@ -85,10 +66,14 @@ const FunctionInfo* find_function(std::string_view name, std::uint32_t& id) {
 std::string_view suggest_function(std::string_view name) {
   if (name == "length" || name == "size" || name == "count") return "len";
   if (name == "exists" || name == "defined") return "has";
+  // Function names are lower case: compare without regard to case ("LOWR" → lower).
+  std::string lowered(name);
+  for (char& c : lowered)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c ^ 0x20);
   std::string_view best;
   std::size_t best_distance = std::min<std::size_t>(2, std::max<std::size_t>(1, name.size() / 3));
   auto consider = [&](std::string_view candidate) {
-    const std::size_t d = edit_distance(name, candidate);
+    const std::size_t d = sdk::edit_distance(lowered, candidate);
     if (d <= best_distance) {
       best = candidate;
       best_distance = d;

@@ -1,7 +1,7 @@
 #include "bus/core_subscription.hpp"
 #include "bus/publisher.hpp"
 #include "bus/pull_consumer.hpp"
-#include "fixture.hpp"
+#include "support/nats_fixture.hpp"
 
 #include <doctest/doctest.h>
 

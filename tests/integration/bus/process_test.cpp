@@ -1,6 +1,6 @@
 #include "bus/connection.hpp"
 #include "bus/nats_server_process.hpp"
-#include "fixture.hpp"
+#include "support/nats_fixture.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 #include "bus/publisher.hpp"
-#include "fixture.hpp"
+#include "support/nats_fixture.hpp"
 
 #include <doctest/doctest.h>
 

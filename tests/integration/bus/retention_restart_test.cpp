@@ -10,7 +10,7 @@
 
 #include "bus/publisher.hpp"
 #include "bus/pull_consumer.hpp"
-#include "fixture.hpp"
+#include "support/nats_fixture.hpp"
 
 using namespace weir;
 using namespace weir::testing;

@@ -1,4 +1,4 @@
-#include "fixture.hpp"
+#include "support/nats_fixture.hpp"
 
 #include <doctest/doctest.h>
 
