@@ -104,7 +104,6 @@ void parse_components(const json::value& list, const registry::Registry& registr
       decl.config = decl.info->parse(cfg == obj.end() ? nullptr : &cfg->value(), diags, ptr + "/config");
       decl.raw_config = cfg == obj.end() ? json::value(json::object{}) : cfg->value();
     }
-    auto inputs = obj.find("inputs");
     for (std::size_t j = 0; j < e.inputs.size(); ++j) {
       const auto& ref = e.inputs[j];
       auto dot = ref.find('.');
@@ -118,7 +117,6 @@ void parse_components(const json::value& list, const registry::Registry& registr
     sdk::write_json(print, decl.raw_config);
     for (const auto& r : decl.inputs) print += '\n' + r.component + '.' + r.port;
     decl.fingerprint = core::hex64(core::fnv1a64(print));
-    (void)inputs;
     flow.components.push_back(std::move(decl));
   }
 }

@@ -30,7 +30,6 @@ class ConsumerStage {
   // Serializes calls into components that are not stateless (outputs, stateful processors)
   // when the stage reads several upstreams.
   std::mutex serial_;
-  bool needs_serial_ = false;
   std::vector<std::thread> threads_;
 };
 
