@@ -55,14 +55,31 @@ void check_out(EngineRig& rig, std::uint64_t n) {
   CHECK_MESSAGE(missing.empty(), "missing records: " << missing);
 }
 
+// The rig with the pipeline flow deployed over `total` source records, the engine running.
+void start_pipeline(EngineRig& rig, const std::string& ack_wait) {
+  rig.create_streams();
+  rig.write_flow("pipeline.json", pipeline_flow(ack_wait));
+  rig.publish_source(0, total);
+  rig.start_engine();
+}
+
+// After a fault: everything arrives, and redeliveries (after ack_wait) add nothing, since
+// they must be dropped as duplicates; then the full check.
+void finish_after_fault(EngineRig& rig) {
+  const auto want = expected_count(total);
+  auto got = rig.wait_out(want, 300s);
+  CHECK_MESSAGE(got == want, rig.debug_state() << rig.engine_log());
+  std::this_thread::sleep_for(5s);
+  CHECK(rig.out_count() == want);
+  CHECK(rig.stop_engine() == 0);
+  check_out(rig, total);
+}
+
 }  // namespace
 
 TEST_CASE("100,000 records through the pipeline, exactly once and transformed") {
   EngineRig rig;
-  rig.create_streams();
-  rig.write_flow("pipeline.json", pipeline_flow());
-  rig.publish_source(0, total);
-  rig.start_engine();
+  start_pipeline(rig, "2s");
   auto got = rig.wait_out(expected_count(total), 240s);
   CHECK_MESSAGE(got == expected_count(total), rig.engine_log());
   // Every batch acknowledged: the flow's stream drains back to empty.
@@ -73,45 +90,24 @@ TEST_CASE("100,000 records through the pipeline, exactly once and transformed") 
 
 TEST_CASE("SIGKILL three times mid-stream: every record exactly once") {
   EngineRig rig;
-  rig.create_streams();
-  rig.write_flow("pipeline.json", pipeline_flow("2s"));
-  rig.publish_source(0, total);
+  start_pipeline(rig, "2s");
   const auto want = expected_count(total);
-  rig.start_engine();
   for (int kill = 1; kill <= 3; ++kill) {
     // Kill at roughly a quarter, a half and three quarters of the way.
-    const auto at = want * static_cast<std::uint64_t>(kill) / 4;
-    rig.wait_out(at, 240s);
+    rig.wait_out(want * static_cast<std::uint64_t>(kill) / 4, 240s);
     rig.kill_engine();
     MESSAGE("killed the engine at " << rig.out_count() << " of " << want);
     rig.start_engine();
   }
-  auto got = rig.wait_out(want, 300s);
-  CHECK_MESSAGE(got == want, rig.debug_state() << rig.engine_log());
-  // Redeliveries after the last restart come after ack_wait: give them time to show up (they
-  // must be dropped as duplicates), then check nothing was added.
-  std::this_thread::sleep_for(5s);
-  CHECK(rig.out_count() == want);
-  CHECK(rig.stop_engine() == 0);
-  if (rig.out_count() != want) MESSAGE(rig.engine_log());
-  check_out(rig, total);
+  finish_after_fault(rig);
 }
 
 TEST_CASE("nats-server restarted mid-stream: nothing lost, nothing duplicated") {
   EngineRig rig;
-  rig.create_streams();
-  rig.write_flow("pipeline.json", pipeline_flow("2s"));
-  rig.publish_source(0, total);
+  start_pipeline(rig, "2s");
   const auto want = expected_count(total);
-  rig.start_engine();
   rig.wait_out(want / 3, 240s);
   rig.server().restart();
   MESSAGE("restarted nats-server at " << rig.out_count() << " of " << want);
-  auto got = rig.wait_out(want, 300s);
-  CHECK_MESSAGE(got == want, rig.debug_state() << rig.engine_log());
-  std::this_thread::sleep_for(5s);
-  CHECK(rig.out_count() == want);
-  CHECK(rig.stop_engine() == 0);
-  if (rig.out_count() != want) MESSAGE(rig.engine_log());
-  check_out(rig, total);
+  finish_after_fault(rig);
 }
