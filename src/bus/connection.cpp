@@ -69,7 +69,7 @@ struct Connection::Callbacks {
     if (from == to) return;
     try {
       if (to == ConnState::connected || closing.load())
-        spdlog::info("nats [{}]: {} -> connected{}", name, to_string(from), detail);
+        spdlog::info("nats [{}]: {} -> {}{}", name, to_string(from), to_string(to), detail);
       else
         spdlog::warn("nats [{}]: {} -> {}{}", name, to_string(from), to_string(to), detail);
     } catch (...) {
