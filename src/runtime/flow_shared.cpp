@@ -31,17 +31,27 @@ sdk::Record error_record(const FlowShared& shared, std::size_t component, sdk::R
 bus::Status publish_batch(bus::AsyncPublisher& pub, const std::string& subject, const BatchWriter& batch,
                           const std::string& msg_id, std::string_view error_reason,
                           std::string_view component) {
-  std::string records = std::to_string(batch.count());
-  if (error_reason.empty()) {
-    bus::Header h[] = {{"Weir-Records", records}};
-    return pub.publish(subject, batch.body(), msg_id, h);
-  }
-  // Header values are one line; a reason may come from a parser and hold anything.
-  std::string reason(error_reason.substr(0, 512));
-  for (auto& c : reason)
-    if (c == '\r' || c == '\n') c = ' ';
-  bus::Header h[] = {{"Weir-Records", records}, {"Weir-Error", reason}, {"Weir-Component", component}};
+  if (!error_reason.empty())
+    return publish_dead_letter(pub, subject, batch.body(), msg_id, error_reason, component,
+                               std::to_string(batch.count()));
+  const std::string records = std::to_string(batch.count());
+  bus::Header h[] = {{"Weir-Records", records}};
   return pub.publish(subject, batch.body(), msg_id, h);
+}
+
+bus::Status publish_dead_letter(bus::AsyncPublisher& pub, const std::string& subject, std::string_view body,
+                                const std::string& msg_id, std::string_view reason,
+                                std::string_view component, std::string_view records) {
+  // Header values are one line; a reason may come from a parser and hold anything.
+  std::string line(reason.substr(0, 512));
+  for (auto& c : line)
+    if (c == '\r' || c == '\n') c = ' ';
+  if (records.empty()) {
+    bus::Header h[] = {{"Weir-Error", line}, {"Weir-Component", component}};
+    return pub.publish(subject, body, msg_id, h);
+  }
+  bus::Header h[] = {{"Weir-Records", records}, {"Weir-Error", line}, {"Weir-Component", component}};
+  return pub.publish(subject, body, msg_id, h);
 }
 
 bool settle(FlowShared& shared, bus::AsyncPublisher& pub, const std::string& prefix) {

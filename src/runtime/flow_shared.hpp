@@ -53,6 +53,12 @@ bus::Status publish_batch(bus::AsyncPublisher& pub, const std::string& subject, 
                           const std::string& msg_id, std::string_view error_reason = {},
                           std::string_view component = {});
 
+// Publishes a message to the dead letters as it is (a batch that cannot be decoded, or one
+// delivered too often), with the reason in `Weir-Error`; `records` is the count when known.
+bus::Status publish_dead_letter(bus::AsyncPublisher& pub, const std::string& subject, std::string_view body,
+                                const std::string& msg_id, std::string_view reason,
+                                std::string_view component, std::string_view records = {});
+
 // Waits for every outstanding publish; failures are retried with the same ids (duplicates are
 // dropped by JetStream) until they succeed, or until the stage must give up (stop requested and
 // the drain deadline passed). Returns true when everything was acknowledged.

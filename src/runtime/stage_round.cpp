@@ -96,9 +96,8 @@ bool StageRound::dead_letter_message(bus::Msg& msg, const std::string& in_id, co
   const auto root = stage_.members.front().component;
   spdlog::warn("{} batch {} to dead letters: {}", prefix_, in_id, reason);
   shared_.counters[root].dead_letters++;
-  auto st = pub_.publish(shared_.dlq_subject, msg.view(), derive_id(in_id, shared_.flow.components[root].id, "dead"),
-                         std::array<bus::Header, 2>{bus::Header{"Weir-Error", reason.substr(0, 512)},
-                                                    bus::Header{"Weir-Component", shared_.flow.components[root].id}});
+  const auto& id = shared_.flow.components[root].id;
+  auto st = publish_dead_letter(pub_, shared_.dlq_subject, msg.view(), derive_id(in_id, id, "dead"), reason, id);
   if (!st.ok()) spdlog::debug("{} dead letter publish: {}", prefix_, st.text());
   return true;
 }
