@@ -200,6 +200,29 @@ Status delete_consumer(jsCtx* js, const std::string& stream, const std::string& 
   return api_error(s, code, "delete consumer " + stream + "/" + durable);
 }
 
+Result<std::vector<std::string>> consumer_names(jsCtx* js, const std::string& stream) {
+  jsConsumerNamesList* list = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const natsStatus s = js_ConsumerNames(&list, js, stream.c_str(), nullptr, &code);
+  if (s != NATS_OK) return api_error(s, code, "consumer names of " + stream);
+  std::vector<std::string> out;
+  if (list) {
+    for (int i = 0; i < list->Count; ++i) out.emplace_back(list->List[i]);
+    jsConsumerNamesList_Destroy(list);
+  }
+  return out;
+}
+
+Status purge_stream(jsCtx* js, const std::string& stream, const std::string& subject, std::uint64_t below_seq) {
+  jsOptions o;
+  jsOptions_Init(&o);
+  if (!subject.empty()) o.Stream.Purge.Subject = subject.c_str();
+  o.Stream.Purge.Sequence = below_seq;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const natsStatus s = js_PurgeStream(js, stream.c_str(), &o, &code);
+  return api_error(s, code, "purge " + (subject.empty() ? stream : stream + "/" + subject));
+}
+
 Result<StreamState> stream_info(jsCtx* js, const std::string& stream) {
   jsStreamInfo* raw = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);

@@ -51,6 +51,12 @@ Status delete_stream(jsCtx* js, const std::string& stream);
 // Creates or updates a durable pull consumer (ack explicit, deliver all).
 Result<Ensured> ensure_consumer(jsCtx* js, const std::string& stream, const ConsumerSpec& spec);
 Status delete_consumer(jsCtx* js, const std::string& stream, const std::string& durable);
+// Names of the stream's consumers.
+Result<std::vector<std::string>> consumer_names(jsCtx* js, const std::string& stream);
+// Purges messages below `below_seq` (0: all of them), of one subject or (empty) of the whole
+// stream. nats-server 2.9 ignores `below_seq` when a subject is given and purges the whole
+// subject: pass a subject only to drop all of it.
+Status purge_stream(jsCtx* js, const std::string& stream, const std::string& subject, std::uint64_t below_seq);
 
 struct StreamState {
   std::uint64_t messages = 0;

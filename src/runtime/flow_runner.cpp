@@ -24,23 +24,6 @@ const char* to_string(FlowState s) {
   return "unknown";
 }
 
-namespace {
-
-// Consumers on the flow's stream that the plan no longer has: with interest retention they
-// would pin every message forever, so a redeploy removes them.
-std::vector<std::string> consumer_names(jsCtx* js, const std::string& stream) {
-  std::vector<std::string> out;
-  jsConsumerNamesList* list = nullptr;
-  jsErrCode jerr{};
-  if (js_ConsumerNames(&list, js, stream.c_str(), nullptr, &jerr) == NATS_OK && list) {
-    for (int i = 0; i < list->Count; ++i) out.emplace_back(list->List[i]);
-    jsConsumerNamesList_Destroy(list);
-  }
-  return out;
-}
-
-}  // namespace
-
 FlowRunner::FlowRunner(flow::Flow flow, bus::Connection& conn, std::filesystem::path data_dir)
     : data_dir_(std::move(data_dir)) {
   shared_.flow = std::move(flow);
@@ -109,7 +92,11 @@ bool FlowRunner::deploy_topology() {
   std::set<std::string> read_subjects;
   for (const auto& stage : shared_.plan.stages)
     for (const auto& up : stage.upstreams) read_subjects.insert(up.subject);
-  for (const auto& name : consumer_names(js->raw(), shared_.stream)) {
+  // Consumers the plan no longer has would hold the janitor's floor (and so the stream's
+  // disk) forever: a redeploy removes them.
+  auto names = bus::consumer_names(js->raw(), shared_.stream);
+  if (!names) spdlog::warn("[{}] {}", shared_.flow.name, names.status().text());
+  for (const auto& name : names ? names.value() : std::vector<std::string>{}) {
     if (wanted.count(name)) continue;
     auto d = bus::delete_consumer(js->raw(), shared_.stream, name);
     spdlog::info("[{}] removed consumer {} that the flow no longer has{}", shared_.flow.name, name,
@@ -119,7 +106,7 @@ bool FlowRunner::deploy_topology() {
     auto b = name.rfind("__");
     if (a == std::string::npos || b == a) continue;
     auto subject = graph::port_subject(shared_.flow.name, name.substr(a + 2, b - a - 2), name.substr(b + 2));
-    if (!read_subjects.count(subject)) (void)purge_subject(js->raw(), shared_.stream, subject);
+    if (!read_subjects.count(subject)) (void)bus::purge_stream(js->raw(), shared_.stream, subject, 0);
   }
   return true;
 }

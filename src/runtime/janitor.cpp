@@ -6,17 +6,6 @@
 
 namespace weir::runtime {
 
-bus::Status purge_subject(jsCtx* js, const std::string& stream, const std::string& subject,
-                          std::uint64_t below_seq) {
-  jsOptions o;
-  jsOptions_Init(&o);
-  if (!subject.empty()) o.Stream.Purge.Subject = subject.c_str();
-  o.Stream.Purge.Sequence = below_seq;  // 0: the whole subject
-  jsErrCode jerr{};
-  const natsStatus s = js_PurgeStream(js, stream.c_str(), &o, &jerr);
-  return bus::from_nats(s, "purge " + subject + " in " + stream, jerr);
-}
-
 Janitor::Janitor(FlowShared& shared, std::chrono::milliseconds every)
     : shared_(shared), every_(every), durables_(shared.plan.durables()) {}
 
@@ -60,10 +49,9 @@ std::uint64_t Janitor::sweep(jsCtx* js) {
     if (info->num_pending > 0 || info->num_ack_pending > 0) floor = std::min(floor, info->ack_floor_stream_seq);
   }
   if (floor < before->first_seq || floor + 1 <= purged_below_) return 0;
-  // Whole-stream purge below a sequence (a compaction). nats-server 2.9 ignores the sequence of
-  // a purge filtered by subject and drops the whole subject, so the floor is taken over every
-  // consumer of the stream instead of per subject.
-  auto st = purge_subject(js, shared_.stream, "", floor + 1);
+  // Whole-stream purge below a sequence (see bus::purge_stream on why not per subject), so the
+  // floor is taken over every consumer of the stream.
+  auto st = bus::purge_stream(js, shared_.stream, "", floor + 1);
   if (!st.ok()) {
     spdlog::debug("[{}] janitor: {}", shared_.flow.name, st.text());
     return 0;

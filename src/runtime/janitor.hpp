@@ -38,8 +38,4 @@ class Janitor {
   std::thread thread_;
 };
 
-// Purges a subject (empty: the whole stream) below a sequence (0: all of it).
-bus::Status purge_subject(jsCtx* js, const std::string& stream, const std::string& subject,
-                          std::uint64_t below_seq = 0);
-
 }  // namespace weir::runtime
