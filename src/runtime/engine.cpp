@@ -59,10 +59,4 @@ std::vector<FlowStatus> Engine::status() const {
   return out;
 }
 
-bool Engine::all_running() const {
-  for (const auto& s : status())
-    if (s.state != FlowState::running) return false;
-  return true;
-}
-
 }  // namespace weir::runtime

@@ -22,7 +22,6 @@ class Engine {
   std::size_t deploy(std::vector<flow::Flow> flows);
   void stop(std::chrono::milliseconds drain);
   std::vector<FlowStatus> status() const;
-  bool all_running() const;
 
  private:
   void retry_loop();
