@@ -66,9 +66,10 @@ bool InputStage::push(sdk::Record&& rec, std::function<void()> on_durable) {
 bool InputStage::fail(sdk::Record&& rec, std::string_view reason, std::function<void()> on_durable) {
   if (stopping()) return false;
   shared_.counters[component_].errors++;
+  // The reason first: add() may publish the dead-letter batch this record fills.
+  if (stage_.members.front().ports.back().dead_letter && dead_reason_.empty()) dead_reason_ = reason;
   auto err = error_record(shared_, component_, std::move(rec), reason);
   add(open_.size() - 1, std::move(err), std::move(on_durable));
-  if (stage_.members.front().ports.back().dead_letter && dead_reason_.empty()) dead_reason_ = reason;
   return true;
 }
 
