@@ -39,6 +39,7 @@ struct DeferringSink : sdk::InputSink {
     if (on_durable) callbacks.push_back(std::move(on_durable));
     return true;
   }
+  bool push_batch(sdk::Batch&&, std::function<void()>) override { return false; }  // not used
   void flush() override { ++flushes; }
   bool stopping() const override {
     return pushed.size() + failed.size() >= want || std::chrono::steady_clock::now() >= deadline;

@@ -235,6 +235,7 @@ Result<StreamState> stream_info(jsCtx* js, const std::string& stream) {
   st.first_seq = info->State.FirstSeq;
   st.last_seq = info->State.LastSeq;
   st.consumers = info->State.Consumers;
+  st.created_ns = info->Created;
   return st;
 }
 

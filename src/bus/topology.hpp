@@ -64,6 +64,7 @@ struct StreamState {
   std::uint64_t first_seq = 0;
   std::uint64_t last_seq = 0;
   std::int64_t consumers = 0;
+  std::int64_t created_ns = 0;  // when the stream was created: sequences restart with a new stream
 };
 Result<StreamState> stream_info(jsCtx* js, const std::string& stream);
 

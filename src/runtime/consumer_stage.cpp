@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bus/pull_consumer.hpp"
+#include "runtime/forward_round.hpp"
 #include "runtime/stage_round.hpp"
 
 namespace weir::runtime {
@@ -63,6 +64,11 @@ void ConsumerStage::run(std::size_t upstream) {
   if (shared_.stopping()) return;
   if (warned) spdlog::info("{} consumer {} bound", prefix_, up.durable);
 
+  const auto root = stage_.members.front().component;
+  if (dynamic_cast<sdk::BatchOutput*>(shared_.components[root].get())) {
+    run_forwarding(shared_, stage_, consumer, js, *pub, serial_);
+    return;
+  }
   StageRound round(shared_, stage_, *pub, &serial_);
   std::vector<bus::Msg> msgs;
   bool fetch_failing = false;

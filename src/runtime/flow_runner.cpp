@@ -171,9 +171,12 @@ void FlowRunner::stop(std::chrono::milliseconds drain) {
   inputs_.clear();
   consumers_.clear();
   state_ = FlowState::stopped;
-  for (const auto& c : status().components)
-    spdlog::info("[{}/{}] records in {}, out {}, errors {}, dead letters {}, retried rounds {}", shared_.flow.name,
-                 c.id, c.records_in, c.records_out, c.errors, c.dead_letters, c.retries);
+  for (const auto& c : status().components) {
+    std::string extra;
+    for (const auto& m : c.metrics) extra += fmt::format(", {} {}", m.name, m.value);
+    spdlog::info("[{}/{}] records in {}, out {}, errors {}, dead letters {}, retried rounds {}{}", shared_.flow.name,
+                 c.id, c.records_in, c.records_out, c.errors, c.dead_letters, c.retries, extra);
+  }
   spdlog::info("[{}] flow stopped", shared_.flow.name);
 }
 
@@ -182,7 +185,8 @@ FlowStatus FlowRunner::status() const {
   for (std::size_t i = 0; i < shared_.flow.components.size(); ++i) {
     const auto& c = shared_.counters[i];
     out.components.push_back({shared_.flow.components[i].id, shared_.flow.components[i].type, c.records_in.load(),
-                              c.records_out.load(), c.errors.load(), c.dead_letters.load(), c.retries.load()});
+                              c.records_out.load(), c.errors.load(), c.dead_letters.load(), c.retries.load(), {}});
+    if (shared_.components.size() > i && shared_.components[i]) shared_.components[i]->metrics(out.components.back().metrics);
   }
   return out;
 }

@@ -22,6 +22,7 @@ struct ComponentStatus {
   std::string id;
   std::string type;
   std::uint64_t records_in = 0, records_out = 0, errors = 0, dead_letters = 0, retries = 0;
+  std::vector<sdk::Metric> metrics;  // the component's own figures (a bridge's link state, ...)
 };
 
 struct FlowStatus {

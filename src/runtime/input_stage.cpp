@@ -73,6 +73,28 @@ bool InputStage::fail(sdk::Record&& rec, std::string_view reason, std::function<
   return true;
 }
 
+bool InputStage::push_batch(sdk::Batch&& batch, std::function<void()> on_durable) {
+  if (stopping()) return false;
+  // What is batched already goes first, so the port keeps the order records arrived in.
+  const auto& id = shared_.flow.components[component_].id;
+  const auto& ports = stage_.members.front().ports;
+  const auto& name = shared_.flow.components[component_].info->outputs[0].name;
+  for (auto& cb : pending_callbacks_) inflight_callbacks_.push_back(std::move(cb));
+  pending_callbacks_.clear();
+  publish_open();
+  shared_.counters[component_].records_out += batch.records;
+  if (ports[0].publish) {
+    const std::string records = std::to_string(batch.records);
+    bus::Header h[] = {{"Weir-Records", records}};
+    auto st = pub_->publish(ports[0].subject, batch.body, derive_id(batch.id, id, name), h);
+    if (!st.ok()) spdlog::debug("{} publish: {}", prefix_, st.text());  // retried in settle()
+    ++inflight_batches_;
+  }
+  if (on_durable) inflight_callbacks_.push_back(std::move(on_durable));
+  if (inflight_batches_ >= static_cast<std::size_t>(shared_.flow.settings.publish_window)) settle_inflight();
+  return true;
+}
+
 void InputStage::add(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable) {
   if (rec.id.empty()) rec.id = shared_.flow.components[component_].id + ":" + boot_ + ":" + std::to_string(seq_++);
   const auto& route = stage_.members.front().ports[port];
@@ -87,6 +109,13 @@ void InputStage::add(std::size_t port, sdk::Record&& rec, std::function<void()>&
 }
 
 void InputStage::publish_pending() {
+  publish_open();
+  for (auto& cb : pending_callbacks_) inflight_callbacks_.push_back(std::move(cb));
+  pending_callbacks_.clear();
+  if (inflight_batches_ >= static_cast<std::size_t>(shared_.flow.settings.publish_window)) settle_inflight();
+}
+
+void InputStage::publish_open() {
   const auto& id = shared_.flow.components[component_].id;
   const auto& ports = stage_.members.front().ports;
   const auto& info = *shared_.flow.components[component_].info;
@@ -105,9 +134,6 @@ void InputStage::publish_pending() {
     dead_reason_.clear();
     ++inflight_batches_;
   }
-  for (auto& cb : pending_callbacks_) inflight_callbacks_.push_back(std::move(cb));
-  pending_callbacks_.clear();
-  if (inflight_batches_ >= static_cast<std::size_t>(shared_.flow.settings.publish_window)) settle_inflight();
 }
 
 void InputStage::settle_inflight() {

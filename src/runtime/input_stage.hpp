@@ -22,6 +22,7 @@ class InputStage final : public sdk::InputSink {
 
   bool push(sdk::Record&& rec, std::function<void()> on_durable) override;
   bool fail(sdk::Record&& rec, std::string_view reason, std::function<void()> on_durable) override;
+  bool push_batch(sdk::Batch&& batch, std::function<void()> on_durable) override;
   void flush() override;
   bool stopping() const override { return shared_.stopping(); }
   bool sleep_for(std::chrono::nanoseconds d) override;
@@ -30,6 +31,7 @@ class InputStage final : public sdk::InputSink {
   void run();
   void add(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable);
   void publish_pending();  // publishes the open batches without waiting
+  void publish_open();     // publish_pending() without moving the callbacks along
   void settle_inflight();  // waits for the PubAcks, then runs the on_durable callbacks
 
   FlowShared& shared_;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <span>
@@ -33,6 +34,28 @@ struct Context {
   std::filesystem::path data_dir;  // the engine's data dir (component state goes below it)
 };
 
+// A figure a component reports beside the engine's own counters (a bridge's link state, its
+// unacked frames). Read from any thread, so a component keeps them in atomics.
+struct Metric {
+  std::string name;  // snake_case, unique within the component: "link_up", "frames_unacked"
+  double value = 0;
+  bool gauge = false;  // a level that goes up and down; otherwise a counter that only grows
+  std::string help;    // one line
+};
+
+// A batch as it travels between stages and across a site bridge: one line per record,
+// "<record id> <compact JSON>\n". Ids hold no space and JSON text no raw newline.
+struct Batch {
+  std::string id;  // the id its message had upstream: the same when it is delivered again
+  std::string body;
+  std::size_t records = 0;
+  // Where it was read (BatchOutput only): the upstream consumer and the batch's sequence in the
+  // flow's stream. Per source, positions grow in the order batches are sent, except that a batch
+  // never confirmed is sent again.
+  std::string source;
+  std::uint64_t position = 0;
+};
+
 class Component {
  public:
   virtual ~Component() = default;
@@ -41,6 +64,8 @@ class Component {
   virtual Status start() { return Status::ok(); }
   // Called once after the last record (inputs: after run() returned).
   virtual void stop() {}
+  // Appends the component's own figures (see Metric). Called from any thread.
+  virtual void metrics(std::vector<Metric>& /*out*/) const {}
 };
 
 // Where an input hands its records. The engine forms batches, publishes them durably and calls
@@ -54,6 +79,11 @@ class InputSink {
   virtual bool push(Record&& rec, std::function<void()> on_durable = {}) = 0;
   // A record the input could not read (bad JSON, say): goes to the error port with the reason.
   virtual bool fail(Record&& rec, std::string_view reason, std::function<void()> on_durable = {}) = 0;
+  // Publishes a batch whole, as it arrived (a bridge frame): one message whose id derives from
+  // batch.id, so a batch received again is stored once. Blocks like push(); on_durable runs
+  // after its PubAck. Records are not checked here: a batch that does not decode is dead-lettered
+  // by the stage that reads it.
+  virtual bool push_batch(Batch&& batch, std::function<void()> on_durable = {}) = 0;
   // Nothing more is immediately waiting: publish what is batched now, so that at low rates a
   // batch is one record and latency does not grow.
   virtual void flush() = 0;
@@ -95,6 +125,22 @@ class Output : public Component {
   // (then to the error port). Any other failure returns an error: nothing is acked and the
   // batch is delivered again, with the same record ids.
   virtual Status write(std::span<const Record> records, Rejects& rejects) = 0;
+};
+
+// An output that hands whole batches to a peer which confirms them later (the site bridge). The
+// engine keeps up to window() batches in flight, acks each one upstream only when the output
+// reports it delivered, and meanwhile keeps JetStream from redelivering them.
+class BatchOutput : public Component {
+ public:
+  // ok: delivered (durable at the far side). An error: the batch can never be delivered (the
+  // peer refused it); it goes to the flow's dead letters with the reason.
+  using Done = std::function<void(Status)>;
+  // How many batches may be in flight (sent, done not yet called). At least 1.
+  virtual std::size_t window() const = 0;
+  // Takes the batch without blocking (the engine keeps to window()). `done` runs exactly once,
+  // from any thread, unless the output stops first: then the batch stays unacknowledged and is
+  // delivered again at the next start, with the same id.
+  virtual void send(Batch&& batch, Done done) = 0;
 };
 
 }  // namespace weir::sdk

@@ -5,7 +5,9 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <functional>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -86,9 +88,48 @@ struct CollectingSink : sdk::InputSink {
     if (on_durable) { on_durable(); ++callbacks; }
     return true;
   }
+  std::vector<sdk::Batch> batches;
+  bool push_batch(sdk::Batch&& batch, std::function<void()> on_durable) override {
+    batches.push_back(std::move(batch));
+    if (on_durable) { on_durable(); ++callbacks; }
+    return true;
+  }
   void flush() override { ++flushes; }
   bool stopping() const override { return pushed.size() >= limit; }
   bool sleep_for(std::chrono::nanoseconds) override { return !stopping(); }
+};
+
+// An input sink for inputs whose run() is on a thread of its own while the test reads what
+// arrived: everything under a lock; on_durable runs at once (as after an instant PubAck).
+struct ThreadSafeSink : sdk::InputSink {
+  mutable std::mutex mu;
+  std::vector<sdk::Record> pushed;
+  std::vector<std::pair<sdk::Record, std::string>> failed;
+  std::vector<sdk::Batch> batches;
+  std::atomic<bool> stop{false};
+  bool push(sdk::Record&& rec, std::function<void()> on_durable) override {
+    { std::lock_guard l(mu); pushed.push_back(std::move(rec)); }
+    if (on_durable) on_durable();
+    return !stop;
+  }
+  bool fail(sdk::Record&& rec, std::string_view reason, std::function<void()> on_durable) override {
+    { std::lock_guard l(mu); failed.emplace_back(std::move(rec), std::string(reason)); }
+    if (on_durable) on_durable();
+    return !stop;
+  }
+  bool push_batch(sdk::Batch&& batch, std::function<void()> on_durable) override {
+    { std::lock_guard l(mu); batches.push_back(std::move(batch)); }
+    if (on_durable) on_durable();
+    return !stop;
+  }
+  void flush() override {}
+  bool stopping() const override { return stop; }
+  bool sleep_for(std::chrono::nanoseconds) override { return !stop; }
+  template <class F>
+  auto locked(F&& f) const {
+    std::lock_guard l(mu);
+    return f();
+  }
 };
 
 inline sdk::Record rec(const std::string& json, const std::string& id = "r1") {

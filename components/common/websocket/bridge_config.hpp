@@ -1,0 +1,107 @@
+// The link settings both bridge components share (mode, addresses, TLS, token, limits), declared
+// once and added to each component's spec.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "common/websocket/link.hpp"
+#include "sdk/component.hpp"
+#include "sdk/spec.hpp"
+
+namespace weir::ws {
+
+struct TlsConfig {
+  std::string cert, key, ca;
+  static sdk::ObjectSpec<TlsConfig> object_spec();
+};
+
+enum class Mode { listen, connect };
+
+struct LinkConfig {
+  Mode mode = Mode::connect;
+  std::string listen = "0.0.0.0:8765";
+  std::string path = "/";
+  std::string url;
+  std::string token;
+  TlsConfig tls;
+  sdk::ByteSize max_frame_size{1024 * 1024};
+  int max_clients = 16;
+  std::chrono::nanoseconds heartbeat = std::chrono::seconds(5);
+  std::chrono::nanoseconds reconnect_max = std::chrono::seconds(30);
+  std::string site;
+  int window = 32;
+};
+
+// Adds the LinkConfig fields (Config derives from LinkConfig) and their checks to a spec.
+// `role` is "send" or "receive", for the docs.
+template <class Config>
+void add_link_fields(sdk::ComponentSpec<Config>& spec, const char* role);
+
+// The endpoint options for a component; `site` is resolved (the host name when not set).
+EndpointOptions endpoint_options(const LinkConfig& c, const sdk::Context& ctx);
+std::string site_name(const LinkConfig& c);
+void lint_link(const LinkConfig& c, sdk::Lint& lint);
+
+// Log lines and counters of one link, shared by both components: link up/down once per
+// transition, rejected upgrades rate-limited.
+struct LinkStats {
+  std::atomic<bool> up{false};
+  std::atomic<std::uint64_t> ups{0};        // link-up transitions
+  std::atomic<std::uint64_t> bytes_in{0}, bytes_out{0};
+  std::atomic<std::uint64_t> messages_in{0}, messages_out{0};
+  std::atomic<std::uint64_t> rejected{0};   // upgrades refused (token, path, limit)
+  std::atomic<std::uint64_t> raw_clients{0};
+  void append(std::vector<sdk::Metric>& out) const;
+};
+
+// ---- template definition ----
+template <class Config>
+void add_link_fields(sdk::ComponentSpec<Config>& spec, const char* role) {
+  using sdk::field;
+  using namespace std::chrono_literals;
+  using L = LinkConfig;
+  const std::string r = role;
+  spec.field("mode", static_cast<Mode Config::*>(&L::mode),
+             field()
+                 .required()
+                 .doc("Who opens the connection. Either side may listen: the site behind NAT dials out.")
+                 .option("listen", Mode::listen, "Accept connections on `listen` at `path`.")
+                 .option("connect", Mode::connect, "Dial `url` and keep redialing with backoff."))
+      .field("listen", static_cast<std::string Config::*>(&L::listen),
+             field().doc("listen mode: address and port to accept on (host:port).").example("0.0.0.0:8765"))
+      .field("path", static_cast<std::string Config::*>(&L::path),
+             field().doc("listen mode: the URL path served; other paths get HTTP 404."))
+      .field("url", static_cast<std::string Config::*>(&L::url),
+             field().doc("connect mode: ws://host:port/path or wss://host:port/path.")
+                 .example("wss://hub.example.net:8765/"))
+      .field("token", static_cast<std::string Config::*>(&L::token),
+             field().secret().doc("Bearer token. listen: a client without it gets HTTP 401; connect: sent "
+                                  "with the upgrade. Set it from the environment: \"${BRIDGE_TOKEN}\".")
+                 .example("${BRIDGE_TOKEN}"))
+      .field("tls", static_cast<TlsConfig Config::*>(&L::tls),
+             field().doc("listen: `cert` and `key` serve wss; `ca` then requires client certificates "
+                         "(mutual TLS). connect (wss url): `ca` verifies the server (else the system's "
+                         "CAs); `cert` and `key` are the client certificate."))
+      .field("max_frame_size", static_cast<sdk::ByteSize Config::*>(&L::max_frame_size),
+             field().size_range(4096, 64ull * 1024 * 1024).doc(
+                 "Largest message taken; a larger one closes the connection with code 1009."))
+      .field("max_clients", static_cast<int Config::*>(&L::max_clients),
+             field().range(1, 1024).advanced().doc("listen mode: more concurrent connections get HTTP 503."))
+      .field("heartbeat", static_cast<std::chrono::nanoseconds Config::*>(&L::heartbeat),
+             field().duration_range(100ms, 5min).doc(
+                 "A ping goes out on a connection idle this long; one silent for 3 x heartbeat is "
+                 "closed and the link counts as down."))
+      .field("reconnect_max", static_cast<std::chrono::nanoseconds Config::*>(&L::reconnect_max),
+             field().duration_range(100ms, 1h).advanced().doc(
+                 "connect mode: longest wait between attempts (backoff from 100 ms, x2, +-20% jitter)."))
+      .field("site", static_cast<std::string Config::*>(&L::site),
+             field().doc("This site's name in the handshake and in logs (default: the host name). 1 to 64 "
+                         "of A-Z a-z 0-9 _ . : -"))
+      .field("window", static_cast<int Config::*>(&L::window),
+             field().range(1, 256).advanced().doc(
+                 "Most data frames " + r + " and not yet acknowledged (the smaller of both sides wins)."))
+      .lint([](const Config& c, sdk::Lint& lint) { lint_link(c, lint); });
+}
+
+}  // namespace weir::ws

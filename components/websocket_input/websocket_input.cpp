@@ -1,0 +1,336 @@
+#include "websocket_input/websocket_input.hpp"
+
+#include <nats/nats.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "common/websocket/frame.hpp"
+#include "common/websocket/link.hpp"
+#include "common/websocket/positions.hpp"
+#include "common/websocket/rate_limit.hpp"
+
+namespace weir::components::websocket_input {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Raw clients get no acknowledgement and so no window: frames beyond this many waiting are
+// dropped (counted, logged) rather than held without bound.
+constexpr std::size_t raw_queue_limit = 10000;
+
+// What the io thread hands the input's thread.
+struct Work {
+  ws::ConnId conn = 0;
+  bool raw = false;
+  // bridge
+  std::uint64_t seq = 0;
+  std::string source;  // "<site>/<flow>/<component>/<sender source>"
+  std::uint64_t position = 0;
+  sdk::Batch batch;
+  // raw
+  std::string payload;
+};
+
+class WebsocketInput final : public sdk::Input {
+ public:
+  WebsocketInput(const Config& config, const sdk::Context& ctx)
+      : config_(config), ctx_(ctx), site_(ws::site_name(config)) {}
+  ~WebsocketInput() override { stop(); }
+
+  sdk::Status start() override {
+    std::string error;
+    if (!positions_.open(ctx_.data_dir / "bridge" / (ctx_.flow + "." + ctx_.component + ".positions"), error))
+      return sdk::Status::error(error);
+    if (ctx_.nats) max_payload_ = static_cast<std::size_t>(std::max<int64_t>(0, natsConnection_GetMaxPayload(ctx_.nats)));
+    ws::Handlers h;
+    h.on_open = [this](ws::ConnId c, bool bridge, const std::string& peer) { on_open(c, bridge, peer); };
+    h.on_message = [this](ws::ConnId c, std::string&& m, bool binary) { on_message(c, std::move(m), binary); };
+    h.on_close = [this](ws::ConnId c, int code, const std::string& reason) { on_close(c, code, reason); };
+    h.on_connect_failed = [this](const std::string& reason) {
+      if (connect_failure_logged_) return;  // once per outage
+      connect_failure_logged_ = true;
+      spdlog::warn("{} cannot reach {}: {}; retrying with backoff", ctx_.prefix, config_.url, reason);
+    };
+    h.on_rejected = [this](const std::string& peer, int status, const std::string& reason) {
+      stats_.rejected++;
+      if (auto n = rejected_log_.allow())
+        spdlog::warn("{} refused a connection from {}: HTTP {} {}{}", ctx_.prefix, peer, status, reason,
+                     ws::RateLimit::suppressed_text(*n));
+    };
+    endpoint_ = ws::Endpoint::create(ws::endpoint_options(config_, ctx_), std::move(h), error);
+    if (!endpoint_ || !endpoint_->start(error)) {
+      endpoint_.reset();
+      return sdk::Status::error(error);
+    }
+    if (config_.mode == ws::Mode::listen)
+      spdlog::info("{} listening on {} (port {}) as site {}", ctx_.prefix, config_.listen, endpoint_->port(), site_);
+    else
+      spdlog::info("{} connecting to {} as site {}", ctx_.prefix, config_.url, site_);
+    return sdk::Status::ok();
+  }
+
+  void stop() override {
+    if (!endpoint_) return;
+    endpoint_->stop();
+    endpoint_.reset();
+  }
+
+  void run(sdk::InputSink& sink) override {
+    std::deque<Work> work;
+    while (!sink.stopping()) {
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, 100ms, [&] { return !queue_.empty(); });
+        work.swap(queue_);
+        raw_queued_ = 0;
+      }
+      if (work.empty()) continue;
+      for (auto& w : work) {
+        if (w.raw ? !take_raw(sink, w) : !take_batch(sink, w)) return;
+      }
+      work.clear();
+      // Nothing more waits: publish now, so at low rates a frame is stored (and acked) at once.
+      sink.flush();
+    }
+  }
+
+  void metrics(std::vector<sdk::Metric>& out) const override {
+    stats_.append(out);
+    out.push_back({"replays_dropped", static_cast<double>(replays_.load()), false,
+                   "batches received again that were already stored"});
+    out.push_back({"raw_dropped", static_cast<double>(raw_dropped_.load()), false,
+                   "raw client frames dropped because too many waited"});
+  }
+
+ private:
+  struct Peer {
+    std::string name;       // address, for logs
+    std::string site;       // from hello; empty until then
+    std::string source;     // "<site>/<flow>/<component>"
+    std::uint64_t next_seq = 1;
+    std::uint64_t acked = 0;
+    std::uint64_t window = 1;
+    std::deque<std::pair<std::uint64_t, bool>> frames;  // seq, stored
+  };
+
+  bool take_batch(sdk::InputSink& sink, Work& w) {
+    auto conn = w.conn;
+    auto seq = w.seq;
+    auto source = std::move(w.source);
+    auto position = w.position;
+    return sink.push_batch(std::move(w.batch), [this, conn, seq, source = std::move(source), position] {
+      // The PubAck arrived (on the engine's thread): the ack goes out from the io thread.
+      if (auto* e = endpoint_.get()) e->post([this, conn, seq, source, position] { stored(conn, seq, source, position); });
+    });
+  }
+
+  bool take_raw(sdk::InputSink& sink, Work& w) {
+    if (config_.content == Content::text) return sink.push(sdk::Record{{}, boost::json::string(w.payload)});
+    boost::system::error_code ec;
+    auto v = boost::json::parse(w.payload, ec);
+    if (ec) return sink.fail(sdk::Record{{}, boost::json::string(w.payload)}, "invalid JSON: " + ec.message());
+    return sink.push(sdk::Record{{}, std::move(v)});
+  }
+
+  void enqueue(Work&& w) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(w));
+    }
+    cv_.notify_one();
+  }
+
+  // ---- everything below runs on the endpoint's io thread ----
+
+  void on_open(ws::ConnId c, bool bridge, const std::string& peer) {
+    if (!bridge) {
+      raw_.insert(c);
+      stats_.raw_clients = raw_.size();
+      spdlog::info("{} raw client {} connected ({} now)", ctx_.prefix, peer, raw_.size());
+      return;
+    }
+    peers_[c].name = peer;  // the sender speaks first (hello)
+  }
+
+  void on_message(ws::ConnId c, std::string&& message, bool /*binary*/) {
+    stats_.bytes_in += message.size();
+    if (raw_.count(c)) return on_raw(c, std::move(message));
+    auto it = peers_.find(c);
+    if (it == peers_.end()) return;
+    auto& p = it->second;
+    ws::Frame f;
+    std::string error;
+    if (!ws::decode_frame(message, f, error)) return protocol_error(c, p, error);
+    if (f.type == ws::FrameType::hello) {
+      if (!p.site.empty()) return protocol_error(c, p, "a second hello");
+      if (!ws::valid_site_name(f.site)) return protocol_error(c, p, "invalid site name");
+      p.site = f.site;
+      p.source = f.site + "/" + f.flow + "/" + f.component;
+      p.window = std::max<std::uint64_t>(1, std::min<std::uint64_t>(f.window, config_.window));
+      endpoint_->send(c, ws::encode_welcome(site_, p.window, config_.max_frame_size.bytes), true);
+      connect_failure_logged_ = false;
+      stats_.ups++;
+      stats_.up = true;
+      spdlog::info("{} link up from site {} ({}/{}) at {}", ctx_.prefix, f.site, f.flow, f.component, p.name);
+      return;
+    }
+    if (p.site.empty()) return protocol_error(c, p, "data before hello");
+    if (f.type == ws::FrameType::bye) {
+      spdlog::info("{} site {} says goodbye: {}", ctx_.prefix, p.site, f.reason);
+      return;
+    }
+    if (f.type != ws::FrameType::data) return protocol_error(c, p, "unexpected frame");
+    if (f.seq != p.next_seq) return protocol_error(c, p, "frame " + std::to_string(f.seq) + " out of order");
+    if (p.frames.size() >= p.window) return protocol_error(c, p, "more frames than the window");
+    p.next_seq++;
+    p.frames.emplace_back(f.seq, false);
+    const std::string source = p.source + "/" + f.source;
+    if (f.position != 0 && f.position <= positions_.get(source)) {
+      replays_++;
+      mark_stored(c, p, f.seq);
+      return;
+    }
+    Work w;
+    w.conn = c;
+    w.seq = f.seq;
+    w.source = source;
+    w.position = f.position;
+    w.batch.id = p.site + "/" + f.batch;
+    w.batch.records = f.records;
+    if (!ws::rewrite_body(f.body, f.records, p.site + "/", w.batch.body, error)) return refuse(c, p, f.seq, error);
+    if (max_payload_ && w.batch.body.size() > max_payload_)
+      return refuse(c, p, f.seq, "batch of " + std::to_string(w.batch.body.size()) +
+                                     " bytes exceeds the receiving NATS server's max_payload");
+    stats_.messages_in += f.records;
+    enqueue(std::move(w));
+  }
+
+  // A batch that can never be stored: the sender dead-letters it.
+  void refuse(ws::ConnId c, Peer& p, std::uint64_t seq, const std::string& why) {
+    spdlog::warn("{} refusing batch {} from site {}: {}", ctx_.prefix, seq, p.site, why);
+    endpoint_->send(c, ws::encode_nack(seq, why), true);
+    mark_stored(c, p, seq);
+  }
+
+  void on_raw(ws::ConnId c, std::string&& message) {
+    std::lock_guard lock(mu_);
+    if (raw_queued_ >= raw_queue_limit) {
+      raw_dropped_++;
+      if (auto n = raw_drop_log_.allow())
+        spdlog::warn("{} raw clients send faster than the flow stores: frame dropped{}", ctx_.prefix,
+                     ws::RateLimit::suppressed_text(*n));
+      return;
+    }
+    ++raw_queued_;
+    stats_.messages_in++;
+    Work w;
+    w.conn = c;
+    w.raw = true;
+    w.payload = std::move(message);
+    queue_.push_back(std::move(w));
+    cv_.notify_one();
+  }
+
+  void stored(ws::ConnId c, std::uint64_t seq, const std::string& source, std::uint64_t position) {
+    if (position != 0 && !positions_.advance(source, position))
+      spdlog::warn("{} cannot record the stored position of {}", ctx_.prefix, source);
+    auto it = peers_.find(c);
+    if (it == peers_.end()) return;  // that connection is gone; the sender sends it again
+    mark_stored(c, it->second, seq);
+  }
+
+  // Acks are cumulative: up to the last frame before the first one not stored yet.
+  void mark_stored(ws::ConnId c, Peer& p, std::uint64_t seq) {
+    for (auto& [s, done] : p.frames)
+      if (s == seq) done = true;
+    std::uint64_t acked = p.acked;
+    while (!p.frames.empty() && p.frames.front().second) {
+      acked = p.frames.front().first;
+      p.frames.pop_front();
+    }
+    if (acked != p.acked) {
+      p.acked = acked;
+      std::string ack = ws::encode_ack(acked);
+      stats_.bytes_out += ack.size();
+      endpoint_->send(c, std::move(ack), true);
+    }
+  }
+
+  void protocol_error(ws::ConnId c, Peer& p, const std::string& what) {
+    spdlog::warn("{} protocol error from {}: {}", ctx_.prefix, p.site.empty() ? p.name : p.site, what);
+    endpoint_->close(c, 1002, what.substr(0, 120));
+  }
+
+  void on_close(ws::ConnId c, int code, const std::string& reason) {
+    if (raw_.erase(c)) {
+      stats_.raw_clients = raw_.size();
+      spdlog::info("{} raw client left ({} now)", ctx_.prefix, raw_.size());
+      return;
+    }
+    auto it = peers_.find(c);
+    if (it == peers_.end()) return;
+    if (!it->second.site.empty())
+      spdlog::warn("{} link down from site {}: closed ({}{}); {} frames were not yet stored", ctx_.prefix,
+                   it->second.site, code, reason.empty() ? "" : " " + reason, it->second.frames.size());
+    peers_.erase(it);
+    bool any = false;
+    for (auto& [id, p] : peers_) any = any || !p.site.empty();
+    stats_.up = any;
+  }
+
+  Config config_;
+  sdk::Context ctx_;
+  std::string site_;
+  std::unique_ptr<ws::Endpoint> endpoint_;
+  std::size_t max_payload_ = 0;
+  ws::LinkStats stats_;
+  std::atomic<std::uint64_t> replays_{0}, raw_dropped_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Work> queue_;
+  std::size_t raw_queued_ = 0;
+  // io thread only
+  ws::Positions positions_;
+  std::map<ws::ConnId, Peer> peers_;
+  std::set<ws::ConnId> raw_;
+  bool connect_failure_logged_ = false;
+  ws::RateLimit rejected_log_{std::chrono::seconds(10)};
+  ws::RateLimit raw_drop_log_{std::chrono::seconds(10)};
+};
+
+}  // namespace
+
+sdk::ComponentSpec<Config> spec() {
+  using sdk::field;
+  sdk::ComponentSpec<Config> s{"websocket_input", sdk::Kind::input};
+  s.summary("Receives records from another site over WebSocket (weir.bridge.v1); raw clients may send JSON.")
+      .description(
+          "The receiving end of a site bridge: each batch from the peer (a websocket_output) is stored whole in "
+          "this flow's stream and acknowledged to the sender only after its JetStream PubAck. Record ids keep "
+          "their origin, prefixed with the sending site (\"site-a/SRC:42\"), and a batch the sender repeats after "
+          "a reconnect or restart is recognised and not stored twice. Clients that connect without the "
+          "subprotocol may send one JSON payload per text frame, each published as one record, best effort.")
+      .output("out", "Records from the peer or from raw clients.");
+  ws::add_link_fields(s, "received");
+  s.field("content", &Config::content,
+          field()
+              .doc("How raw clients' frames are read.")
+              .option("json", Content::json, "Each frame is one JSON value; an invalid one goes to the error port.")
+              .option("text", Content::text, "Each frame becomes a JSON string as it is."))
+      .example(boost::json::parse(R"({"id": "from_sites", "type": "websocket_input",
+          "config": {"mode": "listen", "listen": "0.0.0.0:8765", "token": "${BRIDGE_TOKEN}",
+                     "tls": {"cert": "/etc/weir/tls/hub.crt", "key": "/etc/weir/tls/hub.key"}}})"))
+      .implementation<WebsocketInput>();
+  return s;
+}
+
+}  // namespace weir::components::websocket_input

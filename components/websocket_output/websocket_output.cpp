@@ -1,0 +1,316 @@
+#include "websocket_output/websocket_output.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+
+#include <deque>
+#include <memory>
+#include <set>
+
+#include "common/websocket/frame.hpp"
+#include "common/websocket/link.hpp"
+#include "common/websocket/rate_limit.hpp"
+
+namespace weir::components::websocket_output {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// A raw client whose socket holds more than this unsent gets no more batches until it drains.
+constexpr std::size_t raw_buffer_limit = 4 * 1024 * 1024;
+
+class WebsocketOutput final : public sdk::BatchOutput {
+ public:
+  WebsocketOutput(const Config& config, const sdk::Context& ctx)
+      : config_(config), ctx_(ctx), site_(ws::site_name(config)) {}
+  ~WebsocketOutput() override { stop(); }
+
+  sdk::Status start() override {
+    ws::Handlers h;
+    h.on_open = [this](ws::ConnId c, bool bridge, const std::string& peer) { on_open(c, bridge, peer); };
+    h.on_message = [this](ws::ConnId c, std::string&& m, bool binary) { on_message(c, std::move(m), binary); };
+    h.on_close = [this](ws::ConnId c, int code, const std::string& reason) { on_close(c, code, reason); };
+    h.on_connect_failed = [this](const std::string& reason) { on_connect_failed(reason); };
+    h.on_rejected = [this](const std::string& peer, int status, const std::string& reason) {
+      stats_.rejected++;
+      if (auto n = rejected_log_.allow())
+        spdlog::warn("{} refused a connection from {}: HTTP {} {}{}", ctx_.prefix, peer, status, reason,
+                     ws::RateLimit::suppressed_text(*n));
+    };
+    std::string error;
+    endpoint_ = ws::Endpoint::create(ws::endpoint_options(config_, ctx_), std::move(h), error);
+    if (!endpoint_ || !endpoint_->start(error)) {
+      endpoint_.reset();
+      return sdk::Status::error(error);
+    }
+    if (config_.mode == ws::Mode::listen)
+      spdlog::info("{} listening on {} (port {}){}", ctx_.prefix, config_.listen, endpoint_->port(),
+                   config_.raw_only ? " for raw clients" : "");
+    else
+      spdlog::info("{} connecting to {} as site {}", ctx_.prefix, config_.url, site_);
+    return sdk::Status::ok();
+  }
+
+  void stop() override {
+    if (!endpoint_) return;
+    endpoint_->post([this] {
+      if (peer_) endpoint_->send(*peer_, ws::encode_bye("stopping"), true);
+    });
+    endpoint_->stop();
+    endpoint_.reset();
+  }
+
+  std::size_t window() const override { return static_cast<std::size_t>(config_.window); }
+
+  void send(sdk::Batch&& batch, Done done) override {
+    auto item = std::make_shared<Item>(Item{std::move(batch), std::move(done), 0});
+    endpoint_->post([this, item] { on_batch(std::move(*item)); });
+  }
+
+  void metrics(std::vector<sdk::Metric>& out) const override {
+    stats_.append(out);
+    out.push_back({"frames_unacked", static_cast<double>(unacked_.load()), true,
+                   "data frames sent and not yet acknowledged by the peer"});
+    out.push_back({"batches_waiting", static_cast<double>(waiting_.load()), true,
+                   "batches taken and not yet confirmed (sent or waiting for the link)"});
+    out.push_back({"raw_dropped", static_cast<double>(raw_dropped_.load()), false,
+                   "batches a slow raw client did not get"});
+  }
+
+ private:
+  struct Item {
+    sdk::Batch batch;
+    Done done;
+    std::uint64_t seq = 0;  // on the current connection; 0 while not sent on it
+  };
+
+  // ---- everything below runs on the endpoint's io thread ----
+
+  void on_batch(Item&& item) {
+    for (auto c : raw_) send_raw(c, item.batch);
+    if (config_.raw_only) {
+      stats_.messages_out += item.batch.records;
+      item.done(sdk::Status::ok());
+      return;
+    }
+    items_.push_back(std::move(item));
+    waiting_ = items_.size();
+    transmit();
+  }
+
+  void send_raw(ws::ConnId c, const sdk::Batch& batch) {
+    if (endpoint_->buffered(c) > raw_buffer_limit) {
+      raw_dropped_++;
+      return;
+    }
+    ws::for_each_json(batch.body, [&](std::string_view json) {
+      stats_.bytes_out += json.size();
+      endpoint_->send(c, std::string(json), false);
+    });
+  }
+
+  // Sends what waits, in order, while the peer's window has room.
+  void transmit() {
+    if (!peer_ || !welcomed_) return;
+    for (auto it = items_.begin(); it != items_.end() && unacked_ < window_;) {
+      if (it->seq != 0) {
+        ++it;
+        continue;
+      }
+      const auto& b = it->batch;
+      std::string msg = ws::encode_data_header(next_seq_, b.id, b.records, b.source, b.position);
+      if (msg.size() + b.body.size() > peer_max_frame_) {
+        auto done = std::move(it->done);
+        it = items_.erase(it);
+        waiting_ = items_.size();
+        done(sdk::Status::error("batch of " + std::to_string(b.body.size()) + " bytes exceeds the peer's " +
+                                "max_frame_size of " + std::to_string(peer_max_frame_)));
+        continue;
+      }
+      msg += b.body;
+      it->seq = next_seq_++;
+      stats_.bytes_out += msg.size();
+      endpoint_->send(*peer_, std::move(msg), true);
+      unacked_++;
+      ++it;
+    }
+  }
+
+  void on_open(ws::ConnId c, bool bridge, const std::string& peer) {
+    if (!bridge) {
+      if (config_.mode == ws::Mode::connect) {
+        spdlog::warn("{} {} does not speak {}: closing", ctx_.prefix, config_.url, ws::bridge_subprotocol);
+        endpoint_->close(c, 1002, "weir.bridge.v1 expected");
+        return;
+      }
+      raw_.insert(c);
+      stats_.raw_clients = raw_.size();
+      spdlog::info("{} raw client {} connected ({} now)", ctx_.prefix, peer, raw_.size());
+      return;
+    }
+    if (config_.raw_only) {
+      endpoint_->close(c, 1008, "this output serves raw clients only");
+      return;
+    }
+    if (peer_) {
+      // The peer redialed before this side noticed the old link was dead: the new one wins.
+      spdlog::info("{} {} replaces the current bridge connection", ctx_.prefix, peer);
+      const auto old = *peer_;
+      link_down("replaced by a new connection");
+      endpoint_->close(old, 1000, "replaced by a new connection");
+    }
+    peer_ = c;
+    peer_name_ = peer;
+    welcomed_ = false;
+    endpoint_->send(c, ws::encode_hello(site_, ctx_.flow, ctx_.component, static_cast<std::uint64_t>(config_.window)),
+                    true);
+  }
+
+  void on_message(ws::ConnId c, std::string&& message, bool /*binary*/) {
+    stats_.bytes_in += message.size();
+    if (!peer_ || c != *peer_) return;  // raw clients only read
+    ws::Frame f;
+    std::string error;
+    if (!ws::decode_frame(message, f, error)) {
+      protocol_error(c, error);
+      return;
+    }
+    switch (f.type) {
+      case ws::FrameType::welcome:
+        if (welcomed_) return protocol_error(c, "a second welcome");
+        welcomed_ = true;
+        window_ = std::max<std::uint64_t>(1, std::min<std::uint64_t>(f.window, config_.window));
+        peer_max_frame_ = f.max_frame_size;
+        next_seq_ = 1;
+        unacked_ = 0;
+        link_up(f.site);
+        transmit();
+        return;
+      case ws::FrameType::ack: on_ack(f.seq); return;
+      case ws::FrameType::nack: on_nack(f.seq, f.reason); return;
+      case ws::FrameType::bye: spdlog::info("{} peer says goodbye: {}", ctx_.prefix, f.reason); return;
+      default: protocol_error(c, "unexpected frame"); return;
+    }
+  }
+
+  void on_ack(std::uint64_t seq) {
+    while (!items_.empty() && items_.front().seq != 0 && items_.front().seq <= seq) {
+      auto item = std::move(items_.front());
+      items_.pop_front();
+      unacked_--;
+      stats_.messages_out += item.batch.records;
+      item.done(sdk::Status::ok());
+    }
+    waiting_ = items_.size();
+    transmit();
+  }
+
+  void on_nack(std::uint64_t seq, const std::string& reason) {
+    for (auto it = items_.begin(); it != items_.end(); ++it) {
+      if (it->seq != seq) continue;
+      auto done = std::move(it->done);
+      items_.erase(it);
+      unacked_--;
+      waiting_ = items_.size();
+      done(sdk::Status::error(reason));
+      break;
+    }
+    transmit();
+  }
+
+  void protocol_error(ws::ConnId c, const std::string& what) {
+    spdlog::warn("{} protocol error from {}: {}", ctx_.prefix, peer_name_, what);
+    endpoint_->close(c, 1002, what.substr(0, 120));
+  }
+
+  void on_close(ws::ConnId c, int code, const std::string& reason) {
+    if (raw_.erase(c)) {
+      stats_.raw_clients = raw_.size();
+      spdlog::info("{} raw client left ({} now)", ctx_.prefix, raw_.size());
+      return;
+    }
+    if (!peer_ || c != *peer_) return;
+    link_down("closed (" + std::to_string(code) + (reason.empty() ? "" : " " + reason) + ")");
+  }
+
+  void on_connect_failed(const std::string& reason) {
+    // Once per outage, not per attempt.
+    if (connect_failure_logged_) return;
+    connect_failure_logged_ = true;
+    spdlog::warn("{} cannot reach {}: {}; retrying with backoff ({} batches wait in the flow's stream)",
+                 ctx_.prefix, config_.url, reason, items_.size());
+  }
+
+  void link_up(const std::string& peer_site) {
+    stats_.up = true;
+    stats_.ups++;
+    connect_failure_logged_ = false;
+    std::size_t resend = items_.size();
+    spdlog::info("{} link up to site {} at {} (window {}{})", ctx_.prefix, peer_site, peer_name_, window_,
+                 resend ? ", sending " + std::to_string(resend) + " waiting batches" : "");
+  }
+
+  // Everything unconfirmed goes again on the next connection, in order; the receiver drops what
+  // it already stored.
+  void link_down(const std::string& why) {
+    const bool was_up = welcomed_;
+    peer_.reset();
+    welcomed_ = false;
+    for (auto& i : items_) i.seq = 0;
+    unacked_ = 0;
+    stats_.up = false;
+    if (was_up)
+      spdlog::warn("{} link down: {}; {} batches wait for the link", ctx_.prefix, why, items_.size());
+  }
+
+  Config config_;
+  sdk::Context ctx_;
+  std::string site_;
+  std::unique_ptr<ws::Endpoint> endpoint_;
+  ws::LinkStats stats_;
+  ws::RateLimit rejected_log_{std::chrono::seconds(10)};
+  std::atomic<std::uint64_t> unacked_{0}, waiting_{0}, raw_dropped_{0};
+  // io thread only
+  std::deque<Item> items_;
+  std::optional<ws::ConnId> peer_;
+  std::string peer_name_;
+  bool welcomed_ = false;
+  bool connect_failure_logged_ = false;
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t window_ = 1;
+  std::uint64_t peer_max_frame_ = 0;
+  std::set<ws::ConnId> raw_;
+};
+
+}  // namespace
+
+sdk::ComponentSpec<Config> spec() {
+  using sdk::field;
+  sdk::ComponentSpec<Config> s{"websocket_output", sdk::Kind::output};
+  s.summary("Sends records to another site over WebSocket (weir.bridge.v1), store-and-forward; raw clients get JSON.")
+      .description(
+          "Batches go whole to the peer (a websocket_input) over one WebSocket, with a window of unacknowledged "
+          "frames. A batch is acknowledged in this flow's stream only after the peer stored it in its own "
+          "JetStream, so while the link is down records wait in the stream (up to the flow's max_bytes / "
+          "max_age) and go out, in order, when it is back; the peer drops what it already stored. Clients "
+          "that connect without the subprotocol (a browser, websocat) get one JSON record per text frame, "
+          "best effort.");
+  ws::add_link_fields(s, "sent");
+  s.field("raw_only", &Config::raw_only,
+          field().doc("listen mode: serve raw clients only. Records are acknowledged as soon as they are handed to "
+                      "the clients connected at that moment (at-most-once; none connected: they are dropped). "
+                      "Without it, records wait for a weir peer."))
+      .lint([](const Config& c, sdk::Lint& lint) {
+        if (c.raw_only && c.mode != ws::Mode::listen)
+          lint.error("raw_only", "invalid_value", "raw_only needs mode \"listen\"");
+      })
+      .example(boost::json::parse(R"({"id": "uplink", "type": "websocket_output", "inputs": ["hot"],
+          "config": {"mode": "connect", "url": "wss://hub.example.net:8765/", "token": "${BRIDGE_TOKEN}",
+                     "tls": {"ca": "/etc/weir/tls/hub-ca.crt"}, "site": "site-a"}})"))
+      .implementation<WebsocketOutput>();
+  return s;
+}
+
+}  // namespace weir::components::websocket_output

@@ -1,0 +1,216 @@
+#include "runtime/forward_round.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <deque>
+
+#include "bus/topology.hpp"
+#include "core/hash.hpp"
+
+namespace weir::runtime {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Slot {
+  bus::Msg msg;
+  std::string in_id;
+  std::size_t records = 0;
+  bool done = false;
+  sdk::Status result;
+};
+
+class Forwarder {
+ public:
+  Forwarder(FlowShared& shared, const graph::Stage& stage, bus::AsyncPublisher& pub, std::mutex& serial)
+      : shared_(shared), stage_(stage), pub_(pub), serial_(serial),
+        component_(stage.members.front().component), prefix_(shared.prefix(component_)),
+        output_(dynamic_cast<sdk::BatchOutput*>(shared.components[component_].get())),
+        state_(std::make_shared<State>()) {}
+
+  ~Forwarder() {
+    // Callbacks that run after this (the output stops later) find the state and do nothing.
+    std::lock_guard lock(state_->mu);
+    state_->closed = true;
+  }
+
+  void run(bus::PullConsumer& consumer, bus::JetStream& js) {
+    // Positions are stream sequences, which start over when the stream is made anew (its data
+    // deleted): the stream's creation time in the source name tells the two apart.
+    bool warned = false;
+    while (!shared_.stopping()) {
+      auto info = bus::stream_info(js.raw(), shared_.stream);
+      if (info) {
+        source_ = consumer.durable() + "@" + core::hex64(static_cast<std::uint64_t>(info->created_ns));
+        break;
+      }
+      if (!warned) spdlog::warn("{} stream info: {}", prefix_, info.status().text());
+      warned = true;
+      idle(shared_, 1s);
+    }
+    std::vector<bus::Msg> msgs;
+    auto last_progress = std::chrono::steady_clock::now();
+    const auto keepalive = std::max<std::chrono::nanoseconds>(shared_.flow.settings.ack_wait / 3, 100ms);
+    bool fetch_failing = false;
+    while (!shared_.stopping()) {
+      settle_done();
+      const std::size_t window = std::max<std::size_t>(1, output_->window());
+      if (inflight_.size() < window) {
+        msgs.clear();
+        const int want = static_cast<int>(std::min<std::size_t>(window - inflight_.size(), 64));
+        // With batches in flight the fetch must come back soon to ack what completes.
+        auto st = consumer.fetch(want, inflight_.empty() ? 500ms : 20ms, msgs);
+        if (!st.ok() && !st.is_timeout()) {
+          if (!fetch_failing) spdlog::warn("{} fetch failed: {}", prefix_, st.text());
+          fetch_failing = true;
+          idle(shared_, 250ms);
+        } else {
+          fetch_failing = false;
+        }
+        for (auto& m : msgs) submit(std::move(m));
+      } else {
+        std::unique_lock lock(state_->mu);
+        state_->cv.wait_for(lock, 100ms, [&] { return state_->completed > 0 || shared_.stopping(); });
+      }
+      // Batches waiting for the far side (a link that is down) must not be redelivered.
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_progress >= keepalive) {
+        for (auto& s : inflight_)
+          if (!s.done) (void)s.msg.in_progress();
+        last_progress = now;
+      }
+    }
+    // Stopping: what completes before the drain deadline is still acked.
+    while (!inflight_.empty() && !shared_.past_drain_deadline()) {
+      settle_done();
+      if (inflight_.empty()) break;
+      std::unique_lock lock(state_->mu);
+      state_->cv.wait_for(lock, 50ms);
+    }
+    settle_done();
+    if (!inflight_.empty())
+      spdlog::info("{} stopping with {} batches unconfirmed by the peer; they are sent again at the next start",
+                   prefix_, inflight_.size());
+  }
+
+ private:
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t completed = 0;
+    std::vector<std::pair<std::uint64_t, sdk::Status>> results;  // by ticket
+    bool closed = false;
+  };
+
+  void submit(bus::Msg&& msg) {
+    auto meta = msg.metadata();
+    std::string in_id = msg.msg_id();
+    if (in_id.empty()) in_id = "seq:" + std::to_string(meta.ok() ? meta->stream_seq : 0);
+    if (meta.ok() && meta->num_delivered > static_cast<std::uint64_t>(shared_.flow.settings.max_deliver)) {
+      // Sent again and again: each time the engine stopped hard before the peer confirmed it.
+      dead_letter(msg, in_id, "delivered " + std::to_string(meta->num_delivered) + " times without success");
+      if (settle(shared_, pub_, prefix_)) (void)msg.ack();
+      return;
+    }
+    sdk::Batch batch;
+    batch.id = in_id;
+    batch.source = source_;
+    batch.position = meta.ok() ? meta->stream_seq : 0;
+    batch.body.assign(msg.view());
+    auto records = msg.header("Weir-Records");
+    batch.records = records ? std::strtoull(std::string(*records).c_str(), nullptr, 10) : count_lines(batch.body);
+    shared_.counters[component_].records_in += batch.records;
+    const std::uint64_t ticket = next_ticket_++;
+    inflight_.push_back(Slot{std::move(msg), std::move(in_id), batch.records, false, {}});
+    tickets_.push_back(ticket);
+    auto state = state_;
+    std::lock_guard lock(serial_);
+    output_->send(std::move(batch), [state, ticket](sdk::Status st) {
+      std::lock_guard l(state->mu);
+      if (state->closed) return;
+      state->results.emplace_back(ticket, std::move(st));
+      state->completed++;
+      state->cv.notify_all();
+    });
+  }
+
+  static std::size_t count_lines(std::string_view body) {
+    std::size_t n = 0;
+    for (char c : body) n += c == '\n';
+    return n;
+  }
+
+  // Acks (or dead-letters) what the output finished, in any order.
+  void settle_done() {
+    std::vector<std::pair<std::uint64_t, sdk::Status>> results;
+    {
+      std::lock_guard lock(state_->mu);
+      results.swap(state_->results);
+      state_->completed = 0;
+    }
+    if (results.empty()) return;
+    bool dead = false;
+    for (auto& [ticket, st] : results) {
+      for (std::size_t i = 0; i < tickets_.size(); ++i) {
+        if (tickets_[i] != ticket) continue;
+        auto& slot = inflight_[i];
+        slot.done = true;
+        if (!st) {
+          dead_letter(slot.msg, slot.in_id, "refused by the peer: " + st.error());
+          dead = true;
+        }
+        slot.result = std::move(st);
+        break;
+      }
+    }
+    // A refused batch is acked only once its dead letter is stored.
+    if (dead && !settle(shared_, pub_, prefix_)) return;
+    for (std::size_t i = 0; i < inflight_.size();) {
+      if (!inflight_[i].done) {
+        ++i;
+        continue;
+      }
+      auto& slot = inflight_[i];
+      if (slot.result) shared_.counters[component_].records_out += slot.records;
+      auto st = slot.msg.ack();
+      if (!st.ok()) spdlog::debug("{} ack: {}", prefix_, st.text());
+      inflight_.erase(inflight_.begin() + static_cast<std::ptrdiff_t>(i));
+      tickets_.erase(tickets_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
+
+  void dead_letter(bus::Msg& msg, const std::string& in_id, const std::string& reason) {
+    spdlog::warn("{} batch {} to dead letters: {}", prefix_, in_id, reason);
+    auto records = msg.header("Weir-Records");
+    shared_.counters[component_].dead_letters +=
+        records ? std::strtoull(std::string(*records).c_str(), nullptr, 10) : count_lines(msg.view());
+    const auto& id = shared_.flow.components[component_].id;
+    auto st = publish_dead_letter(pub_, shared_.dlq_subject, msg.view(), derive_id(in_id, id, "dead"), reason, id,
+                                  records ? *records : std::string_view{});
+    if (!st.ok()) spdlog::debug("{} dead letter publish: {}", prefix_, st.text());
+  }
+
+  FlowShared& shared_;
+  const graph::Stage& stage_;
+  bus::AsyncPublisher& pub_;
+  std::mutex& serial_;
+  std::size_t component_;
+  std::string prefix_;
+  sdk::BatchOutput* output_;
+  std::shared_ptr<State> state_;
+  std::deque<Slot> inflight_;
+  std::deque<std::uint64_t> tickets_;
+  std::uint64_t next_ticket_ = 0;
+  std::string source_;
+};
+
+}  // namespace
+
+void run_forwarding(FlowShared& shared, const graph::Stage& stage, bus::PullConsumer& consumer,
+                    bus::JetStream& js, bus::AsyncPublisher& pub, std::mutex& serial) {
+  Forwarder(shared, stage, pub, serial).run(consumer, js);
+}
+
+}  // namespace weir::runtime

@@ -1,0 +1,18 @@
+// The loop of an output stage whose output is an sdk::BatchOutput (the site bridge): batches go
+// out whole and stay in flight, up to the output's window, until the output reports them
+// delivered; only then are they acked upstream. In its own unit so ConsumerStage stays short.
+#pragma once
+
+#include <mutex>
+
+#include "bus/connection.hpp"
+#include "bus/pull_consumer.hpp"
+#include "runtime/flow_shared.hpp"
+
+namespace weir::runtime {
+
+// Runs until the flow stops; what is still in flight then stays unacked (redelivered later).
+void run_forwarding(FlowShared& shared, const graph::Stage& stage, bus::PullConsumer& consumer,
+                    bus::JetStream& js, bus::AsyncPublisher& pub, std::mutex& serial);
+
+}  // namespace weir::runtime
