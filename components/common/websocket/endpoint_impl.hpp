@@ -124,7 +124,7 @@ class EndpointBase : public Endpoint {
   struct Conn {
     Hdl hdl;
     bool open = false;  // false: accepted or dialing, not open yet
-    Clock::time_point opened_at, last_rx, last_tx;
+    Clock::time_point opened_at, last_rx, last_tx, last_ping;
     // Our own close request: reported when the peer never answers it (stalled peer).
     int close_code = 0;
     std::string close_reason;
@@ -255,7 +255,7 @@ class EndpointBase : public Endpoint {
       return;
     }
     c->open = true;
-    c->opened_at = c->last_rx = c->last_tx = Clock::now();
+    c->opened_at = c->last_rx = c->last_tx = c->last_ping = Clock::now();
     // The response header, not get_subprotocol(): websocketpp 0.8.2 fills that on servers only.
     bool bridge = con->get_response_header("Sec-WebSocket-Protocol") == bridge_subprotocol;
     std::string peer = con->get_remote_endpoint();
@@ -327,10 +327,13 @@ class EndpointBase : public Endpoint {
       if (now - c.last_rx >= 3 * options_.heartbeat) {
         spdlog::debug("{} websocket: connection {} silent for 3 heartbeats", options_.log_prefix, entry.first);
         request_close(c, websocketpp::close::status::going_away, "heartbeat");
-      } else if (now - c.last_tx >= options_.heartbeat) {
+      } else if (now - c.last_tx >= options_.heartbeat ||
+                 (now - c.last_rx >= options_.heartbeat && now - c.last_ping >= options_.heartbeat)) {
+        // Also when only we talk: a peer that never sends (a raw client fed a stream) must be
+        // asked for a pong, or it would look dead after 3 heartbeats.
         websocketpp::lib::error_code ec;
         ws_.ping(c.hdl, "", ec);
-        c.last_tx = now;
+        c.last_tx = c.last_ping = now;
       }
     }
   }

@@ -3,6 +3,7 @@
 // engine killed with SIGKILL.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <random>
 #include <thread>
 
@@ -26,20 +27,45 @@ TEST_CASE("bridge: 100,000 records while the link is cut 20 times arrive exactly
   constexpr std::uint64_t total = 100000;
   TwoSites sites;
   sites.site_a().publish_source(0, total);
-  sites.start();
+  // The link is cut when the hub holds a random number of records: 20 moments spread over the
+  // transfer. Halfway the link also stalls for 2 s (a black hole the heartbeat must notice) and
+  // then runs with 20 ms of delay each way for a while.
   std::mt19937 rng(20261122);
-  std::uniform_int_distribution<int> pause_ms(50, 400);
+  std::uniform_int_distribution<std::uint64_t> at(1000, total - 2000);
+  std::vector<std::uint64_t> moments;
+  for (int i = 0; i < 21; ++i) moments.push_back(at(rng));  // 20 cuts and a stall
+  std::sort(moments.begin(), moments.end());
+  sites.start();
   int cuts = 0;
-  while (cuts < 20) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
+  bool stalled = false;
+  std::size_t connections = 0;
+  for (auto m : moments) {
+    // The hub's count lags the link (its own stages drain after a cut): wait for the next
+    // connection too, so that every fault hits a live link.
+    if (!wait_until([&] { return sites.proxy().accepted() > connections && sites.proxy().active() > 0; }, 60s, 1ms) ||
+        !wait_until([&] { return sites.hub().out_count() >= m; }, 120s, 1ms))
+      break;
+    connections = sites.proxy().accepted();
+    if (!stalled && m > total / 2) {
+      // A black hole: nothing passes, nothing closes. Only the heartbeat can tell.
+      stalled = true;
+      sites.proxy().set_stalled(true);
+      std::this_thread::sleep_for(2500ms);
+      sites.proxy().set_stalled(false);
+      sites.proxy().set_delay(20ms);
+      continue;
+    }
     sites.proxy().cut();
     ++cuts;
+    if (cuts == 15) sites.proxy().set_delay(0ms);
   }
-  MESSAGE("cuts done with " << sites.hub().out_count() << " records at the hub, " << sites.proxy().accepted()
-                            << " connections so far");
+  CHECK(cuts == 20);
+  CHECK(stalled);
   wait_delivered(sites, total, 300s);
   sites.check_exactly_once(total);
   CHECK(sites.proxy().accepted() >= 20);
+  // The stall was noticed by the heartbeat (3 x 500 ms), not only by the cut that followed.
+  CHECK_MESSAGE(sites.site_a().engine_log().find("heartbeat") != std::string::npos, sites.logs());
 }
 
 TEST_CASE("bridge: 30 s of link down while site A produces 50,000 records; all arrive once and A's stream drains") {
@@ -72,14 +98,20 @@ TEST_CASE("bridge: the hub and then site A killed with SIGKILL mid-stream; exact
   sites.start();
   sites.hub().wait_out(15000, 120s);
   sites.hub().kill_engine();
+  const auto at_hub_kill = sites.hub().out_count();
   std::this_thread::sleep_for(1s);
   sites.hub().start_engine();
   sites.hub().wait_out(35000, 120s);
   sites.site_a().kill_engine();
+  const auto at_a_kill = sites.hub().out_count();
+  // Both kills hit the stream in the middle, not after it.
+  CHECK(at_hub_kill < total);
+  CHECK(at_a_kill < total);
+  MESSAGE("hub killed at " << at_hub_kill << ", site A killed at " << at_a_kill << " of " << total);
   std::this_thread::sleep_for(1s);
   sites.site_a().start_engine();
   wait_delivered(sites, total, 300s);
-  sites.check_exactly_once(total);
+  sites.check_exactly_once(total, /*ordered=*/false);
 }
 
 TEST_CASE("bridge: a wrong token gets HTTP 401, is logged on both sides, and nothing is delivered") {

@@ -411,6 +411,25 @@ TEST_CASE("heartbeat: pings keep a silent connection up; a stalled peer is close
   });
 }
 
+TEST_CASE("heartbeat: a peer that only receives is asked for pongs and stays up") {
+  Recorder srec, crec;
+  EndpointOptions so = server_options();
+  so.heartbeat = 100ms;
+  auto server = start(so, srec);
+  EndpointOptions co = client_options(server->port());
+  co.heartbeat = 0ms;  // never pings, never sends: only its automatic pongs come back
+  co.offer_bridge = false;
+  auto client = start(co, crec);
+  REQUIRE(srec.wait_until([](auto& r) { return r.opens.size() == 1; }));
+  ConnId id = srec.with([](auto& r) { return r.opens[0].id; });
+  for (int i = 0; i < 30; ++i) {  // a stream for well over 3 heartbeats
+    server->send(id, "tick", false);
+    std::this_thread::sleep_for(50ms);
+  }
+  REQUIRE(crec.wait_until([](auto& r) { return r.messages.size() == 30; }));
+  CHECK(srec.with([](auto& r) { return r.closes.size(); }) == 0);
+}
+
 TEST_CASE("listen on a port in use fails at start with the reason") {
   Recorder srec, srec2;
   auto server = start(server_options(), srec);
