@@ -47,9 +47,9 @@ struct Session {
   }
 };
 
-}  // namespace
-
-RawResult run_raw_jetstream(const std::string& url, std::size_t n, std::size_t payload_bytes) {
+// A fixed payload of payload_bytes when `make` is empty, else make(i).
+RawResult run(const std::string& url, std::size_t n, std::size_t payload_bytes,
+              const std::function<std::string(std::size_t)>& make) {
   Session sn;
   check(natsConnection_ConnectTo(&sn.nc, url.c_str()), "connect");
 
@@ -83,7 +83,8 @@ RawResult run_raw_jetstream(const std::string& url, std::size_t n, std::size_t p
   cc.MaxAckPending = 10 * fetch_batch;
   check(js_AddConsumer(nullptr, sn.js, sn.stream.c_str(), &cc, nullptr, nullptr), "add consumer");
 
-  const std::string payload(payload_bytes, 'x');
+  const std::string fixed(payload_bytes, 'x');
+  std::string made;
   g_publish_errors = 0;
   const auto t0 = Clock::now();
   for (std::size_t i = 0; i < n; ++i) {
@@ -91,6 +92,8 @@ RawResult run_raw_jetstream(const std::string& url, std::size_t n, std::size_t p
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MsgId = id.c_str();
+    if (make) made = make(i);
+    const std::string& payload = make ? made : fixed;
     check(js_PublishAsync(sn.js, subject.c_str(), payload.data(), static_cast<int>(payload.size()), &po),
           "publish async");
   }
@@ -126,6 +129,17 @@ RawResult run_raw_jetstream(const std::string& url, std::size_t n, std::size_t p
   r.fetch_msgs_per_s = rate(n, t3 - t2);
   r.one_hop_msgs_per_s = rate(n, (t1 - t0) + (t3 - t2));
   return r;
+}
+
+}  // namespace
+
+RawResult run_raw_jetstream(const std::string& url, std::size_t n, std::size_t payload_bytes) {
+  return run(url, n, payload_bytes, {});
+}
+
+RawResult run_raw_jetstream(const std::string& url, std::size_t n,
+                            const std::function<std::string(std::size_t)>& payload) {
+  return run(url, n, 0, payload);
 }
 
 }  // namespace weir::bench

@@ -4,6 +4,7 @@
 // the bus layer and the runtime are measured against.
 
 #include <cstddef>
+#include <functional>
 #include <string>
 
 namespace weir::bench {
@@ -18,5 +19,8 @@ struct RawResult {
 // as the runtime uses), then fetches and acks all of them through a durable pull consumer.
 // The stream is deleted afterwards. Throws std::runtime_error on any nats.c failure.
 RawResult run_raw_jetstream(const std::string& url, std::size_t n, std::size_t payload_bytes);
+// The same with payload(i) as the i-th message (made inside the timed loop, as a producer would).
+RawResult run_raw_jetstream(const std::string& url, std::size_t n,
+                            const std::function<std::string(std::size_t)>& payload);
 
 }  // namespace weir::bench

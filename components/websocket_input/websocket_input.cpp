@@ -60,22 +60,7 @@ class WebsocketInput final : public sdk::Input {
       connect_failure_logged_ = true;
       spdlog::warn("{} cannot reach {}: {}; retrying with backoff", ctx_.prefix, config_.url, reason);
     };
-    h.on_rejected = [this](const std::string& peer, int status, const std::string& reason) {
-      stats_.rejected++;
-      if (auto n = rejected_log_.allow())
-        spdlog::warn("{} refused a connection from {}: HTTP {} {}{}", ctx_.prefix, peer, status, reason,
-                     ws::RateLimit::suppressed_text(*n));
-    };
-    endpoint_ = ws::Endpoint::create(ws::endpoint_options(config_, ctx_), std::move(h), error);
-    if (!endpoint_ || !endpoint_->start(error)) {
-      endpoint_.reset();
-      return sdk::Status::error(error);
-    }
-    if (config_.mode == ws::Mode::listen)
-      spdlog::info("{} listening on {} (port {}) as site {}", ctx_.prefix, config_.listen, endpoint_->port(), site_);
-    else
-      spdlog::info("{} connecting to {} as site {}", ctx_.prefix, config_.url, site_);
-    return sdk::Status::ok();
+    return ws::start_endpoint(config_, ctx_, std::move(h), stats_, endpoint_);
   }
 
   void stop() override {
@@ -303,7 +288,6 @@ class WebsocketInput final : public sdk::Input {
   std::map<ws::ConnId, Peer> peers_;
   std::set<ws::ConnId> raw_;
   bool connect_failure_logged_ = false;
-  ws::RateLimit rejected_log_{std::chrono::seconds(10)};
   ws::RateLimit raw_drop_log_{std::chrono::seconds(10)};
 };
 

@@ -33,24 +33,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
     h.on_message = [this](ws::ConnId c, std::string&& m, bool binary) { on_message(c, std::move(m), binary); };
     h.on_close = [this](ws::ConnId c, int code, const std::string& reason) { on_close(c, code, reason); };
     h.on_connect_failed = [this](const std::string& reason) { on_connect_failed(reason); };
-    h.on_rejected = [this](const std::string& peer, int status, const std::string& reason) {
-      stats_.rejected++;
-      if (auto n = rejected_log_.allow())
-        spdlog::warn("{} refused a connection from {}: HTTP {} {}{}", ctx_.prefix, peer, status, reason,
-                     ws::RateLimit::suppressed_text(*n));
-    };
-    std::string error;
-    endpoint_ = ws::Endpoint::create(ws::endpoint_options(config_, ctx_), std::move(h), error);
-    if (!endpoint_ || !endpoint_->start(error)) {
-      endpoint_.reset();
-      return sdk::Status::error(error);
-    }
-    if (config_.mode == ws::Mode::listen)
-      spdlog::info("{} listening on {} (port {}){}", ctx_.prefix, config_.listen, endpoint_->port(),
-                   config_.raw_only ? " for raw clients" : "");
-    else
-      spdlog::info("{} connecting to {} as site {}", ctx_.prefix, config_.url, site_);
-    return sdk::Status::ok();
+    return ws::start_endpoint(config_, ctx_, std::move(h), stats_, endpoint_);
   }
 
   void stop() override {
@@ -270,7 +253,6 @@ class WebsocketOutput final : public sdk::BatchOutput {
   std::string site_;
   std::unique_ptr<ws::Endpoint> endpoint_;
   ws::LinkStats stats_;
-  ws::RateLimit rejected_log_{std::chrono::seconds(10)};
   std::atomic<std::uint64_t> unacked_{0}, waiting_{0}, raw_dropped_{0};
   // io thread only
   std::deque<Item> items_;

@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include "common/websocket/frame.hpp"
+#include "common/websocket/rate_limit.hpp"
 
 namespace weir::ws {
 
@@ -90,6 +93,29 @@ void LinkStats::append(std::vector<sdk::Metric>& out) const {
   out.push_back({"upgrades_rejected", static_cast<double>(rejected.load()), false,
                  "connections refused at the upgrade (token, path, client limit)"});
   out.push_back({"raw_clients", static_cast<double>(raw_clients.load()), true, "raw clients connected"});
+}
+
+sdk::Status start_endpoint(const LinkConfig& c, const sdk::Context& ctx, Handlers h, LinkStats& stats,
+                           std::unique_ptr<Endpoint>& out) {
+  auto limit = std::make_shared<RateLimit>(std::chrono::seconds(10));
+  h.on_rejected = [prefix = ctx.prefix, &stats, limit](const std::string& peer, int status, const std::string& reason) {
+    stats.rejected++;
+    if (auto n = limit->allow())
+      spdlog::warn("{} refused a connection from {}: HTTP {} {}{}", prefix, peer, status, reason,
+                   RateLimit::suppressed_text(*n));
+  };
+  std::string error;
+  out = Endpoint::create(endpoint_options(c, ctx), std::move(h), error);
+  if (!out || !out->start(error)) {
+    out.reset();
+    return sdk::Status::error(error);
+  }
+  if (c.mode == Mode::listen)
+    spdlog::info("{} listening on {} (port {}{}) as site {}", ctx.prefix, c.listen, out->port(),
+                 c.tls.cert.empty() ? "" : ", wss", site_name(c));
+  else
+    spdlog::info("{} connecting to {} as site {}", ctx.prefix, c.url, site_name(c));
+  return sdk::Status::ok();
 }
 
 }  // namespace weir::ws

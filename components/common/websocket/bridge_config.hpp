@@ -2,8 +2,11 @@
 // once and added to each component's spec.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "common/websocket/link.hpp"
 #include "sdk/component.hpp"
@@ -54,6 +57,11 @@ struct LinkStats {
   std::atomic<std::uint64_t> raw_clients{0};
   void append(std::vector<sdk::Metric>& out) const;
 };
+
+// Creates and starts the component's endpoint with `h`, adding the handler for refused upgrades
+// (counted in `stats`, logged at most every 10 s) and logging where it listens or dials.
+sdk::Status start_endpoint(const LinkConfig& c, const sdk::Context& ctx, Handlers h, LinkStats& stats,
+                           std::unique_ptr<Endpoint>& out);
 
 // ---- template definition ----
 template <class Config>

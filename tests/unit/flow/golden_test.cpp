@@ -75,6 +75,9 @@ TEST_CASE("valid flows load without a diagnostic") {
     for (const auto& f : json_files(source_root() / dir)) files.push_back(f);
   for (const auto& e : fs::directory_iterator(source_root() / "components"))
     if (fs::exists(e.path() / "example.json")) files.push_back(e.path() / "example.json");
+  // The two-site example: each site's flows folder.
+  for (const auto* site : {"site-a", "hub"})
+    for (const auto& f : json_files(source_root() / "examples/two-sites" / site / "flows")) files.push_back(f);
   for (const auto& f : files) {
     const auto name = f.string();
     CAPTURE(name);

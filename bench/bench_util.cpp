@@ -1,0 +1,164 @@
+#include "bench_util.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+namespace fs = std::filesystem;
+
+namespace weir::bench {
+
+void die(const std::string& who, const std::string& what) {
+  std::fprintf(stderr, "%s: %s\n", who.c_str(), what.c_str());
+  std::exit(1);
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string record(std::uint64_t i, std::int64_t t) {
+  std::string s = R"({"seq":)" + std::to_string(i);
+  if (t >= 0) s += R"(,"t":)" + std::to_string(t);
+  s += R"(,"sensor":"s-)" + std::to_string(i % 16) + R"(","site":"a","value":)" + std::to_string(i % 100) +
+       R"(.5,"pad":")";
+  const std::size_t target = 128 - 2;  // room for the closing quote and brace
+  if (s.size() < target) s.append(target - s.size(), 'x');
+  return s + "\"}";
+}
+
+long status_kib(pid_t pid, const char* key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0) return std::atol(line.c_str() + std::strlen(key));
+  return 0;
+}
+
+bool reset_peak_rss(pid_t pid) {
+  std::ofstream out("/proc/" + std::to_string(pid) + "/clear_refs");
+  out << "5";
+  return static_cast<bool>(out.flush());
+}
+
+namespace {
+
+// utime + stime (fields 14 and 15) of a /proc stat line, in clock ticks.
+double stat_ticks(const std::string& stat) {
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream in(stat.substr(close + 2));
+  std::string field;
+  double total = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i)
+    if (i == 14 || i == 15) total += std::stod(field);
+  return total;
+}
+
+}  // namespace
+
+double process_cpu(pid_t pid) {
+  return stat_ticks(slurp("/proc/" + std::to_string(pid) + "/stat")) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+std::string thread_cpu(pid_t pid) {
+  std::map<std::string, double> by_name;
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::error_code ec;
+  for (const auto& t : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    auto name = slurp(t.path() / "comm");
+    while (!name.empty() && name.back() == '\n') name.pop_back();
+    by_name[name] += stat_ticks(slurp(t.path() / "stat")) / tick;
+  }
+  std::string out = "{";
+  for (const auto& [name, secs] : by_name) {
+    if (out.size() > 1) out += ",";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.2f", secs);
+    out += "\"" + name + "\":" + buf;
+  }
+  return out + "}";
+}
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  std::uint16_t port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
+  ::close(fd);
+  return port;
+}
+
+EngineProcess::EngineProcess(std::string weir, fs::path dir, std::string nats_url)
+    : weir_(std::move(weir)), dir_(std::move(dir)), url_(std::move(nats_url)) {
+  fs::create_directories(dir_ / "flows");
+  std::ofstream(dir_ / "weir.json") << R"({"log": {"level": "warn"}})";
+}
+
+EngineProcess::~EngineProcess() { terminate(); }
+
+void EngineProcess::write_flow(const std::string& file, const std::string& json) const {
+  std::ofstream(dir_ / "flows" / file) << json;
+}
+
+void EngineProcess::start() {
+  const auto log = dir_ / "engine.log";
+  const auto config = dir_ / "weir.json", flows = dir_ / "flows", data = dir_ / "data";
+  log_offset_ = this->log().size();
+  pid_ = fork();
+  if (pid_ < 0) die("bench", "fork failed");
+  if (pid_ != 0) return;
+  // The engine goes with the benchmark, also when it dies on an error.
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  ::dup2(fd, 1);
+  ::dup2(fd, 2);
+  execlp(weir_.c_str(), weir_.c_str(), "run", "--config", config.c_str(), "--nats-url", url_.c_str(), "--flows",
+         flows.c_str(), "--data-dir", data.c_str(), "--log-level", "info", static_cast<char*>(nullptr));
+  _exit(127);
+}
+
+bool EngineProcess::wait_log(const std::string& text, std::chrono::milliseconds timeout) {
+  using namespace std::chrono_literals;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (log().find(text, log_offset_) == std::string::npos) {
+    int status = 0;
+    if (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_) pid_ = 0;
+    if (pid_ <= 0 || std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+int EngineProcess::terminate() {
+  if (pid_ <= 0) return 0;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = 0;
+  return status;
+}
+
+}  // namespace weir::bench

@@ -1,0 +1,58 @@
+// Helpers shared by the benchmarks: the 128-byte record, /proc readings and a weir engine
+// run as a child process.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace weir::bench {
+
+[[noreturn]] void die(const std::string& who, const std::string& what);
+
+std::string slurp(const std::filesystem::path& p);
+
+// A 128-byte sensor-like JSON record; with `t` set it also carries that timestamp (ns).
+std::string record(std::uint64_t i, std::int64_t t = -1);
+
+// A line of /proc/<pid>/status in KiB ("VmRSS:", "VmHWM:"); 0 when unreadable.
+long status_kib(pid_t pid, const char* key);
+// Resets the process's peak RSS (VmHWM) to its current RSS (/proc/<pid>/clear_refs).
+bool reset_peak_rss(pid_t pid);
+// User + system CPU seconds of a process.
+double process_cpu(pid_t pid);
+// CPU seconds per thread name of a process, as a JSON object.
+std::string thread_cpu(pid_t pid);
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+std::uint16_t free_port();
+
+// `weir run` in its own directory (weir.json, flows/, data/, engine.log).
+class EngineProcess {
+ public:
+  EngineProcess(std::string weir, std::filesystem::path dir, std::string nats_url);
+  ~EngineProcess();  // terminate()
+  EngineProcess(const EngineProcess&) = delete;
+  EngineProcess& operator=(const EngineProcess&) = delete;
+
+  void write_flow(const std::string& file, const std::string& json) const;
+  void start();
+  // Waits until the log of this start() holds `text` (false when the deadline passes or the
+  // engine exited).
+  bool wait_log(const std::string& text, std::chrono::milliseconds timeout);
+  int terminate();  // SIGTERM and reap; the exit status
+  pid_t pid() const { return pid_; }
+  std::string log() const { return slurp(dir_ / "engine.log"); }
+
+ private:
+  std::string weir_;
+  std::filesystem::path dir_;
+  std::string url_;
+  pid_t pid_ = 0;
+  std::size_t log_offset_ = 0;  // where this start()'s lines begin (the log is appended to)
+};
+
+}  // namespace weir::bench

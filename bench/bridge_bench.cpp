@@ -1,0 +1,280 @@
+// The site bridge benchmark, in one run on one machine (ratios, not absolute times):
+//  1. the raw nats.c baseline of one JetStream hop (raw_jetstream) with 128-byte JSON records;
+//  2. the raw WebSocket baseline: two ws::Endpoints on loopback, one record per message, and
+//     batched like a bridge data frame;
+//  3. the bridge: site A (its own nats-server and engine: nats_input SRC → websocket_output)
+//     and a hub (its own nats-server and engine: websocket_input → nats_output OUT). N records
+//     wait in SRC; from the first delivery out of SRC until OUT holds all N;
+//  4. end-to-end latency through the same engines at a fixed rate;
+// and prints one JSON object. The targets of the bridge issue are printed, not asserted.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_util.hpp"
+#include "bridge_latency.hpp"
+#include "bus/connection.hpp"
+#include "bus/nats_server_process.hpp"
+#include "bus/publisher.hpp"
+#include "bus/topology.hpp"
+#include "raw_jetstream.hpp"
+#include "ws_baseline.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using weir::bench::die;
+
+namespace {
+
+constexpr const char* me = "bridge_bench";
+constexpr const char* token = "bench-token";
+
+struct Options {
+  std::uint64_t records = 200000;
+  std::string weir = "weir";
+  double rate = 5000;
+  int latency_secs = 10;
+  std::size_t ws_batch = 512;     // records per frame of the batched WebSocket baseline
+  std::string a_settings = "{}";  // `settings` of site A's flow (batch_records, publish_window...)
+  std::string hub_settings = "{}";
+  int window = 32;                // websocket_output / websocket_input `window`
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) die(me, a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--records") o.records = std::stoull(next());
+    else if (a == "--weir") o.weir = next();
+    else if (a == "--rate") o.rate = std::stod(next());
+    else if (a == "--latency-secs") o.latency_secs = std::stoi(next());
+    else if (a == "--ws-batch") o.ws_batch = std::stoull(next());
+    else if (a == "--site-a-settings") o.a_settings = next();
+    else if (a == "--hub-settings") o.hub_settings = next();
+    else if (a == "--window") o.window = std::stoi(next());
+    else
+      die(me, "usage: bridge_bench [--records N] [--weir PATH] [--rate MSGS_PER_S] [--latency-secs S] "
+              "[--ws-batch N] [--site-a-settings JSON] [--hub-settings JSON] [--window N]");
+  }
+  if (o.records == 0 || o.rate <= 0 || o.latency_secs <= 0 || o.window < 1) die(me, "bad option value");
+  return o;
+}
+
+// One site: a nats-server with its own store and a client connection to it.
+struct Site {
+  std::unique_ptr<weir::bus::NatsServerProcess> server;
+  std::unique_ptr<weir::bus::Connection> conn;
+  weir::bus::JetStream js;
+
+  explicit Site(const fs::path& store) {
+    weir::bus::NatsServerOptions so;
+    so.store_dir = store.string();
+    fs::create_directories(store);
+    server = std::make_unique<weir::bus::NatsServerProcess>(so);
+    if (auto st = server->start(); !st.ok()) die(me, "nats-server: " + st.text());
+    weir::bus::ConnectOptions co;
+    co.url = server->url();
+    auto c = weir::bus::Connection::connect(co);
+    if (!c) die(me, "connect: " + c.status().text());
+    conn = std::move(c.value());
+    auto j = conn->jetstream();
+    if (!j) die(me, "jetstream: " + j.status().text());
+    js = std::move(j.value());
+  }
+  ~Site() {
+    js = weir::bus::JetStream();
+    conn.reset();
+    (void)server->stop();
+  }
+
+  void stream(const std::string& name, const std::string& subjects) {
+    weir::bus::StreamSpec s;
+    s.name = name;
+    s.subjects = {subjects};
+    s.retention = weir::bus::Retention::limits;
+    if (auto r = weir::bus::ensure_stream(js.raw(), s); !r) die(me, "stream " + name + ": " + r.status().text());
+  }
+  std::uint64_t messages(const std::string& stream) {
+    auto info = weir::bus::stream_info(js.raw(), stream);
+    return info ? info->messages : 0;
+  }
+  // Stream sequence delivered so far by the stream's (only) consumer; 0 when none yet.
+  std::uint64_t delivered(const std::string& stream) {
+    auto names = weir::bus::consumer_names(js.raw(), stream);
+    if (!names || names->empty()) return 0;
+    auto c = weir::bus::consumer_info(js.raw(), stream, names->front());
+    return c ? c->delivered_stream_seq : 0;
+  }
+};
+
+std::string uplink_flow(const Options& o, std::uint16_t port) {
+  return R"({ "version": 1, "name": "uplink", "settings": )" + o.a_settings + R"(,
+  "components": [
+    { "id": "src", "type": "nats_input", "config": { "subject": "src.data", "stream": "SRC" } },
+    { "id": "link", "type": "websocket_output", "inputs": ["src"],
+      "config": { "mode": "connect", "url": "ws://127.0.0.1:)" + std::to_string(port) + R"(/", "token": ")" +
+         token + R"(", "site": "site-a", "window": )" + std::to_string(o.window) + R"( } } ] })";
+}
+
+std::string hub_flow(const Options& o, std::uint16_t port) {
+  return R"({ "version": 1, "name": "hub", "settings": )" + o.hub_settings + R"(,
+  "components": [
+    { "id": "from_sites", "type": "websocket_input",
+      "config": { "mode": "listen", "listen": "127.0.0.1:)" + std::to_string(port) + R"(", "token": ")" + token +
+         R"(", "site": "hub", "window": )" + std::to_string(o.window) + R"( } },
+    { "id": "sink", "type": "nats_output", "inputs": ["from_sites"], "config": { "subject": "out.data" } } ] })";
+}
+
+double mib(long kib) { return static_cast<double>(kib) / 1024.0; }
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options opt = parse(argc, argv);
+  const std::uint64_t n = opt.records;
+  char tmpl[] = "/tmp/weir-bridge-bench-XXXXXX";
+  if (!mkdtemp(tmpl)) die(me, "mkdtemp failed");
+  const fs::path dir = tmpl;
+  std::string json = R"({"bench":"bridge","records":)" + std::to_string(n) + R"(,"record_bytes":128)";
+  auto add = [&json](const std::string& key, const std::string& value) { json += ",\"" + key + "\":" + value; };
+  {
+    Site a(dir / "a-nats"), hub(dir / "hub-nats");
+
+    // 1. One raw JetStream hop, on site A's server.
+    auto raw = weir::bench::run_raw_jetstream(a.server->url(), n, [](std::size_t i) { return weir::bench::record(i); });
+    add("jetstream_baseline_msgs_per_s", fmt("%.0f", raw.one_hop_msgs_per_s));
+    add("jetstream_publish_msgs_per_s", fmt("%.0f", raw.publish_msgs_per_s));
+    add("jetstream_fetch_msgs_per_s", fmt("%.0f", raw.fetch_msgs_per_s));
+
+    // 2. Raw WebSocket on loopback.
+    try {
+      auto single = weir::bench::run_ws_baseline(n, 1, 8192);
+      auto batched = weir::bench::run_ws_baseline(n, opt.ws_batch, static_cast<std::size_t>(opt.window));
+      add("websocket_baseline_msgs_per_s", fmt("%.0f", single.msgs_per_s));
+      add("websocket_batched_baseline_msgs_per_s", fmt("%.0f", batched.msgs_per_s));
+      add("websocket_batched_records_per_frame", std::to_string(opt.ws_batch));
+    } catch (const std::exception& e) {
+      die(me, e.what());
+    }
+
+    // 3. The bridge. First both engines idle with the link up (idle RSS), then site A stops,
+    // the N records go into SRC, and site A starts again to deliver them.
+    a.stream("SRC", "src.>");
+    hub.stream("OUT", "out.>");
+    const std::uint16_t port = weir::bench::free_port();
+    weir::bench::EngineProcess site_a(opt.weir, dir / "a", a.server->url());
+    weir::bench::EngineProcess hub_engine(opt.weir, dir / "hub", hub.server->url());
+    site_a.write_flow("uplink.json", uplink_flow(opt, port));
+    hub_engine.write_flow("hub.json", hub_flow(opt, port));
+    hub_engine.start();
+    if (!hub_engine.wait_log("flows up", 30s)) die(me, "the hub did not start:\n" + hub_engine.log());
+    site_a.start();
+    if (!site_a.wait_log("link up", 30s)) die(me, "site A did not link up:\n" + site_a.log() + hub_engine.log());
+    std::this_thread::sleep_for(1s);
+    add("site_a_idle_rss_mb", fmt("%.1f", mib(weir::bench::status_kib(site_a.pid(), "VmRSS:"))));
+    add("hub_idle_rss_mb", fmt("%.1f", mib(weir::bench::status_kib(hub_engine.pid(), "VmRSS:"))));
+    if (site_a.terminate() != 0) die(me, "site A did not stop cleanly:\n" + site_a.log());
+
+    {
+      auto pub = weir::bus::AsyncPublisher::create(*a.conn);
+      if (!pub) die(me, "publisher: " + pub.status().text());
+      for (std::uint64_t i = 0; i < n; ++i)
+        if (auto st = pub.value()->publish("src.data", weir::bench::record(i), "b" + std::to_string(i)); !st.ok())
+          die(me, "publish: " + st.text());
+      std::vector<weir::bus::PublishFailure> failures;
+      if (auto st = pub.value()->wait_all(60s, failures); !st.ok() || !failures.empty())
+        die(me, "source publish failed: " + st.text());
+    }
+    if (a.messages("SRC") != n) die(me, "SRC holds " + std::to_string(a.messages("SRC")) + " records");
+
+    weir::bench::reset_peak_rss(hub_engine.pid());
+    const auto started = Clock::now();
+    site_a.start();
+    while (a.delivered("SRC") == 0) {
+      if (Clock::now() - started > 30s) die(me, "site A delivers nothing:\n" + site_a.log());
+      std::this_thread::sleep_for(1ms);
+    }
+    const auto t0 = Clock::now();
+    const double cpu0[] = {weir::bench::process_cpu(a.server->pid()), weir::bench::process_cpu(hub.server->pid()),
+                           weir::bench::process_cpu(site_a.pid()), weir::bench::process_cpu(hub_engine.pid())};
+    std::uint64_t stored = 0;
+    while ((stored = hub.messages("OUT")) < n && Clock::now() - t0 < 120s) std::this_thread::sleep_for(5ms);
+    const auto secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double cpu1[] = {weir::bench::process_cpu(a.server->pid()), weir::bench::process_cpu(hub.server->pid()),
+                           weir::bench::process_cpu(site_a.pid()), weir::bench::process_cpu(hub_engine.pid())};
+    const long a_peak = weir::bench::status_kib(site_a.pid(), "VmHWM:");
+    const long hub_peak = weir::bench::status_kib(hub_engine.pid(), "VmHWM:");
+    const auto a_threads = weir::bench::thread_cpu(site_a.pid());
+    const auto hub_threads = weir::bench::thread_cpu(hub_engine.pid());
+    std::this_thread::sleep_for(500ms);  // anything beyond N (a duplicate) would show by now
+    stored = hub.messages("OUT");
+    if (stored != n)
+      die(me, "OUT holds " + std::to_string(stored) + " of " + std::to_string(n) + " records\n" + site_a.log() +
+                  hub_engine.log());
+    const double bridge = static_cast<double>(n) / secs;
+    add("bridge_msgs_per_s", fmt("%.0f", bridge));
+    add("bridge_ratio", fmt("%.3f", bridge / raw.one_hop_msgs_per_s));
+    add("bridge_seconds", fmt("%.2f", secs));
+    add("bridge_start_to_first_delivery_ms",
+        fmt("%.0f", std::chrono::duration<double, std::milli>(t0 - started).count()));
+    add("bridge_cpu_share", "{\"nats_a\":" + fmt("%.2f", (cpu1[0] - cpu0[0]) / secs) + ",\"nats_hub\":" +
+                                fmt("%.2f", (cpu1[1] - cpu0[1]) / secs) + ",\"site_a\":" +
+                                fmt("%.2f", (cpu1[2] - cpu0[2]) / secs) + ",\"hub\":" +
+                                fmt("%.2f", (cpu1[3] - cpu0[3]) / secs) + "}");
+    add("site_a_thread_cpu_s", a_threads);
+    add("hub_thread_cpu_s", hub_threads);
+
+    // 4. Latency at a fixed rate through the same engines.
+    weir::bench::reset_peak_rss(site_a.pid());
+    weir::bench::reset_peak_rss(hub_engine.pid());
+    weir::bench::LatencyOptions lo;
+    lo.rate = opt.rate;
+    lo.duration = std::chrono::seconds(opt.latency_secs);
+    lo.first_seq = n;
+    weir::bench::LatencyResult lat;
+    try {
+      lat = weir::bench::run_latency(*a.conn, *hub.conn, lo);
+    } catch (const std::exception& e) {
+      die(me, e.what());
+    }
+    add("bridge_latency_ms", "{\"p50\":" + fmt("%.2f", lat.p50_ms) + ",\"p90\":" + fmt("%.2f", lat.p90_ms) +
+                                 ",\"p99\":" + fmt("%.2f", lat.p99_ms) + ",\"p999\":" + fmt("%.2f", lat.p999_ms) +
+                                 ",\"max\":" + fmt("%.2f", lat.max_ms) + ",\"mean\":" + fmt("%.2f", lat.mean_ms) + "}");
+    add("latency_target_rate", fmt("%.0f", opt.rate));
+    add("latency_achieved_rate", fmt("%.0f", lat.achieved_rate));
+    add("latency_records", "{\"published\":" + std::to_string(lat.published) + ",\"received\":" +
+                               std::to_string(lat.received) + ",\"dropped\":" + std::to_string(lat.dropped) + "}");
+    const long a_peak_rate = weir::bench::status_kib(site_a.pid(), "VmHWM:");
+    const long hub_peak_rate = weir::bench::status_kib(hub_engine.pid(), "VmHWM:");
+    add("site_a_peak_rss_mb", fmt("%.1f", mib(std::max(a_peak, a_peak_rate))));
+    add("hub_peak_rss_mb", fmt("%.1f", mib(std::max(hub_peak, hub_peak_rate))));
+    add("site_a_peak_rss_mb_at_rate", fmt("%.1f", mib(a_peak_rate)));
+    add("hub_peak_rss_mb_at_rate", fmt("%.1f", mib(hub_peak_rate)));
+    const auto out_total = hub.messages("OUT");
+    if (lat.received != lat.published || out_total != n + lat.published)
+      die(me, "latency run: received " + std::to_string(lat.received) + " of " + std::to_string(lat.published) +
+                  ", OUT holds " + std::to_string(out_total) + " of " + std::to_string(n + lat.published));
+    if (site_a.terminate() != 0 || hub_engine.terminate() != 0) die(me, "an engine did not stop cleanly");
+  }
+  add("targets", R"({"bridge_msgs_per_s":40000,"bridge_ratio":0.4,"latency_p99_ms_at_5000_msgs_per_s":20,)"
+                 R"("engine_rss_mb":25})");
+  std::printf("%s}\n", json.c_str());
+  fs::remove_all(dir);
+  return 0;
+}
