@@ -56,8 +56,8 @@ class WebsocketInput final : public sdk::Input {
     h.on_message = [this](ws::ConnId c, std::string&& m, bool binary) { on_message(c, std::move(m), binary); };
     h.on_close = [this](ws::ConnId c, int code, const std::string& reason) { on_close(c, code, reason); };
     h.on_connect_failed = [this](const std::string& reason) {
-      if (connect_failure_logged_) return;  // once per outage
-      connect_failure_logged_ = true;
+      if (reason == last_failure_) return;  // once per outage and reason
+      last_failure_ = reason;
       spdlog::warn("{} cannot reach {}: {}; retrying with backoff", ctx_.prefix, config_.url, reason);
     };
     return ws::start_endpoint(config_, ctx_, std::move(h), stats_, endpoint_);
@@ -162,7 +162,7 @@ class WebsocketInput final : public sdk::Input {
       p.source = f.site + "/" + f.flow + "/" + f.component;
       p.window = std::max<std::uint64_t>(1, std::min<std::uint64_t>(f.window, config_.window));
       endpoint_->send(c, ws::encode_welcome(site_, p.window, config_.max_frame_size.bytes), true);
-      connect_failure_logged_ = false;
+      last_failure_.clear();
       stats_.ups++;
       stats_.up = true;
       spdlog::info("{} link up from site {} ({}/{}) at {}", ctx_.prefix, f.site, f.flow, f.component, p.name);
@@ -287,7 +287,7 @@ class WebsocketInput final : public sdk::Input {
   ws::Positions positions_;
   std::map<ws::ConnId, Peer> peers_;
   std::set<ws::ConnId> raw_;
-  bool connect_failure_logged_ = false;
+  std::string last_failure_;  // connect mode: the reason last logged in this outage
   ws::RateLimit raw_drop_log_{std::chrono::seconds(10)};
 };
 

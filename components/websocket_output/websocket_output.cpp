@@ -219,9 +219,10 @@ class WebsocketOutput final : public sdk::BatchOutput {
   }
 
   void on_connect_failed(const std::string& reason) {
-    // Once per outage, not per attempt.
-    if (connect_failure_logged_) return;
-    connect_failure_logged_ = true;
+    // Once per outage, not per attempt; again only when the reason changes (the hub came up
+    // but refuses the token, say).
+    if (reason == last_failure_) return;
+    last_failure_ = reason;
     spdlog::warn("{} cannot reach {}: {}; retrying with backoff ({} batches wait in the flow's stream)",
                  ctx_.prefix, config_.url, reason, items_.size());
   }
@@ -229,7 +230,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
   void link_up(const std::string& peer_site) {
     stats_.up = true;
     stats_.ups++;
-    connect_failure_logged_ = false;
+    last_failure_.clear();
     std::size_t resend = items_.size();
     spdlog::info("{} link up to site {} at {} (window {}{})", ctx_.prefix, peer_site, peer_name_, window_,
                  resend ? ", sending " + std::to_string(resend) + " waiting batches" : "");
@@ -259,7 +260,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
   std::optional<ws::ConnId> peer_;
   std::string peer_name_;
   bool welcomed_ = false;
-  bool connect_failure_logged_ = false;
+  std::string last_failure_;  // connect mode: the reason last logged in this outage
   std::uint64_t next_seq_ = 1;
   std::uint64_t window_ = 1;
   std::uint64_t peer_max_frame_ = 0;
