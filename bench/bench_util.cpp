@@ -77,6 +77,12 @@ double process_cpu(pid_t pid) {
   return stat_ticks(slurp("/proc/" + std::to_string(pid) + "/stat")) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+std::uint64_t cpu_pressure_us() {
+  const auto text = slurp("/proc/pressure/cpu");
+  const auto at = text.find("total=");
+  return at == std::string::npos ? 0 : std::strtoull(text.c_str() + at + 6, nullptr, 10);
+}
+
 std::string thread_cpu(pid_t pid) {
   std::map<std::string, double> by_name;
   const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));

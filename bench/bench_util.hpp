@@ -24,6 +24,9 @@ long status_kib(pid_t pid, const char* key);
 bool reset_peak_rss(pid_t pid);
 // User + system CPU seconds of a process.
 double process_cpu(pid_t pid);
+// Microseconds some task on this machine waited for a CPU (/proc/pressure/cpu "some" total);
+// its growth over a phase divided by the phase's length tells how contended the machine was.
+std::uint64_t cpu_pressure_us();
 // CPU seconds per thread name of a process, as a JSON object.
 std::string thread_cpu(pid_t pid);
 

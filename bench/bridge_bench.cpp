@@ -7,6 +7,9 @@
 //     wait in SRC; from the first delivery out of SRC until OUT holds all N;
 //  4. end-to-end latency through the same engines at a fixed rate;
 // and prints one JSON object. The targets of the bridge issue are printed, not asserted.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -135,17 +138,46 @@ std::string hub_flow(const Options& o, std::uint16_t port) {
     { "id": "sink", "type": "nats_output", "inputs": ["from_sites"], "config": { "subject": "out.data" } } ] })";
 }
 
+// CPU seconds of the four processes of the bridge and the machine's CPU pressure, so that a
+// phase can report each one's share of a core and how much the machine made them wait.
+struct CpuSnapshot {
+  double cpu[4] = {};
+  std::uint64_t pressure_us = 0;
+  Clock::time_point at;
+
+  static CpuSnapshot take(const pid_t (&pids)[4]) {
+    CpuSnapshot s;
+    for (int i = 0; i < 4; ++i) s.cpu[i] = weir::bench::process_cpu(pids[i]);
+    s.pressure_us = weir::bench::cpu_pressure_us();
+    s.at = Clock::now();
+    return s;
+  }
+  // {"nats_a":..,"nats_hub":..,"site_a":..,"hub":..,"machine_cpu_pressure":..} since `before`.
+  std::string share_since(const CpuSnapshot& before) const;
+};
+
 double mib(long kib) { return static_cast<double>(kib) / 1024.0; }
 
-std::string fmt(const char* f, double v) {
+std::string num(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
   return buf;
 }
 
+std::string CpuSnapshot::share_since(const CpuSnapshot& before) const {
+  const double secs = std::chrono::duration<double>(at - before.at).count();
+  const char* names[] = {"nats_a", "nats_hub", "site_a", "hub"};
+  std::string out = "{";
+  for (int i = 0; i < 4; ++i) out += "\"" + std::string(names[i]) + "\":" + num("%.2f", (cpu[i] - before.cpu[i]) / secs) + ",";
+  return out + "\"machine_cpu_pressure\":" +
+         num("%.2f", static_cast<double>(pressure_us - before.pressure_us) / 1e6 / secs) + "}";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // stdout carries the one JSON object; the bus's log lines go to stderr.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("bridge_bench"));
   const Options opt = parse(argc, argv);
   const std::uint64_t n = opt.records;
   char tmpl[] = "/tmp/weir-bridge-bench-XXXXXX";
@@ -158,16 +190,16 @@ int main(int argc, char** argv) {
 
     // 1. One raw JetStream hop, on site A's server.
     auto raw = weir::bench::run_raw_jetstream(a.server->url(), n, [](std::size_t i) { return weir::bench::record(i); });
-    add("jetstream_baseline_msgs_per_s", fmt("%.0f", raw.one_hop_msgs_per_s));
-    add("jetstream_publish_msgs_per_s", fmt("%.0f", raw.publish_msgs_per_s));
-    add("jetstream_fetch_msgs_per_s", fmt("%.0f", raw.fetch_msgs_per_s));
+    add("jetstream_baseline_msgs_per_s", num("%.0f", raw.one_hop_msgs_per_s));
+    add("jetstream_publish_msgs_per_s", num("%.0f", raw.publish_msgs_per_s));
+    add("jetstream_fetch_msgs_per_s", num("%.0f", raw.fetch_msgs_per_s));
 
     // 2. Raw WebSocket on loopback.
     try {
       auto single = weir::bench::run_ws_baseline(n, 1, 8192);
       auto batched = weir::bench::run_ws_baseline(n, opt.ws_batch, static_cast<std::size_t>(opt.window));
-      add("websocket_baseline_msgs_per_s", fmt("%.0f", single.msgs_per_s));
-      add("websocket_batched_baseline_msgs_per_s", fmt("%.0f", batched.msgs_per_s));
+      add("websocket_baseline_msgs_per_s", num("%.0f", single.msgs_per_s));
+      add("websocket_batched_baseline_msgs_per_s", num("%.0f", batched.msgs_per_s));
       add("websocket_batched_records_per_frame", std::to_string(opt.ws_batch));
     } catch (const std::exception& e) {
       die(me, e.what());
@@ -187,10 +219,11 @@ int main(int argc, char** argv) {
     site_a.start();
     if (!site_a.wait_log("link up", 30s)) die(me, "site A did not link up:\n" + site_a.log() + hub_engine.log());
     std::this_thread::sleep_for(1s);
-    add("site_a_idle_rss_mb", fmt("%.1f", mib(weir::bench::status_kib(site_a.pid(), "VmRSS:"))));
-    add("hub_idle_rss_mb", fmt("%.1f", mib(weir::bench::status_kib(hub_engine.pid(), "VmRSS:"))));
+    add("site_a_idle_rss_mb", num("%.1f", mib(weir::bench::status_kib(site_a.pid(), "VmRSS:"))));
+    add("hub_idle_rss_mb", num("%.1f", mib(weir::bench::status_kib(hub_engine.pid(), "VmRSS:"))));
     if (site_a.terminate() != 0) die(me, "site A did not stop cleanly:\n" + site_a.log());
 
+    const auto publish_t0 = Clock::now();
     {
       auto pub = weir::bus::AsyncPublisher::create(*a.conn);
       if (!pub) die(me, "publisher: " + pub.status().text());
@@ -201,6 +234,7 @@ int main(int argc, char** argv) {
       if (auto st = pub.value()->wait_all(60s, failures); !st.ok() || !failures.empty())
         die(me, "source publish failed: " + st.text());
     }
+    const auto publish_secs = std::chrono::duration<double>(Clock::now() - publish_t0).count();
     if (a.messages("SRC") != n) die(me, "SRC holds " + std::to_string(a.messages("SRC")) + " records");
 
     weir::bench::reset_peak_rss(hub_engine.pid());
@@ -211,13 +245,12 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(1ms);
     }
     const auto t0 = Clock::now();
-    const double cpu0[] = {weir::bench::process_cpu(a.server->pid()), weir::bench::process_cpu(hub.server->pid()),
-                           weir::bench::process_cpu(site_a.pid()), weir::bench::process_cpu(hub_engine.pid())};
+    const pid_t pids[4] = {a.server->pid(), hub.server->pid(), site_a.pid(), hub_engine.pid()};
+    const auto cpu0 = CpuSnapshot::take(pids);
     std::uint64_t stored = 0;
     while ((stored = hub.messages("OUT")) < n && Clock::now() - t0 < 120s) std::this_thread::sleep_for(5ms);
     const auto secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    const double cpu1[] = {weir::bench::process_cpu(a.server->pid()), weir::bench::process_cpu(hub.server->pid()),
-                           weir::bench::process_cpu(site_a.pid()), weir::bench::process_cpu(hub_engine.pid())};
+    const auto cpu1 = CpuSnapshot::take(pids);
     const long a_peak = weir::bench::status_kib(site_a.pid(), "VmHWM:");
     const long hub_peak = weir::bench::status_kib(hub_engine.pid(), "VmHWM:");
     const auto a_threads = weir::bench::thread_cpu(site_a.pid());
@@ -228,15 +261,14 @@ int main(int argc, char** argv) {
       die(me, "OUT holds " + std::to_string(stored) + " of " + std::to_string(n) + " records\n" + site_a.log() +
                   hub_engine.log());
     const double bridge = static_cast<double>(n) / secs;
-    add("bridge_msgs_per_s", fmt("%.0f", bridge));
-    add("bridge_ratio", fmt("%.3f", bridge / raw.one_hop_msgs_per_s));
-    add("bridge_seconds", fmt("%.2f", secs));
+    add("bridge_msgs_per_s", num("%.0f", bridge));
+    add("bridge_ratio", num("%.3f", bridge / raw.one_hop_msgs_per_s));
+    add("bridge_seconds", num("%.2f", secs));
+    // As engine_bench counts: putting the records into the source stream included.
+    add("bridge_with_source_publish_msgs_per_s", num("%.0f", static_cast<double>(n) / (publish_secs + secs)));
     add("bridge_start_to_first_delivery_ms",
-        fmt("%.0f", std::chrono::duration<double, std::milli>(t0 - started).count()));
-    add("bridge_cpu_share", "{\"nats_a\":" + fmt("%.2f", (cpu1[0] - cpu0[0]) / secs) + ",\"nats_hub\":" +
-                                fmt("%.2f", (cpu1[1] - cpu0[1]) / secs) + ",\"site_a\":" +
-                                fmt("%.2f", (cpu1[2] - cpu0[2]) / secs) + ",\"hub\":" +
-                                fmt("%.2f", (cpu1[3] - cpu0[3]) / secs) + "}");
+        num("%.0f", std::chrono::duration<double, std::milli>(t0 - started).count()));
+    add("bridge_cpu_share", cpu1.share_since(cpu0));
     add("site_a_thread_cpu_s", a_threads);
     add("hub_thread_cpu_s", hub_threads);
 
@@ -248,24 +280,29 @@ int main(int argc, char** argv) {
     lo.duration = std::chrono::seconds(opt.latency_secs);
     lo.first_seq = n;
     weir::bench::LatencyResult lat;
+    const auto lat_cpu0 = CpuSnapshot::take(pids);
     try {
       lat = weir::bench::run_latency(*a.conn, *hub.conn, lo);
     } catch (const std::exception& e) {
       die(me, e.what());
     }
-    add("bridge_latency_ms", "{\"p50\":" + fmt("%.2f", lat.p50_ms) + ",\"p90\":" + fmt("%.2f", lat.p90_ms) +
-                                 ",\"p99\":" + fmt("%.2f", lat.p99_ms) + ",\"p999\":" + fmt("%.2f", lat.p999_ms) +
-                                 ",\"max\":" + fmt("%.2f", lat.max_ms) + ",\"mean\":" + fmt("%.2f", lat.mean_ms) + "}");
-    add("latency_target_rate", fmt("%.0f", opt.rate));
-    add("latency_achieved_rate", fmt("%.0f", lat.achieved_rate));
+    const auto lat_cpu1 = CpuSnapshot::take(pids);
+    add("bridge_latency_ms", lat.end_to_end.json());
+    // Where the time goes: the same records seen at the intermediate hops.
+    add("bridge_latency_hops_ms", "{\"site_a_flow_stream\":" + lat.site_a_flow.json() +
+                                      ",\"hub_flow_stream\":" + lat.hub_flow.json() +
+                                      ",\"hub_out\":" + lat.end_to_end.json() + "}");
+    add("latency_cpu_share", lat_cpu1.share_since(lat_cpu0));
+    add("latency_target_rate", num("%.0f", opt.rate));
+    add("latency_achieved_rate", num("%.0f", lat.achieved_rate));
     add("latency_records", "{\"published\":" + std::to_string(lat.published) + ",\"received\":" +
                                std::to_string(lat.received) + ",\"dropped\":" + std::to_string(lat.dropped) + "}");
     const long a_peak_rate = weir::bench::status_kib(site_a.pid(), "VmHWM:");
     const long hub_peak_rate = weir::bench::status_kib(hub_engine.pid(), "VmHWM:");
-    add("site_a_peak_rss_mb", fmt("%.1f", mib(std::max(a_peak, a_peak_rate))));
-    add("hub_peak_rss_mb", fmt("%.1f", mib(std::max(hub_peak, hub_peak_rate))));
-    add("site_a_peak_rss_mb_at_rate", fmt("%.1f", mib(a_peak_rate)));
-    add("hub_peak_rss_mb_at_rate", fmt("%.1f", mib(hub_peak_rate)));
+    add("site_a_peak_rss_mb", num("%.1f", mib(std::max(a_peak, a_peak_rate))));
+    add("hub_peak_rss_mb", num("%.1f", mib(std::max(hub_peak, hub_peak_rate))));
+    add("site_a_peak_rss_mb_at_rate", num("%.1f", mib(a_peak_rate)));
+    add("hub_peak_rss_mb_at_rate", num("%.1f", mib(hub_peak_rate)));
     const auto out_total = hub.messages("OUT");
     if (lat.received != lat.published || out_total != n + lat.published)
       die(me, "latency run: received " + std::to_string(lat.received) + " of " + std::to_string(lat.published) +

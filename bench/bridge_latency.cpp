@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <cstdio>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -22,50 +23,102 @@ std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
 }
 
-// The "t" field of a record, -1 when it has none.
-std::int64_t stamp(std::string_view data) {
+// Calls fn(t) for every "t" field in data (one record, or a batch of "<id> <json>\n" lines).
+template <class Fn>
+void for_each_stamp(std::string_view data, Fn fn) {
   static constexpr std::string_view key = R"("t":)";
-  auto at = data.find(key);
-  if (at == std::string_view::npos) return -1;
-  std::int64_t t = -1;
-  const char* begin = data.data() + at + key.size();
-  std::from_chars(begin, data.data() + data.size(), t);
-  return t;
+  for (auto at = data.find(key); at != std::string_view::npos; at = data.find(key, at + key.size())) {
+    std::int64_t t = -1;
+    const char* begin = data.data() + at + key.size();
+    std::from_chars(begin, data.data() + data.size(), t);
+    if (t >= 0) fn(t);
+  }
 }
 
-double percentile(const std::vector<double>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  auto i = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
-  return sorted[std::min(i, sorted.size() - 1)];
+Percentiles summarize(std::vector<double>& ms) {
+  Percentiles p;
+  p.count = ms.size();
+  if (ms.empty()) return p;
+  std::sort(ms.begin(), ms.end());
+  auto at = [&ms](double q) { return ms[static_cast<std::size_t>(q * static_cast<double>(ms.size() - 1) + 0.5)]; };
+  p.p50 = at(0.50);
+  p.p90 = at(0.90);
+  p.p99 = at(0.99);
+  p.p999 = at(0.999);
+  p.max = ms.back();
+  double sum = 0;
+  for (double l : ms) sum += l;
+  p.mean = sum / static_cast<double>(ms.size());
+  return p;
 }
+
+// One core subscription and the thread that timestamps what it takes. Stops once it has
+// `expected` stamps, when told to drain and the drain deadline passed, or when destroyed.
+class Collector {
+ public:
+  Collector(const bus::Connection& conn, const std::string& subject, std::uint64_t expected,
+            const std::atomic<bool>& done, std::chrono::milliseconds drain)
+      : expected_(expected) {
+    bus::CoreSubscriptionOptions so;
+    so.subject = subject;
+    auto sub = bus::CoreSubscription::subscribe(conn.raw(), so);
+    if (!sub) throw std::runtime_error("latency: subscribe " + subject + ": " + sub.status().text());
+    sub_ = std::move(sub.value());
+    if (auto st = conn.flush(5s); !st.ok()) throw std::runtime_error("latency: flush: " + st.text());
+    ms_.reserve(expected);
+    thread_ = std::thread([this, &done, drain] { run(done, drain); });
+  }
+  ~Collector() {
+    stop_ = true;
+    join();
+  }
+  Collector(const Collector&) = delete;
+  Collector& operator=(const Collector&) = delete;
+
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  // After join().
+  std::vector<double>& ms() { return ms_; }
+  std::int64_t dropped() const { return sub_.dropped(); }
+
+ private:
+  void run(const std::atomic<bool>& done, std::chrono::milliseconds drain) {
+    std::vector<bus::Msg> msgs;
+    auto deadline = Clock::time_point::max();
+    while (ms_.size() < expected_ && !stop_.load()) {
+      msgs.clear();
+      (void)sub_.fetch(1024, 50ms, msgs);
+      const auto now = now_ns();
+      for (const auto& m : msgs)
+        for_each_stamp(m.view(), [&](std::int64_t t) { ms_.push_back(static_cast<double>(now - t) / 1e6); });
+      if (done.load() && deadline == Clock::time_point::max()) deadline = Clock::now() + drain;
+      if (Clock::now() > deadline) break;
+    }
+  }
+
+  std::uint64_t expected_;
+  std::atomic<bool> stop_{false};
+  bus::CoreSubscription sub_;
+  std::vector<double> ms_;  // the thread's until joined
+  std::thread thread_;
+};
 
 }  // namespace
 
-LatencyResult run_latency(const bus::Connection& site_a, const bus::Connection& hub, const LatencyOptions& o) {
-  bus::CoreSubscriptionOptions so;
-  so.subject = o.out_subject;
-  auto sub = bus::CoreSubscription::subscribe(hub.raw(), so);
-  if (!sub) throw std::runtime_error("latency: subscribe: " + sub.status().text());
-  if (auto st = hub.flush(5s); !st.ok()) throw std::runtime_error("latency: flush: " + st.text());
+std::string Percentiles::json() const {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, R"({"p50":%.2f,"p90":%.2f,"p99":%.2f,"p999":%.2f,"max":%.2f,"mean":%.2f})", p50, p90,
+                p99, p999, max, mean);
+  return buf;
+}
 
+LatencyResult run_latency(const bus::Connection& site_a, const bus::Connection& hub, const LatencyOptions& o) {
   const auto total = static_cast<std::uint64_t>(o.rate * std::chrono::duration<double>(o.duration).count());
-  std::vector<double> latencies;
-  latencies.reserve(total);
   std::atomic<bool> publishing_done{false};
-  // The receiver runs on its own thread; it owns `latencies` until joined.
-  std::thread receiver([&] {
-    std::vector<bus::Msg> msgs;
-    Clock::time_point drain_deadline = Clock::time_point::max();
-    while (latencies.size() < total) {
-      msgs.clear();
-      (void)sub->fetch(1024, 50ms, msgs);
-      const auto now = now_ns();
-      for (const auto& m : msgs)
-        if (auto t = stamp(m.view()); t >= 0) latencies.push_back(static_cast<double>(now - t) / 1e6);
-      if (publishing_done.load() && drain_deadline == Clock::time_point::max()) drain_deadline = Clock::now() + o.drain;
-      if (Clock::now() > drain_deadline) break;
-    }
-  });
+  Collector out(hub, o.out_subject, total, publishing_done, o.drain);
+  Collector a_flow(site_a, o.site_a_flow_subjects, total, publishing_done, o.drain);
+  Collector hub_flow(hub, o.hub_flow_subjects, total, publishing_done, o.drain);
 
   // Paced on an absolute schedule, so a late wake-up is caught up rather than lowering the rate.
   std::string error;
@@ -87,23 +140,19 @@ LatencyResult run_latency(const bus::Connection& site_a, const bus::Connection& 
       error = "publish failed: " + st.text();
   }
   publishing_done = true;
-  receiver.join();
+  out.join();
+  a_flow.join();
+  hub_flow.join();
   if (!error.empty()) throw std::runtime_error("latency: " + error);
 
   LatencyResult r;
   r.published = total;
-  r.received = latencies.size();
+  r.received = out.ms().size();
   r.achieved_rate = static_cast<double>(total) / publish_secs;
-  r.dropped = sub->dropped();
-  std::sort(latencies.begin(), latencies.end());
-  r.p50_ms = percentile(latencies, 0.50);
-  r.p90_ms = percentile(latencies, 0.90);
-  r.p99_ms = percentile(latencies, 0.99);
-  r.p999_ms = percentile(latencies, 0.999);
-  r.max_ms = latencies.empty() ? 0 : latencies.back();
-  double sum = 0;
-  for (double l : latencies) sum += l;
-  r.mean_ms = latencies.empty() ? 0 : sum / static_cast<double>(latencies.size());
+  r.dropped = out.dropped() + a_flow.dropped() + hub_flow.dropped();
+  r.end_to_end = summarize(out.ms());
+  r.site_a_flow = summarize(a_flow.ms());
+  r.hub_flow = summarize(hub_flow.ms());
   return r;
 }
 

@@ -1,5 +1,7 @@
 // End-to-end latency of a running bridge at a fixed rate: a paced publisher into site A's
-// source subject and a core subscriber on the hub's output subject, in this one process.
+// source subject and a core subscriber on the hub's output subject, in this one process. Two
+// more core subscribers on the flows' internal subjects time each record at the intermediate
+// hops (site A's flow stream, the hub's flow stream), to tell where the time goes.
 #pragma once
 
 #include <chrono>
@@ -16,19 +18,29 @@ struct LatencyOptions {
   std::uint64_t first_seq = 0;             // "seq" of the first record (after the throughput run's)
   std::string source_subject = "src.data";
   std::string out_subject = "out.data";
+  std::string site_a_flow_subjects = "weir.uplink.>";  // the batches site A's input stores
+  std::string hub_flow_subjects = "weir.hub.>";        // the batches the hub's websocket_input stores
   std::chrono::milliseconds drain{15000};  // how long to wait for the last records after publishing
+};
+
+struct Percentiles {
+  std::uint64_t count = 0;
+  double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0, mean = 0;  // ms
+  std::string json() const;
 };
 
 struct LatencyResult {
   std::uint64_t published = 0;
-  std::uint64_t received = 0;
-  double achieved_rate = 0;  // published / publishing time
-  double p50_ms = 0, p90_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0, mean_ms = 0;
-  std::int64_t dropped = 0;  // by the subscriber's queue (should be 0)
+  std::uint64_t received = 0;  // at the hub's output subject
+  double achieved_rate = 0;    // published / publishing time
+  std::int64_t dropped = 0;    // by the subscribers' queues (should be 0)
+  Percentiles end_to_end;      // source publish → hub output subject
+  Percentiles site_a_flow;     // source publish → batch published into site A's flow stream
+  Percentiles hub_flow;        // source publish → batch published into the hub's flow stream
 };
 
 // Each record is record(seq, t) with t the steady clock in ns just before its async publish;
-// the latency of a record is the subscriber's steady clock when it is taken minus t.
+// its latency at a hop is the subscriber's steady clock when it is taken minus t.
 // Throws std::runtime_error on a publish or subscribe failure.
 LatencyResult run_latency(const bus::Connection& site_a, const bus::Connection& hub, const LatencyOptions& o);
 

@@ -56,8 +56,8 @@ class WebsocketInput final : public sdk::Input {
     h.on_message = [this](ws::ConnId c, std::string&& m, bool binary) { on_message(c, std::move(m), binary); };
     h.on_close = [this](ws::ConnId c, int code, const std::string& reason) { on_close(c, code, reason); };
     h.on_connect_failed = [this](const std::string& reason) {
-      if (reason == last_failure_) return;  // once per outage and reason
-      last_failure_ = reason;
+      if (ws::failure_kind(reason) == last_failure_) return;  // once per outage and kind
+      last_failure_ = ws::failure_kind(reason);
       spdlog::warn("{} cannot reach {}: {}; retrying with backoff", ctx_.prefix, config_.url, reason);
     };
     return ws::start_endpoint(config_, ctx_, std::move(h), stats_, endpoint_);
@@ -287,7 +287,7 @@ class WebsocketInput final : public sdk::Input {
   ws::Positions positions_;
   std::map<ws::ConnId, Peer> peers_;
   std::set<ws::ConnId> raw_;
-  std::string last_failure_;  // connect mode: the reason last logged in this outage
+  std::string last_failure_;  // connect mode: the kind of failure last logged in this outage
   ws::RateLimit raw_drop_log_{std::chrono::seconds(10)};
 };
 

@@ -221,8 +221,8 @@ class WebsocketOutput final : public sdk::BatchOutput {
   void on_connect_failed(const std::string& reason) {
     // Once per outage, not per attempt; again only when the reason changes (the hub came up
     // but refuses the token, say).
-    if (reason == last_failure_) return;
-    last_failure_ = reason;
+    if (ws::failure_kind(reason) == last_failure_) return;
+    last_failure_ = ws::failure_kind(reason);
     spdlog::warn("{} cannot reach {}: {}; retrying with backoff ({} batches wait in the flow's stream)",
                  ctx_.prefix, config_.url, reason, items_.size());
   }
@@ -260,7 +260,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
   std::optional<ws::ConnId> peer_;
   std::string peer_name_;
   bool welcomed_ = false;
-  std::string last_failure_;  // connect mode: the reason last logged in this outage
+  std::string last_failure_;  // connect mode: the kind of failure last logged in this outage
   std::uint64_t next_seq_ = 1;
   std::uint64_t window_ = 1;
   std::uint64_t peer_max_frame_ = 0;

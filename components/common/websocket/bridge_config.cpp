@@ -95,6 +95,13 @@ void LinkStats::append(std::vector<sdk::Metric>& out) const {
   out.push_back({"raw_clients", static_cast<double>(raw_clients.load()), true, "raw clients connected"});
 }
 
+std::string failure_kind(const std::string& reason) {
+  if (reason.rfind("HTTP ", 0) == 0) return reason.substr(0, 8);
+  for (const char* word : {"certificate", "TLS", "tls", "alert", "handshake"})
+    if (reason.find(word) != std::string::npos) return "tls";
+  return "network";
+}
+
 sdk::Status start_endpoint(const LinkConfig& c, const sdk::Context& ctx, Handlers h, LinkStats& stats,
                            std::unique_ptr<Endpoint>& out) {
   auto limit = std::make_shared<RateLimit>(std::chrono::seconds(10));

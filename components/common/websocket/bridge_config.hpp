@@ -58,6 +58,11 @@ struct LinkStats {
   void append(std::vector<sdk::Metric>& out) const;
 };
 
+// What kind of failure a dial reason is: "HTTP 401", "tls" or "network". A failing peer is logged
+// once per outage and again only when the kind changes (network errors vary from one attempt to
+// the next; a hub that comes up but refuses the token must still be shown).
+std::string failure_kind(const std::string& reason);
+
 // Creates and starts the component's endpoint with `h`, adding the handler for refused upgrades
 // (counted in `stats`, logged at most every 10 s) and logging where it listens or dials.
 sdk::Status start_endpoint(const LinkConfig& c, const sdk::Context& ctx, Handlers h, LinkStats& stats,
