@@ -9,6 +9,7 @@
 // and prints one JSON object. The targets of the bridge issue are printed, not asserted.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -141,18 +142,19 @@ std::string hub_flow(const Options& o, std::uint16_t port) {
 // CPU seconds of the four processes of the bridge and the machine's CPU pressure, so that a
 // phase can report each one's share of a core and how much the machine made them wait.
 struct CpuSnapshot {
-  double cpu[4] = {};
+  double cpu[5] = {};  // the four, then this benchmark itself
   std::uint64_t pressure_us = 0;
   Clock::time_point at;
 
   static CpuSnapshot take(const pid_t (&pids)[4]) {
     CpuSnapshot s;
     for (int i = 0; i < 4; ++i) s.cpu[i] = weir::bench::process_cpu(pids[i]);
+    s.cpu[4] = weir::bench::process_cpu(getpid());
     s.pressure_us = weir::bench::cpu_pressure_us();
     s.at = Clock::now();
     return s;
   }
-  // {"nats_a":..,"nats_hub":..,"site_a":..,"hub":..,"machine_cpu_pressure":..} since `before`.
+  // {"nats_a":..,"nats_hub":..,"site_a":..,"hub":..,"bench":..,"machine_cpu_pressure":..} since `before`.
   std::string share_since(const CpuSnapshot& before) const;
 };
 
@@ -166,9 +168,9 @@ std::string num(const char* f, double v) {
 
 std::string CpuSnapshot::share_since(const CpuSnapshot& before) const {
   const double secs = std::chrono::duration<double>(at - before.at).count();
-  const char* names[] = {"nats_a", "nats_hub", "site_a", "hub"};
+  const char* names[] = {"nats_a", "nats_hub", "site_a", "hub", "bench"};
   std::string out = "{";
-  for (int i = 0; i < 4; ++i) out += "\"" + std::string(names[i]) + "\":" + num("%.2f", (cpu[i] - before.cpu[i]) / secs) + ",";
+  for (int i = 0; i < 5; ++i) out += "\"" + std::string(names[i]) + "\":" + num("%.2f", (cpu[i] - before.cpu[i]) / secs) + ",";
   return out + "\"machine_cpu_pressure\":" +
          num("%.2f", static_cast<double>(pressure_us - before.pressure_us) / 1e6 / secs) + "}";
 }
@@ -289,7 +291,8 @@ int main(int argc, char** argv) {
     const auto lat_cpu1 = CpuSnapshot::take(pids);
     add("bridge_latency_ms", lat.end_to_end.json());
     // Where the time goes: the same records seen at the intermediate hops.
-    add("bridge_latency_hops_ms", "{\"site_a_flow_stream\":" + lat.site_a_flow.json() +
+    add("bridge_latency_hops_ms", "{\"site_a_source\":" + lat.source.json() +
+                                      ",\"site_a_flow_stream\":" + lat.site_a_flow.json() +
                                       ",\"hub_flow_stream\":" + lat.hub_flow.json() +
                                       ",\"hub_out\":" + lat.end_to_end.json() + "}");
     add("latency_cpu_share", lat_cpu1.share_since(lat_cpu0));

@@ -117,6 +117,7 @@ LatencyResult run_latency(const bus::Connection& site_a, const bus::Connection& 
   const auto total = static_cast<std::uint64_t>(o.rate * std::chrono::duration<double>(o.duration).count());
   std::atomic<bool> publishing_done{false};
   Collector out(hub, o.out_subject, total, publishing_done, o.drain);
+  Collector source(site_a, o.source_subject, total, publishing_done, o.drain);
   Collector a_flow(site_a, o.site_a_flow_subjects, total, publishing_done, o.drain);
   Collector hub_flow(hub, o.hub_flow_subjects, total, publishing_done, o.drain);
 
@@ -141,6 +142,7 @@ LatencyResult run_latency(const bus::Connection& site_a, const bus::Connection& 
   }
   publishing_done = true;
   out.join();
+  source.join();
   a_flow.join();
   hub_flow.join();
   if (!error.empty()) throw std::runtime_error("latency: " + error);
@@ -149,8 +151,9 @@ LatencyResult run_latency(const bus::Connection& site_a, const bus::Connection& 
   r.published = total;
   r.received = out.ms().size();
   r.achieved_rate = static_cast<double>(total) / publish_secs;
-  r.dropped = out.dropped() + a_flow.dropped() + hub_flow.dropped();
+  r.dropped = out.dropped() + source.dropped() + a_flow.dropped() + hub_flow.dropped();
   r.end_to_end = summarize(out.ms());
+  r.source = summarize(source.ms());
   r.site_a_flow = summarize(a_flow.ms());
   r.hub_flow = summarize(hub_flow.ms());
   return r;

@@ -1,7 +1,8 @@
 // End-to-end latency of a running bridge at a fixed rate: a paced publisher into site A's
-// source subject and a core subscriber on the hub's output subject, in this one process. Two
-// more core subscribers on the flows' internal subjects time each record at the intermediate
-// hops (site A's flow stream, the hub's flow stream), to tell where the time goes.
+// source subject and a core subscriber on the hub's output subject, in this one process. More
+// core subscribers time each record at the source subject itself (one trip through site A's
+// nats-server and back: the floor this machine allows) and on the flows' internal subjects
+// (site A's flow stream, the hub's flow stream), to tell where the time goes.
 #pragma once
 
 #include <chrono>
@@ -35,6 +36,7 @@ struct LatencyResult {
   double achieved_rate = 0;    // published / publishing time
   std::int64_t dropped = 0;    // by the subscribers' queues (should be 0)
   Percentiles end_to_end;      // source publish → hub output subject
+  Percentiles source;          // source publish → back from site A's server (the machine's floor)
   Percentiles site_a_flow;     // source publish → batch published into site A's flow stream
   Percentiles hub_flow;        // source publish → batch published into the hub's flow stream
 };

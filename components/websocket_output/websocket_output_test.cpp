@@ -220,3 +220,22 @@ TEST_CASE("websocket_output: raw clients get one JSON value per text frame") {
   client->stop();
   out->stop();
 }
+
+TEST_CASE("websocket_output: a batch larger than the peer takes is refused (dead letters), the next goes through") {
+  Receiver rx(R"(, "max_frame_size": 4096)");
+  auto out = sender(rx.port);
+  Results results;
+  out->send(batch("big", 1, {"r1 \"" + std::string(5000, 'x') + "\""}), results.callback("big"));
+  out->send(batch("small", 2, {"r2 2"}), results.callback("small"));
+  REQUIRE(wait_until([&] { return results.count() == 2; }, 10s));
+  CHECK(results.done[0].first == "big");
+  CHECK_FALSE(results.done[0].second.is_ok());
+  CHECK(results.done[0].second.error().find("max_frame_size") != std::string::npos);
+  CHECK(results.done[1].second.is_ok());
+  rx.sink.locked([&] {
+    REQUIRE(rx.sink.batches.size() == 1);
+    CHECK(rx.sink.batches[0].id == "site-a/small");
+    return 0;
+  });
+  out->stop();
+}
