@@ -74,7 +74,8 @@ double stat_ticks(const std::string& stat) {
 }  // namespace
 
 double process_cpu(pid_t pid) {
-  return stat_ticks(slurp("/proc/" + std::to_string(pid) + "/stat")) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return stat_ticks(slurp("/proc/" + std::to_string(pid) + "/stat")) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 std::uint64_t cpu_pressure_us() {
@@ -123,7 +124,9 @@ EngineProcess::EngineProcess(std::string weir, fs::path dir, std::string nats_ur
   std::ofstream(dir_ / "weir.json") << R"({"log": {"level": "warn"}})";
 }
 
-EngineProcess::~EngineProcess() { terminate(); }
+EngineProcess::~EngineProcess() {
+  terminate();
+}
 
 void EngineProcess::write_flow(const std::string& file, const std::string& json) const {
   std::ofstream(dir_ / "flows" / file) << json;
@@ -141,8 +144,9 @@ void EngineProcess::start() {
   int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   ::dup2(fd, 1);
   ::dup2(fd, 2);
-  execlp(weir_.c_str(), weir_.c_str(), "run", "--config", config.c_str(), "--nats-url", url_.c_str(), "--flows",
-         flows.c_str(), "--data-dir", data.c_str(), "--log-level", "info", static_cast<char*>(nullptr));
+  execlp(weir_.c_str(), weir_.c_str(), "run", "--config", config.c_str(), "--nats-url", url_.c_str(),
+         "--flows", flows.c_str(), "--data-dir", data.c_str(), "--log-level", "info",
+         static_cast<char*>(nullptr));
   _exit(127);
 }
 

@@ -47,7 +47,8 @@ struct Options {
   std::size_t ws_batch = 512;     // records per frame of the batched WebSocket baseline
   std::string a_settings = "{}";  // `settings` of site A's flow (batch_records, publish_window...)
   std::string hub_settings = "{}";
-  int window = 32;                // websocket_output / websocket_input `window`
+  int window = 32;    // websocket_output / websocket_input `window`
+  bool hops = false;  // time the intermediate hops of the latency run too (diagnosis)
 };
 
 Options parse(int argc, char** argv) {
@@ -58,17 +59,28 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) die(me, a + " needs a value");
       return argv[++i];
     };
-    if (a == "--records") o.records = std::stoull(next());
-    else if (a == "--weir") o.weir = next();
-    else if (a == "--rate") o.rate = std::stod(next());
-    else if (a == "--latency-secs") o.latency_secs = std::stoi(next());
-    else if (a == "--ws-batch") o.ws_batch = std::stoull(next());
-    else if (a == "--site-a-settings") o.a_settings = next();
-    else if (a == "--hub-settings") o.hub_settings = next();
-    else if (a == "--window") o.window = std::stoi(next());
+    if (a == "--records")
+      o.records = std::stoull(next());
+    else if (a == "--weir")
+      o.weir = next();
+    else if (a == "--rate")
+      o.rate = std::stod(next());
+    else if (a == "--latency-secs")
+      o.latency_secs = std::stoi(next());
+    else if (a == "--ws-batch")
+      o.ws_batch = std::stoull(next());
+    else if (a == "--site-a-settings")
+      o.a_settings = next();
+    else if (a == "--hub-settings")
+      o.hub_settings = next();
+    else if (a == "--window")
+      o.window = std::stoi(next());
+    else if (a == "--hops")
+      o.hops = true;
     else
-      die(me, "usage: bridge_bench [--records N] [--weir PATH] [--rate MSGS_PER_S] [--latency-secs S] "
-              "[--ws-batch N] [--site-a-settings JSON] [--hub-settings JSON] [--window N]");
+      die(me,
+          "usage: bridge_bench [--records N] [--weir PATH] [--rate MSGS_PER_S] [--latency-secs S] "
+          "[--ws-batch N] [--site-a-settings JSON] [--hub-settings JSON] [--window N] [--hops]");
   }
   if (o.records == 0 || o.rate <= 0 || o.latency_secs <= 0 || o.window < 1) die(me, "bad option value");
   return o;
@@ -106,7 +118,8 @@ struct Site {
     s.name = name;
     s.subjects = {subjects};
     s.retention = weir::bus::Retention::limits;
-    if (auto r = weir::bus::ensure_stream(js.raw(), s); !r) die(me, "stream " + name + ": " + r.status().text());
+    if (auto r = weir::bus::ensure_stream(js.raw(), s); !r)
+      die(me, "stream " + name + ": " + r.status().text());
   }
   std::uint64_t messages(const std::string& stream) {
     auto info = weir::bus::stream_info(js.raw(), stream);
@@ -126,16 +139,18 @@ std::string uplink_flow(const Options& o, std::uint16_t port) {
   "components": [
     { "id": "src", "type": "nats_input", "config": { "subject": "src.data", "stream": "SRC" } },
     { "id": "link", "type": "websocket_output", "inputs": ["src"],
-      "config": { "mode": "connect", "url": "ws://127.0.0.1:)" + std::to_string(port) + R"(/", "token": ")" +
-         token + R"(", "site": "site-a", "window": )" + std::to_string(o.window) + R"( } } ] })";
+      "config": { "mode": "connect", "url": "ws://127.0.0.1:)" +
+         std::to_string(port) + R"(/", "token": ")" + token + R"(", "site": "site-a", "window": )" +
+         std::to_string(o.window) + R"( } } ] })";
 }
 
 std::string hub_flow(const Options& o, std::uint16_t port) {
   return R"({ "version": 1, "name": "hub", "settings": )" + o.hub_settings + R"(,
   "components": [
     { "id": "from_sites", "type": "websocket_input",
-      "config": { "mode": "listen", "listen": "127.0.0.1:)" + std::to_string(port) + R"(", "token": ")" + token +
-         R"(", "site": "hub", "window": )" + std::to_string(o.window) + R"( } },
+      "config": { "mode": "listen", "listen": "127.0.0.1:)" +
+         std::to_string(port) + R"(", "token": ")" + token + R"(", "site": "hub", "window": )" +
+         std::to_string(o.window) + R"( } },
     { "id": "sink", "type": "nats_output", "inputs": ["from_sites"], "config": { "subject": "out.data" } } ] })";
 }
 
@@ -158,7 +173,9 @@ struct CpuSnapshot {
   std::string share_since(const CpuSnapshot& before) const;
 };
 
-double mib(long kib) { return static_cast<double>(kib) / 1024.0; }
+double mib(long kib) {
+  return static_cast<double>(kib) / 1024.0;
+}
 
 std::string num(const char* f, double v) {
   char buf[64];
@@ -170,7 +187,8 @@ std::string CpuSnapshot::share_since(const CpuSnapshot& before) const {
   const double secs = std::chrono::duration<double>(at - before.at).count();
   const char* names[] = {"nats_a", "nats_hub", "site_a", "hub", "bench"};
   std::string out = "{";
-  for (int i = 0; i < 5; ++i) out += "\"" + std::string(names[i]) + "\":" + num("%.2f", (cpu[i] - before.cpu[i]) / secs) + ",";
+  for (int i = 0; i < 5; ++i)
+    out += "\"" + std::string(names[i]) + "\":" + num("%.2f", (cpu[i] - before.cpu[i]) / secs) + ",";
   return out + "\"machine_cpu_pressure\":" +
          num("%.2f", static_cast<double>(pressure_us - before.pressure_us) / 1e6 / secs) + "}";
 }
@@ -186,12 +204,15 @@ int main(int argc, char** argv) {
   if (!mkdtemp(tmpl)) die(me, "mkdtemp failed");
   const fs::path dir = tmpl;
   std::string json = R"({"bench":"bridge","records":)" + std::to_string(n) + R"(,"record_bytes":128)";
-  auto add = [&json](const std::string& key, const std::string& value) { json += ",\"" + key + "\":" + value; };
+  auto add = [&json](const std::string& key, const std::string& value) {
+    json += ",\"" + key + "\":" + value;
+  };
   {
     Site a(dir / "a-nats"), hub(dir / "hub-nats");
 
     // 1. One raw JetStream hop, on site A's server.
-    auto raw = weir::bench::run_raw_jetstream(a.server->url(), n, [](std::size_t i) { return weir::bench::record(i); });
+    auto raw = weir::bench::run_raw_jetstream(a.server->url(), n,
+                                              [](std::size_t i) { return weir::bench::record(i); });
     add("jetstream_baseline_msgs_per_s", num("%.0f", raw.one_hop_msgs_per_s));
     add("jetstream_publish_msgs_per_s", num("%.0f", raw.publish_msgs_per_s));
     add("jetstream_fetch_msgs_per_s", num("%.0f", raw.fetch_msgs_per_s));
@@ -219,7 +240,8 @@ int main(int argc, char** argv) {
     hub_engine.start();
     if (!hub_engine.wait_log("flows up", 30s)) die(me, "the hub did not start:\n" + hub_engine.log());
     site_a.start();
-    if (!site_a.wait_log("link up", 30s)) die(me, "site A did not link up:\n" + site_a.log() + hub_engine.log());
+    if (!site_a.wait_log("link up", 30s))
+      die(me, "site A did not link up:\n" + site_a.log() + hub_engine.log());
     std::this_thread::sleep_for(1s);
     add("site_a_idle_rss_mb", num("%.1f", mib(weir::bench::status_kib(site_a.pid(), "VmRSS:"))));
     add("hub_idle_rss_mb", num("%.1f", mib(weir::bench::status_kib(hub_engine.pid(), "VmRSS:"))));
@@ -230,7 +252,8 @@ int main(int argc, char** argv) {
       auto pub = weir::bus::AsyncPublisher::create(*a.conn);
       if (!pub) die(me, "publisher: " + pub.status().text());
       for (std::uint64_t i = 0; i < n; ++i)
-        if (auto st = pub.value()->publish("src.data", weir::bench::record(i), "b" + std::to_string(i)); !st.ok())
+        if (auto st = pub.value()->publish("src.data", weir::bench::record(i), "b" + std::to_string(i));
+            !st.ok())
           die(me, "publish: " + st.text());
       std::vector<weir::bus::PublishFailure> failures;
       if (auto st = pub.value()->wait_all(60s, failures); !st.ok() || !failures.empty())
@@ -260,14 +283,16 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(500ms);  // anything beyond N (a duplicate) would show by now
     stored = hub.messages("OUT");
     if (stored != n)
-      die(me, "OUT holds " + std::to_string(stored) + " of " + std::to_string(n) + " records\n" + site_a.log() +
-                  hub_engine.log());
+      die(me, "OUT holds " + std::to_string(stored) + " of " + std::to_string(n) + " records\n" +
+                  site_a.log() + hub_engine.log());
     const double bridge = static_cast<double>(n) / secs;
     add("bridge_msgs_per_s", num("%.0f", bridge));
     add("bridge_ratio", num("%.3f", bridge / raw.one_hop_msgs_per_s));
     add("bridge_seconds", num("%.2f", secs));
     // As engine_bench counts: putting the records into the source stream included.
-    add("bridge_with_source_publish_msgs_per_s", num("%.0f", static_cast<double>(n) / (publish_secs + secs)));
+    const double with_publish = static_cast<double>(n) / (publish_secs + secs);
+    add("bridge_with_source_publish_msgs_per_s", num("%.0f", with_publish));
+    add("bridge_with_source_publish_ratio", num("%.3f", with_publish / raw.one_hop_msgs_per_s));
     add("bridge_start_to_first_delivery_ms",
         num("%.0f", std::chrono::duration<double, std::milli>(t0 - started).count()));
     add("bridge_cpu_share", cpu1.share_since(cpu0));
@@ -281,6 +306,7 @@ int main(int argc, char** argv) {
     lo.rate = opt.rate;
     lo.duration = std::chrono::seconds(opt.latency_secs);
     lo.first_seq = n;
+    lo.hops = opt.hops;
     weir::bench::LatencyResult lat;
     const auto lat_cpu0 = CpuSnapshot::take(pids);
     try {
@@ -291,15 +317,16 @@ int main(int argc, char** argv) {
     const auto lat_cpu1 = CpuSnapshot::take(pids);
     add("bridge_latency_ms", lat.end_to_end.json());
     // Where the time goes: the same records seen at the intermediate hops.
-    add("bridge_latency_hops_ms", "{\"site_a_source\":" + lat.source.json() +
-                                      ",\"site_a_flow_stream\":" + lat.site_a_flow.json() +
-                                      ",\"hub_flow_stream\":" + lat.hub_flow.json() +
-                                      ",\"hub_out\":" + lat.end_to_end.json() + "}");
+    if (opt.hops)
+      add("bridge_latency_hops_ms",
+          "{\"site_a_source\":" + lat.source.json() + ",\"site_a_flow_stream\":" + lat.site_a_flow.json() +
+              ",\"hub_flow_stream\":" + lat.hub_flow.json() + ",\"hub_out\":" + lat.end_to_end.json() + "}");
     add("latency_cpu_share", lat_cpu1.share_since(lat_cpu0));
     add("latency_target_rate", num("%.0f", opt.rate));
     add("latency_achieved_rate", num("%.0f", lat.achieved_rate));
-    add("latency_records", "{\"published\":" + std::to_string(lat.published) + ",\"received\":" +
-                               std::to_string(lat.received) + ",\"dropped\":" + std::to_string(lat.dropped) + "}");
+    add("latency_records", "{\"published\":" + std::to_string(lat.published) +
+                               ",\"received\":" + std::to_string(lat.received) +
+                               ",\"dropped\":" + std::to_string(lat.dropped) + "}");
     const long a_peak_rate = weir::bench::status_kib(site_a.pid(), "VmHWM:");
     const long hub_peak_rate = weir::bench::status_kib(hub_engine.pid(), "VmHWM:");
     add("site_a_peak_rss_mb", num("%.1f", mib(std::max(a_peak, a_peak_rate))));
@@ -308,8 +335,9 @@ int main(int argc, char** argv) {
     add("hub_peak_rss_mb_at_rate", num("%.1f", mib(hub_peak_rate)));
     const auto out_total = hub.messages("OUT");
     if (lat.received != lat.published || out_total != n + lat.published)
-      die(me, "latency run: received " + std::to_string(lat.received) + " of " + std::to_string(lat.published) +
-                  ", OUT holds " + std::to_string(out_total) + " of " + std::to_string(n + lat.published));
+      die(me, "latency run: received " + std::to_string(lat.received) + " of " +
+                  std::to_string(lat.published) + ", OUT holds " + std::to_string(out_total) + " of " +
+                  std::to_string(n + lat.published));
     if (site_a.terminate() != 0 || hub_engine.terminate() != 0) die(me, "an engine did not stop cleanly");
   }
   add("targets", R"({"bridge_msgs_per_s":40000,"bridge_ratio":0.4,"latency_p99_ms_at_5000_msgs_per_s":20,)"

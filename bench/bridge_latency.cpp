@@ -4,6 +4,7 @@
 #include <atomic>
 #include <charconv>
 #include <cstdio>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -40,7 +41,9 @@ Percentiles summarize(std::vector<double>& ms) {
   p.count = ms.size();
   if (ms.empty()) return p;
   std::sort(ms.begin(), ms.end());
-  auto at = [&ms](double q) { return ms[static_cast<std::size_t>(q * static_cast<double>(ms.size() - 1) + 0.5)]; };
+  auto at = [&ms](double q) {
+    return ms[static_cast<std::size_t>(q * static_cast<double>(ms.size() - 1) + 0.5)];
+  };
   p.p50 = at(0.50);
   p.p90 = at(0.90);
   p.p99 = at(0.99);
@@ -108,18 +111,22 @@ class Collector {
 
 std::string Percentiles::json() const {
   char buf[256];
-  std::snprintf(buf, sizeof buf, R"({"p50":%.2f,"p90":%.2f,"p99":%.2f,"p999":%.2f,"max":%.2f,"mean":%.2f})", p50, p90,
-                p99, p999, max, mean);
+  std::snprintf(buf, sizeof buf, R"({"p50":%.2f,"p90":%.2f,"p99":%.2f,"p999":%.2f,"max":%.2f,"mean":%.2f})",
+                p50, p90, p99, p999, max, mean);
   return buf;
 }
 
-LatencyResult run_latency(const bus::Connection& site_a, const bus::Connection& hub, const LatencyOptions& o) {
+LatencyResult run_latency(const bus::Connection& site_a, const bus::Connection& hub,
+                          const LatencyOptions& o) {
   const auto total = static_cast<std::uint64_t>(o.rate * std::chrono::duration<double>(o.duration).count());
   std::atomic<bool> publishing_done{false};
   Collector out(hub, o.out_subject, total, publishing_done, o.drain);
-  Collector source(site_a, o.source_subject, total, publishing_done, o.drain);
-  Collector a_flow(site_a, o.site_a_flow_subjects, total, publishing_done, o.drain);
-  Collector hub_flow(hub, o.hub_flow_subjects, total, publishing_done, o.drain);
+  std::unique_ptr<Collector> source, a_flow, hub_flow;
+  if (o.hops) {
+    source = std::make_unique<Collector>(site_a, o.source_subject, total, publishing_done, o.drain);
+    a_flow = std::make_unique<Collector>(site_a, o.site_a_flow_subjects, total, publishing_done, o.drain);
+    hub_flow = std::make_unique<Collector>(hub, o.hub_flow_subjects, total, publishing_done, o.drain);
+  }
 
   // Paced on an absolute schedule, so a late wake-up is caught up rather than lowering the rate.
   std::string error;
@@ -127,12 +134,14 @@ LatencyResult run_latency(const bus::Connection& site_a, const bus::Connection& 
   if (auto pub = bus::AsyncPublisher::create(site_a); !pub) {
     error = "publisher: " + pub.status().text();
   } else {
-    const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / o.rate));
+    const auto period =
+        std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / o.rate));
     const auto t0 = Clock::now();
     for (std::uint64_t i = 0; i < total && error.empty(); ++i) {
       std::this_thread::sleep_until(t0 + period * static_cast<std::int64_t>(i));
       const auto seq = o.first_seq + i;
-      if (auto st = pub.value()->publish(o.source_subject, record(seq, now_ns()), "l" + std::to_string(seq)); !st.ok())
+      if (auto st = pub.value()->publish(o.source_subject, record(seq, now_ns()), "l" + std::to_string(seq));
+          !st.ok())
         error = "publish: " + st.text();
     }
     publish_secs = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -142,20 +151,22 @@ LatencyResult run_latency(const bus::Connection& site_a, const bus::Connection& 
   }
   publishing_done = true;
   out.join();
-  source.join();
-  a_flow.join();
-  hub_flow.join();
+  for (auto* c : {source.get(), a_flow.get(), hub_flow.get()})
+    if (c) c->join();
   if (!error.empty()) throw std::runtime_error("latency: " + error);
 
   LatencyResult r;
   r.published = total;
   r.received = out.ms().size();
   r.achieved_rate = static_cast<double>(total) / publish_secs;
-  r.dropped = out.dropped() + source.dropped() + a_flow.dropped() + hub_flow.dropped();
+  r.dropped = out.dropped();
   r.end_to_end = summarize(out.ms());
-  r.source = summarize(source.ms());
-  r.site_a_flow = summarize(a_flow.ms());
-  r.hub_flow = summarize(hub_flow.ms());
+  if (o.hops) {
+    r.dropped += source->dropped() + a_flow->dropped() + hub_flow->dropped();
+    r.source = summarize(source->ms());
+    r.site_a_flow = summarize(a_flow->ms());
+    r.hub_flow = summarize(hub_flow->ms());
+  }
   return r;
 }
 

@@ -14,14 +14,15 @@
 namespace weir::bench {
 
 struct LatencyOptions {
-  double rate = 5000;                      // records per second
+  double rate = 5000;  // records per second
   std::chrono::milliseconds duration{10000};
-  std::uint64_t first_seq = 0;             // "seq" of the first record (after the throughput run's)
+  std::uint64_t first_seq = 0;  // "seq" of the first record (after the throughput run's)
   std::string source_subject = "src.data";
   std::string out_subject = "out.data";
   std::string site_a_flow_subjects = "weir.uplink.>";  // the batches site A's input stores
   std::string hub_flow_subjects = "weir.hub.>";        // the batches the hub's websocket_input stores
   std::chrono::milliseconds drain{15000};  // how long to wait for the last records after publishing
+  bool hops = true;  // also time the intermediate hops (three more subscribers in this process)
 };
 
 struct Percentiles {
@@ -36,9 +37,10 @@ struct LatencyResult {
   double achieved_rate = 0;    // published / publishing time
   std::int64_t dropped = 0;    // by the subscribers' queues (should be 0)
   Percentiles end_to_end;      // source publish → hub output subject
-  Percentiles source;          // source publish → back from site A's server (the machine's floor)
-  Percentiles site_a_flow;     // source publish → batch published into site A's flow stream
-  Percentiles hub_flow;        // source publish → batch published into the hub's flow stream
+  // With `hops`:
+  Percentiles source;       // source publish → back from site A's server (the machine's floor)
+  Percentiles site_a_flow;  // source publish → batch published into site A's flow stream
+  Percentiles hub_flow;     // source publish → batch published into the hub's flow stream
 };
 
 // Each record is record(seq, t) with t the steady clock in ns just before its async publish;

@@ -83,9 +83,11 @@ WsResult run_ws_baseline(std::uint64_t n, std::size_t batch, std::size_t window)
       msg = record(i++);
     } else {
       const auto k = std::min<std::uint64_t>(batch, n - i);
-      msg = R"({"type":"data","seq":)" + std::to_string(frames + 1) + R"(,"records":)" + std::to_string(k) + "}\n";
+      msg = R"({"type":"data","seq":)" + std::to_string(frames + 1) + R"(,"records":)" + std::to_string(k) +
+            "}\n";
       msg.reserve(msg.size() + k * 150);
-      for (std::uint64_t j = 0; j < k; ++j, ++i) msg += "site-a/SRC:" + std::to_string(i) + " " + record(i) + "\n";
+      for (std::uint64_t j = 0; j < k; ++j, ++i)
+        msg += "site-a/SRC:" + std::to_string(i) + " " + record(i) + "\n";
     }
     while (frames - frames_in.load(std::memory_order_relaxed) >= window) std::this_thread::sleep_for(20us);
     client->send(conn, std::move(msg), true);
@@ -96,7 +98,8 @@ WsResult run_ws_baseline(std::uint64_t n, std::size_t batch, std::size_t window)
   client->stop();
   server->stop();
   if (!all || received.load() != n)
-    throw std::runtime_error("ws_baseline: received " + std::to_string(received.load()) + " of " + std::to_string(n));
+    throw std::runtime_error("ws_baseline: received " + std::to_string(received.load()) + " of " +
+                             std::to_string(n));
   return {static_cast<double>(n) / secs, static_cast<std::size_t>(frames)};
 }
 

@@ -80,6 +80,7 @@ EndpointOptions endpoint_options(const LinkConfig& c, const sdk::Context& ctx) {
   o.heartbeat = std::chrono::duration_cast<std::chrono::milliseconds>(c.heartbeat);
   o.reconnect_max = std::chrono::duration_cast<std::chrono::milliseconds>(c.reconnect_max);
   o.log_prefix = ctx.prefix;
+  o.thread_name = "ws:" + ctx.component;
   return o;
 }
 

@@ -6,6 +6,8 @@
 // from start() to the join in stop().
 #pragma once
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
@@ -67,7 +69,10 @@ class EndpointBase : public Endpoint {
     started_ = true;
     work_.emplace(ioc_.get_executor());
     schedule_heartbeat();
-    thread_ = std::thread([this] { run_io(); });
+    thread_ = std::thread([this] {
+      if (!options_.thread_name.empty()) pthread_setname_np(pthread_self(), options_.thread_name.substr(0, 15).c_str());
+      run_io();
+    });
     return true;
   }
 

@@ -50,6 +50,7 @@ struct EndpointOptions {
   std::chrono::milliseconds reconnect_max{30000};
   std::chrono::milliseconds open_timeout{5000};  // TCP + TLS + upgrade
   std::string log_prefix;                        // "[flow/component]" for log lines
+  std::string thread_name;                       // of the io thread (top -H, ps -L); 15 chars at most
 };
 
 using ConnId = std::uint64_t;
