@@ -239,3 +239,33 @@ TEST_CASE("websocket_output: a batch larger than the peer takes is refused (dead
   });
   out->stop();
 }
+
+TEST_CASE("websocket_output: the other way round, the output listens and the input dials in") {
+  const auto port = free_port();
+  auto po = parse_config("websocket_output", R"({"mode": "listen", "listen": "127.0.0.1:)" + std::to_string(port) +
+                                                 R"(", "token": "t0k", "site": "site-a"})");
+  auto out = create<sdk::BatchOutput>(po, sdk::Context{"aflow", "out", "[aflow/out]", nullptr, {}});
+  REQUIRE(out->start().is_ok());
+  Results results;
+  out->send(batch("b1", 1, {"r1 1"}), results.callback("b1"));  // waits for the peer to dial in
+
+  TempDir dir{"weir-ws-in"};
+  auto pi = parse_config("websocket_input", R"({"mode": "connect", "url": "ws://127.0.0.1:)" + std::to_string(port) +
+                                                R"(/", "token": "t0k", "site": "hub", "reconnect_max": "200ms"})");
+  auto input = create<sdk::Input>(pi, sdk::Context{"hubflow", "in", "[hubflow/in]", nullptr, dir.path()});
+  REQUIRE(input->start().is_ok());
+  ThreadSafeSink sink;
+  std::thread t([&] { input->run(sink); });
+  CHECK(wait_until([&] { return results.count() == 1; }, 10s));
+  out->send(batch("b2", 2, {"r2 2"}), results.callback("b2"));
+  CHECK(wait_until([&] { return results.count() == 2; }, 10s));
+  sink.locked([&] {
+    REQUIRE(sink.batches.size() == 2);
+    CHECK(sink.batches[1].body == "site-a/r2 2\n");
+    return 0;
+  });
+  sink.stop = true;
+  t.join();
+  input->stop();
+  out->stop();
+}
