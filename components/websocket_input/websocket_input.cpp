@@ -50,10 +50,13 @@ class WebsocketInput final : public sdk::Input {
     std::string error;
     if (!positions_.open(ctx_.data_dir / "bridge" / (ctx_.flow + "." + ctx_.component + ".positions"), error))
       return sdk::Status::error(error);
-    if (ctx_.nats) max_payload_ = static_cast<std::size_t>(std::max<int64_t>(0, natsConnection_GetMaxPayload(ctx_.nats)));
+    if (ctx_.nats)
+      max_payload_ = static_cast<std::size_t>(std::max<int64_t>(0, natsConnection_GetMaxPayload(ctx_.nats)));
     ws::Handlers h;
     h.on_open = [this](ws::ConnId c, bool bridge, const std::string& peer) { on_open(c, bridge, peer); };
-    h.on_message = [this](ws::ConnId c, std::string&& m, bool binary) { on_message(c, std::move(m), binary); };
+    h.on_message = [this](ws::ConnId c, std::string&& m, bool binary) {
+      on_message(c, std::move(m), binary);
+    };
     h.on_close = [this](ws::ConnId c, int code, const std::string& reason) { on_close(c, code, reason); };
     h.on_connect_failed = [this](const std::string& reason) {
       if (ws::failure_kind(reason) == last_failure_) return;  // once per outage and kind
@@ -98,9 +101,9 @@ class WebsocketInput final : public sdk::Input {
 
  private:
   struct Peer {
-    std::string name;       // address, for logs
-    std::string site;       // from hello; empty until then
-    std::string source;     // "<site>/<flow>/<component>"
+    std::string name;    // address, for logs
+    std::string site;    // from hello; empty until then
+    std::string source;  // "<site>/<flow>/<component>"
     std::uint64_t next_seq = 1;
     std::uint64_t acked = 0;
     std::uint64_t window = 1;
@@ -114,7 +117,8 @@ class WebsocketInput final : public sdk::Input {
     auto position = w.position;
     return sink.push_batch(std::move(w.batch), [this, conn, seq, source = std::move(source), position] {
       // The PubAck arrived (on the engine's thread): the ack goes out from the io thread.
-      if (auto* e = endpoint_.get()) e->post([this, conn, seq, source, position] { stored(conn, seq, source, position); });
+      if (auto* e = endpoint_.get())
+        e->post([this, conn, seq, source, position] { stored(conn, seq, source, position); });
     });
   }
 
@@ -122,7 +126,8 @@ class WebsocketInput final : public sdk::Input {
     if (config_.content == Content::text) return sink.push(sdk::Record{{}, boost::json::string(w.payload)});
     boost::system::error_code ec;
     auto v = boost::json::parse(w.payload, ec);
-    if (ec) return sink.fail(sdk::Record{{}, boost::json::string(w.payload)}, "invalid JSON: " + ec.message());
+    if (ec)
+      return sink.fail(sdk::Record{{}, boost::json::string(w.payload)}, "invalid JSON: " + ec.message());
     return sink.push(sdk::Record{{}, std::move(v)});
   }
 
@@ -191,10 +196,12 @@ class WebsocketInput final : public sdk::Input {
     w.position = f.position;
     w.batch.id = p.site + "/" + f.batch;
     w.batch.records = f.records;
-    if (!ws::rewrite_body(f.body, f.records, p.site + "/", w.batch.body, error)) return refuse(c, p, f.seq, error);
+    if (!ws::rewrite_body(f.body, f.records, p.site + "/", w.batch.body, error))
+      return refuse(c, p, f.seq, error);
     if (max_payload_ && w.batch.body.size() > max_payload_)
-      return refuse(c, p, f.seq, "batch of " + std::to_string(w.batch.body.size()) +
-                                     " bytes exceeds the receiving NATS server's max_payload");
+      return refuse(c, p, f.seq,
+                    "batch of " + std::to_string(w.batch.body.size()) +
+                        " bytes exceeds the receiving NATS server's max_payload");
     stats_.messages_in += f.records;
     enqueue(std::move(w));
   }
@@ -298,9 +305,12 @@ sdk::ComponentSpec<Config> spec() {
   sdk::ComponentSpec<Config> s{"websocket_input", sdk::Kind::input};
   s.summary("Receives records from another site over WebSocket (weir.bridge.v1); raw clients may send JSON.")
       .description(
-          "The receiving end of a site bridge: each batch from the peer (a websocket_output) is stored whole in "
-          "this flow's stream and acknowledged to the sender only after its JetStream PubAck. Record ids keep "
-          "their origin, prefixed with the sending site (\"site-a/SRC:42\"), and a batch the sender repeats after "
+          "The receiving end of a site bridge: each batch from the peer (a websocket_output) is stored whole "
+          "in "
+          "this flow's stream and acknowledged to the sender only after its JetStream PubAck. Record ids "
+          "keep "
+          "their origin, prefixed with the sending site (\"site-a/SRC:42\"), and a batch the sender repeats "
+          "after "
           "a reconnect or restart is recognised and not stored twice. Clients that connect without the "
           "subprotocol may send one JSON payload per text frame, each published as one record, best effort.")
       .output("out", "Records from the peer or from raw clients.");
@@ -308,7 +318,8 @@ sdk::ComponentSpec<Config> spec() {
   s.field("content", &Config::content,
           field()
               .doc("How raw clients' frames are read.")
-              .option("json", Content::json, "Each frame is one JSON value; an invalid one goes to the error port.")
+              .option("json", Content::json,
+                      "Each frame is one JSON value; an invalid one goes to the error port.")
               .option("text", Content::text, "Each frame becomes a JSON string as it is."))
       .example(boost::json::parse(R"({"id": "from_sites", "type": "websocket_input",
           "config": {"mode": "listen", "listen": "0.0.0.0:8765", "token": "${BRIDGE_TOKEN}",

@@ -29,7 +29,10 @@ struct RawClient {
     co.reconnect_min = 10s;  // one connection is enough
     co.reconnect_max = 10s;
     ws::Handlers h;
-    h.on_open = [this](ws::ConnId c, bool, const std::string&) { conn = c; open = true; };
+    h.on_open = [this](ws::ConnId c, bool, const std::string&) {
+      conn = c;
+      open = true;
+    };
     h.on_close = [this](ws::ConnId, int code, const std::string&) { close_code = code; };
     std::string error;
     ep = ws::Endpoint::create(co, h, error);
@@ -54,12 +57,13 @@ TEST_CASE("websocket_input: config checks") {
                  "invalid_value", "/components/0/config/content"));
 }
 
-TEST_CASE("websocket_input: raw clients' text frames become records; invalid JSON goes to the error port; "
-          "an oversized frame closes with 1009") {
+TEST_CASE(
+    "websocket_input: raw clients' text frames become records; invalid JSON goes to the error port; "
+    "an oversized frame closes with 1009") {
   TempDir dir{"weir-ws-in"};
   const auto port = free_port();
-  auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" + std::to_string(port) +
-                                               R"(", "max_frame_size": 4096})");
+  auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" +
+                                               std::to_string(port) + R"(", "max_frame_size": 4096})");
   auto input = create<sdk::Input>(p, sdk::Context{"f", "in", "[f/in]", nullptr, dir.path()});
   REQUIRE(input->start().is_ok());
   ThreadSafeSink sink;
@@ -69,7 +73,9 @@ TEST_CASE("websocket_input: raw clients' text frames become records; invalid JSO
     a.send(R"({"a":1})");
     b.send(R"({"b":2})");
     a.send("not json");
-    CHECK(wait_until([&] { return sink.locked([&] { return sink.pushed.size() == 2 && sink.failed.size() == 1; }); }, 10s));
+    CHECK(wait_until(
+        [&] { return sink.locked([&] { return sink.pushed.size() == 2 && sink.failed.size() == 1; }); },
+        10s));
     a.send(std::string(5000, 'x'));
     CHECK(wait_until([&] { return a.close_code.load() == 1009; }, 10s));
     CHECK(a.close_code.load() == 1009);
@@ -89,8 +95,8 @@ TEST_CASE("websocket_input: raw clients' text frames become records; invalid JSO
 TEST_CASE("websocket_input: with content text a frame becomes a JSON string as it is") {
   TempDir dir{"weir-ws-in"};
   const auto port = free_port();
-  auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" + std::to_string(port) +
-                                               R"(", "content": "text"})");
+  auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" +
+                                               std::to_string(port) + R"(", "content": "text"})");
   auto input = create<sdk::Input>(p, sdk::Context{"f", "in", "[f/in]", nullptr, dir.path()});
   REQUIRE(input->start().is_ok());
   ThreadSafeSink sink;
@@ -100,7 +106,10 @@ TEST_CASE("websocket_input: with content text a frame becomes a JSON string as i
     a.send("hello {");
     CHECK(wait_until([&] { return sink.locked([&] { return sink.pushed.size() == 1; }); }, 10s));
   }
-  sink.locked([&] { CHECK(sink.pushed[0].value == boost::json::value("hello {")); return 0; });
+  sink.locked([&] {
+    CHECK(sink.pushed[0].value == boost::json::value("hello {"));
+    return 0;
+  });
   sink.stop = true;
   t.join();
   input->stop();

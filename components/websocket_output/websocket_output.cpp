@@ -30,7 +30,9 @@ class WebsocketOutput final : public sdk::BatchOutput {
   sdk::Status start() override {
     ws::Handlers h;
     h.on_open = [this](ws::ConnId c, bool bridge, const std::string& peer) { on_open(c, bridge, peer); };
-    h.on_message = [this](ws::ConnId c, std::string&& m, bool binary) { on_message(c, std::move(m), binary); };
+    h.on_message = [this](ws::ConnId c, std::string&& m, bool binary) {
+      on_message(c, std::move(m), binary);
+    };
     h.on_close = [this](ws::ConnId c, int code, const std::string& reason) { on_close(c, code, reason); };
     h.on_connect_failed = [this](const std::string& reason) { on_connect_failed(reason); };
     return ws::start_endpoint(config_, ctx_, std::move(h), stats_, endpoint_);
@@ -147,8 +149,9 @@ class WebsocketOutput final : public sdk::BatchOutput {
     peer_ = c;
     peer_name_ = peer;
     welcomed_ = false;
-    endpoint_->send(c, ws::encode_hello(site_, ctx_.flow, ctx_.component, static_cast<std::uint64_t>(config_.window)),
-                    true);
+    endpoint_->send(
+        c, ws::encode_hello(site_, ctx_.flow, ctx_.component, static_cast<std::uint64_t>(config_.window)),
+        true);
   }
 
   void on_message(ws::ConnId c, std::string&& message, bool /*binary*/) {
@@ -171,10 +174,18 @@ class WebsocketOutput final : public sdk::BatchOutput {
         link_up(f.site);
         transmit();
         return;
-      case ws::FrameType::ack: on_ack(f.seq); return;
-      case ws::FrameType::nack: on_nack(f.seq, f.reason); return;
-      case ws::FrameType::bye: spdlog::info("{} peer says goodbye: {}", ctx_.prefix, f.reason); return;
-      default: protocol_error(c, "unexpected frame"); return;
+      case ws::FrameType::ack:
+        on_ack(f.seq);
+        return;
+      case ws::FrameType::nack:
+        on_nack(f.seq, f.reason);
+        return;
+      case ws::FrameType::bye:
+        spdlog::info("{} peer says goodbye: {}", ctx_.prefix, f.reason);
+        return;
+      default:
+        protocol_error(c, "unexpected frame");
+        return;
     }
   }
 
@@ -272,9 +283,12 @@ class WebsocketOutput final : public sdk::BatchOutput {
 sdk::ComponentSpec<Config> spec() {
   using sdk::field;
   sdk::ComponentSpec<Config> s{"websocket_output", sdk::Kind::output};
-  s.summary("Sends records to another site over WebSocket (weir.bridge.v1), store-and-forward; raw clients get JSON.")
+  s.summary(
+       "Sends records to another site over WebSocket (weir.bridge.v1), store-and-forward; raw clients get "
+       "JSON.")
       .description(
-          "Batches go whole to the peer (a websocket_input) over one WebSocket, with a window of unacknowledged "
+          "Batches go whole to the peer (a websocket_input) over one WebSocket, with a window of "
+          "unacknowledged "
           "frames. A batch is acknowledged in this flow's stream only after the peer stored it in its own "
           "JetStream, so while the link is down records wait in the stream (up to the flow's max_bytes / "
           "max_age) and go out, in order, when it is back; the peer drops what it already stored. Clients "
@@ -282,9 +296,10 @@ sdk::ComponentSpec<Config> spec() {
           "best effort.");
   ws::add_link_fields(s, "sent");
   s.field("raw_only", &Config::raw_only,
-          field().doc("listen mode: serve raw clients only. Records are acknowledged as soon as they are handed to "
-                      "the clients connected at that moment (at-most-once; none connected: they are dropped). "
-                      "Without it, records wait for a weir peer."))
+          field().doc(
+              "listen mode: serve raw clients only. Records are acknowledged as soon as they are handed to "
+              "the clients connected at that moment (at-most-once; none connected: they are dropped). "
+              "Without it, records wait for a weir peer."))
       .lint([](const Config& c, sdk::Lint& lint) {
         if (c.raw_only && c.mode != ws::Mode::listen)
           lint.error("raw_only", "invalid_value", "raw_only needs mode \"listen\"");

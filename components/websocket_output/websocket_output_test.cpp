@@ -45,8 +45,9 @@ struct Receiver {
   std::unique_ptr<sdk::Input> input;
   std::thread thread;
   explicit Receiver(const std::string& extra = "") {
-    auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" + std::to_string(port) +
-                                                 R"(", "token": "t0k", "site": "hub")" + extra + "}");
+    auto p =
+        parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" + std::to_string(port) +
+                                            R"(", "token": "t0k", "site": "hub")" + extra + "}");
     sdk::Context ctx{"hubflow", "in", "[hubflow/in]", nullptr, dir.path()};
     input = create<sdk::Input>(p, ctx);
     auto st = input->start();
@@ -61,8 +62,9 @@ struct Receiver {
 };
 
 std::unique_ptr<sdk::BatchOutput> sender(std::uint16_t port, const std::string& token = "t0k") {
-  auto p = parse_config("websocket_output", R"({"mode": "connect", "url": "ws://127.0.0.1:)" + std::to_string(port) +
-                                                R"(/", "token": ")" + token + R"(", "site": "site-a", "reconnect_max": "200ms"})");
+  auto p = parse_config("websocket_output", R"({"mode": "connect", "url": "ws://127.0.0.1:)" +
+                                                std::to_string(port) + R"(/", "token": ")" + token +
+                                                R"(", "site": "site-a", "reconnect_max": "200ms"})");
   auto out = create<sdk::BatchOutput>(p, sdk::Context{"aflow", "out", "[aflow/out]", nullptr, {}});
   auto st = out->start();
   REQUIRE_MESSAGE(st.is_ok(), st.error());
@@ -76,15 +78,18 @@ TEST_CASE("websocket_output: config checks") {
                  "/components/0/config/url"));
   CHECK(has_diag(parse_config("websocket_output", R"({"mode": "connect", "url": "http://x/"})").diags,
                  "invalid_value", "/components/0/config/url"));
-  CHECK(has_diag(parse_config("websocket_output", R"({"mode": "connect", "url": "ws://x/", "raw_only": true})").diags,
-                 "invalid_value", "/components/0/config/raw_only"));
+  CHECK(has_diag(
+      parse_config("websocket_output", R"({"mode": "connect", "url": "ws://x/", "raw_only": true})").diags,
+      "invalid_value", "/components/0/config/raw_only"));
   CHECK(has_diag(parse_config("websocket_output", R"({"mode": "listen", "tls": {"cert": "a.crt"}})").diags,
                  "invalid_value", "/components/0/config/tls"));
   CHECK(has_diag(parse_config("websocket_output", R"({"mode": "listen", "listen": "8765"})").diags,
                  "invalid_value", "/components/0/config/listen"));
-  CHECK(has_diag(parse_config("websocket_output", R"({"mode": "connect", "url": "ws://x/", "site": "a b"})").diags,
-                 "invalid_value", "/components/0/config/site"));
-  auto ok = parse_config("websocket_output", R"({"mode": "connect", "url": "wss://hub:8765/", "token": "x"})");
+  CHECK(has_diag(
+      parse_config("websocket_output", R"({"mode": "connect", "url": "ws://x/", "site": "a b"})").diags,
+      "invalid_value", "/components/0/config/site"));
+  auto ok =
+      parse_config("websocket_output", R"({"mode": "connect", "url": "wss://hub:8765/", "token": "x"})");
   CHECK_MESSAGE(ok.config != nullptr, dump(ok.diags));
 }
 
@@ -94,7 +99,8 @@ TEST_CASE("websocket_output: batches are confirmed after the receiver stored the
   Results results;
   for (int i = 1; i <= 5; ++i) {
     auto id = "b" + std::to_string(i);
-    out->send(batch(id, static_cast<std::uint64_t>(i), {"SRC:" + std::to_string(i) + " {\"n\":" + std::to_string(i) + "}"}),
+    out->send(batch(id, static_cast<std::uint64_t>(i),
+                    {"SRC:" + std::to_string(i) + " {\"n\":" + std::to_string(i) + "}"}),
               results.callback(id));
   }
   REQUIRE(wait_until([&] { return results.count() == 5; }, 10s));
@@ -117,7 +123,8 @@ TEST_CASE("websocket_output: batches are confirmed after the receiver stored the
   Results r2;
   for (int i = 4; i <= 6; ++i) {
     auto id = "b" + std::to_string(i);
-    again->send(batch(id, static_cast<std::uint64_t>(i), {"SRC:" + std::to_string(i) + " {}"}), r2.callback(id));
+    again->send(batch(id, static_cast<std::uint64_t>(i), {"SRC:" + std::to_string(i) + " {}"}),
+                r2.callback(id));
   }
   REQUIRE(wait_until([&] { return r2.count() == 3; }, 10s));
   for (auto& [id, st] : r2.done) CHECK_MESSAGE(st.is_ok(), id);
@@ -152,8 +159,8 @@ TEST_CASE("websocket_output: batches wait while nobody listens and go out once t
     if (x.name == "batches_waiting") CHECK(x.value == 1);
   }
   TempDir dir{"weir-ws-in"};
-  auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" + std::to_string(port) +
-                                               R"(", "token": "t0k"})");
+  auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" +
+                                               std::to_string(port) + R"(", "token": "t0k"})");
   auto input = create<sdk::Input>(p, sdk::Context{"hubflow", "in", "[hubflow/in]", nullptr, dir.path()});
   REQUIRE(input->start().is_ok());
   ThreadSafeSink sink;
@@ -172,7 +179,10 @@ TEST_CASE("websocket_output: a wrong token never opens the link") {
   out->send(batch("x", 1, {"r 1"}), results.callback("x"));
   std::this_thread::sleep_for(1s);
   CHECK(results.count() == 0);
-  rx.sink.locked([&] { CHECK(rx.sink.batches.empty()); return 0; });
+  rx.sink.locked([&] {
+    CHECK(rx.sink.batches.empty());
+    return 0;
+  });
   std::vector<sdk::Metric> m;
   rx.input->metrics(m);
   for (auto& x : m)
@@ -182,8 +192,8 @@ TEST_CASE("websocket_output: a wrong token never opens the link") {
 
 TEST_CASE("websocket_output: raw clients get one JSON value per text frame") {
   const auto port = free_port();
-  auto p = parse_config("websocket_output", R"({"mode": "listen", "listen": "127.0.0.1:)" + std::to_string(port) +
-                                                R"(", "raw_only": true})");
+  auto p = parse_config("websocket_output", R"({"mode": "listen", "listen": "127.0.0.1:)" +
+                                                std::to_string(port) + R"(", "raw_only": true})");
   auto out = create<sdk::BatchOutput>(p, sdk::Context{"aflow", "out", "[aflow/out]", nullptr, {}});
   REQUIRE(out->start().is_ok());
 
@@ -210,7 +220,12 @@ TEST_CASE("websocket_output: raw clients get one JSON value per text frame") {
   Results results;
   out->send(batch("r", 1, {"a 1", R"(b {"x":2})"}), results.callback("r"));
   CHECK(wait_until([&] { return results.count() == 1; }, 5s));
-  CHECK(wait_until([&] { std::lock_guard l(mu); return got.size() == 2; }, 10s));
+  CHECK(wait_until(
+      [&] {
+        std::lock_guard l(mu);
+        return got.size() == 2;
+      },
+      10s));
   {
     std::lock_guard l(mu);
     REQUIRE(got.size() == 2);
@@ -221,7 +236,8 @@ TEST_CASE("websocket_output: raw clients get one JSON value per text frame") {
   out->stop();
 }
 
-TEST_CASE("websocket_output: a batch larger than the peer takes is refused (dead letters), the next goes through") {
+TEST_CASE(
+    "websocket_output: a batch larger than the peer takes is refused (dead letters), the next goes through") {
   Receiver rx(R"(, "max_frame_size": 4096)");
   auto out = sender(rx.port);
   Results results;
@@ -242,16 +258,18 @@ TEST_CASE("websocket_output: a batch larger than the peer takes is refused (dead
 
 TEST_CASE("websocket_output: the other way round, the output listens and the input dials in") {
   const auto port = free_port();
-  auto po = parse_config("websocket_output", R"({"mode": "listen", "listen": "127.0.0.1:)" + std::to_string(port) +
-                                                 R"(", "token": "t0k", "site": "site-a"})");
+  auto po =
+      parse_config("websocket_output", R"({"mode": "listen", "listen": "127.0.0.1:)" + std::to_string(port) +
+                                           R"(", "token": "t0k", "site": "site-a"})");
   auto out = create<sdk::BatchOutput>(po, sdk::Context{"aflow", "out", "[aflow/out]", nullptr, {}});
   REQUIRE(out->start().is_ok());
   Results results;
   out->send(batch("b1", 1, {"r1 1"}), results.callback("b1"));  // waits for the peer to dial in
 
   TempDir dir{"weir-ws-in"};
-  auto pi = parse_config("websocket_input", R"({"mode": "connect", "url": "ws://127.0.0.1:)" + std::to_string(port) +
-                                                R"(/", "token": "t0k", "site": "hub", "reconnect_max": "200ms"})");
+  auto pi = parse_config("websocket_input",
+                         R"({"mode": "connect", "url": "ws://127.0.0.1:)" + std::to_string(port) +
+                             R"(/", "token": "t0k", "site": "hub", "reconnect_max": "200ms"})");
   auto input = create<sdk::Input>(pi, sdk::Context{"hubflow", "in", "[hubflow/in]", nullptr, dir.path()});
   REQUIRE(input->start().is_ok());
   ThreadSafeSink sink;

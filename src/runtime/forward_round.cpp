@@ -25,8 +25,12 @@ struct Slot {
 class Forwarder {
  public:
   Forwarder(FlowShared& shared, const graph::Stage& stage, bus::AsyncPublisher& pub, std::mutex& serial)
-      : shared_(shared), stage_(stage), pub_(pub), serial_(serial),
-        component_(stage.members.front().component), prefix_(shared.prefix(component_)),
+      : shared_(shared),
+        stage_(stage),
+        pub_(pub),
+        serial_(serial),
+        component_(stage.members.front().component),
+        prefix_(shared.prefix(component_)),
         output_(dynamic_cast<sdk::BatchOutput*>(shared.components[component_].get())),
         state_(std::make_shared<State>()) {}
 
@@ -91,8 +95,9 @@ class Forwarder {
     }
     settle_done();
     if (!inflight_.empty())
-      spdlog::info("{} stopping with {} batches unconfirmed by the peer; they are sent again at the next start",
-                   prefix_, inflight_.size());
+      spdlog::info(
+          "{} stopping with {} batches unconfirmed by the peer; they are sent again at the next start",
+          prefix_, inflight_.size());
   }
 
  private:
@@ -120,7 +125,8 @@ class Forwarder {
     batch.position = meta.ok() ? meta->stream_seq : 0;
     batch.body.assign(msg.view());
     auto records = msg.header("Weir-Records");
-    batch.records = records ? std::strtoull(std::string(*records).c_str(), nullptr, 10) : count_lines(batch.body);
+    batch.records =
+        records ? std::strtoull(std::string(*records).c_str(), nullptr, 10) : count_lines(batch.body);
     shared_.counters[component_].records_in += batch.records;
     const std::uint64_t ticket = next_ticket_++;
     inflight_.push_back(Slot{std::move(msg), std::move(in_id), batch.records, false, {}});
@@ -187,8 +193,8 @@ class Forwarder {
     shared_.counters[component_].dead_letters +=
         records ? std::strtoull(std::string(*records).c_str(), nullptr, 10) : count_lines(msg.view());
     const auto& id = shared_.flow.components[component_].id;
-    auto st = publish_dead_letter(pub_, shared_.dlq_subject, msg.view(), derive_id(in_id, id, "dead"), reason, id,
-                                  records ? *records : std::string_view{});
+    auto st = publish_dead_letter(pub_, shared_.dlq_subject, msg.view(), derive_id(in_id, id, "dead"), reason,
+                                  id, records ? *records : std::string_view{});
     if (!st.ok()) spdlog::debug("{} dead letter publish: {}", prefix_, st.text());
   }
 

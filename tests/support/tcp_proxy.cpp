@@ -44,8 +44,8 @@ struct Direction {
   bool reading = false;
   bool writing = false;
   bool timer_armed = false;
-  bool eof = false;       // src ended its stream
-  bool shut = false;      // dst got our FIN after everything read was written
+  bool eof = false;   // src ended its stream
+  bool shut = false;  // dst got our FIN after everything read was written
 };
 
 void abortive_close(tcp::socket& s) {
@@ -84,8 +84,9 @@ struct TcpProxy::Impl {
     acceptor_.open(listen_ep.protocol());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
     acceptor_.bind(listen_ep, ec);
-    if (ec) throw std::runtime_error("tcp_proxy: cannot bind 127.0.0.1:" + std::to_string(listen_port) + ": " +
-                                     ec.message());
+    if (ec)
+      throw std::runtime_error("tcp_proxy: cannot bind 127.0.0.1:" + std::to_string(listen_port) + ": " +
+                               ec.message());
     acceptor_.listen();
     port_ = acceptor_.local_endpoint().port();
 
@@ -138,7 +139,8 @@ struct TcpProxy::Impl {
   }
 
   void do_accept() {
-    acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket s) { on_accept(ec, std::move(s)); });
+    acceptor_.async_accept(
+        [this](const boost::system::error_code& ec, tcp::socket s) { on_accept(ec, std::move(s)); });
   }
 
   void on_accept(const boost::system::error_code& ec, tcp::socket s) {
@@ -319,9 +321,13 @@ TcpProxy::TcpProxy(std::string target_host, std::uint16_t target_port, std::uint
 
 TcpProxy::~TcpProxy() = default;
 
-std::uint16_t TcpProxy::port() const { return impl_->port_; }
+std::uint16_t TcpProxy::port() const {
+  return impl_->port_;
+}
 
-void TcpProxy::set_target(std::uint16_t target_port) { impl_->target_port_.store(target_port); }
+void TcpProxy::set_target(std::uint16_t target_port) {
+  impl_->target_port_.store(target_port);
+}
 
 void TcpProxy::cut() {
   impl_->run_sync([this] { impl_->abort_all(); });
@@ -337,10 +343,18 @@ void TcpProxy::set_stalled(bool stalled) {
   if (!stalled) impl_->run_sync([this] { impl_->kick_all(); });
 }
 
-void TcpProxy::set_delay(std::chrono::milliseconds d) { impl_->delay_ms_.store(d.count()); }
+void TcpProxy::set_delay(std::chrono::milliseconds d) {
+  impl_->delay_ms_.store(d.count());
+}
 
-std::size_t TcpProxy::accepted() const { return impl_->accepted_.load(); }
-std::size_t TcpProxy::active() const { return impl_->active_.load(); }
-std::uint64_t TcpProxy::bytes_forwarded() const { return impl_->bytes_.load(); }
+std::size_t TcpProxy::accepted() const {
+  return impl_->accepted_.load();
+}
+std::size_t TcpProxy::active() const {
+  return impl_->active_.load();
+}
+std::uint64_t TcpProxy::bytes_forwarded() const {
+  return impl_->bytes_.load();
+}
 
 }  // namespace weir::testing

@@ -12,9 +12,12 @@ namespace weir::ws {
 sdk::ObjectSpec<TlsConfig> TlsConfig::object_spec() {
   using sdk::field;
   return sdk::ObjectSpec<TlsConfig>{}
-      .field("cert", &TlsConfig::cert, field().doc("PEM certificate file (chain).").example("/etc/weir/tls/site.crt"))
-      .field("key", &TlsConfig::key, field().doc("PEM private key file of `cert`.").example("/etc/weir/tls/site.key"))
-      .field("ca", &TlsConfig::ca, field().doc("PEM file of the CA(s) the peer's certificate must chain to."));
+      .field("cert", &TlsConfig::cert,
+             field().doc("PEM certificate file (chain).").example("/etc/weir/tls/site.crt"))
+      .field("key", &TlsConfig::key,
+             field().doc("PEM private key file of `cert`.").example("/etc/weir/tls/site.key"))
+      .field("ca", &TlsConfig::ca,
+             field().doc("PEM file of the CA(s) the peer's certificate must chain to."));
 }
 
 namespace {
@@ -106,7 +109,8 @@ std::string failure_kind(const std::string& reason) {
 sdk::Status start_endpoint(const LinkConfig& c, const sdk::Context& ctx, Handlers h, LinkStats& stats,
                            std::unique_ptr<Endpoint>& out) {
   auto limit = std::make_shared<RateLimit>(std::chrono::seconds(10));
-  h.on_rejected = [prefix = ctx.prefix, &stats, limit](const std::string& peer, int status, const std::string& reason) {
+  h.on_rejected = [prefix = ctx.prefix, &stats, limit](const std::string& peer, int status,
+                                                       const std::string& reason) {
     stats.rejected++;
     if (auto n = limit->allow())
       spdlog::warn("{} refused a connection from {}: HTTP {} {}{}", prefix, peer, status, reason,

@@ -50,10 +50,10 @@ void lint_link(const LinkConfig& c, sdk::Lint& lint);
 // transition, rejected upgrades rate-limited.
 struct LinkStats {
   std::atomic<bool> up{false};
-  std::atomic<std::uint64_t> ups{0};        // link-up transitions
+  std::atomic<std::uint64_t> ups{0};  // link-up transitions
   std::atomic<std::uint64_t> bytes_in{0}, bytes_out{0};
   std::atomic<std::uint64_t> messages_in{0}, messages_out{0};
-  std::atomic<std::uint64_t> rejected{0};   // upgrades refused (token, path, limit)
+  std::atomic<std::uint64_t> rejected{0};  // upgrades refused (token, path, limit)
   std::atomic<std::uint64_t> raw_clients{0};
   void append(std::vector<sdk::Metric>& out) const;
 };
@@ -86,25 +86,30 @@ void add_link_fields(sdk::ComponentSpec<Config>& spec, const char* role) {
       .field("path", static_cast<std::string Config::*>(&L::path),
              field().doc("listen mode: the URL path served; other paths get HTTP 404."))
       .field("url", static_cast<std::string Config::*>(&L::url),
-             field().doc("connect mode: ws://host:port/path or wss://host:port/path.")
+             field()
+                 .doc("connect mode: ws://host:port/path or wss://host:port/path.")
                  .example("wss://hub.example.net:8765/"))
       .field("token", static_cast<std::string Config::*>(&L::token),
-             field().secret().doc("Bearer token. listen: a client without it gets HTTP 401; connect: sent "
-                                  "with the upgrade. Set it from the environment: \"${BRIDGE_TOKEN}\".")
+             field()
+                 .secret()
+                 .doc("Bearer token. listen: a client without it gets HTTP 401; connect: sent "
+                      "with the upgrade. Set it from the environment: \"${BRIDGE_TOKEN}\".")
                  .example("${BRIDGE_TOKEN}"))
       .field("tls", static_cast<TlsConfig Config::*>(&L::tls),
              field().doc("listen: `cert` and `key` serve wss; `ca` then requires client certificates "
                          "(mutual TLS). connect (wss url): `ca` verifies the server (else the system's "
                          "CAs); `cert` and `key` are the client certificate."))
       .field("max_frame_size", static_cast<sdk::ByteSize Config::*>(&L::max_frame_size),
-             field().size_range(4096, 64ull * 1024 * 1024).doc(
-                 "Largest message taken; a larger one closes the connection with code 1009."))
+             field()
+                 .size_range(4096, 64ull * 1024 * 1024)
+                 .doc("Largest message taken; a larger one closes the connection with code 1009."))
       .field("max_clients", static_cast<int Config::*>(&L::max_clients),
              field().range(1, 1024).advanced().doc("listen mode: more concurrent connections get HTTP 503."))
       .field("heartbeat", static_cast<std::chrono::nanoseconds Config::*>(&L::heartbeat),
-             field().duration_range(100ms, 5min).doc(
-                 "A ping goes out on a connection idle this long; one silent for 3 x heartbeat is "
-                 "closed and the link counts as down."))
+             field()
+                 .duration_range(100ms, 5min)
+                 .doc("A ping goes out on a connection idle this long; one silent for 3 x heartbeat is "
+                      "closed and the link counts as down."))
       .field("reconnect_max", static_cast<std::chrono::nanoseconds Config::*>(&L::reconnect_max),
              field().duration_range(100ms, 1h).advanced().doc(
                  "connect mode: longest wait between attempts (backoff from 100 ms, x2, +-20% jitter)."))

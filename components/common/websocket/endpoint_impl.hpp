@@ -70,7 +70,8 @@ class EndpointBase : public Endpoint {
     work_.emplace(ioc_.get_executor());
     schedule_heartbeat();
     thread_ = std::thread([this] {
-      if (!options_.thread_name.empty()) pthread_setname_np(pthread_self(), options_.thread_name.substr(0, 15).c_str());
+      if (!options_.thread_name.empty())
+        pthread_setname_np(pthread_self(), options_.thread_name.substr(0, 15).c_str());
       run_io();
     });
     return true;
@@ -330,7 +331,8 @@ class EndpointBase : public Endpoint {
       Conn& c = entry.second;
       if (!c.open || c.close_code != 0) continue;
       if (now - c.last_rx >= 3 * options_.heartbeat) {
-        spdlog::debug("{} websocket: connection {} silent for 3 heartbeats", options_.log_prefix, entry.first);
+        spdlog::debug("{} websocket: connection {} silent for 3 heartbeats", options_.log_prefix,
+                      entry.first);
         request_close(c, websocketpp::close::status::going_away, "heartbeat");
       } else if (now - c.last_tx >= options_.heartbeat ||
                  (now - c.last_rx >= options_.heartbeat && now - c.last_ping >= options_.heartbeat)) {
@@ -356,7 +358,8 @@ class EndpointBase : public Endpoint {
     for (auto& entry : conns_) {
       if (!entry.second.open) continue;
       any_open = true;
-      if (entry.second.close_code == 0) request_close(entry.second, websocketpp::close::status::going_away, "going away");
+      if (entry.second.close_code == 0)
+        request_close(entry.second, websocketpp::close::status::going_away, "going away");
     }
     work_.reset();
     if (!any_open) {

@@ -42,28 +42,43 @@ bool get_uint(const json::object& o, const char* key, std::uint64_t& out, std::s
 
 std::string encode_hello(std::string_view site, std::string_view flow, std::string_view component,
                          std::uint64_t window) {
-  return with_newline({{"type", "hello"}, {"version", protocol_version}, {"site", site}, {"flow", flow},
-                       {"component", component}, {"window", window}});
+  return with_newline({{"type", "hello"},
+                       {"version", protocol_version},
+                       {"site", site},
+                       {"flow", flow},
+                       {"component", component},
+                       {"window", window}});
 }
 
 std::string encode_welcome(std::string_view site, std::uint64_t window, std::uint64_t max_frame_size) {
-  return with_newline({{"type", "welcome"}, {"version", protocol_version}, {"site", site}, {"window", window},
+  return with_newline({{"type", "welcome"},
+                       {"version", protocol_version},
+                       {"site", site},
+                       {"window", window},
                        {"max_frame_size", max_frame_size}});
 }
 
 std::string encode_data_header(std::uint64_t seq, std::string_view batch, std::uint64_t records,
                                std::string_view source, std::uint64_t position) {
-  return with_newline({{"type", "data"}, {"seq", seq}, {"batch", batch}, {"records", records},
-                       {"source", source}, {"position", position}});
+  return with_newline({{"type", "data"},
+                       {"seq", seq},
+                       {"batch", batch},
+                       {"records", records},
+                       {"source", source},
+                       {"position", position}});
 }
 
-std::string encode_ack(std::uint64_t seq) { return with_newline({{"type", "ack"}, {"seq", seq}}); }
+std::string encode_ack(std::uint64_t seq) {
+  return with_newline({{"type", "ack"}, {"seq", seq}});
+}
 
 std::string encode_nack(std::uint64_t seq, std::string_view reason) {
   return with_newline({{"type", "nack"}, {"seq", seq}, {"reason", reason}});
 }
 
-std::string encode_bye(std::string_view reason) { return with_newline({{"type", "bye"}, {"reason", reason}}); }
+std::string encode_bye(std::string_view reason) {
+  return with_newline({{"type", "bye"}, {"reason", reason}});
+}
 
 bool decode_frame(std::string_view message, Frame& out, std::string& error) {
   auto nl = message.find('\n');
@@ -146,7 +161,8 @@ bool rewrite_body(std::string_view body, std::uint64_t records, std::string_view
     ++lines;
   }
   if (lines != records) {
-    error = "the body holds " + std::to_string(lines) + " records, the header says " + std::to_string(records);
+    error =
+        "the body holds " + std::to_string(lines) + " records, the header says " + std::to_string(records);
     return false;
   }
   return true;

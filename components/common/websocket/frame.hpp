@@ -23,12 +23,12 @@ struct Frame {
   std::uint64_t max_frame_size = 0;  // welcome: the largest message the receiver takes
   // data, ack, nack
   std::uint64_t seq = 0;
-  std::string batch;          // data: the batch id at the sender
-  std::uint64_t records = 0;  // data: lines in the body
-  std::string source;         // data: the sender's upstream consumer
-  std::uint64_t position = 0; // data: the batch's sequence in the sender's stream
-  std::string_view body;      // data: points into the decoded message
-  std::string reason;         // nack, bye
+  std::string batch;           // data: the batch id at the sender
+  std::uint64_t records = 0;   // data: lines in the body
+  std::string source;          // data: the sender's upstream consumer
+  std::uint64_t position = 0;  // data: the batch's sequence in the sender's stream
+  std::string_view body;       // data: points into the decoded message
+  std::string reason;          // nack, bye
 };
 
 std::string encode_hello(std::string_view site, std::string_view flow, std::string_view component,

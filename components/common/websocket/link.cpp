@@ -64,7 +64,8 @@ void check_tls(const EndpointOptions& o, std::vector<std::string>& problems) {
 void check_listen(const EndpointOptions& o, std::vector<std::string>& problems) {
   std::string host, port;
   if (!detail::split_host_port(o.listen, host, port)) {
-    problems.push_back("listen: expected host:port (port 0-65535, IPv6 in brackets), got \"" + o.listen + "\"");
+    problems.push_back("listen: expected host:port (port 0-65535, IPv6 in brackets), got \"" + o.listen +
+                       "\"");
   }
   if (o.path.empty() || o.path.front() != '/') problems.emplace_back("path: must start with /");
   if (o.max_clients == 0) problems.emplace_back("max_clients: must be at least 1");

@@ -88,7 +88,8 @@ class ServerEndpoint final : public EndpointBase<Config, websocketpp::server<Con
     if (!o.token.empty()) {
       const std::string& auth = con->get_request_header("Authorization");
       if (auth.empty()) return reject(*con, peer, 401, "no bearer token");
-      if (!equal_constant_time(auth, "Bearer " + o.token)) return reject(*con, peer, 401, "wrong bearer token");
+      if (!equal_constant_time(auth, "Bearer " + o.token))
+        return reject(*con, peer, 401, "wrong bearer token");
     }
     if (this->conn_count() >= o.max_clients) {
       return reject(*con, peer, 503, "too many clients (max_clients " + std::to_string(o.max_clients) + ")");
@@ -104,7 +105,8 @@ class ServerEndpoint final : public EndpointBase<Config, websocketpp::server<Con
   }
 
   // The reason goes to the owner and the debug log, never to the client, and never holds the token.
-  bool reject(typename Base::Connection& con, const std::string& peer, int status, const std::string& reason) {
+  bool reject(typename Base::Connection& con, const std::string& peer, int status,
+              const std::string& reason) {
     con.set_status(static_cast<websocketpp::http::status_code::value>(status));
     if (status == 401) con.append_header("WWW-Authenticate", "Bearer");
     spdlog::debug("{} websocket: refused {}: HTTP {} {}", this->options_.log_prefix, peer, status, reason);

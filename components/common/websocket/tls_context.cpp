@@ -11,7 +11,9 @@ namespace ssl = boost::asio::ssl;
 
 // The first failure seen on a connection is kept in its SSL object (ex data), so it lives and
 // dies with the connection and needs no table keyed by connection.
-void free_note(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<std::string*>(ptr); }
+void free_note(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+  delete static_cast<std::string*>(ptr);
+}
 
 int note_index() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, free_note);
@@ -48,9 +50,8 @@ bool note_verify(bool ok, ssl::verify_context& vctx, const std::string& host) {
 // No SSLv2/3, TLS 1.0/1.1: the minimum protocol is set too, the option bits alone do not cover
 // versions OpenSSL adds later.
 bool harden(ssl::context& ctx, std::string& error) {
-  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
-                  ssl::context::single_dh_use);
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                  ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
   if (SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION) != 1) {
     error = "TLS: cannot set the minimum protocol version";
     return false;

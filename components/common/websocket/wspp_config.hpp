@@ -81,13 +81,13 @@ struct LinkConfig : public Base {
   static constexpr bool tls = Tls;
 };
 
-using PlainServerConfig = LinkConfig<websocketpp::config::core,
-                                     websocketpp::transport::asio::basic_socket::endpoint, false>;
-using TlsServerConfig = LinkConfig<websocketpp::config::core,
-                                   websocketpp::transport::asio::tls_socket::endpoint, true>;
-using PlainClientConfig = LinkConfig<websocketpp::config::core_client,
-                                     websocketpp::transport::asio::basic_socket::endpoint, false>;
-using TlsClientConfig = LinkConfig<websocketpp::config::core_client,
-                                   websocketpp::transport::asio::tls_socket::endpoint, true>;
+using PlainServerConfig =
+    LinkConfig<websocketpp::config::core, websocketpp::transport::asio::basic_socket::endpoint, false>;
+using TlsServerConfig =
+    LinkConfig<websocketpp::config::core, websocketpp::transport::asio::tls_socket::endpoint, true>;
+using PlainClientConfig =
+    LinkConfig<websocketpp::config::core_client, websocketpp::transport::asio::basic_socket::endpoint, false>;
+using TlsClientConfig =
+    LinkConfig<websocketpp::config::core_client, websocketpp::transport::asio::tls_socket::endpoint, true>;
 
 }  // namespace weir::ws::detail

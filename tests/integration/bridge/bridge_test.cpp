@@ -49,7 +49,8 @@ TEST_CASE("bridge: 100,000 records while the link is cut 20 times arrive exactly
   for (auto m : moments) {
     // The hub's count lags the link (its own stages drain after a cut): wait for the next
     // connection too, so that every fault hits a live link.
-    if (!wait_until([&] { return sites.proxy().accepted() > connections && sites.proxy().active() > 0; }, 60s, 1ms) ||
+    if (!wait_until([&] { return sites.proxy().accepted() > connections && sites.proxy().active() > 0; }, 60s,
+                    1ms) ||
         !wait_until([&] { return sites.hub().out_count() >= m; }, 120s, 1ms))
       break;
     connections = sites.proxy().accepted();
@@ -57,7 +58,9 @@ TEST_CASE("bridge: 100,000 records while the link is cut 20 times arrive exactly
       // A black hole: nothing passes, nothing closes. Only the heartbeat can tell. (On a link
       // that is up: a stalled handshake would end by the open timeout instead.)
       stalled = true;
-      wait_until([&] { return count(sites.site_a().engine_log(), "link up") > count(log_before_cut, "link up"); }, 30s, 5ms);
+      wait_until(
+          [&] { return count(sites.site_a().engine_log(), "link up") > count(log_before_cut, "link up"); },
+          30s, 5ms);
       sites.proxy().set_stalled(true);
       std::this_thread::sleep_for(2500ms);
       sites.proxy().set_stalled(false);
@@ -78,7 +81,8 @@ TEST_CASE("bridge: 100,000 records while the link is cut 20 times arrive exactly
   CHECK_MESSAGE(sites.site_a().engine_log().find("heartbeat") != std::string::npos, sites.logs());
 }
 
-TEST_CASE("bridge: 30 s of link down while site A produces 50,000 records; all arrive once and A's stream drains") {
+TEST_CASE(
+    "bridge: 30 s of link down while site A produces 50,000 records; all arrive once and A's stream drains") {
   constexpr std::uint64_t total = 50000;
   TwoSites sites;
   sites.proxy().set_down(true);
@@ -127,7 +131,8 @@ TEST_CASE("bridge: a wrong token gets HTTP 401, is logged on both sides, and not
   TwoSites sites(o);
   sites.site_a().publish_source(0, 1000);
   sites.start();
-  CHECK(wait_until([&] { return sites.hub().engine_log().find("HTTP 401") != std::string::npos; }, 30s, 100ms));
+  CHECK(
+      wait_until([&] { return sites.hub().engine_log().find("HTTP 401") != std::string::npos; }, 30s, 100ms));
   CHECK(wait_until([&] { return sites.site_a().engine_log().find("401") != std::string::npos; }, 30s, 100ms));
   std::this_thread::sleep_for(2s);
   CHECK(sites.hub().out_count() == 0);

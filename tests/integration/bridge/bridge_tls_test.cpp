@@ -20,8 +20,10 @@ struct Certs {
   Certs() {
     const std::string d = dir.path();
     const std::string script =
-        "set -e; cd '" + d + "'; exec >openssl.log 2>&1\n"
-        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=weir-test-ca\n"
+        "set -e; cd '" + d +
+        "'; exec >openssl.log 2>&1\n"
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj "
+        "/CN=weir-test-ca\n"
         "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost\n"
         "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > server.ext\n"
         "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 "
@@ -43,7 +45,8 @@ struct Certs {
 
 std::string tls_json(std::initializer_list<std::pair<const char*, std::string>> items) {
   std::string out = "{";
-  for (const auto& [k, v] : items) out += std::string(out.size() > 1 ? ", " : "") + "\"" + k + "\": \"" + v + "\"";
+  for (const auto& [k, v] : items)
+    out += std::string(out.size() > 1 ? ", " : "") + "\"" + k + "\": \"" + v + "\"";
   return out + "}";
 }
 
@@ -70,25 +73,30 @@ TEST_CASE("bridge over wss: a site that does not trust the hub's certificate sen
   TwoSites sites(o);
   sites.site_a().publish_source(0, 100);
   sites.start();
-  CHECK(wait_until([&] { return sites.site_a().engine_log().find("cannot reach") != std::string::npos; }, 30s, 100ms));
+  CHECK(wait_until([&] { return sites.site_a().engine_log().find("cannot reach") != std::string::npos; }, 30s,
+                   100ms));
   std::this_thread::sleep_for(2s);
   CHECK_MESSAGE(sites.hub().out_count() == 0, sites.logs());
 }
 
-TEST_CASE("bridge with mutual TLS: a site without a client certificate is refused, one with it gets through") {
+TEST_CASE(
+    "bridge with mutual TLS: a site without a client certificate is refused, one with it gets through") {
   Certs certs;
   LinkOptions o;
-  o.hub_tls = tls_json({{"cert", certs.file("server.crt")}, {"key", certs.file("server.key")}, {"ca", certs.file("ca.crt")}});
+  o.hub_tls = tls_json(
+      {{"cert", certs.file("server.crt")}, {"key", certs.file("server.key")}, {"ca", certs.file("ca.crt")}});
   o.site_a_tls = tls_json({{"ca", certs.file("ca.crt")}});
   {
     TwoSites sites(o);
     sites.site_a().publish_source(0, 100);
     sites.start();
-    CHECK(wait_until([&] { return sites.site_a().engine_log().find("cannot reach") != std::string::npos; }, 30s, 100ms));
+    CHECK(wait_until([&] { return sites.site_a().engine_log().find("cannot reach") != std::string::npos; },
+                     30s, 100ms));
     std::this_thread::sleep_for(2s);
     CHECK_MESSAGE(sites.hub().out_count() == 0, sites.logs());
   }
-  o.site_a_tls = tls_json({{"ca", certs.file("ca.crt")}, {"cert", certs.file("client.crt")}, {"key", certs.file("client.key")}});
+  o.site_a_tls = tls_json(
+      {{"ca", certs.file("ca.crt")}, {"cert", certs.file("client.crt")}, {"key", certs.file("client.key")}});
   TwoSites sites(o);
   sites.site_a().publish_source(0, 100);
   sites.start();

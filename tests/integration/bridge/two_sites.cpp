@@ -17,24 +17,26 @@ TwoSites::TwoSites(LinkOptions options) : options_(std::move(options)) {
   const bool wss = !options_.site_a_tls.empty();
   const std::string a_token = options_.site_a_token.empty() ? options_.token : options_.site_a_token;
   a_->write_flow("uplink.json", R"({
-  "version": 1, "name": "uplink", "settings": )" + options_.a_settings + R"(,
+  "version": 1, "name": "uplink", "settings": )" +
+                                    options_.a_settings + R"(,
   "components": [
     { "id": "src", "type": "nats_input", "config": { "subject": "src.data", "stream": "SRC", "ack_wait": "5s" } },
     { "id": "link", "type": "websocket_output", "inputs": ["src"],
-      "config": { "mode": "connect", "url": ")" + std::string(wss ? "wss" : "ws") + "://" +
-                                        (wss ? "localhost" : "127.0.0.1") + ":" + std::to_string(proxy_->port()) +
-                                        R"(/bridge", "token": ")" + a_token + R"(", "site": "site-a",
+      "config": { "mode": "connect", "url": ")" +
+                                    std::string(wss ? "wss" : "ws") + "://" +
+                                    (wss ? "localhost" : "127.0.0.1") + ":" + std::to_string(proxy_->port()) +
+                                    R"(/bridge", "token": ")" + a_token + R"(", "site": "site-a",
                   "heartbeat": "500ms", "reconnect_max": "1s")" +
-                                        (wss ? R"(, "tls": )" + options_.site_a_tls : "") + R"( } }
+                                    (wss ? R"(, "tls": )" + options_.site_a_tls : "") + R"( } }
   ]
 })");
   hub_->write_flow("hub.json", R"({
   "version": 1, "name": "hub",
   "components": [
     { "id": "from_sites", "type": "websocket_input",
-      "config": { "mode": "listen", "listen": "127.0.0.1:)" + std::to_string(hub_port_) +
-                                   R"(", "path": "/bridge", "token": ")" + options_.token +
-                                   R"(", "site": "hub", "heartbeat": "500ms")" +
+      "config": { "mode": "listen", "listen": "127.0.0.1:)" +
+                                   std::to_string(hub_port_) + R"(", "path": "/bridge", "token": ")" +
+                                   options_.token + R"(", "site": "hub", "heartbeat": "500ms")" +
                                    (options_.hub_tls.empty() ? "" : R"(, "tls": )" + options_.hub_tls) +
                                    options_.hub_extra + R"( } },
     { "id": "sink", "type": "nats_output", "inputs": ["from_sites"], "config": { "subject": "out.data" } }

@@ -1,8 +1,8 @@
 // The fault-injecting proxy of tests/support against a loopback echo server (Asio, its own
 // thread). The client side uses plain POSIX sockets so that waits can have deadlines.
 
-#include "support/nats_harness.hpp"
 #include "support/tcp_proxy.hpp"
+#include "support/nats_harness.hpp"
 
 #include <doctest/doctest.h>
 
@@ -51,17 +51,18 @@ class EchoServer {
   struct Session : std::enable_shared_from_this<Session> {
     explicit Session(tcp::socket s) : sock(std::move(s)), buf(64 * 1024) {}
     void do_read() {
-      sock.async_read_some(asio::buffer(buf), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-        if (ec == asio::error::eof) {
-          self->sock.shutdown(tcp::socket::shutdown_send, ec);
-          return;
-        }
-        if (ec) return;
-        asio::async_write(self->sock, asio::buffer(self->buf.data(), n),
-                          [self](boost::system::error_code wec, std::size_t) {
-                            if (!wec) self->do_read();
-                          });
-      });
+      sock.async_read_some(asio::buffer(buf),
+                           [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                             if (ec == asio::error::eof) {
+                               self->sock.shutdown(tcp::socket::shutdown_send, ec);
+                               return;
+                             }
+                             if (ec) return;
+                             asio::async_write(self->sock, asio::buffer(self->buf.data(), n),
+                                               [self](boost::system::error_code wec, std::size_t) {
+                                                 if (!wec) self->do_read();
+                                               });
+                           });
     }
     tcp::socket sock;
     std::vector<char> buf;

@@ -48,7 +48,9 @@ class Recorder {
  public:
   Handlers handlers() {
     Handlers h;
-    h.on_open = [this](ConnId id, bool bridge, const std::string&) { add([&] { opens.push_back({id, bridge}); }); };
+    h.on_open = [this](ConnId id, bool bridge, const std::string&) {
+      add([&] { opens.push_back({id, bridge}); });
+    };
     h.on_message = [this](ConnId id, std::string&& payload, bool binary) {
       add([&] { messages.push_back({id, std::move(payload), binary}); });
     };
@@ -112,7 +114,8 @@ EndpointOptions server_options(std::string listen = "127.0.0.1:0") {
   return o;
 }
 
-EndpointOptions client_options(std::uint16_t port, const std::string& scheme = "ws", const std::string& host = "127.0.0.1") {
+EndpointOptions client_options(std::uint16_t port, const std::string& scheme = "ws",
+                               const std::string& host = "127.0.0.1") {
   EndpointOptions o;
   o.mode = EndpointOptions::Mode::connect;
   o.url = scheme + "://" + host + ":" + std::to_string(port) + "/bridge";
@@ -152,11 +155,12 @@ class Pki {
         " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign");
   }
   void make_leaf(const std::string& name, const std::string& usage, const std::string& san) {
-    std::ofstream(dir_ / (name + ".ext")) << san << "extendedKeyUsage=" << usage << "\nbasicConstraints=CA:FALSE\n";
-    run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + name + ".key -out " + name +
-        ".csr -subj /CN=weir-test-" + name);
-    run("openssl x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out " + name +
-        ".pem -extfile " + name + ".ext");
+    std::ofstream(dir_ / (name + ".ext"))
+        << san << "extendedKeyUsage=" << usage << "\nbasicConstraints=CA:FALSE\n";
+    run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + name + ".key -out " +
+        name + ".csr -subj /CN=weir-test-" + name);
+    run("openssl x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out " +
+        name + ".pem -extfile " + name + ".ext");
   }
 
   std::filesystem::path dir_;
@@ -188,7 +192,8 @@ TEST_CASE("create: bad options are refused with every problem named") {
   CHECK(Endpoint::create(o, {}, error));
 }
 
-TEST_CASE("plain: bridge subprotocol, messages both ways, close on stop, redial to a server back on its port") {
+TEST_CASE(
+    "plain: bridge subprotocol, messages both ways, close on stop, redial to a server back on its port") {
   Recorder srec, crec;
   auto server = start(server_options(), srec);
   const std::uint16_t port = server->port();
@@ -434,7 +439,8 @@ TEST_CASE("listen on a port in use fails at start with the reason") {
   Recorder srec, srec2;
   auto server = start(server_options(), srec);
   std::string error;
-  auto second = Endpoint::create(server_options("127.0.0.1:" + std::to_string(server->port())), srec2.handlers(), error);
+  auto second = Endpoint::create(server_options("127.0.0.1:" + std::to_string(server->port())),
+                                 srec2.handlers(), error);
   REQUIRE(second);
   CHECK_FALSE(second->start(error));
   MESSAGE(error);
