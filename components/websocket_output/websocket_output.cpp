@@ -50,6 +50,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
   std::size_t window() const override { return static_cast<std::size_t>(config_.window); }
 
   void send(sdk::Batch&& batch, Done done) override {
+    if (!endpoint_) return;  // stopped: the batch stays unacked and comes back at the next start
     auto item = std::make_shared<Item>(Item{std::move(batch), std::move(done), 0});
     endpoint_->post([this, item] { on_batch(std::move(*item)); });
   }
