@@ -101,7 +101,7 @@ void LinkStats::append(std::vector<sdk::Metric>& out) const {
 
 std::string failure_kind(const std::string& reason) {
   if (reason.rfind("HTTP ", 0) == 0) return reason.substr(0, 8);
-  for (const char* word : {"certificate", "TLS", "tls", "alert", "handshake"})
+  for (const char* word : {"certificate", "TLS", "tls", "alert", "SSL", "ssl"})
     if (reason.find(word) != std::string::npos) return "tls";
   return "network";
 }
