@@ -24,83 +24,22 @@
 #include "bus/nats_server_process.hpp"
 #include "bus/publisher.hpp"
 #include "bus/topology.hpp"
+#include "bench_util.hpp"
 #include "raw_jetstream.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
+using weir::bench::process_cpu;
+using weir::bench::record;
+using weir::bench::slurp;
+using weir::bench::status_kib;
+using weir::bench::thread_cpu;
+
 namespace {
 
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "engine_bench: %s\n", what.c_str());
-  std::exit(1);
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-long status_kib(pid_t pid, const char* key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(key, 0) == 0) return std::atol(line.c_str() + std::strlen(key));
-  return 0;
-}
-
-// A 128-byte sensor-like record.
-std::string record(std::uint64_t i) {
-  std::string s = R"({"seq":)" + std::to_string(i) + R"(,"sensor":"s-)" + std::to_string(i % 16) +
-                  R"(","site":"a","value":)" + std::to_string(i % 100) + R"(.5,"pad":")";
-  const std::size_t target = 128 - 2;  // room for the closing quote and brace
-  if (s.size() < target) s.append(target - s.size(), 'x');
-  return s + "\"}";
-}
-
-double process_cpu(pid_t pid) {
-  auto stat = slurp("/proc/" + std::to_string(pid) + "/stat");
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream in(stat.substr(close + 2));
-  std::string field;
-  double total = 0;
-  for (int i = 3; i <= 15 && in >> field; ++i)
-    if (i == 14 || i == 15) total += std::stod(field);
-  return total / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// CPU seconds per thread name of a process, as a JSON object (where the engine spends its time).
-std::string thread_cpu(pid_t pid) {
-  std::map<std::string, double> by_name;
-  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-  for (const auto& t : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
-    auto name = slurp(t.path() / "comm");
-    while (!name.empty() && name.back() == '\n') name.pop_back();
-    auto stat = slurp(t.path() / "stat");
-    auto close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream in(stat.substr(close + 2));
-    std::string field;
-    double utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && in >> field; ++i) {
-      if (i == 14) utime = std::stod(field);
-      if (i == 15) stime = std::stod(field);
-    }
-    by_name[name] += (utime + stime) / tick;
-  }
-  std::string out = "{";
-  for (const auto& [name, secs] : by_name) {
-    if (out.size() > 1) out += ",";
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.2f", secs);
-    out += "\"" + name + "\":" + buf;
-  }
-  return out + "}";
-}
+[[noreturn]] void die(const std::string& what) { weir::bench::die("engine_bench", what); }
 
 }  // namespace
 
