@@ -34,9 +34,14 @@ bus::Status publish_batch(bus::AsyncPublisher& pub, const std::string& subject, 
   if (!error_reason.empty())
     return publish_dead_letter(pub, subject, batch.body(), msg_id, error_reason, component,
                                std::to_string(batch.count()));
-  const std::string records = std::to_string(batch.count());
-  bus::Header h[] = {{"Weir-Records", records}};
-  return pub.publish(subject, batch.body(), msg_id, h);
+  return publish_batch(pub, subject, batch.body(), batch.count(), msg_id);
+}
+
+bus::Status publish_batch(bus::AsyncPublisher& pub, const std::string& subject, std::string_view body,
+                          std::size_t records, const std::string& msg_id) {
+  const std::string count = std::to_string(records);
+  bus::Header h[] = {{"Weir-Records", count}};
+  return pub.publish(subject, body, msg_id, h);
 }
 
 bus::Status publish_dead_letter(bus::AsyncPublisher& pub, const std::string& subject, std::string_view body,
@@ -52,6 +57,24 @@ bus::Status publish_dead_letter(bus::AsyncPublisher& pub, const std::string& sub
   }
   bus::Header h[] = {{"Weir-Records", records}, {"Weir-Error", line}, {"Weir-Component", component}};
   return pub.publish(subject, body, msg_id, h);
+}
+
+void dead_letter_message(FlowShared& shared, bus::AsyncPublisher& pub, std::size_t component,
+                         const bus::Msg& msg, const std::string& in_id, std::string_view reason,
+                         std::string_view records) {
+  const auto prefix = shared.prefix(component);
+  spdlog::warn("{} batch {} to dead letters: {}", prefix, in_id, reason);
+  const auto& id = shared.flow.components[component].id;
+  auto st = publish_dead_letter(pub, shared.dlq_subject, msg.view(), derive_id(in_id, id, "dead"), reason, id,
+                                records);
+  if (!st.ok()) spdlog::debug("{} dead letter publish: {}", prefix, st.text());
+}
+
+std::size_t batch_records(const bus::Msg& msg) {
+  if (auto h = msg.header("Weir-Records")) return std::strtoull(std::string(*h).c_str(), nullptr, 10);
+  std::size_t n = 0;
+  for (char c : msg.view()) n += c == '\n';
+  return n;
 }
 
 bool settle(FlowShared& shared, bus::AsyncPublisher& pub, const std::string& prefix) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bus/connection.hpp"
+#include "bus/msg.hpp"
 #include "bus/publisher.hpp"
 #include "flow/flow.hpp"
 #include "graph/plan.hpp"
@@ -53,11 +54,24 @@ bus::Status publish_batch(bus::AsyncPublisher& pub, const std::string& subject, 
                           const std::string& msg_id, std::string_view error_reason = {},
                           std::string_view component = {});
 
+// Publishes a batch body as it is (one received whole, say) with its record count.
+bus::Status publish_batch(bus::AsyncPublisher& pub, const std::string& subject, std::string_view body,
+                          std::size_t records, const std::string& msg_id);
+
 // Publishes a message to the dead letters as it is (a batch that cannot be decoded, or one
 // delivered too often), with the reason in `Weir-Error`; `records` is the count when known.
 bus::Status publish_dead_letter(bus::AsyncPublisher& pub, const std::string& subject, std::string_view body,
                                 const std::string& msg_id, std::string_view reason,
                                 std::string_view component, std::string_view records = {});
+
+// A consumed message that goes to the dead letters whole (it does not decode, it was delivered
+// too often, a peer refused it): logged, and published with the reason and, when known, its
+// record count. Counting it is the caller's.
+void dead_letter_message(FlowShared& shared, bus::AsyncPublisher& pub, std::size_t component, const bus::Msg& msg,
+                         const std::string& in_id, std::string_view reason, std::string_view records = {});
+
+// Records in a batch message: its Weir-Records header, else its lines.
+std::size_t batch_records(const bus::Msg& msg);
 
 // Waits for every outstanding publish; failures are retried with the same ids (duplicates are
 // dropped by JetStream) until they succeed, or until the stage must give up (stop requested and

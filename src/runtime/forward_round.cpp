@@ -15,6 +15,7 @@ using namespace std::chrono_literals;
 namespace {
 
 struct Slot {
+  std::uint64_t ticket = 0;  // names the slot in the output's callback
   bus::Msg msg;
   std::string in_id;
   std::size_t records = 0;
@@ -26,7 +27,6 @@ class Forwarder {
  public:
   Forwarder(FlowShared& shared, const graph::Stage& stage, bus::AsyncPublisher& pub, std::mutex& serial)
       : shared_(shared),
-        stage_(stage),
         pub_(pub),
         serial_(serial),
         component_(stage.members.front().component),
@@ -76,7 +76,7 @@ class Forwarder {
         for (auto& m : msgs) submit(std::move(m));
       } else {
         std::unique_lock lock(state_->mu);
-        state_->cv.wait_for(lock, 100ms, [&] { return state_->completed > 0 || shared_.stopping(); });
+        state_->cv.wait_for(lock, 100ms, [&] { return !state_->results.empty() || shared_.stopping(); });
       }
       // Batches waiting for the far side (a link that is down) must not be redelivered.
       auto now = std::chrono::steady_clock::now();
@@ -104,7 +104,6 @@ class Forwarder {
   struct State {
     std::mutex mu;
     std::condition_variable cv;
-    std::size_t completed = 0;
     std::vector<std::pair<std::uint64_t, sdk::Status>> results;  // by ticket
     bool closed = false;
   };
@@ -124,28 +123,18 @@ class Forwarder {
     batch.source = source_;
     batch.position = meta.ok() ? meta->stream_seq : 0;
     batch.body.assign(msg.view());
-    auto records = msg.header("Weir-Records");
-    batch.records =
-        records ? std::strtoull(std::string(*records).c_str(), nullptr, 10) : count_lines(batch.body);
+    batch.records = batch_records(msg);
     shared_.counters[component_].records_in += batch.records;
     const std::uint64_t ticket = next_ticket_++;
-    inflight_.push_back(Slot{std::move(msg), std::move(in_id), batch.records, false, {}});
-    tickets_.push_back(ticket);
+    inflight_.push_back(Slot{ticket, std::move(msg), std::move(in_id), batch.records, false, {}});
     auto state = state_;
     std::lock_guard lock(serial_);
     output_->send(std::move(batch), [state, ticket](sdk::Status st) {
       std::lock_guard l(state->mu);
       if (state->closed) return;
       state->results.emplace_back(ticket, std::move(st));
-      state->completed++;
       state->cv.notify_all();
     });
-  }
-
-  static std::size_t count_lines(std::string_view body) {
-    std::size_t n = 0;
-    for (char c : body) n += c == '\n';
-    return n;
   }
 
   // Acks (or dead-letters) what the output finished, in any order.
@@ -154,14 +143,12 @@ class Forwarder {
     {
       std::lock_guard lock(state_->mu);
       results.swap(state_->results);
-      state_->completed = 0;
     }
     if (results.empty()) return;
     bool dead = false;
     for (auto& [ticket, st] : results) {
-      for (std::size_t i = 0; i < tickets_.size(); ++i) {
-        if (tickets_[i] != ticket) continue;
-        auto& slot = inflight_[i];
+      for (auto& slot : inflight_) {
+        if (slot.ticket != ticket) continue;
         slot.done = true;
         if (!st) {
           dead_letter(slot.msg, slot.in_id, "refused by the peer: " + st.error());
@@ -183,23 +170,17 @@ class Forwarder {
       auto st = slot.msg.ack();
       if (!st.ok()) spdlog::debug("{} ack: {}", prefix_, st.text());
       inflight_.erase(inflight_.begin() + static_cast<std::ptrdiff_t>(i));
-      tickets_.erase(tickets_.begin() + static_cast<std::ptrdiff_t>(i));
     }
   }
 
-  void dead_letter(bus::Msg& msg, const std::string& in_id, const std::string& reason) {
-    spdlog::warn("{} batch {} to dead letters: {}", prefix_, in_id, reason);
+  void dead_letter(const bus::Msg& msg, const std::string& in_id, const std::string& reason) {
+    shared_.counters[component_].dead_letters += batch_records(msg);
     auto records = msg.header("Weir-Records");
-    shared_.counters[component_].dead_letters +=
-        records ? std::strtoull(std::string(*records).c_str(), nullptr, 10) : count_lines(msg.view());
-    const auto& id = shared_.flow.components[component_].id;
-    auto st = publish_dead_letter(pub_, shared_.dlq_subject, msg.view(), derive_id(in_id, id, "dead"), reason,
-                                  id, records ? *records : std::string_view{});
-    if (!st.ok()) spdlog::debug("{} dead letter publish: {}", prefix_, st.text());
+    dead_letter_message(shared_, pub_, component_, msg, in_id, reason,
+                        records ? *records : std::string_view{});
   }
 
   FlowShared& shared_;
-  const graph::Stage& stage_;
   bus::AsyncPublisher& pub_;
   std::mutex& serial_;
   std::size_t component_;
@@ -207,7 +188,6 @@ class Forwarder {
   sdk::BatchOutput* output_;
   std::shared_ptr<State> state_;
   std::deque<Slot> inflight_;
-  std::deque<std::uint64_t> tickets_;
   std::uint64_t next_ticket_ = 0;
   std::string source_;
 };

@@ -76,17 +76,13 @@ bool InputStage::fail(sdk::Record&& rec, std::string_view reason, std::function<
 bool InputStage::push_batch(sdk::Batch&& batch, std::function<void()> on_durable) {
   if (stopping()) return false;
   // What is batched already goes first, so the port keeps the order records arrived in.
-  const auto& id = shared_.flow.components[component_].id;
-  const auto& ports = stage_.members.front().ports;
-  const auto& name = shared_.flow.components[component_].info->outputs[0].name;
-  for (auto& cb : pending_callbacks_) inflight_callbacks_.push_back(std::move(cb));
-  pending_callbacks_.clear();
-  publish_open();
+  publish_pending();
+  const auto& decl = shared_.flow.components[component_];
+  const auto& port = stage_.members.front().ports[0];
   shared_.counters[component_].records_out += batch.records;
-  if (ports[0].publish) {
-    const std::string records = std::to_string(batch.records);
-    bus::Header h[] = {{"Weir-Records", records}};
-    auto st = pub_->publish(ports[0].subject, batch.body, derive_id(batch.id, id, name), h);
+  if (port.publish) {
+    auto st = publish_batch(*pub_, port.subject, batch.body, batch.records,
+                            derive_id(batch.id, decl.id, decl.info->outputs[0].name));
     if (!st.ok()) spdlog::debug("{} publish: {}", prefix_, st.text());  // retried in settle()
     ++inflight_batches_;
   }
@@ -109,13 +105,6 @@ void InputStage::add(std::size_t port, sdk::Record&& rec, std::function<void()>&
 }
 
 void InputStage::publish_pending() {
-  publish_open();
-  for (auto& cb : pending_callbacks_) inflight_callbacks_.push_back(std::move(cb));
-  pending_callbacks_.clear();
-  if (inflight_batches_ >= static_cast<std::size_t>(shared_.flow.settings.publish_window)) settle_inflight();
-}
-
-void InputStage::publish_open() {
   const auto& id = shared_.flow.components[component_].id;
   const auto& ports = stage_.members.front().ports;
   const auto& info = *shared_.flow.components[component_].info;
@@ -134,6 +123,9 @@ void InputStage::publish_open() {
     dead_reason_.clear();
     ++inflight_batches_;
   }
+  for (auto& cb : pending_callbacks_) inflight_callbacks_.push_back(std::move(cb));
+  pending_callbacks_.clear();
+  if (inflight_batches_ >= static_cast<std::size_t>(shared_.flow.settings.publish_window)) settle_inflight();
 }
 
 void InputStage::settle_inflight() {

@@ -31,7 +31,6 @@ class InputStage final : public sdk::InputSink {
   void run();
   void add(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable);
   void publish_pending();  // publishes the open batches without waiting
-  void publish_open();     // publish_pending() without moving the callbacks along
   void settle_inflight();  // waits for the PubAcks, then runs the on_durable callbacks
 
   FlowShared& shared_;

@@ -94,11 +94,8 @@ bool StageRound::handle_one(bus::Msg& msg) {
 
 bool StageRound::dead_letter_message(bus::Msg& msg, const std::string& in_id, const std::string& reason) {
   const auto root = stage_.members.front().component;
-  spdlog::warn("{} batch {} to dead letters: {}", prefix_, in_id, reason);
   shared_.counters[root].dead_letters++;
-  const auto& id = shared_.flow.components[root].id;
-  auto st = publish_dead_letter(pub_, shared_.dlq_subject, msg.view(), derive_id(in_id, id, "dead"), reason, id);
-  if (!st.ok()) spdlog::debug("{} dead letter publish: {}", prefix_, st.text());
+  runtime::dead_letter_message(shared_, pub_, root, msg, in_id, reason);
   return true;
 }
 
