@@ -10,7 +10,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 
 #include "common/websocket/frame.hpp"
 #include "common/websocket/link.hpp"
@@ -59,8 +58,7 @@ class WebsocketInput final : public sdk::Input {
     };
     h.on_close = [this](ws::ConnId c, int code, const std::string& reason) { on_close(c, code, reason); };
     h.on_connect_failed = [this](const std::string& reason) {
-      if (ws::failure_kind(reason) == last_failure_) return;  // once per outage and kind
-      last_failure_ = ws::failure_kind(reason);
+      if (!dial_failures_.should_log(reason)) return;
       spdlog::warn("{} cannot reach {}: {}; retrying with backoff", ctx_.prefix, config_.url, reason);
     };
     return ws::start_endpoint(config_, ctx_, std::move(h), stats_, endpoint_);
@@ -143,9 +141,7 @@ class WebsocketInput final : public sdk::Input {
 
   void on_open(ws::ConnId c, bool bridge, const std::string& peer) {
     if (!bridge) {
-      raw_.insert(c);
-      stats_.raw_clients = raw_.size();
-      spdlog::info("{} raw client {} connected ({} now)", ctx_.prefix, peer, raw_.size());
+      raw_.add(c, peer);
       return;
     }
     peers_[c].name = peer;  // the sender speaks first (hello)
@@ -153,7 +149,7 @@ class WebsocketInput final : public sdk::Input {
 
   void on_message(ws::ConnId c, std::string&& message, bool /*binary*/) {
     stats_.bytes_in += message.size();
-    if (raw_.count(c)) return on_raw(c, std::move(message));
+    if (raw_.contains(c)) return on_raw(c, std::move(message));
     auto it = peers_.find(c);
     if (it == peers_.end()) return;
     auto& p = it->second;
@@ -167,7 +163,7 @@ class WebsocketInput final : public sdk::Input {
       p.source = f.site + "/" + f.flow + "/" + f.component;
       p.window = std::max<std::uint64_t>(1, std::min<std::uint64_t>(f.window, config_.window));
       endpoint_->send(c, ws::encode_welcome(site_, p.window, config_.max_frame_size.bytes), true);
-      last_failure_.clear();
+      dial_failures_.link_up();
       stats_.ups++;
       stats_.up = true;
       spdlog::info("{} link up from site {} ({}/{}) at {}", ctx_.prefix, f.site, f.flow, f.component, p.name);
@@ -263,11 +259,7 @@ class WebsocketInput final : public sdk::Input {
   }
 
   void on_close(ws::ConnId c, int code, const std::string& reason) {
-    if (raw_.erase(c)) {
-      stats_.raw_clients = raw_.size();
-      spdlog::info("{} raw client left ({} now)", ctx_.prefix, raw_.size());
-      return;
-    }
+    if (raw_.remove(c)) return;
     auto it = peers_.find(c);
     if (it == peers_.end()) return;
     if (!it->second.site.empty())
@@ -293,8 +285,8 @@ class WebsocketInput final : public sdk::Input {
   // io thread only
   ws::Positions positions_;
   std::map<ws::ConnId, Peer> peers_;
-  std::set<ws::ConnId> raw_;
-  std::string last_failure_;  // connect mode: the kind of failure last logged in this outage
+  ws::RawClients raw_{stats_, ctx_.prefix};
+  ws::DialFailures dial_failures_;
   ws::RateLimit raw_drop_log_{std::chrono::seconds(10)};
 };
 

@@ -6,7 +6,6 @@
 
 #include <deque>
 #include <memory>
-#include <set>
 
 #include "common/websocket/frame.hpp"
 #include "common/websocket/link.hpp"
@@ -75,7 +74,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
   // ---- everything below runs on the endpoint's io thread ----
 
   void on_batch(Item&& item) {
-    for (auto c : raw_) send_raw(c, item.batch);
+    for (auto c : raw_.all()) send_raw(c, item.batch);
     if (config_.raw_only) {
       stats_.messages_out += item.batch.records;
       item.done(sdk::Status::ok());
@@ -131,9 +130,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
         endpoint_->close(c, 1002, "weir.bridge.v1 expected");
         return;
       }
-      raw_.insert(c);
-      stats_.raw_clients = raw_.size();
-      spdlog::info("{} raw client {} connected ({} now)", ctx_.prefix, peer, raw_.size());
+      raw_.add(c, peer);
       return;
     }
     if (config_.raw_only) {
@@ -221,11 +218,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
   }
 
   void on_close(ws::ConnId c, int code, const std::string& reason) {
-    if (raw_.erase(c)) {
-      stats_.raw_clients = raw_.size();
-      spdlog::info("{} raw client left ({} now)", ctx_.prefix, raw_.size());
-      return;
-    }
+    if (raw_.remove(c)) return;
     if (!peer_ || c != *peer_) return;
     link_down("closed (" + std::to_string(code) + (reason.empty() ? "" : " " + reason) + ")");
   }
@@ -233,8 +226,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
   void on_connect_failed(const std::string& reason) {
     // Once per outage, not per attempt; again only when the reason changes (the hub came up
     // but refuses the token, say).
-    if (ws::failure_kind(reason) == last_failure_) return;
-    last_failure_ = ws::failure_kind(reason);
+    if (!dial_failures_.should_log(reason)) return;
     spdlog::warn("{} cannot reach {}: {}; retrying with backoff ({} batches wait in the flow's stream)",
                  ctx_.prefix, config_.url, reason, items_.size());
   }
@@ -242,7 +234,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
   void link_up(const std::string& peer_site) {
     stats_.up = true;
     stats_.ups++;
-    last_failure_.clear();
+    dial_failures_.link_up();
     std::size_t resend = items_.size();
     spdlog::info("{} link up to site {} at {} (window {}{})", ctx_.prefix, peer_site, peer_name_, window_,
                  resend ? ", sending " + std::to_string(resend) + " waiting batches" : "");
@@ -272,11 +264,11 @@ class WebsocketOutput final : public sdk::BatchOutput {
   std::optional<ws::ConnId> peer_;
   std::string peer_name_;
   bool welcomed_ = false;
-  std::string last_failure_;  // connect mode: the kind of failure last logged in this outage
+  ws::DialFailures dial_failures_;
   std::uint64_t next_seq_ = 1;
   std::uint64_t window_ = 1;
   std::uint64_t peer_max_frame_ = 0;
-  std::set<ws::ConnId> raw_;
+  ws::RawClients raw_{stats_, ctx_.prefix};
 };
 
 }  // namespace

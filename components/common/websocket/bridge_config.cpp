@@ -59,10 +59,7 @@ std::string site_name(const LinkConfig& c) {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0) return "weir";
   std::string out;
-  for (const char* p = host; *p && out.size() < 64; ++p) {
-    std::string one(1, *p);
-    out += valid_site_name(one) ? *p : '-';
-  }
+  for (const char* p = host; *p && out.size() < 64; ++p) out += valid_site_char(*p) ? *p : '-';
   return out.empty() ? "weir" : out;
 }
 
@@ -99,11 +96,31 @@ void LinkStats::append(std::vector<sdk::Metric>& out) const {
   out.push_back({"raw_clients", static_cast<double>(raw_clients.load()), true, "raw clients connected"});
 }
 
-std::string failure_kind(const std::string& reason) {
+std::string DialFailures::kind(const std::string& reason) {
   if (reason.rfind("HTTP ", 0) == 0) return reason.substr(0, 8);
   for (const char* word : {"certificate", "TLS", "tls", "alert", "SSL", "ssl"})
     if (reason.find(word) != std::string::npos) return "tls";
   return "network";
+}
+
+bool DialFailures::should_log(const std::string& reason) {
+  auto k = kind(reason);
+  if (k == last_kind_) return false;
+  last_kind_ = std::move(k);
+  return true;
+}
+
+void RawClients::add(ConnId c, const std::string& peer) {
+  clients_.insert(c);
+  stats_.raw_clients = clients_.size();
+  spdlog::info("{} raw client {} connected ({} now)", prefix_, peer, clients_.size());
+}
+
+bool RawClients::remove(ConnId c) {
+  if (!clients_.erase(c)) return false;
+  stats_.raw_clients = clients_.size();
+  spdlog::info("{} raw client left ({} now)", prefix_, clients_.size());
+  return true;
 }
 
 sdk::Status start_endpoint(const LinkConfig& c, const sdk::Context& ctx, Handlers h, LinkStats& stats,

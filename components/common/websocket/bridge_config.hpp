@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,10 +59,35 @@ struct LinkStats {
   void append(std::vector<sdk::Metric>& out) const;
 };
 
-// What kind of failure a dial reason is: "HTTP 401", "tls" or "network". A failing peer is logged
-// once per outage and again only when the kind changes (network errors vary from one attempt to
-// the next; a hub that comes up but refuses the token must still be shown).
-std::string failure_kind(const std::string& reason);
+// connect mode: a peer that cannot be reached is logged once per outage, and again only when the
+// kind of failure changes ("HTTP 401", "tls", "network"): network errors vary from one attempt
+// to the next, but a hub that comes up and refuses the token must still be shown.
+class DialFailures {
+ public:
+  static std::string kind(const std::string& reason);
+  // True when this failure is to be logged.
+  bool should_log(const std::string& reason);
+  void link_up() { last_kind_.clear(); }
+
+ private:
+  std::string last_kind_;
+};
+
+// The raw clients of a listening component (io thread only): the set, the raw_clients gauge and
+// one log line per client that joins or leaves.
+class RawClients {
+ public:
+  RawClients(LinkStats& stats, std::string prefix) : stats_(stats), prefix_(std::move(prefix)) {}
+  void add(ConnId c, const std::string& peer);
+  bool remove(ConnId c);  // false when c is not a raw client
+  bool contains(ConnId c) const { return clients_.count(c) != 0; }
+  const std::set<ConnId>& all() const { return clients_; }
+
+ private:
+  LinkStats& stats_;
+  std::string prefix_;
+  std::set<ConnId> clients_;
+};
 
 // Creates and starts the component's endpoint with `h`, adding the handler for refused upgrades
 // (counted in `stats`, logged at most every 10 s) and logging where it listens or dials.

@@ -168,13 +168,15 @@ bool rewrite_body(std::string_view body, std::uint64_t records, std::string_view
   return true;
 }
 
+bool valid_site_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+         c == ':' || c == '-';
+}
+
 bool valid_site_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                    c == '.' || c == ':' || c == '-';
-    if (!ok) return false;
-  }
+  for (char c : name)
+    if (!valid_site_char(c)) return false;
   return true;
 }
 

@@ -64,5 +64,6 @@ void for_each_json(std::string_view body, Fn&& fn) {
 
 // A name that may stand in record ids and log lines: 1 to 64 of [A-Za-z0-9_.:-].
 bool valid_site_name(std::string_view name);
+bool valid_site_char(char c);
 
 }  // namespace weir::ws
