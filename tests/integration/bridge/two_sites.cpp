@@ -78,16 +78,7 @@ void TwoSites::check_exactly_once(std::uint64_t n, bool ordered) {
   CHECK(dup == 0);
   CHECK(disorder == 0);
   CHECK(ids.size() == msgs.size());
-  std::string missing;
-  std::size_t ranges = 0;
-  for (std::uint64_t i = 0; i < n && ranges < 10; ++i) {
-    if (seen.count(static_cast<std::int64_t>(i))) continue;
-    auto j = i;
-    while (j + 1 < n && !seen.count(static_cast<std::int64_t>(j + 1))) ++j;
-    missing += std::to_string(i) + ".." + std::to_string(j) + " ";
-    ++ranges;
-    i = j;
-  }
+  const auto missing = missing_ranges(seen, n, [](std::uint64_t) { return true; });
   CHECK_MESSAGE(missing.empty(), "missing records: " << missing);
   if (!msgs.empty()) CHECK(msgs.front().msg_id.rfind("hub.sink:site-a/", 0) == 0);
 }

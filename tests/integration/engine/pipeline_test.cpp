@@ -41,17 +41,7 @@ void check_out(EngineRig& rig, std::uint64_t n) {
   CHECK(dup == 0);
   CHECK(seen.size() == expected_count(n));
   CHECK(ids.size() == msgs.size());
-  // Missing records as ranges of source numbers, so a lost batch shows as one range.
-  std::string missing;
-  std::size_t ranges = 0;
-  for (std::uint64_t i = 0; i < n && ranges < 10; ++i) {
-    if (!passes_filter(i) || seen.count(static_cast<std::int64_t>(i))) continue;
-    auto j = i;
-    while (j + 1 < n && (!passes_filter(j + 1) || !seen.count(static_cast<std::int64_t>(j + 1)))) ++j;
-    missing += std::to_string(i) + ".." + std::to_string(j) + " ";
-    ++ranges;
-    i = j;
-  }
+  const auto missing = missing_ranges(seen, n, passes_filter);
   CHECK_MESSAGE(missing.empty(), "missing records: " << missing);
 }
 

@@ -180,6 +180,22 @@ std::string pipeline_flow(const std::string& ack_wait) {
 })";
 }
 
+std::string missing_ranges(const std::set<std::int64_t>& seen, std::uint64_t n,
+                           const std::function<bool(std::uint64_t)>& expected) {
+  auto missing = [&](std::uint64_t i) { return expected(i) && !seen.count(static_cast<std::int64_t>(i)); };
+  std::string out;
+  std::size_t ranges = 0;
+  for (std::uint64_t i = 0; i < n && ranges < 10; ++i) {
+    if (!missing(i)) continue;
+    auto j = i;
+    while (j + 1 < n && (!expected(j + 1) || missing(j + 1))) ++j;
+    out += std::to_string(i) + ".." + std::to_string(j) + " ";
+    ++ranges;
+    i = j;
+  }
+  return out;
+}
+
 bool passes_filter(std::uint64_t n) { return (n % 100) % 10 != 3; }
 
 std::int64_t check_payload(const std::string& data, std::string& why) {

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -59,6 +61,11 @@ class EngineRig {
 
 // The flow of the foundation tests: nats_input → json_filter → json_map → nats_output.
 std::string pipeline_flow(const std::string& ack_wait = "2s");
+
+// The source numbers in [0, n) that `expected` says should have arrived but are not in `seen`,
+// as ranges ("12..40 77..77 "), at most ten, so that a lost batch shows as one range.
+std::string missing_ranges(const std::set<std::int64_t>& seen, std::uint64_t n,
+                           const std::function<bool(std::uint64_t)>& expected);
 
 // Whether the pipeline's filter passes source record n.
 bool passes_filter(std::uint64_t n);
