@@ -13,7 +13,6 @@
 
 #include "common/websocket/frame.hpp"
 #include "common/websocket/link.hpp"
-#include "common/websocket/positions.hpp"
 #include "common/websocket/rate_limit.hpp"
 
 namespace weir::components::websocket_input {
@@ -32,8 +31,6 @@ struct Work {
   bool raw = false;
   // bridge
   std::uint64_t seq = 0;
-  std::string source;  // "<site>/<flow>/<component>/<sender source>"
-  std::uint64_t position = 0;
   sdk::Batch batch;
   // raw
   std::string payload;
@@ -46,9 +43,6 @@ class WebsocketInput final : public sdk::Input {
   ~WebsocketInput() override { stop(); }
 
   sdk::Status start() override {
-    std::string error;
-    if (!positions_.open(ctx_.data_dir / "bridge" / (ctx_.flow + "." + ctx_.component + ".positions"), error))
-      return sdk::Status::error(error);
     if (ctx_.nats)
       max_payload_ = static_cast<std::size_t>(std::max<int64_t>(0, natsConnection_GetMaxPayload(ctx_.nats)));
     ws::Handlers h;
@@ -91,17 +85,14 @@ class WebsocketInput final : public sdk::Input {
 
   void metrics(std::vector<sdk::Metric>& out) const override {
     stats_.append(out);
-    out.push_back({"replays_dropped", static_cast<double>(replays_.load()), false,
-                   "batches received again that were already stored"});
     out.push_back({"raw_dropped", static_cast<double>(raw_dropped_.load()), false,
                    "raw client frames dropped because too many waited"});
   }
 
  private:
   struct Peer {
-    std::string name;    // address, for logs
-    std::string site;    // from hello; empty until then
-    std::string source;  // "<site>/<flow>/<component>"
+    std::string name;  // address, for logs
+    std::string site;  // from hello; empty until then
     std::uint64_t next_seq = 1;
     std::uint64_t acked = 0;
     std::uint64_t window = 1;
@@ -111,12 +102,9 @@ class WebsocketInput final : public sdk::Input {
   bool take_batch(sdk::InputSink& sink, Work& w) {
     auto conn = w.conn;
     auto seq = w.seq;
-    auto source = std::move(w.source);
-    auto position = w.position;
-    return sink.push_batch(std::move(w.batch), [this, conn, seq, source = std::move(source), position] {
+    return sink.push_batch(std::move(w.batch), [this, conn, seq] {
       // The PubAck arrived (on the engine's thread): the ack goes out from the io thread.
-      if (auto* e = endpoint_.get())
-        e->post([this, conn, seq, source, position] { stored(conn, seq, source, position); });
+      if (auto* e = endpoint_.get()) e->post([this, conn, seq] { stored(conn, seq); });
     });
   }
 
@@ -160,7 +148,6 @@ class WebsocketInput final : public sdk::Input {
       if (!p.site.empty()) return protocol_error(c, p, "a second hello");
       if (!ws::valid_site_name(f.site)) return protocol_error(c, p, "invalid site name");
       p.site = f.site;
-      p.source = f.site + "/" + f.flow + "/" + f.component;
       p.window = std::max<std::uint64_t>(1, std::min<std::uint64_t>(f.window, config_.window));
       endpoint_->send(c, ws::encode_welcome(site_, p.window, config_.max_frame_size.bytes), true);
       dial_failures_.link_up();
@@ -179,17 +166,9 @@ class WebsocketInput final : public sdk::Input {
     if (p.frames.size() >= p.window) return protocol_error(c, p, "more frames than the window");
     p.next_seq++;
     p.frames.emplace_back(f.seq, false);
-    const std::string source = p.source + "/" + f.source;
-    if (f.position != 0 && f.position <= positions_.get(source)) {
-      replays_++;
-      mark_stored(c, p, f.seq);
-      return;
-    }
     Work w;
     w.conn = c;
     w.seq = f.seq;
-    w.source = source;
-    w.position = f.position;
     w.batch.id = p.site + "/" + f.batch;
     w.batch.records = f.records;
     if (!ws::rewrite_body(f.body, f.records, p.site + "/", w.batch.body, error))
@@ -228,9 +207,7 @@ class WebsocketInput final : public sdk::Input {
     cv_.notify_one();
   }
 
-  void stored(ws::ConnId c, std::uint64_t seq, const std::string& source, std::uint64_t position) {
-    if (position != 0 && !positions_.advance(source, position))
-      spdlog::warn("{} cannot record the stored position of {}", ctx_.prefix, source);
+  void stored(ws::ConnId c, std::uint64_t seq) {
     auto it = peers_.find(c);
     if (it == peers_.end()) return;  // that connection is gone; the sender sends it again
     mark_stored(c, it->second, seq);
@@ -277,13 +254,12 @@ class WebsocketInput final : public sdk::Input {
   std::unique_ptr<ws::Endpoint> endpoint_;
   std::size_t max_payload_ = 0;
   ws::LinkStats stats_;
-  std::atomic<std::uint64_t> replays_{0}, raw_dropped_{0};
+  std::atomic<std::uint64_t> raw_dropped_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Work> queue_;
   std::size_t raw_queued_ = 0;
   // io thread only
-  ws::Positions positions_;
   std::map<ws::ConnId, Peer> peers_;
   ws::RawClients raw_{stats_, ctx_.prefix};
   ws::DialFailures dial_failures_;

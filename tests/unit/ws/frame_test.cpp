@@ -1,11 +1,10 @@
-// weir.bridge.v1 frames (encode, decode, what is refused) and the receiver's positions file.
+// weir.bridge.v1 frames: encode, decode, and what is refused.
 #include <doctest/doctest.h>
 
-#include <fstream>
+#include <string>
+#include <vector>
 
 #include "common/websocket/frame.hpp"
-#include "common/websocket/positions.hpp"
-#include "support/nats_harness.hpp"
 
 using namespace weir::ws;
 
@@ -84,24 +83,4 @@ TEST_CASE("frames: site names") {
   CHECK_FALSE(valid_site_name("a b"));
   CHECK_FALSE(valid_site_name("a/b"));
   CHECK_FALSE(valid_site_name(std::string(65, 'a')));
-}
-
-TEST_CASE("positions: only grow, and a new instance reads what the last one wrote") {
-  weir::testing::TempDir dir{"weir-positions"};
-  const auto file = std::filesystem::path(dir.path()) / "bridge" / "f.c.positions";
-  std::string error;
-  {
-    Positions p;
-    REQUIRE_MESSAGE(p.open(file, error), error);
-    CHECK(p.get("site-a/uplink/link/x@1") == 0);
-    CHECK(p.advance("site-a/uplink/link/x@1", 10));
-    CHECK(p.advance("site-a/uplink/link/x@1", 7));  // lower: kept at 10
-    CHECK(p.advance("site-b/uplink/link/x@2", 3));
-    CHECK(p.get("site-a/uplink/link/x@1") == 10);
-  }
-  Positions again;
-  REQUIRE_MESSAGE(again.open(file, error), error);
-  CHECK(again.get("site-a/uplink/link/x@1") == 10);
-  CHECK(again.get("site-b/uplink/link/x@2") == 3);
-  CHECK(again.get("unknown") == 0);
 }
