@@ -17,6 +17,8 @@
 #include <sstream>
 #include <thread>
 
+#include "bus/topology.hpp"
+
 namespace fs = std::filesystem;
 
 namespace weir::bench {
@@ -118,14 +120,40 @@ std::uint16_t free_port() {
   return port;
 }
 
+std::string pipeline_flow() {
+  return R"({
+  "name": "bench",
+  "components": [
+    { "id": "src", "type": "nats_input", "config": { "subject": "src.data", "stream": "SRC" } },
+    { "id": "keep", "type": "json_filter", "inputs": ["src"], "config": { "where": "value >= 0 && site == \"a\"" } },
+    { "id": "shape", "type": "json_map", "inputs": ["keep"], "config": { "set": { "f": "value * 9 / 5 + 32" } } },
+    { "id": "sink", "type": "nats_output", "inputs": ["shape"], "config": { "subject": "out.data" } }
+  ]
+})";
+}
+
+void create_pipeline_streams(jsCtx* js, const std::string& who) {
+  for (auto [name, subject] : {std::pair{"SRC", "src.>"}, std::pair{"OUT", "out.>"}}) {
+    bus::StreamSpec s;
+    s.name = name;
+    s.subjects = {subject};
+    s.retention = bus::Retention::limits;
+    if (auto r = bus::ensure_stream(js, s); !r) die(who, r.status().text());
+  }
+}
+
 EngineProcess::EngineProcess(std::string weir, fs::path dir, std::string nats_url)
     : weir_(std::move(weir)), dir_(std::move(dir)), url_(std::move(nats_url)) {
   fs::create_directories(dir_ / "flows");
-  std::ofstream(dir_ / "weir.json") << R"({"log": {"level": "warn"}})";
+  std::ofstream(dir_ / "weir.json") << R"({"log": {"level": "warn"}, "http": {"listen": ""}})";
 }
 
 EngineProcess::~EngineProcess() {
   terminate();
+}
+
+void EngineProcess::write_config(const std::string& json) const {
+  std::ofstream(dir_ / "weir.json") << json;
 }
 
 void EngineProcess::write_flow(const std::string& file, const std::string& json) const {

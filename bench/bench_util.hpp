@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <string>
 
+#include <nats/nats.h>
+
 namespace weir::bench {
 
 [[noreturn]] void die(const std::string& who, const std::string& what);
@@ -30,6 +32,12 @@ std::uint64_t cpu_pressure_us();
 // CPU seconds per thread name of a process, as a JSON object.
 std::string thread_cpu(pid_t pid);
 
+// The foundation benchmark's flow "bench": nats_input (SRC, src.data) → json_filter →
+// json_map → nats_output (out.data), every bench record passing.
+std::string pipeline_flow();
+// Streams SRC (src.>) and OUT (out.>) with limits retention; dies (as `who`) on failure.
+void create_pipeline_streams(jsCtx* js, const std::string& who);
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 std::uint16_t free_port();
 
@@ -42,6 +50,8 @@ class EngineProcess {
   EngineProcess& operator=(const EngineProcess&) = delete;
 
   void write_flow(const std::string& file, const std::string& json) const;
+  // Replaces weir.json (by default: log level warn, HTTP API off).
+  void write_config(const std::string& json) const;
   void start();
   // Waits until the log of this start() holds `text` (false when the deadline passes or the
   // engine exited).

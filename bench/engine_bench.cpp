@@ -20,11 +20,11 @@
 #include <string>
 #include <thread>
 
+#include "bench_util.hpp"
 #include "bus/connection.hpp"
 #include "bus/nats_server_process.hpp"
 #include "bus/publisher.hpp"
 #include "bus/topology.hpp"
-#include "bench_util.hpp"
 #include "raw_jetstream.hpp"
 
 namespace fs = std::filesystem;
@@ -39,7 +39,9 @@ using weir::bench::thread_cpu;
 
 namespace {
 
-[[noreturn]] void die(const std::string& what) { weir::bench::die("engine_bench", what); }
+[[noreturn]] void die(const std::string& what) {
+  weir::bench::die("engine_bench", what);
+}
 
 }  // namespace
 
@@ -48,9 +50,12 @@ int main(int argc, char** argv) {
   std::string weir = "weir";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--records" && i + 1 < argc) n = std::stoull(argv[++i]);
-    else if (a == "--weir" && i + 1 < argc) weir = argv[++i];
-    else die("usage: engine_bench [--records N] [--weir PATH]");
+    if (a == "--records" && i + 1 < argc)
+      n = std::stoull(argv[++i]);
+    else if (a == "--weir" && i + 1 < argc)
+      weir = argv[++i];
+    else
+      die("usage: engine_bench [--records N] [--weir PATH]");
   }
   char tmpl[] = "/tmp/weir-bench-XXXXXX";
   if (!mkdtemp(tmpl)) die("mkdtemp failed");
@@ -76,23 +81,9 @@ int main(int argc, char** argv) {
   auto conn = weir::bus::Connection::connect(co);
   if (!conn) die("connect: " + conn.status().text());
   auto js = conn.value()->jetstream();
-  for (auto [name, subject] : {std::pair{"SRC", "src.>"}, std::pair{"OUT", "out.>"}}) {
-    weir::bus::StreamSpec s;
-    s.name = name;
-    s.subjects = {subject};
-    s.retention = weir::bus::Retention::limits;
-    if (auto r = weir::bus::ensure_stream(js->raw(), s); !r) die(r.status().text());
-  }
+  weir::bench::create_pipeline_streams(js->raw(), "engine_bench");
   fs::create_directories(dir / "flows");
-  std::ofstream(dir / "flows/bench.json") << R"({
-  "name": "bench",
-  "components": [
-    { "id": "src", "type": "nats_input", "config": { "subject": "src.data", "stream": "SRC" } },
-    { "id": "keep", "type": "json_filter", "inputs": ["src"], "config": { "where": "value >= 0 && site == \"a\"" } },
-    { "id": "shape", "type": "json_map", "inputs": ["keep"], "config": { "set": { "f": "value * 9 / 5 + 32" } } },
-    { "id": "sink", "type": "nats_output", "inputs": ["shape"], "config": { "subject": "out.data" } }
-  ]
-})";
+  std::ofstream(dir / "flows/bench.json") << weir::bench::pipeline_flow();
   std::ofstream(dir / "weir.json") << R"({"log": {"level": "warn"}})";
   const auto log = dir / "engine.log";
   pid_t pid = fork();
@@ -102,9 +93,9 @@ int main(int argc, char** argv) {
     ::dup2(fd, 2);
     // WEIR_BENCH_WRAP runs the engine under a profiler (heaptrack, valgrind, perf record).
     if (const char* wrap = std::getenv("WEIR_BENCH_WRAP"))
-      execlp(wrap, wrap, weir.c_str(), "run", "--config", (dir / "weir.json").c_str(), "--nats-url", url.c_str(),
-             "--flows", (dir / "flows").c_str(), "--data-dir", (dir / "data").c_str(), "--log-level", "info",
-             static_cast<char*>(nullptr));
+      execlp(wrap, wrap, weir.c_str(), "run", "--config", (dir / "weir.json").c_str(), "--nats-url",
+             url.c_str(), "--flows", (dir / "flows").c_str(), "--data-dir", (dir / "data").c_str(),
+             "--log-level", "info", static_cast<char*>(nullptr));
     execlp(weir.c_str(), weir.c_str(), "run", "--config", (dir / "weir.json").c_str(), "--nats-url",
            url.c_str(), "--flows", (dir / "flows").c_str(), "--data-dir", (dir / "data").c_str(),
            "--log-level", "info", static_cast<char*>(nullptr));
@@ -124,7 +115,8 @@ int main(int argc, char** argv) {
     if (auto st = pub.value()->publish("src.data", record(i), "b" + std::to_string(i)); !st.ok())
       die("publish: " + st.text());
   std::vector<weir::bus::PublishFailure> failures;
-  if (auto st = pub.value()->wait_all(60s, failures); !st.ok() || !failures.empty()) die("source publish failed");
+  if (auto st = pub.value()->wait_all(60s, failures); !st.ok() || !failures.empty())
+    die("source publish failed");
   std::uint64_t stored = 0;
   const auto end_deadline = Clock::now() + 600s;
   while (stored < n && Clock::now() < end_deadline) {
@@ -146,9 +138,10 @@ int main(int argc, char** argv) {
       "{\"bench\":\"engine_pipeline\",\"records\":%llu,\"record_bytes\":128,"
       "\"raw_publish_msgs_per_s\":%.0f,\"raw_fetch_msgs_per_s\":%.0f,\"raw_one_hop_msgs_per_s\":%.0f,"
       "\"engine_msgs_per_s\":%.0f,\"ratio\":%.3f,\"engine_idle_rss_kib\":%ld,\"engine_peak_rss_kib\":%ld,"
-      "\"engine_thread_cpu_s\":%s,\"nats_server_cpu_share_raw\":%.2f,\"nats_server_cpu_share_engine\":%.2f}\n",
-      static_cast<unsigned long long>(n), raw.publish_msgs_per_s, raw.fetch_msgs_per_s, raw.one_hop_msgs_per_s,
-      engine, engine / raw.one_hop_msgs_per_s, idle_rss, peak_rss, threads.c_str(),
+      "\"engine_thread_cpu_s\":%s,\"nats_server_cpu_share_raw\":%.2f,\"nats_server_cpu_share_engine\":%.2f}"
+      "\n",
+      static_cast<unsigned long long>(n), raw.publish_msgs_per_s, raw.fetch_msgs_per_s,
+      raw.one_hop_msgs_per_s, engine, engine / raw.one_hop_msgs_per_s, idle_rss, peak_rss, threads.c_str(),
       raw_server_cpu / raw_wall, engine_server_cpu / secs);
   pub.value().reset();
   js = weir::bus::Result<weir::bus::JetStream>(weir::bus::Status::error("done"));

@@ -20,7 +20,7 @@ class JsonFilter final : public sdk::Processor {
       out.fail(std::move(rec), "where: " + err.message);
       return;
     }
-    if (pass) out.emit(0, std::move(rec));
+    out.emit(pass ? 0 : 1, std::move(rec));
   }
 
  private:
@@ -34,14 +34,19 @@ sdk::ComponentSpec<Config> spec() {
   return sdk::ComponentSpec<Config>{"json_filter", sdk::Kind::processor}
       .summary("Passes on the records for which an expression is true.")
       .description(
-          "Records where `where` is true go to `out`; false or null drops them (that is the filter). "
+          "Records where `where` is true go to `out`; false or null sends them to `rejected`, which "
+          "drops them unless a component reads that port (that is the filter). "
           "A record the expression cannot be evaluated on (a non-boolean result, arithmetic on a "
           "string) goes to `error` with the reason.")
       .stateless()
       .field("where", &Config::where,
-             field().required().doc("Expression over the record; see the expression language.")
+             field()
+                 .required()
+                 .doc("Expression over the record; see the expression language.")
                  .example("value > 50 && site == \"a\""))
       .output("out", "Records for which `where` is true.")
+      .output("rejected",
+              "Records for which `where` is false or null; dropped unless something reads this port.")
       .example(boost::json::parse(R"({"id": "hot", "type": "json_filter", "inputs": ["sensors"],
                                       "config": {"where": "value > 50 && site == \"a\""}})"))
       .implementation<JsonFilter>();

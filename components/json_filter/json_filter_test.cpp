@@ -34,16 +34,18 @@ TEST_CASE("json_filter: passes, drops and fails records") {
   testing::CollectingEmitter out;
   f->process(testing::rec(R"({"value": 51})", "a"), out);
   f->process(testing::rec(R"({"value": 50})", "b"), out);
-  f->process(testing::rec(R"({"other": 1})", "c"), out);     // missing is null: not > 50, dropped
-  f->process(testing::rec(R"({"value": "x"})", "d"), out);   // string vs number: false, dropped
-  REQUIRE(out.emitted.size() == 1);
+  f->process(testing::rec(R"({"other": 1})", "c"), out);    // missing is null: not > 50, dropped
+  f->process(testing::rec(R"({"value": "x"})", "d"), out);  // string vs number: false, dropped
+  REQUIRE(out.emitted.size() == 4);
   CHECK(out.emitted[0].first == 0);
   CHECK(out.emitted[0].second.id == "a");
   CHECK(sdk::to_json(out.emitted[0].second.value) == R"({"value":51})");
+  for (int i = 1; i < 4; ++i) CHECK(out.emitted[i].first == 1);  // `rejected`, dropped unless read
+  CHECK(out.emitted[3].second.id == "d");
   CHECK(out.failed.empty());
 
   auto g = testing::create<sdk::Processor>(parse_config("json_filter", R"({"where": "value"})"));
-  g->process(testing::rec(R"({"value": 3})", "e"), out);     // not a boolean: error port
+  g->process(testing::rec(R"({"value": 3})", "e"), out);  // not a boolean: error port
   REQUIRE(out.failed.size() == 1);
   CHECK(out.failed[0].first.id == "e");
   CHECK(out.failed[0].second.find("where:") == 0);

@@ -5,7 +5,10 @@
 #include <cstdio>
 #include <iostream>
 
+#include "app/api_cmds.hpp"
+#include "app/dlq_cmd.hpp"
 #include "app/docs.hpp"
+#include "app/flows_cmd.hpp"
 #include "app/run.hpp"
 #include "flow/loader.hpp"
 #include "registry/registry.hpp"
@@ -66,11 +69,13 @@ int main(int argc, char** argv) {
 
   app::RunOptions run;
   auto* run_cmd = cli.add_subcommand("run", "Run the engine and deploy the flows in the flows dir");
-  run_cmd->add_option("-c,--config", run.config_file, "Engine config file (default: config/weir.json if present)");
+  run_cmd->add_option("-c,--config", run.config_file,
+                      "Engine config file (default: config/weir.json if present)");
   run_cmd->add_option("--flows", run.flows_dir, "Flows directory (overrides the config)");
   run_cmd->add_option("--data-dir", run.data_dir, "Data directory (overrides the config)");
   run_cmd->add_option("--nats-url", run.nats_url, "NATS URL; empty starts an embedded nats-server");
   run_cmd->add_option("--log-level", run.log_level, "trace|debug|info|warn|error|off");
+  run_cmd->add_option("--http-listen", run.http_listen, "HTTP API address host:port; empty disables it");
 
   std::vector<std::string> files;
   auto* validate_cmd = cli.add_subcommand("validate", "Check flow files; exit 0 valid, 1 invalid, 2 usage");
@@ -85,6 +90,9 @@ int main(int argc, char** argv) {
 
   auto* schema_cmd = cli.add_subcommand("schema", "Print the JSON Schema of flow files");
   auto* version_cmd = cli.add_subcommand("version", "Print the version");
+  app::ApiCommands api_cmds{cli};
+  app::DlqCommand dlq_cmd{cli};
+  app::FlowsCommand flows_cmd{cli};
 
   try {
     cli.parse(argc, argv);
@@ -97,6 +105,9 @@ int main(int argc, char** argv) {
   if (*run_cmd) return app::run_engine(run);
   if (*validate_cmd) return validate(files);
   if (*comp_cmd) return components(type, as_json, as_markdown);
+  if (api_cmds.selected()) return api_cmds.run();
+  if (dlq_cmd.selected()) return dlq_cmd.run();
+  if (flows_cmd.selected()) return flows_cmd.run();
   if (*schema_cmd) {
     std::cout << app::pretty_json(app::flow_schema(registry::builtins()));
     return 0;

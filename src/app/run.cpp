@@ -8,13 +8,25 @@
 #include <cstdio>
 #include <thread>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+
+#include "app/docs.hpp"
 #include "bus/connection.hpp"
 #include "bus/nats_server_process.hpp"
 #include "config/engine_config.hpp"
+#include "control/api.hpp"
+#include "control/dir_watcher.hpp"
+#include "control/flow_manager.hpp"
+#include "control/metrics_page.hpp"
 #include "flow/loader.hpp"
+#include "http/server.hpp"
+#include "log/redact.hpp"
 #include "log/setup.hpp"
 #include "registry/registry.hpp"
 #include "runtime/engine.hpp"
+#include "store/store.hpp"
 
 namespace weir::app {
 
@@ -50,6 +62,22 @@ long rss_kib() {
   return kib;
 }
 
+void reload_log_level(const RunOptions& options, const std::optional<std::filesystem::path>& file) {
+  auto loaded = config::load_engine_config(file);
+  std::string error;
+  if (options.log_level && !config::set_option(loaded.config, "log.level", *options.log_level, &error))
+    return;
+  if (loaded.diagnostics.has_errors()) {
+    for (const auto& d : loaded.diagnostics.items()) spdlog::error("SIGHUP: {}", sdk::format(d));
+    spdlog::error("SIGHUP: the engine config has errors; the log level stays {}",
+                  spdlog::level::to_string_view(spdlog::default_logger()->level()));
+    return;
+  }
+  const auto name = std::string(config::to_string(loaded.config.log.level));
+  spdlog::set_level(spdlog::level::from_str(name));
+  spdlog::info("SIGHUP: log level {}", name);
+}
+
 }  // namespace
 
 int run_engine(const RunOptions& options) {
@@ -72,6 +100,7 @@ int run_engine(const RunOptions& options) {
   set("data_dir", options.data_dir);
   set("nats.url", options.nats_url);
   set("log.level", options.log_level);
+  set("http.listen", options.http_listen);
   print(loaded.diagnostics);
   if (loaded.diagnostics.has_errors()) return 1;
   auto& cfg = loaded.config;
@@ -122,13 +151,14 @@ int run_engine(const RunOptions& options) {
   co.creds_file = cfg.nats.creds.string();
   co.name = "weir";
   // Connecting may take a while (a server still starting); a signal meanwhile stops it.
+  // SIGHUP re-reads the engine config's log level; SIGTERM or SIGINT stops.
   signal_thread = std::thread([&] {
-    wait_signal();
+    while (wait_signal() == SIGHUP) reload_log_level(options, file);
     stop = true;
   });
   auto conn = bus::Connection::connect(co, &stop);
   if (!conn) {
-    spdlog::critical("cannot connect to NATS at {}: {}", url, conn.status().text());
+    spdlog::critical("cannot connect to NATS at {}: {}", log::redact_url(url), conn.status().text());
     if (!stop) {
       // Unblock the signal thread so that it can be joined.
       kill(getpid(), SIGTERM);
@@ -137,38 +167,87 @@ int run_engine(const RunOptions& options) {
     return 1;
   }
 
-  auto results = flow::load_flow_dir(cfg.flows_dir, registry::builtins(), ::getenv);
-  std::vector<flow::Flow> flows;
-  std::size_t broken = 0;
-  for (auto& r : results) {
-    for (const auto& d : r.diagnostics.items()) spdlog::error("{}", sdk::format(d));
-    if (r.flow)
-      flows.push_back(std::move(*r.flow));
+  std::unique_ptr<store::Store> db;
+  {
+    auto opened = store::Store::open(cfg.data_dir / "weir.db");
+    if (opened)
+      db = std::make_unique<store::Store>(std::move(opened).value());
     else
-      ++broken;
+      spdlog::error("flow history is off: {}", opened.error());
   }
-  if (results.empty()) spdlog::warn("no flow files in {}", cfg.flows_dir.string());
-
+  const auto drain = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.shutdown_timeout);
   auto engine = std::make_unique<runtime::Engine>(*conn.value(), cfg.data_dir);
-  const auto total = flows.size();
-  const auto running = engine->deploy(std::move(flows));
+  control::FlowManager manager(cfg.flows_dir, *engine, db.get(), registry::builtins(), ::getenv, drain);
+  manager.scan();
+  control::DirWatcher watcher(cfg.flows_dir, [&] { manager.scan(); });
+  if (!watcher.start(&error)) spdlog::warn("hot reload is off: cannot watch {}", error);
+
+  control::MetricsPage metrics_page(*engine, *conn.value(), manager, WEIR_VERSION);
+  control::ApiContext api_ctx;
+  api_ctx.flows = &manager;
+  api_ctx.engine = engine.get();
+  api_ctx.conn = conn.value().get();
+  api_ctx.store = db.get();
+  api_ctx.version = WEIR_VERSION;
+  api_ctx.token = cfg.http.token;
+  api_ctx.started = started;
+  api_ctx.metrics = [&] { return metrics_page.render(); };
+  api_ctx.components_json = [] {
+    boost::json::array all;
+    for (const auto& info : registry::builtins().all()) all.push_back(component_json(info));
+    return pretty_json(all);
+  };
+  control::Api api(api_ctx);
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  std::unique_ptr<http::Server> server;
+  if (!cfg.http.listen.empty()) {
+    http::ServerOptions so;
+    so.listen = cfg.http.listen;
+    server = std::make_unique<http::Server>(
+        io, so, [&](const http::Request& r) { return api.handle(r); },
+        [&](const http::Request& r) { return api.upgrade(r); });
+    if (!server->start(&error)) {
+      spdlog::critical(
+          "HTTP API cannot listen on {}: {} (set http.listen, WEIR_HTTP_LISTEN or --http-listen to "
+          "another address, or to \"\" to turn the API off)",
+          cfg.http.listen, error);
+      kill(getpid(), SIGTERM);
+    } else {
+      spdlog::info("HTTP API on {}{}", cfg.http.listen,
+                   cfg.http.token.empty() ? " (read-only: no http.token set)" : "");
+    }
+  }
+  std::thread io_thread([&] {
+    runtime::name_thread("http");
+    io.run();
+  });
+
+  std::size_t running = 0, total = 0, broken = 0;
+  for (const auto& f : manager.files()) (f.errors.empty() ? total : broken)++;
+  for (const auto& f : engine->status()) running += f.state == runtime::FlowState::running;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   spdlog::info("weir running: {}/{} flows up, {} invalid, {} ms after start, RSS {} KiB", running, total,
                broken, ms, rss_kib());
 
   signal_thread.join();  // until SIGTERM/SIGINT
   const auto first_signal = Clock::now();
-  const auto drain = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.shutdown_timeout);
   spdlog::info("stopping: draining in-flight work (up to {} ms)", drain.count());
   std::thread force([&] {
     // One signal can arrive twice at once (sent to the process and to its group, as timeout(1)
     // and some supervisors do): only a signal a little later means "force".
-    do wait_signal();
-    while (Clock::now() - first_signal < std::chrono::milliseconds(500));
+    int sig = 0;
+    do sig = wait_signal();
+    while (sig == SIGHUP || Clock::now() - first_signal < std::chrono::milliseconds(500));
     spdlog::warn("second signal: exiting now; unacknowledged work is redelivered on the next start");
     std::_Exit(130);
   });
   force.detach();
+  watcher.stop();
+  if (server) server->stop();
+  work.reset();
+  io.stop();
+  io_thread.join();
   engine->stop(drain);
   engine.reset();  // components hold nats.c objects made from the connection
   conn.value().reset();

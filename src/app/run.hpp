@@ -11,6 +11,7 @@ struct RunOptions {
   std::optional<std::string> data_dir;
   std::optional<std::string> nats_url;
   std::optional<std::string> log_level;
+  std::optional<std::string> http_listen;
 };
 
 // `weir run`: the engine until SIGTERM/SIGINT. Returns the process exit code.

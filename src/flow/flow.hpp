@@ -27,6 +27,7 @@ struct Settings {
   int replicas = 1;
 
   static sdk::ObjectSpec<Settings> object_spec();
+  friend bool operator==(const Settings&, const Settings&) = default;
 };
 
 struct InputRef {
@@ -57,6 +58,9 @@ struct Flow {
 
   const ComponentDecl* find(std::string_view id) const;
   std::size_t index_of(std::string_view id) const;  // npos when absent
+  // Changes whenever the settings or any component (its id, type, config or inputs) change, so a
+  // reload can tell a flow file that differs from what runs.
+  std::string fingerprint() const;
 };
 
 }  // namespace weir::flow

@@ -1,6 +1,8 @@
 #include <boost/json.hpp>
 
+#include "core/hash.hpp"
 #include "flow/flow.hpp"
+#include "sdk/base/json_write.hpp"
 
 namespace weir::flow {
 
@@ -9,27 +11,39 @@ sdk::ObjectSpec<Settings> Settings::object_spec() {
   using namespace std::chrono_literals;
   return sdk::ObjectSpec<Settings>{}
       .field("max_bytes", &Settings::max_bytes,
-             field().doc("Disk budget of the flow's stream: what waits (a link down, a slow output) "
-                         "is kept up to this size.").size_range(1024 * 1024, 1ull << 50))
+             field()
+                 .doc("Disk budget of the flow's stream: what waits (a link down, a slow output) "
+                      "is kept up to this size.")
+                 .size_range(1024 * 1024, 1ull << 50))
       .field("max_age", &Settings::max_age,
              field().doc("Records older than this leave the stream even if unacked; 0 keeps them "
                          "until max_bytes."))
       .field("discard", &Settings::discard,
              field()
                  .doc("What happens when the stream is full.")
-                 .option("new", Discard::new_, "Refuse new records: producers feel backpressure, nothing is dropped.")
+                 .option("new", Discard::new_,
+                         "Refuse new records: producers feel backpressure, nothing is dropped.")
                  .option("old", Discard::old, "Drop the oldest records (counted) to take new ones."))
       .field("duplicate_window", &Settings::duplicate_window,
-             field().doc("How long JetStream remembers message ids to drop redeliveries.")
+             field()
+                 .doc("How long JetStream remembers message ids to drop redeliveries.")
                  .duration_range(1s, 24h))
       .field("ack_wait", &Settings::ack_wait,
-             field().doc("How long a batch may stay unacked before it is delivered again (after a crash, "
-                         "work resumes after this).").duration_range(1s, 1h).advanced())
+             field()
+                 .doc("How long a batch may stay unacked before it is delivered again (after a crash, "
+                      "work resumes after this).")
+                 .duration_range(1s, 1h)
+                 .advanced())
       .field("max_deliver", &Settings::max_deliver,
-             field().doc("Deliveries of one batch before it goes to the dead letters.").range(1, 1000).advanced())
+             field()
+                 .doc("Deliveries of one batch before it goes to the dead letters.")
+                 .range(1, 1000)
+                 .advanced())
       .field("fuse", &Settings::fuse,
-             field().doc("Run consecutive stateless processors in one stage (one durable hop fewer per "
-                         "processor). false makes every edge durable.").advanced())
+             field()
+                 .doc("Run consecutive stateless processors in one stage (one durable hop fewer per "
+                      "processor). false makes every edge durable.")
+                 .advanced())
       .field("batch_records", &Settings::batch_records,
              field().doc("Most records in one internal message.").range(1, 10000).advanced())
       .field("batch_bytes", &Settings::batch_bytes,
@@ -50,6 +64,13 @@ std::size_t Flow::index_of(std::string_view id) const {
   for (std::size_t i = 0; i < components.size(); ++i)
     if (components[i].id == id) return i;
   return static_cast<std::size_t>(-1);
+}
+
+std::string Flow::fingerprint() const {
+  std::string print;
+  sdk::write_json(print, Settings::object_spec().to_json(settings));
+  for (const auto& c : components) print += '\n' + c.id + ' ' + c.fingerprint;
+  return core::hex64(core::fnv1a64(print));
 }
 
 }  // namespace weir::flow

@@ -1,5 +1,6 @@
 #include "log/json_formatter.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -53,18 +54,52 @@ void append_utc(std::string& out, spdlog::log_clock::time_point tp) {
 
 }  // namespace
 
+std::optional<LinePrefix> split_prefix(std::string_view msg) {
+  if (msg.size() < 3 || msg.front() != '[') return std::nullopt;
+  const auto close = msg.find(']');
+  if (close == std::string_view::npos || close == 1) return std::nullopt;
+  // "] " or the end: "[a/b]c" is not a prefix.
+  if (close + 1 < msg.size() && msg[close + 1] != ' ') return std::nullopt;
+  const auto inside = msg.substr(1, close - 1);
+  for (char c : inside)
+    if (c == '[' || c == ' ' || c == '\t' || c == '\n' || c == '"') return std::nullopt;
+  LinePrefix p;
+  const auto slash = inside.find('/');
+  if (slash == std::string_view::npos) {
+    p.flow = inside;
+  } else {
+    p.flow = inside.substr(0, slash);
+    p.component = inside.substr(slash + 1);
+    if (p.flow.empty() || p.component.empty() || p.component.find('/') != std::string_view::npos)
+      return std::nullopt;
+  }
+  p.rest = msg.substr(std::min(close + 2, msg.size()));
+  return p;
+}
+
 void JsonFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) {
   scratch_.clear();
   scratch_ += "{\"ts\":\"";
   append_utc(scratch_, msg.time);
   scratch_ += ",\"level\":\"";
   scratch_ += level_name(msg.level);
-  scratch_ += "\",\"msg\":";
-  sdk::write_json_string(scratch_, std::string_view(msg.payload.data(), msg.payload.size()));
+  scratch_ += '"';
+  std::string_view text(msg.payload.data(), msg.payload.size());
+  // "[flow/component] text" becomes fields, so shippers can filter on them.
+  if (auto p = split_prefix(text)) {
+    scratch_ += ",\"flow\":";
+    sdk::write_json_string(scratch_, p->flow);
+    if (!p->component.empty()) {
+      scratch_ += ",\"component\":";
+      sdk::write_json_string(scratch_, p->component);
+    }
+    text = p->rest;
+  }
+  scratch_ += ",\"msg\":";
+  sdk::write_json_string(scratch_, text);
   if (msg.logger_name.size() > 0) {
     scratch_ += ",\"logger\":";
-    sdk::write_json_string(scratch_,
-                           std::string_view(msg.logger_name.data(), msg.logger_name.size()));
+    sdk::write_json_string(scratch_, std::string_view(msg.logger_name.data(), msg.logger_name.size()));
   }
   scratch_ += "}\n";
   dest.append(scratch_.data(), scratch_.data() + scratch_.size());

@@ -1,5 +1,6 @@
 #include "log/setup.hpp"
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "log/json_formatter.hpp"
+#include "log/redact.hpp"
 
 namespace weir::log {
 namespace {
@@ -33,6 +35,34 @@ spdlog::level::level_enum to_spdlog(config::LogLevel level) {
 
 constexpr const char* text_pattern = "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v";
 
+// Masks the password of any URL a message quotes (a connect error, a peer's address), whatever
+// code logged it: the lower libraries cannot call redact_url themselves.
+class RedactingFormatter final : public spdlog::formatter {
+ public:
+  explicit RedactingFormatter(std::unique_ptr<spdlog::formatter> inner) : inner_(std::move(inner)) {}
+
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    if (!redact_urls(std::string_view(msg.payload.data(), msg.payload.size()), scratch_)) {
+      inner_->format(msg, dest);
+      return;
+    }
+    auto copy = msg;
+    copy.payload = spdlog::string_view_t(scratch_.data(), scratch_.size());
+    inner_->format(copy, dest);
+    // The colour range is found while formatting, and the sink reads it from `msg`.
+    msg.color_range_start = copy.color_range_start;
+    msg.color_range_end = copy.color_range_end;
+  }
+
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<RedactingFormatter>(inner_->clone());
+  }
+
+ private:
+  std::unique_ptr<spdlog::formatter> inner_;
+  std::string scratch_;  // reused: sinks call format() under their own mutex
+};
+
 }  // namespace
 
 bool setup_logging(const config::LogConfig& config, std::string* error) {
@@ -42,13 +72,12 @@ bool setup_logging(const config::LogConfig& config, std::string* error) {
   if (!config.file.empty()) {
     try {
       std::error_code ec;
-      if (config.file.has_parent_path())
-        std::filesystem::create_directories(config.file.parent_path(), ec);
+      if (config.file.has_parent_path()) std::filesystem::create_directories(config.file.parent_path(), ec);
       // spdlog throws on a zero size; the config loader rejects it, a hand-made config may not.
       const auto max_size = static_cast<std::size_t>(std::max<std::uint64_t>(config.max_size, 1));
       const auto max_files = static_cast<std::size_t>(std::clamp(config.max_files, 0, 200000));
-      sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(config.file.string(),
-                                                                             max_size, max_files));
+      sinks.push_back(
+          std::make_shared<spdlog::sinks::rotating_file_sink_mt>(config.file.string(), max_size, max_files));
     } catch (const spdlog::spdlog_ex& e) {
       ok = false;
       if (error) *error = "cannot open log file " + config.file.string() + ": " + e.what();
@@ -56,9 +85,10 @@ bool setup_logging(const config::LogConfig& config, std::string* error) {
   }
   auto logger = std::make_shared<spdlog::logger>("", sinks.begin(), sinks.end());
   if (config.format == config::LogFormat::json)
-    logger->set_formatter(std::make_unique<JsonFormatter>());
+    logger->set_formatter(std::make_unique<RedactingFormatter>(std::make_unique<JsonFormatter>()));
   else
-    logger->set_pattern(text_pattern);
+    logger->set_formatter(
+        std::make_unique<RedactingFormatter>(std::make_unique<spdlog::pattern_formatter>(text_pattern)));
   logger->set_level(to_spdlog(config.level));
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));

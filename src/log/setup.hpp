@@ -11,7 +11,9 @@ namespace weir::log {
 // folder is created). Format `text`: "2024-05-01T12:00:00.123 info message" in local time,
 // coloured on a terminal. Format `json`: one object per line, {"ts":..., "level":..., "msg":...}
 // with ts in UTC ("2024-05-01T12:00:00.123Z") and level one of trace debug info warn error
-// critical. Lines of level warn and above are flushed at once, the rest within a second.
+// critical; a "[flow/component] " prefix of the message becomes "flow" and "component" fields.
+// In both formats the password of any URL a message quotes is masked (redact_urls). Lines of
+// level warn and above are flushed at once, the rest within a second.
 // Returns false (and *error) when the log file cannot be opened; stderr logging is set up anyway.
 // Call it before other threads log: spdlog's default logger is not swapped atomically.
 bool setup_logging(const config::LogConfig& config, std::string* error = nullptr);

@@ -16,9 +16,14 @@ constexpr int fetch_batches = 8;
 }  // namespace
 
 ConsumerStage::ConsumerStage(FlowShared& shared, const graph::Stage& stage)
-    : shared_(shared), stage_(stage), prefix_(shared.prefix(stage.members.front().component)) {}
+    : shared_(shared),
+      stage_(stage),
+      stop_(shared),
+      prefix_(shared.prefix(stage.members.front().component)) {}
 
-ConsumerStage::~ConsumerStage() { join(); }
+ConsumerStage::~ConsumerStage() {
+  join();
+}
 
 void ConsumerStage::start() {
   for (std::size_t u = 0; u < stage_.upstreams.size(); ++u)
@@ -41,7 +46,7 @@ void ConsumerStage::run(std::size_t upstream) {
   bus::PullConsumer consumer;
   bool warned = false;
   // Binding needs the server; until it answers, retry quietly (one log line per outage).
-  while (!shared_.stopping()) {
+  while (!stop_.stopping()) {
     if (!pub) {
       auto p = bus::AsyncPublisher::create(*shared_.conn, {.max_pending = 1024});
       if (p) pub = std::move(p.value());
@@ -59,26 +64,26 @@ void ConsumerStage::run(std::size_t upstream) {
       if (!warned) spdlog::warn("{} cannot bind consumer {}: {}", prefix_, up.durable, c.status().text());
     }
     warned = true;
-    idle(shared_, 1s);
+    idle(stop_, 1s);
   }
-  if (shared_.stopping()) return;
+  if (stop_.stopping()) return;
   if (warned) spdlog::info("{} consumer {} bound", prefix_, up.durable);
 
   const auto root = stage_.members.front().component;
   if (dynamic_cast<sdk::BatchOutput*>(shared_.components[root].get())) {
-    run_forwarding(shared_, stage_, consumer, js, *pub, serial_);
+    run_forwarding(shared_, stop_, stage_, consumer, js, *pub, serial_);
     return;
   }
-  StageRound round(shared_, stage_, *pub, &serial_);
+  StageRound round(shared_, stop_, stage_, *pub, &serial_);
   std::vector<bus::Msg> msgs;
   bool fetch_failing = false;
-  while (!shared_.stopping()) {
+  while (!stop_.stopping()) {
     msgs.clear();
     auto st = consumer.fetch(fetch_batches, 500ms, msgs);
     if (!st.ok() && !st.is_timeout()) {
       if (!fetch_failing) spdlog::warn("{} fetch from {} failed: {}", prefix_, up.durable, st.text());
       fetch_failing = true;
-      idle(shared_, 250ms);
+      idle(stop_, 250ms);
       continue;
     }
     if (fetch_failing && !msgs.empty()) {

@@ -19,13 +19,18 @@ class ConsumerStage {
   ~ConsumerStage();
 
   void start();
+  // This stage alone stops taking work; what is in flight drains until `drain` has passed (then
+  // it stays unacked and is redelivered). join() waits for the end.
+  void request_stop(std::chrono::milliseconds drain) { stop_.request(drain); }
   void join();
+  const graph::Stage& stage() const { return stage_; }
 
  private:
   void run(std::size_t upstream);
 
   FlowShared& shared_;
   const graph::Stage& stage_;
+  StageStop stop_;
   std::string prefix_;
   // Serializes calls into components that are not stateless (outputs, stateful processors)
   // when the stage reads several upstreams.

@@ -16,13 +16,32 @@ using namespace std::chrono_literals;
 
 const char* to_string(FlowState s) {
   switch (s) {
-    case FlowState::stopped: return "stopped";
-    case FlowState::deploying: return "deploying";
-    case FlowState::running: return "running";
-    case FlowState::failed: return "failed";
+    case FlowState::stopped:
+      return "stopped";
+    case FlowState::deploying:
+      return "deploying";
+    case FlowState::running:
+      return "running";
+    case FlowState::failed:
+      return "failed";
   }
   return "unknown";
 }
+
+namespace {
+
+// Whether `next` runs on the same stages, consumers and routes as `running` (components by the
+// same ids at the same places, so plan indices mean the same), with the same settings.
+bool same_shape(const flow::Flow& running, const graph::Plan& plan, const flow::Flow& next) {
+  if (next.name != running.name || next.settings != running.settings ||
+      next.components.size() != running.components.size())
+    return false;
+  for (std::size_t i = 0; i < next.components.size(); ++i)
+    if (next.components[i].id != running.components[i].id) return false;
+  return graph::make_plan(next) == plan;
+}
+
+}  // namespace
 
 FlowRunner::FlowRunner(flow::Flow flow, bus::Connection& conn, std::filesystem::path data_dir)
     : data_dir_(std::move(data_dir)) {
@@ -32,14 +51,17 @@ FlowRunner::FlowRunner(flow::Flow flow, bus::Connection& conn, std::filesystem::
   shared_.stream = graph::stream_name(shared_.flow.name);
   shared_.dlq_subject = graph::dead_letter_subject(shared_.flow.name);
   shared_.counters = std::make_unique<ComponentCounters[]>(shared_.flow.components.size());
+  shared_.taps = std::make_shared<TapHub>(shared_.flow.components.size());
 }
 
-FlowRunner::~FlowRunner() { stop(0ms); }
+FlowRunner::~FlowRunner() {
+  stop(0ms);
+}
 
-bool FlowRunner::deploy_topology() {
+bool FlowRunner::deploy_topology(std::string& error) {
   auto js = shared_.conn->jetstream();
   if (!js) {
-    error_ = "JetStream: " + js.status().text();
+    error = "JetStream: " + js.status().text();
     return false;
   }
   const auto& s = shared_.flow.settings;
@@ -55,7 +77,7 @@ bool FlowRunner::deploy_topology() {
   stream.duplicate_window = s.duplicate_window;
   auto st = bus::ensure_stream(js->raw(), stream);
   if (!st) {
-    error_ = "stream " + stream.name + ": " + st.status().text();
+    error = "stream " + stream.name + ": " + st.status().text();
     return false;
   }
   // Dead letters stay until someone looks at them (limits retention), within a slice of the
@@ -69,7 +91,7 @@ bool FlowRunner::deploy_topology() {
   dlq.duplicate_window = s.duplicate_window;
   st = bus::ensure_stream(js->raw(), dlq);
   if (!st) {
-    error_ = "dead-letter stream " + dlq.name + ": " + st.status().text();
+    error = "dead-letter stream " + dlq.name + ": " + st.status().text();
     return false;
   }
   std::set<std::string> wanted;
@@ -83,7 +105,7 @@ bool FlowRunner::deploy_topology() {
       c.max_deliver = -1;  // the runtime dead-letters after settings.max_deliver, with the reason
       auto r = bus::ensure_consumer(js->raw(), shared_.stream, c);
       if (!r) {
-        error_ = "consumer " + c.durable + ": " + r.status().text();
+        error = "consumer " + c.durable + ": " + r.status().text();
         return false;
       }
       wanted.insert(up.durable);
@@ -111,35 +133,57 @@ bool FlowRunner::deploy_topology() {
   return true;
 }
 
-bool FlowRunner::create_components() {
-  const auto& f = shared_.flow;
-  shared_.components.resize(f.components.size());
-  for (std::size_t i = 0; i < f.components.size(); ++i) {
-    const auto& decl = f.components[i];
-    sdk::Context ctx{f.name, decl.id, shared_.prefix(i), shared_.conn->raw(), data_dir_};
-    try {
-      shared_.components[i] = decl.info->create(decl.config.get(), ctx);
-      auto st = shared_.components[i]->start();
-      if (!st) {
-        error_ = decl.id + ": " + st.error();
-        return false;
-      }
-    } catch (const std::exception& e) {
-      error_ = decl.id + ": " + e.what();
+std::unique_ptr<sdk::Component> FlowRunner::start_component(std::size_t i, std::string& error) {
+  const auto& decl = shared_.flow.components[i];
+  sdk::Context ctx{shared_.flow.name, decl.id, shared_.prefix(i), shared_.conn->raw(), data_dir_};
+  try {
+    auto c = decl.info->create(decl.config.get(), ctx);
+    auto st = c->start();
+    if (st) return c;
+    error = decl.id + ": " + st.error();
+    c->stop();
+  } catch (const std::exception& e) {
+    error = decl.id + ": " + e.what();
+  }
+  return nullptr;
+}
+
+bool FlowRunner::create_components(std::string& error) {
+  std::vector<std::unique_ptr<sdk::Component>> made;
+  for (std::size_t i = 0; i < shared_.flow.components.size(); ++i) {
+    auto c = start_component(i, error);
+    if (!c) {
+      for (auto& m : made) m->stop();
       return false;
     }
+    made.push_back(std::move(c));
   }
+  std::lock_guard lock(mu_);
+  shared_.components.swap(made);  // a previous run's instances, stopped, go with `made`
   return true;
 }
 
+void FlowRunner::set_state(FlowState state, std::string error) {
+  std::lock_guard lock(mu_);
+  state_ = state;
+  error_ = std::move(error);
+}
+
 bool FlowRunner::start() {
-  state_ = FlowState::deploying;
-  if (!deploy_topology() || !create_components()) {
-    state_ = FlowState::failed;
-    spdlog::error("[{}] flow failed to start: {}", shared_.flow.name, error_);
-    for (auto& c : shared_.components)
-      if (c) c->stop();
-    shared_.components.clear();
+  set_state(FlowState::deploying, {});
+  // No stage runs now: a flow stopped before starts afresh.
+  shared_.stop = false;
+  shared_.drain_deadline_ns = 0;
+  std::string error;
+  if (!deploy_topology(error) || !create_components(error)) {
+    spdlog::error("[{}] flow failed to start: {}", shared_.flow.name, error);
+    std::vector<std::unique_ptr<sdk::Component>> previous;  // stopped already
+    {
+      std::lock_guard lock(mu_);
+      previous.swap(shared_.components);
+      state_ = FlowState::failed;
+      error_ = error;
+    }
     return false;
   }
   // Consumers first: what the inputs publish is kept by the stream for them either way (the
@@ -148,12 +192,13 @@ bool FlowRunner::start() {
     if (stage.kind != graph::StageKind::input)
       consumers_.push_back(std::make_unique<ConsumerStage>(shared_, stage));
   for (const auto& stage : shared_.plan.stages)
-    if (stage.kind == graph::StageKind::input) inputs_.push_back(std::make_unique<InputStage>(shared_, stage));
+    if (stage.kind == graph::StageKind::input)
+      inputs_.push_back(std::make_unique<InputStage>(shared_, stage));
   for (auto& c : consumers_) c->start();
   for (auto& i : inputs_) i->start();
   janitor_ = std::make_unique<Janitor>(shared_, std::chrono::seconds(1));
   janitor_->start();
-  state_ = FlowState::running;
+  set_state(FlowState::running, {});
   spdlog::info("[{}] flow running: {} components in {} stages", shared_.flow.name,
                shared_.flow.components.size(), shared_.plan.stages.size());
   return true;
@@ -170,24 +215,193 @@ void FlowRunner::stop(std::chrono::milliseconds drain) {
     if (c) c->stop();
   inputs_.clear();
   consumers_.clear();
-  state_ = FlowState::stopped;
+  set_state(FlowState::stopped, {});
   for (const auto& c : status().components) {
     std::string extra;
     for (const auto& m : c.metrics) extra += fmt::format(", {} {}", m.name, m.value);
-    spdlog::info("[{}/{}] records in {}, out {}, errors {}, dead letters {}, retried rounds {}{}", shared_.flow.name,
-                 c.id, c.records_in, c.records_out, c.errors, c.dead_letters, c.retries, extra);
+    spdlog::info("[{}/{}] records in {}, out {}, errors {}, dead letters {}, retried rounds {}{}",
+                 shared_.flow.name, c.id, c.records_in, c.records_out, c.errors, c.dead_letters, c.retries,
+                 extra);
   }
   spdlog::info("[{}] flow stopped", shared_.flow.name);
 }
 
+bool FlowRunner::update(flow::Flow next, std::chrono::milliseconds drain, std::string* what) {
+  if (state_ != FlowState::running || !same_shape(shared_.flow, shared_.plan, next)) return false;
+  // The plan stays as it is (stages hold references into it); only stages with a changed
+  // member are redeployed.
+  std::vector<const graph::Stage*> changed;
+  std::string told;
+  for (const auto& stage : shared_.plan.stages) {
+    std::string ids;
+    for (const auto& m : stage.members)
+      if (shared_.flow.components[m.component].fingerprint != next.components[m.component].fingerprint)
+        ids += (ids.empty() ? "" : ", ") + next.components[m.component].id;
+    if (ids.empty()) continue;
+    changed.push_back(&stage);
+    told += (told.empty() ? "stage " : "; stage ") + stage.id + " (components " + ids + ")";
+  }
+  if (what) *what = told;
+  {
+    std::lock_guard lock(mu_);
+    shared_.flow.file = next.file;
+    shared_.flow.description = next.description;
+  }
+  if (changed.empty()) return true;
+  spdlog::info("[{}] redeploying {}", shared_.flow.name, told);
+  auto redeployed = [&](const graph::Stage& stage) {
+    return std::find(changed.begin(), changed.end(), &stage) != changed.end();
+  };
+  // Every changed stage stops before any starts again: a component holding something its
+  // successor needs (a listening port) lets go of it first.
+  for (auto& c : consumers_)
+    if (redeployed(c->stage())) c->request_stop(drain);
+  for (auto& i : inputs_)
+    if (redeployed(i->stage())) i->request_stop(drain);
+  for (auto& c : consumers_)
+    if (redeployed(c->stage())) c->join();
+  for (auto& i : inputs_)
+    if (redeployed(i->stage())) i->join();
+  // The old instances go before their declarations do: a component may point into its config.
+  for (const auto* stage : changed)
+    for (const auto& m : stage->members) {
+      std::unique_ptr<sdk::Component> old;
+      {
+        std::lock_guard lock(mu_);
+        old.swap(shared_.components[m.component]);
+      }
+      if (old) old->stop();
+    }
+  {
+    std::lock_guard lock(mu_);
+    for (const auto* stage : changed)
+      for (const auto& m : stage->members)
+        shared_.flow.components[m.component] = std::move(next.components[m.component]);
+  }
+  std::string error;
+  for (const auto* stage : changed)
+    for (const auto& m : stage->members) {
+      auto c = start_component(m.component, error);
+      if (!c) {
+        spdlog::error("[{}] flow failed to redeploy {}: {}", shared_.flow.name, told, error);
+        stop(drain);
+        set_state(FlowState::failed, error);
+        return true;
+      }
+      std::lock_guard lock(mu_);
+      shared_.components[m.component] = std::move(c);
+    }
+  // Anew on the same durable consumers, so they resume where the old stages acked.
+  for (auto& c : consumers_) {
+    const auto& stage = c->stage();
+    if (!redeployed(stage)) continue;
+    c = std::make_unique<ConsumerStage>(shared_, stage);
+    c->start();
+  }
+  for (auto& i : inputs_) {
+    const auto& stage = i->stage();
+    if (!redeployed(stage)) continue;
+    i = std::make_unique<InputStage>(shared_, stage);
+    i->start();
+  }
+  return true;
+}
+
+FlowState FlowRunner::state() const {
+  std::lock_guard lock(mu_);
+  return state_;
+}
+
+std::string FlowRunner::file() const {
+  std::lock_guard lock(mu_);
+  return shared_.flow.file;
+}
+
+std::string FlowRunner::fingerprint() const {
+  std::lock_guard lock(mu_);
+  return shared_.flow.fingerprint();
+}
+
 FlowStatus FlowRunner::status() const {
+  std::lock_guard lock(mu_);
   FlowStatus out{shared_.flow.name, state_, error_, {}};
   for (std::size_t i = 0; i < shared_.flow.components.size(); ++i) {
     const auto& c = shared_.counters[i];
-    out.components.push_back({shared_.flow.components[i].id, shared_.flow.components[i].type, c.records_in.load(),
-                              c.records_out.load(), c.errors.load(), c.dead_letters.load(), c.retries.load(), {}});
-    if (shared_.components.size() > i && shared_.components[i]) shared_.components[i]->metrics(out.components.back().metrics);
+    auto& s = out.components.emplace_back();
+    s.id = shared_.flow.components[i].id;
+    s.type = shared_.flow.components[i].type;
+    s.records_in = c.records_in.load();
+    s.records_out = c.records_out.load();
+    s.errors = c.errors.load();
+    s.dead_letters = c.dead_letters.load();
+    s.retries = c.retries.load();
+    const auto& outputs = shared_.flow.components[i].info->outputs;
+    for (std::size_t p = 0; p + 1 < outputs.size(); ++p)
+      s.ports_out.emplace_back(outputs[p].name, p < ComponentCounters::max_ports ? c.port_out[p].load() : 0);
+    if (shared_.components.size() > i && shared_.components[i]) shared_.components[i]->metrics(s.metrics);
+    s.failing = c.failing.load();
+    if (s.failing) s.last_error = c.last_error();
+    s.processing = c.processing.snapshot();
   }
+  return out;
+}
+
+bool FlowRunner::tap_points(const std::string& component, const std::string& port,
+                            std::vector<std::pair<std::size_t, std::size_t>>& points,
+                            std::string& resolved_port, std::string* error) const {
+  std::lock_guard lock(mu_);
+  const auto& f = shared_.flow;
+  const auto c = f.index_of(component);
+  if (c == std::string::npos) {
+    if (error) *error = "flow \"" + f.name + "\" has no component \"" + component + "\"";
+    return false;
+  }
+  const auto& decl = f.components[c];
+  const auto& outputs = decl.info->outputs;
+  auto output_index = [&](const std::string& name) {
+    for (std::size_t p = 0; p < outputs.size(); ++p)
+      if (outputs[p].name == name) return p;
+    return std::string::npos;
+  };
+  resolved_port = port.empty() ? (output_index("out") != std::string::npos ? "out" : "in") : port;
+  points.clear();
+  if (resolved_port == "in") {
+    for (const auto& in : decl.inputs) {
+      const auto u = f.index_of(in.component);
+      if (u == std::string::npos) continue;
+      const auto& up_outputs = f.components[u].info->outputs;
+      for (std::size_t p = 0; p < up_outputs.size(); ++p)
+        if (up_outputs[p].name == in.port) points.emplace_back(u, p);
+    }
+    if (points.empty() && error)
+      *error = "component \"" + component + "\" reads nothing: it has no `in` to tap";
+    return !points.empty();
+  }
+  const auto p = output_index(resolved_port);
+  if (p == std::string::npos) {
+    std::string names;
+    for (const auto& o : outputs) names += (names.empty() ? "" : ", ") + o.name;
+    if (!decl.inputs.empty()) names += ", in";
+    if (error)
+      *error = "component \"" + component + "\" has no port \"" + resolved_port + "\" (ports: " + names + ")";
+    return false;
+  }
+  points.emplace_back(c, p);
+  return true;
+}
+
+std::vector<ConsumerLag> FlowRunner::consumer_lag() const {
+  std::vector<ConsumerLag> out;
+  if (state() != FlowState::running) return out;
+  auto js = shared_.conn->jetstream();
+  if (!js) return out;
+  for (const auto& stage : shared_.plan.stages)
+    for (const auto& up : stage.upstreams) {
+      auto info = bus::consumer_info(js->raw(), shared_.stream, up.durable);
+      if (!info) continue;
+      out.push_back({shared_.flow.name, stage.id, up.component + "." + up.port, info->num_pending,
+                     info->num_ack_pending});
+    }
   return out;
 }
 

@@ -2,8 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/json.hpp>
 #include <pthread.h>
+#include <boost/json.hpp>
 
 #include <thread>
 
@@ -12,10 +12,37 @@ namespace weir::runtime {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
+void ComponentCounters::set_failing(std::string reason) {
+  std::lock_guard lock(error_mu_);
+  last_error_ = std::move(reason);
+  failing = true;
+}
+
+void ComponentCounters::clear_failing() {
+  if (!failing.exchange(false)) return;
+  std::lock_guard lock(error_mu_);
+  last_error_.clear();
+}
+
+std::string ComponentCounters::last_error() const {
+  std::lock_guard lock(error_mu_);
+  return last_error_;
+}
+
 bool FlowShared::past_drain_deadline() const {
   auto deadline = drain_deadline_ns.load();
   if (deadline == 0) return false;
   return std::chrono::steady_clock::now().time_since_epoch().count() > deadline;
+}
+
+void StageStop::request(std::chrono::milliseconds drain) {
+  deadline_ns_ = (std::chrono::steady_clock::now() + drain).time_since_epoch().count();
+  stop_ = true;
+}
+
+bool StageStop::past_drain_deadline() const {
+  if (shared_.stopping() && shared_.past_drain_deadline()) return true;
+  return stop_.load() && std::chrono::steady_clock::now().time_since_epoch().count() > deadline_ns_.load();
 }
 
 sdk::Record error_record(const FlowShared& shared, std::size_t component, sdk::Record&& rec,
@@ -30,10 +57,10 @@ sdk::Record error_record(const FlowShared& shared, std::size_t component, sdk::R
 
 bus::Status publish_batch(bus::AsyncPublisher& pub, const std::string& subject, const BatchWriter& batch,
                           const std::string& msg_id, std::string_view error_reason,
-                          std::string_view component) {
+                          std::string_view component, std::string_view origin) {
   if (!error_reason.empty())
     return publish_dead_letter(pub, subject, batch.body(), msg_id, error_reason, component,
-                               std::to_string(batch.count()));
+                               std::to_string(batch.count()), origin, true);
   return publish_batch(pub, subject, batch.body(), batch.count(), msg_id);
 }
 
@@ -46,17 +73,18 @@ bus::Status publish_batch(bus::AsyncPublisher& pub, const std::string& subject, 
 
 bus::Status publish_dead_letter(bus::AsyncPublisher& pub, const std::string& subject, std::string_view body,
                                 const std::string& msg_id, std::string_view reason,
-                                std::string_view component, std::string_view records) {
+                                std::string_view component, std::string_view records, std::string_view origin,
+                                bool error_records) {
   // Header values are one line; a reason may come from a parser and hold anything.
   std::string line(reason.substr(0, 512));
   for (auto& c : line)
     if (c == '\r' || c == '\n') c = ' ';
-  if (records.empty()) {
-    bus::Header h[] = {{"Weir-Error", line}, {"Weir-Component", component}};
-    return pub.publish(subject, body, msg_id, h);
-  }
-  bus::Header h[] = {{"Weir-Records", records}, {"Weir-Error", line}, {"Weir-Component", component}};
-  return pub.publish(subject, body, msg_id, h);
+  bus::Header h[5] = {{"Weir-Error", line}, {"Weir-Component", component}};
+  std::size_t n = 2;
+  if (!records.empty()) h[n++] = {"Weir-Records", records};
+  if (!origin.empty()) h[n++] = {"Weir-Subject", origin};
+  if (error_records) h[n++] = {"Weir-Body", "errors"};
+  return pub.publish(subject, body, msg_id, std::span(h, n));
 }
 
 void dead_letter_message(FlowShared& shared, bus::AsyncPublisher& pub, std::size_t component,
@@ -66,7 +94,7 @@ void dead_letter_message(FlowShared& shared, bus::AsyncPublisher& pub, std::size
   spdlog::warn("{} batch {} to dead letters: {}", prefix, in_id, reason);
   const auto& id = shared.flow.components[component].id;
   auto st = publish_dead_letter(pub, shared.dlq_subject, msg.view(), derive_id(in_id, id, "dead"), reason, id,
-                                records);
+                                records, msg.subject());
   if (!st.ok()) spdlog::debug("{} dead letter publish: {}", prefix, st.text());
 }
 
@@ -77,7 +105,7 @@ std::size_t batch_records(const bus::Msg& msg) {
   return n;
 }
 
-bool settle(FlowShared& shared, bus::AsyncPublisher& pub, const std::string& prefix) {
+bool settle(const StageStop& stop, bus::AsyncPublisher& pub, const std::string& prefix) {
   std::vector<bus::PublishFailure> failures;
   auto backoff = 100ms;
   bool logged = false;
@@ -88,9 +116,9 @@ bool settle(FlowShared& shared, bus::AsyncPublisher& pub, const std::string& pre
       if (logged) spdlog::info("{} publishing again", prefix);
       return true;
     }
-    if (shared.stopping() && shared.past_drain_deadline()) {
-      spdlog::warn("{} stopping with {} publishes unacknowledged; their input is redelivered later",
-                   prefix, failures.size());
+    if (stop.stopping() && stop.past_drain_deadline()) {
+      spdlog::warn("{} stopping with {} publishes unacknowledged; their input is redelivered later", prefix,
+                   failures.size());
       return false;
     }
     if (!logged) {
@@ -98,7 +126,7 @@ bool settle(FlowShared& shared, bus::AsyncPublisher& pub, const std::string& pre
                    failures.empty() ? st.text() : failures.front().error.text());
       logged = true;
     }
-    idle(shared, backoff);
+    idle(stop, backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(2s));
     if (!failures.empty()) {
       auto rst = pub.retry(failures);
@@ -107,12 +135,14 @@ bool settle(FlowShared& shared, bus::AsyncPublisher& pub, const std::string& pre
   }
 }
 
-void name_thread(const std::string& name) { pthread_setname_np(pthread_self(), name.substr(0, 15).c_str()); }
+void name_thread(const std::string& name) {
+  pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+}
 
-void idle(const FlowShared& shared, std::chrono::milliseconds d) {
+void idle(const StageStop& stop, std::chrono::milliseconds d) {
   auto until = std::chrono::steady_clock::now() + d;
   while (std::chrono::steady_clock::now() < until) {
-    if (shared.stopping() && shared.past_drain_deadline()) return;
+    if (stop.stopping() && stop.past_drain_deadline()) return;
     std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(d, 20ms));
   }
 }

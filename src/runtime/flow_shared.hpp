@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,9 @@
 #include "bus/publisher.hpp"
 #include "flow/flow.hpp"
 #include "graph/plan.hpp"
+#include "metrics/histogram.hpp"
 #include "runtime/batch.hpp"
+#include "runtime/tap.hpp"
 #include "sdk/component.hpp"
 
 namespace weir::runtime {
@@ -24,6 +27,23 @@ struct ComponentCounters {
   std::atomic<std::uint64_t> errors{0};        // records sent to the error port
   std::atomic<std::uint64_t> dead_letters{0};  // records sent to the flow's dead letters
   std::atomic<std::uint64_t> retries{0};       // publish or write rounds that had to be repeated
+  // Records out per output port (error excluded), by port index; ports past the last share it.
+  static constexpr std::size_t max_ports = 4;
+  std::atomic<std::uint64_t> port_out[max_ports] = {};
+  void count_out(std::size_t port, std::uint64_t n = 1) {
+    records_out.fetch_add(n, std::memory_order_relaxed);
+    port_out[port < max_ports ? port : max_ports - 1].fetch_add(n, std::memory_order_relaxed);
+  }
+  metrics::Histogram processing;  // time to handle one batch (a stage's root only)
+  // An output whose writes fail (retried until they succeed): shown as degraded, with the reason.
+  std::atomic<bool> failing{false};
+  void set_failing(std::string reason);
+  void clear_failing();
+  std::string last_error() const;
+
+ private:
+  mutable std::mutex error_mu_;
+  std::string last_error_;
 };
 
 struct FlowShared {
@@ -34,6 +54,7 @@ struct FlowShared {
   std::string dlq_subject;
   std::vector<std::unique_ptr<sdk::Component>> components;  // by component index
   std::unique_ptr<ComponentCounters[]> counters;            // by component index
+  std::shared_ptr<TapHub> taps;                             // live taps on component ports
   std::atomic<bool> stop{false};
   // Once set, in-flight work still drains until this deadline, then is abandoned (unacked work
   // is redelivered after ack_wait, so nothing is lost either way).
@@ -45,14 +66,33 @@ struct FlowShared {
   std::string prefix(std::size_t i) const { return "[" + flow.name + "/" + flow.components[i].id + "]"; }
 };
 
+// When one stage stops: with its flow, or alone while the others run on (a reload redeploys its
+// components). Stage loops ask this rather than the flow.
+class StageStop {
+ public:
+  explicit StageStop(const FlowShared& shared) : shared_(shared) {}
+  // The stage takes no new work; what is in flight still drains until `drain` has passed.
+  void request(std::chrono::milliseconds drain);
+  bool stopping() const { return shared_.stopping() || stop_.load(std::memory_order_relaxed); }
+  // Stopping and past the drain deadline (the flow's or the stage's own): in-flight work is
+  // abandoned, unacked, and redelivered after ack_wait.
+  bool past_drain_deadline() const;
+
+ private:
+  const FlowShared& shared_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::int64_t> deadline_ns_{0};
+};
+
 // The record an error port carries: the original record plus why it failed.
 sdk::Record error_record(const FlowShared& shared, std::size_t component, sdk::Record&& rec,
                          std::string_view reason);
 
-// Publishes one batch to a port subject or to the dead letters (with the reason in headers).
+// Publishes one batch to a port subject or to the dead letters (with the reason in headers; such
+// a batch holds error records, and `origin` is the subject its input was consumed from).
 bus::Status publish_batch(bus::AsyncPublisher& pub, const std::string& subject, const BatchWriter& batch,
                           const std::string& msg_id, std::string_view error_reason = {},
-                          std::string_view component = {});
+                          std::string_view component = {}, std::string_view origin = {});
 
 // Publishes a batch body as it is (one received whole, say) with its record count.
 bus::Status publish_batch(bus::AsyncPublisher& pub, const std::string& subject, std::string_view body,
@@ -60,15 +100,20 @@ bus::Status publish_batch(bus::AsyncPublisher& pub, const std::string& subject, 
 
 // Publishes a message to the dead letters as it is (a batch that cannot be decoded, or one
 // delivered too often), with the reason in `Weir-Error`; `records` is the count when known.
+// `origin` (`Weir-Subject`) is the subject the batch was consumed from, where a replay sends it
+// back; empty when it was not consumed (an input's records). `error_records` (`Weir-Body:
+// errors`) marks a body of error records, whose `record` fields are what a replay sends.
 bus::Status publish_dead_letter(bus::AsyncPublisher& pub, const std::string& subject, std::string_view body,
                                 const std::string& msg_id, std::string_view reason,
-                                std::string_view component, std::string_view records = {});
+                                std::string_view component, std::string_view records = {},
+                                std::string_view origin = {}, bool error_records = false);
 
 // A consumed message that goes to the dead letters whole (it does not decode, it was delivered
 // too often, a peer refused it): logged, and published with the reason and, when known, its
 // record count. Counting it is the caller's.
-void dead_letter_message(FlowShared& shared, bus::AsyncPublisher& pub, std::size_t component, const bus::Msg& msg,
-                         const std::string& in_id, std::string_view reason, std::string_view records = {});
+void dead_letter_message(FlowShared& shared, bus::AsyncPublisher& pub, std::size_t component,
+                         const bus::Msg& msg, const std::string& in_id, std::string_view reason,
+                         std::string_view records = {});
 
 // Records in a batch message: its Weir-Records header, else its lines.
 std::size_t batch_records(const bus::Msg& msg);
@@ -76,12 +121,12 @@ std::size_t batch_records(const bus::Msg& msg);
 // Waits for every outstanding publish; failures are retried with the same ids (duplicates are
 // dropped by JetStream) until they succeed, or until the stage must give up (stop requested and
 // the drain deadline passed). Returns true when everything was acknowledged.
-bool settle(FlowShared& shared, bus::AsyncPublisher& pub, const std::string& prefix);
+bool settle(const StageStop& stop, bus::AsyncPublisher& pub, const std::string& prefix);
 
 // Names the calling thread (shown by top -H, ps -L and debuggers); cut to 15 characters.
 void name_thread(const std::string& name);
 
-// Sleeps up to d, waking early when the flow stops.
-void idle(const FlowShared& shared, std::chrono::milliseconds d);
+// Sleeps up to d, waking early when the stage stops and its drain deadline has passed.
+void idle(const StageStop& stop, std::chrono::milliseconds d);
 
 }  // namespace weir::runtime

@@ -25,8 +25,10 @@ struct Slot {
 
 class Forwarder {
  public:
-  Forwarder(FlowShared& shared, const graph::Stage& stage, bus::AsyncPublisher& pub, std::mutex& serial)
+  Forwarder(FlowShared& shared, const StageStop& stop, const graph::Stage& stage, bus::AsyncPublisher& pub,
+            std::mutex& serial)
       : shared_(shared),
+        stop_(stop),
         pub_(pub),
         serial_(serial),
         component_(stage.members.front().component),
@@ -44,7 +46,7 @@ class Forwarder {
     // Positions are stream sequences, which start over when the stream is made anew (its data
     // deleted): the stream's creation time in the source name tells the two apart.
     bool warned = false;
-    while (!shared_.stopping()) {
+    while (!stop_.stopping()) {
       auto info = bus::stream_info(js.raw(), shared_.stream);
       if (info) {
         source_ = consumer.durable() + "@" + core::hex64(static_cast<std::uint64_t>(info->created_ns));
@@ -52,13 +54,13 @@ class Forwarder {
       }
       if (!warned) spdlog::warn("{} stream info: {}", prefix_, info.status().text());
       warned = true;
-      idle(shared_, 1s);
+      idle(stop_, 1s);
     }
     std::vector<bus::Msg> msgs;
     auto last_progress = std::chrono::steady_clock::now();
     const auto keepalive = std::max<std::chrono::nanoseconds>(shared_.flow.settings.ack_wait / 3, 100ms);
     bool fetch_failing = false;
-    while (!shared_.stopping()) {
+    while (!stop_.stopping()) {
       settle_done();
       const std::size_t window = std::max<std::size_t>(1, output_->window());
       if (inflight_.size() < window) {
@@ -69,14 +71,14 @@ class Forwarder {
         if (!st.ok() && !st.is_timeout()) {
           if (!fetch_failing) spdlog::warn("{} fetch failed: {}", prefix_, st.text());
           fetch_failing = true;
-          idle(shared_, 250ms);
+          idle(stop_, 250ms);
         } else {
           fetch_failing = false;
         }
         for (auto& m : msgs) submit(std::move(m));
       } else {
         std::unique_lock lock(state_->mu);
-        state_->cv.wait_for(lock, 100ms, [&] { return !state_->results.empty() || shared_.stopping(); });
+        state_->cv.wait_for(lock, 100ms, [&] { return !state_->results.empty() || stop_.stopping(); });
       }
       // Batches waiting for the far side (a link that is down) must not be redelivered.
       auto now = std::chrono::steady_clock::now();
@@ -87,7 +89,7 @@ class Forwarder {
       }
     }
     // Stopping: what completes before the drain deadline is still acked.
-    while (!inflight_.empty() && !shared_.past_drain_deadline()) {
+    while (!inflight_.empty() && !stop_.past_drain_deadline()) {
       settle_done();
       if (inflight_.empty()) break;
       std::unique_lock lock(state_->mu);
@@ -115,7 +117,7 @@ class Forwarder {
     if (meta.ok() && meta->num_delivered > static_cast<std::uint64_t>(shared_.flow.settings.max_deliver)) {
       // Sent again and again: each time the engine stopped hard before the peer confirmed it.
       dead_letter(msg, in_id, "delivered " + std::to_string(meta->num_delivered) + " times without success");
-      if (settle(shared_, pub_, prefix_)) (void)msg.ack();
+      if (settle(stop_, pub_, prefix_)) (void)msg.ack();
       return;
     }
     sdk::Batch batch;
@@ -159,7 +161,7 @@ class Forwarder {
       }
     }
     // A refused batch is acked only once its dead letter is stored.
-    if (dead && !settle(shared_, pub_, prefix_)) return;
+    if (dead && !settle(stop_, pub_, prefix_)) return;
     for (std::size_t i = 0; i < inflight_.size();) {
       if (!inflight_[i].done) {
         ++i;
@@ -181,6 +183,7 @@ class Forwarder {
   }
 
   FlowShared& shared_;
+  const StageStop& stop_;
   bus::AsyncPublisher& pub_;
   std::mutex& serial_;
   std::size_t component_;
@@ -194,9 +197,10 @@ class Forwarder {
 
 }  // namespace
 
-void run_forwarding(FlowShared& shared, const graph::Stage& stage, bus::PullConsumer& consumer,
-                    bus::JetStream& js, bus::AsyncPublisher& pub, std::mutex& serial) {
-  Forwarder(shared, stage, pub, serial).run(consumer, js);
+void run_forwarding(FlowShared& shared, const StageStop& stop, const graph::Stage& stage,
+                    bus::PullConsumer& consumer, bus::JetStream& js, bus::AsyncPublisher& pub,
+                    std::mutex& serial) {
+  Forwarder(shared, stop, stage, pub, serial).run(consumer, js);
 }
 
 }  // namespace weir::runtime

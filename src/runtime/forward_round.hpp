@@ -11,8 +11,9 @@
 
 namespace weir::runtime {
 
-// Runs until the flow stops; what is still in flight then stays unacked (redelivered later).
-void run_forwarding(FlowShared& shared, const graph::Stage& stage, bus::PullConsumer& consumer,
-                    bus::JetStream& js, bus::AsyncPublisher& pub, std::mutex& serial);
+// Runs until the stage stops; what is still in flight then stays unacked (redelivered later).
+void run_forwarding(FlowShared& shared, const StageStop& stop, const graph::Stage& stage,
+                    bus::PullConsumer& consumer, bus::JetStream& js, bus::AsyncPublisher& pub,
+                    std::mutex& serial);
 
 }  // namespace weir::runtime

@@ -7,13 +7,19 @@
 namespace weir::runtime {
 
 InputStage::InputStage(FlowShared& shared, const graph::Stage& stage)
-    : shared_(shared), stage_(stage), component_(stage.members.front().component),
+    : shared_(shared),
+      stage_(stage),
+      stop_(shared),
+      component_(stage.members.front().component),
       prefix_(shared.prefix(component_)) {
   open_.resize(stage.members.front().ports.size());
-  boot_ = core::hex64(static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()));
+  boot_ =
+      core::hex64(static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()));
 }
 
-InputStage::~InputStage() { join(); }
+InputStage::~InputStage() {
+  join();
+}
 
 void InputStage::start() {
   thread_ = std::thread([this] {
@@ -35,8 +41,8 @@ void InputStage::run() {
       break;
     }
     spdlog::warn("{} cannot publish yet: {}", prefix_, pub.status().text());
-    idle(shared_, 1s);
-    if (shared_.stopping()) return;
+    idle(stop_, 1s);
+    if (stop_.stopping()) return;
   }
   auto* input = dynamic_cast<sdk::Input*>(shared_.components[component_].get());
   try {
@@ -52,7 +58,8 @@ bool InputStage::sleep_for(std::chrono::nanoseconds d) {
   while (!stopping()) {
     auto now = std::chrono::steady_clock::now();
     if (now >= until) return true;
-    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(until - now, std::chrono::milliseconds(50)));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::nanoseconds>(until - now, std::chrono::milliseconds(50)));
   }
   return false;
 }
@@ -79,7 +86,7 @@ bool InputStage::push_batch(sdk::Batch&& batch, std::function<void()> on_durable
   publish_pending();
   const auto& decl = shared_.flow.components[component_];
   const auto& port = stage_.members.front().ports[0];
-  shared_.counters[component_].records_out += batch.records;
+  shared_.counters[component_].count_out(0, batch.records);
   if (port.publish) {
     auto st = publish_batch(*pub_, port.subject, batch.body, batch.records,
                             derive_id(batch.id, decl.id, decl.info->outputs[0].name));
@@ -92,11 +99,13 @@ bool InputStage::push_batch(sdk::Batch&& batch, std::function<void()> on_durable
 }
 
 void InputStage::add(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable) {
-  if (rec.id.empty()) rec.id = shared_.flow.components[component_].id + ":" + boot_ + ":" + std::to_string(seq_++);
+  if (rec.id.empty())
+    rec.id = shared_.flow.components[component_].id + ":" + boot_ + ":" + std::to_string(seq_++);
   const auto& route = stage_.members.front().ports[port];
   if (route.publish) open_[port].add(rec);
   if (route.dead_letter) dead_.add(rec);
-  if (port + 1 < open_.size()) shared_.counters[component_].records_out++;
+  if (port + 1 < open_.size()) shared_.counters[component_].count_out(port);
+  shared_.taps->offer(component_, port, rec);
   if (on_durable) pending_callbacks_.push_back(std::move(on_durable));
   const auto& s = shared_.flow.settings;
   const auto limit = static_cast<std::size_t>(s.batch_records);
@@ -130,7 +139,7 @@ void InputStage::publish_pending() {
 
 void InputStage::settle_inflight() {
   if (inflight_batches_ == 0 && inflight_callbacks_.empty()) return;
-  if (!settle(shared_, *pub_, prefix_)) {
+  if (!settle(stop_, *pub_, prefix_)) {
     // Not acknowledged: the source is not acked either and redelivers.
     inflight_callbacks_.clear();
     inflight_batches_ = 0;

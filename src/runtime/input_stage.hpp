@@ -18,13 +18,17 @@ class InputStage final : public sdk::InputSink {
   ~InputStage() override;
 
   void start();
+  // This stage alone stops: the input's run() sees stopping() and returns, what it handed over
+  // is still published (until `drain` has passed). join() waits for the end.
+  void request_stop(std::chrono::milliseconds drain) { stop_.request(drain); }
   void join();
+  const graph::Stage& stage() const { return stage_; }
 
   bool push(sdk::Record&& rec, std::function<void()> on_durable) override;
   bool fail(sdk::Record&& rec, std::string_view reason, std::function<void()> on_durable) override;
   bool push_batch(sdk::Batch&& batch, std::function<void()> on_durable) override;
   void flush() override;
-  bool stopping() const override { return shared_.stopping(); }
+  bool stopping() const override { return stop_.stopping(); }
   bool sleep_for(std::chrono::nanoseconds d) override;
 
  private:
@@ -35,6 +39,7 @@ class InputStage final : public sdk::InputSink {
 
   FlowShared& shared_;
   const graph::Stage& stage_;
+  StageStop stop_;
   std::size_t component_;
   std::string prefix_;
   std::unique_ptr<bus::AsyncPublisher> pub_;
@@ -44,7 +49,7 @@ class InputStage final : public sdk::InputSink {
   std::vector<std::function<void()>> pending_callbacks_;   // records in open batches
   std::vector<std::function<void()>> inflight_callbacks_;  // records in published batches
   std::size_t inflight_batches_ = 0;
-  std::string boot_;               // makes ids of records without an origin unique per run
+  std::string boot_;  // makes ids of records without an origin unique per run
   std::uint64_t seq_ = 0;
   std::thread thread_;
 };

@@ -25,9 +25,13 @@ class StageRound::Emitter final : public sdk::Emitter {
   std::size_t member_;
 };
 
-StageRound::StageRound(FlowShared& shared, const graph::Stage& stage, bus::AsyncPublisher& pub,
-                       std::mutex* serial)
-    : shared_(shared), stage_(stage), pub_(pub), serial_(serial),
+StageRound::StageRound(FlowShared& shared, const StageStop& stop, const graph::Stage& stage,
+                       bus::AsyncPublisher& pub, std::mutex* serial)
+    : shared_(shared),
+      stop_(stop),
+      stage_(stage),
+      pub_(pub),
+      serial_(serial),
       prefix_(shared.prefix(stage.members.front().component)) {
   out_.resize(stage.members.size());
   chunks_.resize(stage.members.size());
@@ -52,14 +56,14 @@ void StageRound::handle(std::vector<bus::Msg>& msgs) {
     // in-progress acks keep JetStream from redelivering meanwhile; only a crash hands the batch
     // back (then max_deliver bounds the attempts). Records the output rejected one by one went
     // to the error port already.
-    if (shared_.stopping()) break;
+    if (stop_.stopping()) break;
     shared_.counters[stage_.members.front().component].retries++;
     for (std::size_t i = done; i < msgs.size(); ++i) (void)msgs[i].in_progress();
-    idle(shared_, backoff);
+    idle(stop_, backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
   // What is left unacknowledged (stopping) comes back after ack_wait, with the same ids.
-  if (!settle(shared_, pub_, prefix_)) return;
+  if (!settle(stop_, pub_, prefix_)) return;
   for (std::size_t i = 0; i < done; ++i) {
     auto st = msgs[i].ack();
     if (!st.ok()) spdlog::debug("{} ack: {}", prefix_, st.text());  // redelivered, then deduped
@@ -77,10 +81,12 @@ bool StageRound::handle_one(bus::Msg& msg) {
                                "delivered " + std::to_string(meta->num_delivered) + " times without success");
   records_.clear();
   current_in_id_ = in_id;
+  current_subject_ = msg.subject();
   std::string error;
   if (!reader_.decode(msg.view(), records_, error)) return dead_letter_message(msg, in_id, error);
   const auto root = stage_.members.front().component;
   shared_.counters[root].records_in += records_.size();
+  const auto started = std::chrono::steady_clock::now();
   if (stage_.kind == graph::StageKind::output) {
     if (!write_output(records_)) return false;
   } else {
@@ -88,6 +94,7 @@ bool StageRound::handle_one(bus::Msg& msg) {
     if (!shared_.flow.components[root].info->stateless) lock.lock();
     for (auto& rec : records_) process(0, std::move(rec));
   }
+  shared_.counters[root].processing.observe(std::chrono::steady_clock::now() - started);
   publish_outputs(in_id);
   return true;
 }
@@ -116,7 +123,8 @@ void StageRound::route(std::size_t member, std::size_t port, sdk::Record&& rec, 
   const auto& m = stage_.members[member];
   const auto& r = m.ports[port];
   const bool is_error = port + 1 == m.ports.size();
-  if (!is_error) shared_.counters[m.component].records_out++;
+  if (!is_error) shared_.counters[m.component].count_out(port);
+  shared_.taps->offer(m.component, port, rec);
   if (r.publish) {
     auto& w = out_[member][port];
     w.add(rec);
@@ -156,7 +164,7 @@ void StageRound::publish_outputs(const std::string& in_id) {
     }
     if (!dead_[m].empty()) {
       auto st = publish_batch(pub_, shared_.dlq_subject, dead_[m], derive_id(in_id, id, "dead"),
-                              dead_reason_[m], id);
+                              dead_reason_[m], id, current_subject_);
       if (!st.ok()) spdlog::debug("{} dead letter publish: {}", prefix_, st.text());
       dead_[m].clear();
       dead_reason_[m].clear();
@@ -179,10 +187,12 @@ bool StageRound::write_output(std::vector<sdk::Record>& records) {
   }
   if (!st) {
     if (!failing_) spdlog::warn("{} write failed, will retry: {}", prefix_, st.error());
+    if (!failing_) shared_.counters[c].set_failing(st.error());
     failing_ = true;
     return false;
   }
   if (failing_) spdlog::info("{} writing again", prefix_);
+  if (failing_) shared_.counters[c].clear_failing();
   failing_ = false;
   shared_.counters[c].records_out += records.size() - rejects.items.size();
   for (auto& [index, reason] : rejects.items) {

@@ -10,11 +10,11 @@ namespace weir::runtime {
 
 class StageRound {
  public:
-  StageRound(FlowShared& shared, const graph::Stage& stage, bus::AsyncPublisher& pub,
+  StageRound(FlowShared& shared, const StageStop& stop, const graph::Stage& stage, bus::AsyncPublisher& pub,
              std::mutex* serial);
 
   // Handles the fetched messages in order (retrying a failed write until it succeeds or the
-  // flow stops) and acks them once everything they produced has a PubAck.
+  // stage stops) and acks them once everything they produced has a PubAck.
   void handle(std::vector<bus::Msg>& msgs);
 
  private:
@@ -28,18 +28,20 @@ class StageRound {
   void publish_outputs(const std::string& in_id);
 
   FlowShared& shared_;
+  const StageStop& stop_;
   const graph::Stage& stage_;
   bus::AsyncPublisher& pub_;
   std::mutex* serial_;  // held around calls into components that are not stateless
   std::string prefix_;
-  std::string current_in_id_;  // id of the batch being handled; what it produces derives from it
-  bool failing_ = false;       // an output's last write failed (logged once per transition)
+  std::string current_in_id_;    // id of the batch being handled; what it produces derives from it
+  std::string current_subject_;  // subject it was consumed from, for its dead letters' Weir-Subject
+  bool failing_ = false;         // an output's last write failed (logged once per transition)
   BatchReader reader_;
   std::vector<sdk::Record> records_;
-  std::vector<std::vector<BatchWriter>> out_;  // [member][port]
+  std::vector<std::vector<BatchWriter>> out_;     // [member][port]
   std::vector<std::vector<std::size_t>> chunks_;  // [member][port]: chunks published for this batch
-  std::vector<BatchWriter> dead_;              // [member]
-  std::vector<std::string> dead_reason_;       // [member]
+  std::vector<BatchWriter> dead_;                 // [member]
+  std::vector<std::string> dead_reason_;          // [member]
 };
 
 }  // namespace weir::runtime

@@ -20,12 +20,14 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
   bool running();
   void kill9();
-  // SIGTERM and wait up to timeout_ms; returns the exit status, or -1 if it had to be killed.
+  // SIGTERM and wait up to timeout_ms; returns the exit status (of an already exited child: the
+  // one running() saw), or -1 if it had to be killed.
   int terminate(int timeout_ms = 20000);
   std::string log() const;
 
  private:
   pid_t pid_ = -1;
+  int exit_status_ = -1;  // once reaped
   std::string log_file_;
 };
 

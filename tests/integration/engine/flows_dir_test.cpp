@@ -64,7 +64,12 @@ TEST_CASE("a broken flow is reported and the good one runs") {
   CHECK(rig.out_count() == 50);
   CHECK(rig.stop_engine() == 0);
   auto log = rig.engine_log();
-  CHECK_MESSAGE(std::regex_search(log, std::regex(R"(broken\.json:4:61: error\[out_of_range\] /components/0/config/count: must be at least 0, got -1)")), log);
+  CHECK_MESSAGE(
+      std::regex_search(
+          log,
+          std::regex(
+              R"(broken\.json:4:61: error\[out_of_range\] /components/0/config/count: must be at least 0, got -1)")),
+      log);
   CHECK(log.find("1/1 flows up, 1 invalid") != std::string::npos);
 }
 
@@ -75,8 +80,9 @@ TEST_CASE("embedded nats-server: started without a URL, gone after SIGTERM and a
   std::ofstream(dir.file("flows/demo.json")) << R"({"name": "demo", "components": [
     {"id": "gen", "type": "generate", "config": {"interval": "50ms"}},
     {"id": "out", "type": "log", "inputs": ["gen"]}]})";
-  std::ofstream(dir.file("weir.json")) << R"({"nats": {"embedded": {"port": )" + std::to_string(port) +
-                                              R"(}}, "flows_dir": "flows", "data_dir": "data"})";
+  std::ofstream(dir.file("weir.json"))
+      << R"({"nats": {"embedded": {"port": )" + std::to_string(port) +
+             R"(}}, "flows_dir": "flows", "data_dir": "data", "http": {"listen": ""}})";
   const std::vector<std::string> argv{weir_binary(), "run", "--config", dir.file("weir.json")};
   {
     ChildProcess engine(argv, dir.file("engine.log"));

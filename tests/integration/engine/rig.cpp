@@ -9,14 +9,16 @@
 #include "bus/publisher.hpp"
 #include "bus/pull_consumer.hpp"
 #include "bus/topology.hpp"
+#include "support/free_port.hpp"
 
 namespace weir::testing {
 
 using namespace std::chrono_literals;
 
-EngineRig::EngineRig() : dir_("weir-e2e") {
+EngineRig::EngineRig() : dir_("weir-e2e"), http_port_(free_port()) {
   std::filesystem::create_directories(flows_dir());
-  std::ofstream(dir_.file("weir.json")) << R"({"shutdown_timeout": "5s", "log": {"level": "info"}})";
+  write_config(R"("http": {"listen": "127.0.0.1:)" + std::to_string(http_port_) + R"(", "token": ")" +
+               token() + R"("})");
   bus::ConnectOptions o;
   o.url = server_.url();
   o.connect_timeout = 10s;
@@ -28,6 +30,15 @@ EngineRig::EngineRig() : dir_("weir-e2e") {
 EngineRig::~EngineRig() {
   engine_.reset();
   conn_.reset();
+}
+
+void EngineRig::write_config(const std::string& extra) {
+  std::ofstream(dir_.file("weir.json")) << R"({"shutdown_timeout": "5s", "log": {"level": "info"})"
+                                        << (extra.empty() ? "" : ", ") << extra << "}";
+}
+
+std::string EngineRig::api() const {
+  return "127.0.0.1:" + std::to_string(http_port_);
 }
 
 void EngineRig::create_streams() {
@@ -118,13 +129,15 @@ std::string EngineRig::debug_state() {
       out += std::string(stream) + ": " + std::to_string(info->messages) + " messages, seq " +
              std::to_string(info->first_seq) + ".." + std::to_string(info->last_seq) + "\n";
   }
-  for (auto [stream, durable] : {std::pair{"SRC", "weir_pipeline_src"}, std::pair{"WEIR_PIPELINE", "keep__src__out"},
-                                 std::pair{"WEIR_PIPELINE", "sink__shape__out"}}) {
+  for (auto [stream, durable] :
+       {std::pair{"SRC", "weir_pipeline_src"}, std::pair{"WEIR_PIPELINE", "keep__src__out"},
+        std::pair{"WEIR_PIPELINE", "sink__shape__out"}}) {
     auto c = bus::consumer_info(js->raw(), stream, durable);
     if (c.ok())
       out += std::string(durable) + ": pending " + std::to_string(c->num_pending) + ", ack pending " +
              std::to_string(c->num_ack_pending) + ", redelivered " + std::to_string(c->num_redelivered) +
-             ", waiting " + std::to_string(c->num_waiting) + ", ack floor " + std::to_string(c->ack_floor_stream_seq) + "\n";
+             ", waiting " + std::to_string(c->num_waiting) + ", ack floor " +
+             std::to_string(c->ack_floor_stream_seq) + "\n";
     else
       out += std::string(durable) + ": " + c.status().text() + "\n";
   }
@@ -157,7 +170,9 @@ std::vector<OutMessage> EngineRig::read_out() {
     if (!st.ok() && !st.is_timeout()) FAIL(st.text());
     if (msgs.empty()) break;
     for (auto& m : msgs) {
-      out.push_back({m.msg_id(), std::string(m.view())});
+      auto meta = m.metadata();
+      out.push_back(
+          {m.msg_id(), std::string(m.view()), std::string(m.subject()), meta.ok() ? meta->timestamp_ns : 0});
       (void)m.ack();
     }
   }
@@ -168,7 +183,8 @@ std::string pipeline_flow(const std::string& ack_wait) {
   return R"({
   "version": 1,
   "name": "pipeline",
-  "settings": { "ack_wait": ")" + ack_wait + R"(" },
+  "settings": { "ack_wait": ")" +
+         ack_wait + R"(" },
   "components": [
     { "id": "src", "type": "nats_input", "config": { "subject": "src.data", "stream": "SRC", "ack_wait": ")" +
          ack_wait + R"(" } },
@@ -196,7 +212,9 @@ std::string missing_ranges(const std::set<std::int64_t>& seen, std::uint64_t n,
   return out;
 }
 
-bool passes_filter(std::uint64_t n) { return (n % 100) % 10 != 3; }
+bool passes_filter(std::uint64_t n) {
+  return (n % 100) % 10 != 3;
+}
 
 std::int64_t check_payload(const std::string& data, std::string& why) {
   boost::system::error_code ec;

@@ -19,6 +19,8 @@ namespace weir::testing {
 struct OutMessage {
   std::string msg_id;
   std::string data;
+  std::string subject;
+  std::int64_t stored_ns = 0;  // when OUT stored it (UTC ns)
 };
 
 class EngineRig {
@@ -35,6 +37,11 @@ class EngineRig {
   // Publishes {"n": i, "value": i % 100, "site": "a"|"b"} for i in [from, to) to src.data.
   void publish_source(std::uint64_t from, std::uint64_t to);
   void write_flow(const std::string& file, const std::string& json);
+  // Rewrites weir.json with `extra` members ("\"http\": {...}") after the rig's own.
+  void write_config(const std::string& extra);
+  // The engine's HTTP API ("127.0.0.1:port") and its bearer token, as the rig configures them.
+  std::string api() const;
+  static std::string token() { return "rig-token"; }
 
   void start_engine();
   void kill_engine();
@@ -53,6 +60,7 @@ class EngineRig {
 
  private:
   TempDir dir_;
+  std::uint16_t http_port_;
   NatsServer server_;
   std::unique_ptr<bus::Connection> conn_;
   std::unique_ptr<ChildProcess> engine_;

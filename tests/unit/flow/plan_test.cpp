@@ -70,7 +70,25 @@ TEST_CASE("fan-out and a consumed error port") {
   REQUIRE(plan.stages.size() == 4);
   const auto& hot = plan.stages[1];
   CHECK(hot.members[0].ports[0].publish);
-  CHECK(hot.members[0].ports[1].publish);  // hot.error is read by b
-  CHECK_FALSE(hot.members[0].ports[1].dead_letter);
+  CHECK(hot.members[0].ports[2].publish);  // hot.error is read by b (after out and rejected)
+  CHECK_FALSE(hot.members[0].ports[2].dead_letter);
+  CHECK_FALSE(hot.members[0].ports[1].publish);  // nobody reads hot.rejected: dropped
   CHECK(plan.stages[3].upstreams.size() == 2);
+}
+
+TEST_CASE("a config change keeps the plan and changes the flow's fingerprint") {
+  const auto before = load(chain);
+  auto edited = chain;
+  edited.replace(edited.find("value < 9"), 9, "value < 8");
+  const auto after = load(edited);
+  CHECK(graph::make_plan(after) == graph::make_plan(before));
+  CHECK(after.fingerprint() != before.fingerprint());
+  CHECK(load(chain).fingerprint() == before.fingerprint());
+  // Settings count too, and a change of edges changes the plan.
+  CHECK(load(chain, R"({"max_deliver": 7})").fingerprint() != before.fingerprint());
+  const auto rewired = load(R"({"id": "gen", "type": "generate"},
+  {"id": "hot", "type": "json_filter", "inputs": ["gen"], "config": {"where": "value > 1"}},
+  {"id": "cool", "type": "json_filter", "inputs": ["gen"], "config": {"where": "value < 9"}},
+  {"id": "out", "type": "log", "inputs": ["cool", "hot"]})");
+  CHECK_FALSE(graph::make_plan(rewired) == graph::make_plan(before));
 }
