@@ -44,7 +44,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::uint64_t n = 50000;
+  std::uint64_t n = 200000;
   int rounds = 3;
   std::string weir = "weir";
   for (int i = 1; i < argc; ++i) {

@@ -26,7 +26,9 @@ void check(natsStatus s, const char* what) {
 
 std::atomic<std::size_t> g_publish_errors{0};
 
-void on_publish_error(jsCtx*, jsPubAckErr*, void*) { g_publish_errors.fetch_add(1); }
+void on_publish_error(jsCtx*, jsPubAckErr*, void*) {
+  g_publish_errors.fetch_add(1);
+}
 
 double rate(std::size_t n, Clock::duration d) {
   const double s = std::chrono::duration<double>(d).count();
@@ -100,13 +102,15 @@ RawResult run(const std::string& url, std::size_t n, std::size_t payload_bytes,
   check(js_PublishAsyncComplete(sn.js, nullptr), "publish async complete");
   const auto t1 = Clock::now();
   if (g_publish_errors.load() != 0)
-    throw std::runtime_error("raw_jetstream: " + std::to_string(g_publish_errors.load()) + " publishes failed");
+    throw std::runtime_error("raw_jetstream: " + std::to_string(g_publish_errors.load()) +
+                             " publishes failed");
 
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = sn.stream.c_str();
   so.Consumer = "rawbench";
-  check(js_PullSubscribe(&sn.sub, sn.js, subject.c_str(), "rawbench", nullptr, &so, nullptr), "bind pull consumer");
+  check(js_PullSubscribe(&sn.sub, sn.js, subject.c_str(), "rawbench", nullptr, &so, nullptr),
+        "bind pull consumer");
 
   std::size_t received = 0;
   const auto t2 = Clock::now();

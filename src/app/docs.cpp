@@ -13,9 +13,12 @@ namespace {
 
 const char* kind_text(sdk::Kind k) {
   switch (k) {
-    case sdk::Kind::input: return "input";
-    case sdk::Kind::processor: return "processor";
-    case sdk::Kind::output: return "output";
+    case sdk::Kind::input:
+      return "input";
+    case sdk::Kind::processor:
+      return "processor";
+    case sdk::Kind::output:
+      return "output";
   }
   return "";
 }
@@ -32,9 +35,14 @@ std::string flags(const sdk::FieldInfo& f) {
 
 std::string range_text(const sdk::FieldInfo& f) {
   std::string out;
-  auto num = [](double x) { return sdk::to_json(json::value(x == static_cast<long long>(x) ? json::value(static_cast<long long>(x)) : json::value(x))); };
-  if (f.opts.min_ && f.opts.max_) out = num(*f.opts.min_) + ".." + num(*f.opts.max_);
-  else if (f.opts.min_) out = ">= " + num(*f.opts.min_);
+  auto num = [](double x) {
+    return sdk::to_json(json::value(x == static_cast<long long>(x) ? json::value(static_cast<long long>(x))
+                                                                   : json::value(x)));
+  };
+  if (f.opts.min_ && f.opts.max_)
+    out = num(*f.opts.min_) + ".." + num(*f.opts.max_);
+  else if (f.opts.min_)
+    out = ">= " + num(*f.opts.min_);
   return out;
 }
 
@@ -133,8 +141,9 @@ json::value flow_schema(const registry::Registry& registry) {
   for (const auto& info : registry.all()) {
     types.push_back(json::string(info.type));
     // Exactly one branch matches: the one whose `type` const is the entry's type.
-    json::object branch{{"properties", {{"type", {{"const", info.type}}},
-                                        {"config", {{"$ref", "#/$defs/config_" + info.type}}}}}};
+    json::object branch{
+        {"properties",
+         {{"type", {{"const", info.type}}}, {"config", {{"$ref", "#/$defs/config_" + info.type}}}}}};
     one_of.push_back(branch);
     auto schema = info.schema;
     schema["description"] = info.summary;
@@ -145,10 +154,16 @@ json::value flow_schema(const registry::Registry& registry) {
       {"additionalProperties", false},
       {"required", json::array{"id", "type"}},
       {"properties",
-       {{"id", {{"type", "string"}, {"pattern", "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"}, {"description", "Component id, unique in the flow."}}},
+       {{"id",
+         {{"type", "string"},
+          {"pattern", "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},
+          {"description", "Component id, unique in the flow."}}},
         {"type", {{"enum", types}, {"description", "Component type (see `weir components`)."}}},
         {"description", {{"type", "string"}}},
-        {"inputs", {{"type", "array"}, {"items", {{"type", "string"}}}, {"description", "Upstream ports: \"id\" (its out port) or \"id.port\"."}}},
+        {"inputs",
+         {{"type", "array"},
+          {"items", {{"type", "string"}}},
+          {"description", "Upstream ports: \"id\" (its out port) or \"id.port\"."}}},
         {"config", {{"type", "object"}}}}},
       {"oneOf", one_of}};
   defs["component"] = component;
@@ -166,6 +181,9 @@ json::value flow_schema(const registry::Registry& registry) {
         {"name", {{"type", "string"}, {"pattern", "^[a-z0-9][a-z0-9_-]{0,63}$"}}},
         {"description", {{"type", "string"}}},
         {"enabled", {{"type", "boolean"}, {"default", true}}},
+        {"log_level",
+         {{"enum", json::array{"engine", "trace", "debug", "info", "warn", "error", "off"}},
+          {"default", "engine"}}},
         {"settings", settings},
         {"components", {{"type", "array"}, {"minItems", 1}, {"items", {{"$ref", "#/$defs/component"}}}}}}},
       {"$defs", defs}};

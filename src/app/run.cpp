@@ -22,6 +22,7 @@
 #include "control/metrics_page.hpp"
 #include "flow/loader.hpp"
 #include "http/server.hpp"
+#include "log/flow_levels.hpp"
 #include "log/redact.hpp"
 #include "log/setup.hpp"
 #include "registry/registry.hpp"
@@ -74,7 +75,7 @@ void reload_log_level(const RunOptions& options, const std::optional<std::filesy
     return;
   }
   const auto name = std::string(config::to_string(loaded.config.log.level));
-  spdlog::set_level(spdlog::level::from_str(name));
+  log::set_engine_level(loaded.config.log.level);
   spdlog::info("SIGHUP: log level {}", name);
 }
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/hash.hpp"
+#include "log/flow_levels.hpp"
 #include "store/atomic_file.hpp"
 #include "store/store.hpp"
 
@@ -18,6 +19,35 @@ std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// Lines of a flow follow its own level, or the engine's.
+void set_log_level(const std::string& flow, flow::FlowLogLevel level) {
+  using L = config::LogLevel;
+  std::optional<L> to;
+  switch (level) {
+    case flow::FlowLogLevel::engine:
+      break;
+    case flow::FlowLogLevel::trace:
+      to = L::trace;
+      break;
+    case flow::FlowLogLevel::debug:
+      to = L::debug;
+      break;
+    case flow::FlowLogLevel::info:
+      to = L::info;
+      break;
+    case flow::FlowLogLevel::warn:
+      to = L::warn;
+      break;
+    case flow::FlowLogLevel::error:
+      to = L::error;
+      break;
+    case flow::FlowLogLevel::off:
+      to = L::off;
+      break;
+  }
+  log::set_flow_level(flow, to);
 }
 
 std::string text_hash(std::string_view text) {
@@ -80,6 +110,7 @@ void FlowManager::apply_file(FlowFile& st, flow::LoadResult&& r, const std::stri
   st.flow = name;
   std::string what;
   const bool enabled = r.flow->enabled;
+  set_log_level(name, r.flow->log_level);
   engine_.apply(std::move(*r.flow), &what, drain_);
   st.deployed_hash = hash;
   texts_[name] = text;
@@ -118,6 +149,7 @@ void FlowManager::scan() {
     }
     if (!it->second.flow.empty() && !it->second.deployed_hash.empty()) {
       engine_.remove(it->second.flow, drain_);
+      log::set_flow_level(it->second.flow, std::nullopt);
       texts_.erase(it->second.flow);
       spdlog::info("[{}] undeployed: {} was removed", it->second.flow, it->first);
       event({now_ms(), it->second.flow, it->first, "file", true, "undeployed (file removed)"});
@@ -188,6 +220,7 @@ bool FlowManager::remove(const std::string& name, std::string* error) {
       return false;
     }
     engine_.remove(name, drain_);
+    log::set_flow_level(name, std::nullopt);
     texts_.erase(name);
     spdlog::info("[{}] undeployed and {} removed (api)", name, it->first);
     event({now_ms(), name, it->first, "api", true, "undeployed (deleted)"});

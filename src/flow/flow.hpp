@@ -48,11 +48,16 @@ struct ComponentDecl {
   std::string fingerprint;                   // changes whenever type, config or inputs change
 };
 
+// A flow's own log level; `engine` follows the engine's. Not part of the fingerprint: changing it
+// redeploys nothing.
+enum class FlowLogLevel { engine, trace, debug, info, warn, error, off };
+
 struct Flow {
   std::string file;
   std::string name;
   std::string description;
   bool enabled = true;
+  FlowLogLevel log_level = FlowLogLevel::engine;
   Settings settings;
   std::vector<ComponentDecl> components;
 

@@ -20,6 +20,7 @@ struct FlowDoc {
   std::string name;
   std::string description;
   bool enabled = true;
+  FlowLogLevel log_level = FlowLogLevel::engine;
   Settings settings;
   json::value components;
 
@@ -31,6 +32,17 @@ struct FlowDoc {
         .field("name", &FlowDoc::name, field().required().doc("Flow name: [a-z0-9][a-z0-9_-]{0,63}."))
         .field("description", &FlowDoc::description, field().doc("What the flow is for."))
         .field("enabled", &FlowDoc::enabled, field().doc("false keeps the flow loaded but not running."))
+        .field("log_level", &FlowDoc::log_level,
+               field()
+                   .doc("Log level of this flow's lines (its components included); `engine` follows the "
+                        "engine's log.level. Changing it redeploys nothing.")
+                   .option("engine", FlowLogLevel::engine, "The engine's level.")
+                   .option("trace", FlowLogLevel::trace, "Everything.")
+                   .option("debug", FlowLogLevel::debug, "Details for debugging this flow.")
+                   .option("info", FlowLogLevel::info, "Starts, stops, reloads, link changes.")
+                   .option("warn", FlowLogLevel::warn, "Only problems.")
+                   .option("error", FlowLogLevel::error, "Only failures.")
+                   .option("off", FlowLogLevel::off, "Nothing."))
         .field("settings", &FlowDoc::settings, field().doc("Stream budget and delivery settings."))
         .field("components", &FlowDoc::components, field().required().doc("The components of the flow."));
   }
@@ -123,8 +135,8 @@ void parse_components(const json::value& list, const registry::Registry& registr
 
 }  // namespace
 
-LoadResult load_flow_text(std::string_view text, const std::string& file,
-                          const registry::Registry& registry, const Getenv& getenv) {
+LoadResult load_flow_text(std::string_view text, const std::string& file, const registry::Registry& registry,
+                          const Getenv& getenv) {
   LoadResult out;
   out.file = file;
   auto parsed = core::parse_json_source(text);
@@ -138,6 +150,7 @@ LoadResult load_flow_text(std::string_view text, const std::string& file,
     flow.name = doc.name;
     flow.description = doc.description;
     flow.enabled = doc.enabled;
+    flow.log_level = doc.log_level;
     flow.settings = doc.settings;
     if (!doc.name.empty() && !is_name(doc.name, false))
       out.diagnostics.error("/name", "invalid_name", "invalid flow name \"" + doc.name + "\"",
@@ -178,8 +191,8 @@ LoadResult load_flow_file(const std::filesystem::path& path, const registry::Reg
   return load_flow_text(text, path.string(), registry, getenv);
 }
 
-std::vector<LoadResult> load_flow_dir(const std::filesystem::path& dir,
-                                      const registry::Registry& registry, const Getenv& getenv) {
+std::vector<LoadResult> load_flow_dir(const std::filesystem::path& dir, const registry::Registry& registry,
+                                      const Getenv& getenv) {
   std::vector<std::filesystem::path> files;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec))

@@ -9,29 +9,13 @@
 #include <filesystem>
 #include <vector>
 
+#include "log/flow_levels.hpp"
+#include "log/flow_levels_impl.hpp"
 #include "log/json_formatter.hpp"
 #include "log/redact.hpp"
 
 namespace weir::log {
 namespace {
-
-spdlog::level::level_enum to_spdlog(config::LogLevel level) {
-  switch (level) {
-    case config::LogLevel::trace:
-      return spdlog::level::trace;
-    case config::LogLevel::debug:
-      return spdlog::level::debug;
-    case config::LogLevel::info:
-      return spdlog::level::info;
-    case config::LogLevel::warn:
-      return spdlog::level::warn;
-    case config::LogLevel::error:
-      return spdlog::level::err;
-    case config::LogLevel::off:
-      return spdlog::level::off;
-  }
-  return spdlog::level::info;
-}
 
 constexpr const char* text_pattern = "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v";
 
@@ -83,7 +67,7 @@ bool setup_logging(const config::LogConfig& config, std::string* error) {
       if (error) *error = "cannot open log file " + config.file.string() + ": " + e.what();
     }
   }
-  auto logger = std::make_shared<spdlog::logger>("", sinks.begin(), sinks.end());
+  auto logger = std::make_shared<FlowLevelLogger>("", sinks.begin(), sinks.end());
   if (config.format == config::LogFormat::json)
     logger->set_formatter(std::make_unique<RedactingFormatter>(std::make_unique<JsonFormatter>()));
   else
@@ -92,6 +76,7 @@ bool setup_logging(const config::LogConfig& config, std::string* error) {
   logger->set_level(to_spdlog(config.level));
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));
+  set_engine_level(config.level);
   spdlog::flush_every(std::chrono::seconds(1));
   return ok;
 }

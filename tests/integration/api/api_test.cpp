@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <csignal>
+
 #include "api_support.hpp"
 #include "support/prometheus_text.hpp"
 
@@ -59,6 +61,18 @@ TEST_CASE("api: health, ready, flows, components, validate, errors") {
   CHECK(call(rig, "GET", "/api/v1/flows/nope").status == 404);
   CHECK(call(rig, "GET", "/api/v1/nothing").status == 404);
   CHECK(call(rig, "GET", "/nothing").status == 404);
+
+  // Dead letters: none yet; replaying needs the token.
+  auto dlq = call(rig, "GET", "/api/v1/flows/pipeline/dlq");
+  CHECK(dlq.status == 200);
+  CHECK(body_json(dlq).at("total") == 0);
+  CHECK(call(rig, "GET", "/api/v1/flows/nope/dlq").status == 404);
+  CHECK(call(rig, "GET", "/api/v1/flows/pipeline/dlq?limit=x").status == 400);
+  CHECK(call(rig, "GET", "/api/v1/flows/pipeline/dlq/7").status == 404);
+  CHECK(call(rig, "POST", "/api/v1/flows/pipeline/dlq/replay").status == 401);
+  auto replay = call(rig, "POST", "/api/v1/flows/pipeline/dlq/replay", {}, bearer);
+  CHECK(replay.status == 200);
+  CHECK(body_json(replay).at("replayed") == 0);
 
   auto comps = call(rig, "GET", "/api/v1/components");
   CHECK(comps.status == 200);
@@ -218,5 +232,19 @@ TEST_CASE("api: /metrics is strict Prometheus text and its counters match what w
                p.sum("weir_consumer_pending", {{"flow", "pipeline"}}) == 0;
       },
       20s, 250ms));
+  CHECK(rig.stop_engine() == 0);
+}
+
+TEST_CASE("api: SIGHUP re-reads the log level from the engine config") {
+  EngineRig rig;
+  rig.write_flow("a.json", small_flow("a"));
+  rig.start_engine();
+  REQUIRE_MESSAGE(api_answers(rig), rig.engine_log());
+  rig.write_config(R"("http": {"listen": ")" + rig.api() + R"(", "token": ")" + EngineRig::token() +
+                   R"("}, "log": {"level": "debug"})");
+  ::kill(rig.engine_pid(), SIGHUP);
+  CHECK(wait_until([&] { return rig.engine_log().find("SIGHUP: log level debug") != std::string::npos; }, 20s,
+                   100ms));
+  CHECK(call(rig, "GET", "/health").status == 200);  // still serving: SIGHUP does not stop it
   CHECK(rig.stop_engine() == 0);
 }

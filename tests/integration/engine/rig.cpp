@@ -33,7 +33,10 @@ EngineRig::~EngineRig() {
 }
 
 void EngineRig::write_config(const std::string& extra) {
-  std::ofstream(dir_.file("weir.json")) << R"({"shutdown_timeout": "5s", "log": {"level": "info"})"
+  // `extra` may set its own log level.
+  const bool own_log = extra.find("\"log\"") != std::string::npos;
+  std::ofstream(dir_.file("weir.json")) << R"({"shutdown_timeout": "5s")"
+                                        << (own_log ? "" : R"(, "log": {"level": "info"})")
                                         << (extra.empty() ? "" : ", ") << extra << "}";
 }
 

@@ -45,6 +45,7 @@ class EngineRig {
 
   void start_engine();
   void kill_engine();
+  pid_t engine_pid() const { return engine_ ? engine_->pid() : -1; }
   int stop_engine();
   std::string engine_log() const;
 

@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 
+#include "log/flow_levels.hpp"
 #include "log/setup.hpp"
 
 namespace fs = std::filesystem;
@@ -120,4 +121,34 @@ TEST_CASE("a log file that cannot be opened is reported, stderr logging still wo
   CHECK(error.find("taken") != std::string::npos);
   REQUIRE(spdlog::default_logger() != nullptr);
   spdlog::info("still logging to stderr");
+}
+
+TEST_CASE("log: a flow's own level keeps or drops its lines; the others follow the engine") {
+  TempDir t;
+  LogConfig c;
+  c.file = t.dir / "weir.log";
+  c.level = LogLevel::info;
+  REQUIRE(weir::log::setup_logging(c));
+  weir::log::set_flow_level("loud", LogLevel::debug);
+  weir::log::set_flow_level("quiet", LogLevel::warn);
+  spdlog::debug("[loud/gen] kept: the flow logs debug");
+  spdlog::debug("[other/gen] dropped: the engine logs info");
+  spdlog::debug("dropped: no flow, the engine's level");
+  spdlog::info("[quiet/gen] dropped: the flow logs warn");
+  spdlog::warn("[quiet] kept: warn");
+  spdlog::info("kept: engine info");
+  weir::log::set_flow_level("loud", std::nullopt);  // back to the engine's level
+  spdlog::debug("[loud/gen] dropped again");
+  weir::log::set_engine_level(LogLevel::debug);  // SIGHUP
+  spdlog::debug("[other/gen] kept after the engine went to debug");
+  spdlog::info("[quiet/gen] still dropped");
+  weir::log::set_flow_level("quiet", std::nullopt);
+  std::string all;
+  for (const auto& l : lines_of(c.file)) all += l + "\n";
+  INFO(all);
+  CHECK(all.find("kept: the flow logs debug") != std::string::npos);
+  CHECK(all.find("kept: warn") != std::string::npos);
+  CHECK(all.find("kept: engine info") != std::string::npos);
+  CHECK(all.find("kept after the engine went to debug") != std::string::npos);
+  CHECK(all.find("dropped") == std::string::npos);
 }
