@@ -202,6 +202,7 @@ int run_engine(const RunOptions& options) {
   boost::asio::io_context io;
   auto work = boost::asio::make_work_guard(io);
   std::unique_ptr<http::Server> server;
+  int exit_code = 0;
   if (!cfg.http.listen.empty()) {
     http::ServerOptions so;
     so.listen = cfg.http.listen;
@@ -213,7 +214,8 @@ int run_engine(const RunOptions& options) {
           "HTTP API cannot listen on {}: {} (set http.listen, WEIR_HTTP_LISTEN or --http-listen to "
           "another address, or to \"\" to turn the API off)",
           cfg.http.listen, error);
-      kill(getpid(), SIGTERM);
+      exit_code = 1;
+      kill(getpid(), SIGTERM);  // stops as a signal would, after what started is drained
     } else {
       spdlog::info("HTTP API on {}{}", cfg.http.listen,
                    cfg.http.token.empty() ? " (read-only: no http.token set)" : "");
@@ -253,9 +255,9 @@ int run_engine(const RunOptions& options) {
   engine.reset();  // components hold nats.c objects made from the connection
   conn.value().reset();
   if (embedded) (void)embedded->stop();
-  spdlog::info("stopped");
+  spdlog::info(exit_code ? "stopped (failed to start)" : "stopped");
   spdlog::shutdown();
-  return 0;
+  return exit_code;
 }
 
 }  // namespace weir::app

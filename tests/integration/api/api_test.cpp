@@ -6,6 +6,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 
 #include "api_support.hpp"
@@ -247,4 +252,26 @@ TEST_CASE("api: SIGHUP re-reads the log level from the engine config") {
                    100ms));
   CHECK(call(rig, "GET", "/health").status == 200);  // still serving: SIGHUP does not stop it
   CHECK(rig.stop_engine() == 0);
+}
+
+TEST_CASE("api: an HTTP address already in use stops the engine with exit 1 and the reason") {
+  EngineRig rig;
+  // Something else holds the rig's API port.
+  const auto port = static_cast<std::uint16_t>(std::stoi(rig.api().substr(rig.api().rfind(':') + 1)));
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(fd, 1) == 0);
+  rig.write_flow("a.json", small_flow("a"));
+  rig.start_engine();
+  CHECK(wait_until([&] { return rig.engine_log().find("stopped (failed to start)") != std::string::npos; },
+                   30s, 100ms));
+  CHECK(rig.stop_engine() == 1);
+  CHECK(rig.engine_log().find("HTTP API cannot listen on " + rig.api() + ": ") != std::string::npos);
+  ::close(fd);
 }
