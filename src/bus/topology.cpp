@@ -21,9 +21,12 @@ Status api_error(natsStatus s, jsErrCode code, const std::string& what) {
 
 jsRetentionPolicy to_nats(Retention r) {
   switch (r) {
-    case Retention::limits: return js_LimitsPolicy;
-    case Retention::interest: return js_InterestPolicy;
-    case Retention::workqueue: return js_WorkQueuePolicy;
+    case Retention::limits:
+      return js_LimitsPolicy;
+    case Retention::interest:
+      return js_InterestPolicy;
+    case Retention::workqueue:
+      return js_WorkQueuePolicy;
   }
   return js_LimitsPolicy;
 }
@@ -56,8 +59,7 @@ bool same_stream(const jsStreamConfig& c, const StreamSpec& s) {
   std::vector<std::string> have;
   for (int i = 0; i < c.SubjectsLen; ++i) have.emplace_back(c.Subjects[i]);
   return sorted(have) == sorted(s.subjects) && c.Retention == to_nats(s.retention) &&
-         c.MaxBytes == s.max_bytes && c.MaxAge == s.max_age.count() &&
-         c.MaxMsgSize == s.max_msg_size &&
+         c.MaxBytes == s.max_bytes && c.MaxAge == s.max_age.count() && c.MaxMsgSize == s.max_msg_size &&
          c.Discard == (s.discard == Discard::new_messages ? js_DiscardNew : js_DiscardOld) &&
          c.Storage == js_FileStorage &&
          (s.duplicate_window.count() == 0 || c.Duplicates == s.duplicate_window.count());
@@ -85,17 +87,20 @@ void apply(jsStreamConfig& c, const StreamSpec& s, std::vector<const char*>& sub
 bool same_consumer(const jsConsumerConfig& c, const ConsumerSpec& s) {
   const std::string filter = c.FilterSubject != nullptr ? c.FilterSubject : "";
   return filter == s.filter_subject && c.AckPolicy == js_AckExplicit &&
-         c.DeliverPolicy == js_DeliverAll &&
          (s.ack_wait.count() == 0 || c.AckWait == s.ack_wait.count()) &&
          (s.max_ack_pending == 0 || c.MaxAckPending == s.max_ack_pending) && c.MaxDeliver == s.max_deliver &&
          (c.DeliverSubject == nullptr || *c.DeliverSubject == '\0');
 }
 
-void apply(jsConsumerConfig& c, const ConsumerSpec& s) {
+// `creating`: the start position is set only then; an update keeps the consumer's own.
+void apply(jsConsumerConfig& c, const ConsumerSpec& s, bool creating) {
   c.Durable = s.durable.c_str();
   c.FilterSubject = s.filter_subject.empty() ? nullptr : s.filter_subject.c_str();
   c.AckPolicy = js_AckExplicit;
-  c.DeliverPolicy = js_DeliverAll;
+  if (creating) {
+    c.DeliverPolicy = s.start_seq > 0 ? js_DeliverByStartSequence : js_DeliverAll;
+    c.OptStartSeq = s.start_seq;
+  }
   c.AckWait = s.ack_wait.count();
   c.MaxAckPending = s.max_ack_pending;
   c.MaxDeliver = s.max_deliver;
@@ -105,9 +110,12 @@ void apply(jsConsumerConfig& c, const ConsumerSpec& s) {
 
 const char* to_string(Ensured e) {
   switch (e) {
-    case Ensured::created: return "created";
-    case Ensured::updated: return "updated";
-    case Ensured::unchanged: return "unchanged";
+    case Ensured::created:
+      return "created";
+    case Ensured::updated:
+      return "updated";
+    case Ensured::unchanged:
+      return "unchanged";
   }
   return "unknown";
 }
@@ -169,7 +177,7 @@ Result<Ensured> ensure_consumer(jsCtx* js, const std::string& stream, const Cons
     if (s == NATS_NOT_FOUND || code == JSConsumerNotFoundErr) {
       jsConsumerConfig cfg;
       jsConsumerConfig_Init(&cfg);
-      apply(cfg, spec);
+      apply(cfg, spec, true);
       jsConsumerInfo* created = nullptr;
       code = static_cast<jsErrCode>(0);
       s = js_AddConsumer(&created, js, stream.c_str(), &cfg, nullptr, &code);
@@ -182,7 +190,7 @@ Result<Ensured> ensure_consumer(jsCtx* js, const std::string& stream, const Cons
     if (same_consumer(*info->Config, spec)) return Ensured::unchanged;
 
     jsConsumerConfig cfg = *info->Config;
-    apply(cfg, spec);
+    apply(cfg, spec, false);
     jsConsumerInfo* updated = nullptr;
     code = static_cast<jsErrCode>(0);
     s = js_UpdateConsumer(&updated, js, stream.c_str(), &cfg, nullptr, &code);
@@ -213,7 +221,8 @@ Result<std::vector<std::string>> consumer_names(jsCtx* js, const std::string& st
   return out;
 }
 
-Status purge_stream(jsCtx* js, const std::string& stream, const std::string& subject, std::uint64_t below_seq) {
+Status purge_stream(jsCtx* js, const std::string& stream, const std::string& subject,
+                    std::uint64_t below_seq) {
   jsOptions o;
   jsOptions_Init(&o);
   if (!subject.empty()) o.Stream.Purge.Subject = subject.c_str();

@@ -21,9 +21,9 @@ struct StreamSpec {
   std::string name;
   std::vector<std::string> subjects;
   Retention retention = Retention::interest;
-  std::int64_t max_bytes = -1;                  // <= 0: unlimited
-  std::chrono::nanoseconds max_age{0};          // 0: unlimited
-  std::int32_t max_msg_size = -1;               // <= 0: the server's max_payload
+  std::int64_t max_bytes = -1;          // <= 0: unlimited
+  std::chrono::nanoseconds max_age{0};  // 0: unlimited
+  std::int32_t max_msg_size = -1;       // <= 0: the server's max_payload
   Discard discard = Discard::new_messages;
   std::chrono::nanoseconds duplicate_window{0};  // 0: server default (2 min, capped by max_age)
   // Storage is always file: every hop must survive a restart.
@@ -31,11 +31,13 @@ struct StreamSpec {
 
 struct ConsumerSpec {
   std::string durable;
-  std::string filter_subject;  // nats-server 2.9: exactly one
+  std::string filter_subject;                                   // nats-server 2.9: exactly one
   std::chrono::nanoseconds ack_wait{std::chrono::seconds(30)};  // 0: server default (30 s)
-  std::int64_t max_ack_pending = 1000;                           // 0: server default (1000)
-  std::int64_t max_deliver = -1;                                 // <= 0: unlimited
-  // Ack policy explicit and deliver policy all are fixed: they cannot change on a live consumer.
+  std::int64_t max_ack_pending = 1000;                          // 0: server default (1000)
+  std::int64_t max_deliver = -1;                                // <= 0: unlimited
+  // Where a new consumer starts: 0 from the first message, else from this stream sequence. Ack
+  // policy (explicit) and the start are fixed at creation: an existing consumer keeps its own.
+  std::uint64_t start_seq = 0;
 };
 
 enum class Ensured { created, updated, unchanged };
@@ -56,7 +58,8 @@ Result<std::vector<std::string>> consumer_names(jsCtx* js, const std::string& st
 // Purges messages below `below_seq` (0: all of them), of one subject or (empty) of the whole
 // stream. nats-server 2.9 ignores `below_seq` when a subject is given and purges the whole
 // subject: pass a subject only to drop all of it.
-Status purge_stream(jsCtx* js, const std::string& stream, const std::string& subject, std::uint64_t below_seq);
+Status purge_stream(jsCtx* js, const std::string& stream, const std::string& subject,
+                    std::uint64_t below_seq);
 
 struct StreamState {
   std::uint64_t messages = 0;
@@ -69,10 +72,10 @@ struct StreamState {
 Result<StreamState> stream_info(jsCtx* js, const std::string& stream);
 
 struct ConsumerState {
-  std::uint64_t num_pending = 0;      // in the stream, not yet delivered
-  std::int64_t num_ack_pending = 0;   // delivered, not yet acked
+  std::uint64_t num_pending = 0;     // in the stream, not yet delivered
+  std::int64_t num_ack_pending = 0;  // delivered, not yet acked
   std::int64_t num_redelivered = 0;
-  std::int64_t num_waiting = 0;       // outstanding pull requests
+  std::int64_t num_waiting = 0;  // outstanding pull requests
   std::uint64_t delivered_stream_seq = 0;
   std::uint64_t ack_floor_stream_seq = 0;
 };

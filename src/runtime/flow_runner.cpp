@@ -94,7 +94,32 @@ bool FlowRunner::deploy_topology(std::string& error) {
     error = "dead-letter stream " + dlq.name + ": " + st.status().text();
     return false;
   }
-  std::set<std::string> wanted;
+  std::set<std::string> wanted, read_subjects;
+  for (const auto& stage : shared_.plan.stages)
+    for (const auto& up : stage.upstreams) {
+      wanted.insert(up.durable);
+      read_subjects.insert(up.subject);
+    }
+  // The consumers the plan no longer has, with the subject each read (from its name,
+  // "<reader>__<component>__<port>") and where it stood.
+  struct Stale {
+    std::string durable, subject;
+    std::uint64_t resume = 0;  // its ack floor + 1: what it had not confirmed yet
+  };
+  std::vector<Stale> stale;
+  auto names = bus::consumer_names(js->raw(), shared_.stream);
+  if (!names) spdlog::warn("[{}] {}", shared_.flow.name, names.status().text());
+  for (const auto& name : names ? names.value() : std::vector<std::string>{}) {
+    if (wanted.count(name)) continue;
+    Stale st{name, {}, 0};
+    const auto a = name.find("__");
+    const auto b = name.rfind("__");
+    if (a != std::string::npos && b != a)
+      st.subject = graph::port_subject(shared_.flow.name, name.substr(a + 2, b - a - 2), name.substr(b + 2));
+    if (auto info = bus::consumer_info(js->raw(), shared_.stream, name))
+      st.resume = info->ack_floor_stream_seq + 1;
+    stale.push_back(std::move(st));
+  }
   for (const auto& stage : shared_.plan.stages) {
     for (const auto& up : stage.upstreams) {
       bus::ConsumerSpec c;
@@ -103,32 +128,31 @@ bool FlowRunner::deploy_topology(std::string& error) {
       c.ack_wait = s.ack_wait;
       c.max_ack_pending = 256;
       c.max_deliver = -1;  // the runtime dead-letters after settings.max_deliver, with the reason
+      // An edge redirected (a component put between two, one renamed): the new reader of a port
+      // starts where the old one stopped confirming, instead of reading again what the old one
+      // handled and the stream still holds. (When several stood on the port: the earliest.)
+      for (const auto& st : stale)
+        if (st.subject == up.subject && st.resume > 0 && (c.start_seq == 0 || st.resume < c.start_seq))
+          c.start_seq = st.resume;
       auto r = bus::ensure_consumer(js->raw(), shared_.stream, c);
       if (!r) {
         error = "consumer " + c.durable + ": " + r.status().text();
         return false;
       }
-      wanted.insert(up.durable);
+      if (r.value() == bus::Ensured::created && c.start_seq > 0)
+        spdlog::info("[{}] consumer {} starts at sequence {}, where the one it replaces stopped",
+                     shared_.flow.name, c.durable, c.start_seq);
     }
   }
-  std::set<std::string> read_subjects;
-  for (const auto& stage : shared_.plan.stages)
-    for (const auto& up : stage.upstreams) read_subjects.insert(up.subject);
   // Consumers the plan no longer has would hold the janitor's floor (and so the stream's
   // disk) forever: a redeploy removes them.
-  auto names = bus::consumer_names(js->raw(), shared_.stream);
-  if (!names) spdlog::warn("[{}] {}", shared_.flow.name, names.status().text());
-  for (const auto& name : names ? names.value() : std::vector<std::string>{}) {
-    if (wanted.count(name)) continue;
-    auto d = bus::delete_consumer(js->raw(), shared_.stream, name);
-    spdlog::info("[{}] removed consumer {} that the flow no longer has{}", shared_.flow.name, name,
+  for (const auto& st : stale) {
+    auto d = bus::delete_consumer(js->raw(), shared_.stream, st.durable);
+    spdlog::info("[{}] removed consumer {} that the flow no longer has{}", shared_.flow.name, st.durable,
                  d.ok() ? "" : ": " + d.text());
     // What only that consumer read would stay in the stream forever: purge it.
-    auto a = name.find("__");
-    auto b = name.rfind("__");
-    if (a == std::string::npos || b == a) continue;
-    auto subject = graph::port_subject(shared_.flow.name, name.substr(a + 2, b - a - 2), name.substr(b + 2));
-    if (!read_subjects.count(subject)) (void)bus::purge_stream(js->raw(), shared_.stream, subject, 0);
+    if (!st.subject.empty() && !read_subjects.count(st.subject))
+      (void)bus::purge_stream(js->raw(), shared_.stream, st.subject, 0);
   }
   return true;
 }

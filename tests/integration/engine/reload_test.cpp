@@ -333,6 +333,16 @@ TEST_CASE("a change of edges redeploys the whole flow and loses nothing") {
   site.publish(chunk, 2 * chunk);
   site.check_all(2 * chunk);
   site.check_versions_from(chunk, 1);
+  // The new reader of src.out started where the removed one stopped: it read what the new
+  // input published (the rest of the first chunk, then the second) and nothing handled before.
+  auto status = site.engine().status("reload");
+  REQUIRE(status);
+  std::uint64_t published = 0, read = 0;
+  for (const auto& c : status->components) {
+    if (c.id == "src") published = c.records_out;
+    if (c.id == "tag") read = c.records_in;
+  }
+  CHECK(read == published);
 }
 
 TEST_CASE("remove() then apply() resumes from the durable positions") {
