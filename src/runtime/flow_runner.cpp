@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 
 #include "bus/topology.hpp"
 #include "runtime/consumer_stage.hpp"
@@ -116,8 +117,16 @@ bool FlowRunner::deploy_topology(std::string& error) {
     const auto b = name.rfind("__");
     if (a != std::string::npos && b != a)
       st.subject = graph::port_subject(shared_.flow.name, name.substr(a + 2, b - a - 2), name.substr(b + 2));
-    if (auto info = bus::consumer_info(js->raw(), shared_.stream, name))
+    // The acks of a stage that just stopped may still be on their way (they are not waited for):
+    // give them up to a second to land, so that the new reader does not start before them.
+    for (int i = 0; i < 20; ++i) {
+      auto info = bus::consumer_info(js->raw(), shared_.stream, name);
+      if (!info) break;
       st.resume = info->ack_floor_stream_seq + 1;
+      if (info->num_ack_pending == 0) break;
+      if (i == 0) (void)shared_.conn->flush(std::chrono::seconds(1));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     stale.push_back(std::move(st));
   }
   for (const auto& stage : shared_.plan.stages) {
