@@ -87,6 +87,7 @@ bool InputStage::push_batch(sdk::Batch&& batch, std::function<void()> on_durable
   const auto& decl = shared_.flow.components[component_];
   const auto& port = stage_.members.front().ports[0];
   shared_.counters[component_].count_out(0, batch.records);
+  offer_to_taps(batch.body);
   if (port.publish) {
     auto st = publish_batch(*pub_, port.subject, batch.body, batch.records,
                             derive_id(batch.id, decl.id, decl.info->outputs[0].name));
@@ -96,6 +97,19 @@ bool InputStage::push_batch(sdk::Batch&& batch, std::function<void()> on_durable
   if (on_durable) inflight_callbacks_.push_back(std::move(on_durable));
   if (inflight_batches_ >= static_cast<std::size_t>(shared_.flow.settings.publish_window)) settle_inflight();
   return true;
+}
+
+void InputStage::offer_to_taps(std::string_view body) {
+  if (!shared_.taps->active(component_)) return;
+  // The flow passes a received batch on whole; only a tap needs its records. Taps are sampled
+  // anyway, so at most ten batches a second are decoded for them, whatever the rate.
+  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  if (now - last_tap_decode_ns_ < 100'000'000) return;
+  last_tap_decode_ns_ = now;
+  std::vector<sdk::Record> records;
+  std::string error;
+  if (!tap_reader_.decode(body, records, error)) return;
+  for (const auto& r : records) shared_.taps->offer(component_, 0, r);
 }
 
 void InputStage::add(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable) {

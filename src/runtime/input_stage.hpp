@@ -34,8 +34,9 @@ class InputStage final : public sdk::InputSink {
  private:
   void run();
   void add(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable);
-  void publish_pending();  // publishes the open batches without waiting
-  void settle_inflight();  // waits for the PubAcks, then runs the on_durable callbacks
+  void publish_pending();                     // publishes the open batches without waiting
+  void offer_to_taps(std::string_view body);  // a batch received whole, when its port is tapped
+  void settle_inflight();                     // waits for the PubAcks, then runs the on_durable callbacks
 
   FlowShared& shared_;
   const graph::Stage& stage_;
@@ -51,6 +52,8 @@ class InputStage final : public sdk::InputSink {
   std::size_t inflight_batches_ = 0;
   std::string boot_;  // makes ids of records without an origin unique per run
   std::uint64_t seq_ = 0;
+  BatchReader tap_reader_;
+  std::int64_t last_tap_decode_ns_ = 0;
   std::thread thread_;
 };
 

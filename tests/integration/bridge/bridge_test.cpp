@@ -4,9 +4,11 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <random>
 #include <thread>
 
+#include "http/client.hpp"
 #include "two_sites.hpp"
 
 using namespace weir::testing;
@@ -137,4 +139,33 @@ TEST_CASE("bridge: a wrong token gets HTTP 401, is logged on both sides, and not
   std::this_thread::sleep_for(2s);
   CHECK(sites.hub().out_count() == 0);
   CHECK(sites.hub().engine_log().find("wrong-token") == std::string::npos);  // never logged
+}
+
+TEST_CASE("bridge: the hub's websocket_input can be tapped; what it receives shows in weir tap") {
+  TwoSites sites;
+  sites.start();
+  REQUIRE(wait_until([&] { return weir::http::request("GET", sites.hub().api(), "/ready").status == 200; },
+                     30s, 100ms));
+  const auto out_file = sites.hub().dir() + "/tap.out";
+  ChildProcess tap({weir_binary(), "tap", "hub", "from_sites", "--count", "3", "--api", sites.hub().api()},
+                   out_file);
+  auto records = [&] {
+    std::ifstream in(out_file);
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line);) n += line.rfind("{\"id\"", 0) == 0;
+    return n;
+  };
+  std::uint64_t sent = 0;
+  CHECK(wait_until(
+      [&] {
+        sites.site_a().publish_source(sent, sent + 50);
+        sent += 50;
+        return records() >= 3;
+      },
+      30s, 200ms));
+  REQUIRE(wait_until([&] { return !tap.running(); }, 20s, 50ms));
+  CHECK(tap.terminate() == 0);
+  CHECK(records() == 3);
+  CHECK(sites.hub().wait_out(sent, 30s) == sent);  // tapping took nothing away
+  sites.check_exactly_once(sent);
 }
