@@ -21,9 +21,7 @@ std::atomic<bool> interrupted{false};
 std::optional<std::string> api_address(const std::optional<std::string>& api,
                                        const std::optional<std::string>& config_file) {
   if (api) return *api;
-  std::optional<std::filesystem::path> file;
-  if (config_file) file = *config_file;
-  auto loaded = config::load_engine_config(file);
+  auto loaded = config::load_engine_config_with_flags(config_file, {});
   for (const auto& d : loaded.diagnostics.items()) std::fprintf(stderr, "%s\n", sdk::format(d).c_str());
   if (loaded.diagnostics.has_errors()) return std::nullopt;
   auto listen = loaded.config.http.listen;

@@ -23,16 +23,8 @@ namespace dl = runtime::dead_letters;
 // The engine config as `weir run` builds it (file, WEIR_* variables, flags), then a connection
 // to its NATS: nats.url, or the embedded server `weir run` starts on 127.0.0.1.
 std::unique_ptr<bus::Connection> connect(const DlqOptions& options) {
-  std::optional<std::filesystem::path> file;
-  if (options.config_file) file = *options.config_file;
-  auto loaded = config::load_engine_config(file);
-  std::string error;
-  if (options.nats_url && !config::set_option(loaded.config, "nats.url", *options.nats_url, &error)) {
-    sdk::Diagnostic d;
-    d.code = "invalid_value";
-    d.message = "--nats-url: " + error;
-    loaded.diagnostics.add(std::move(d));
-  }
+  auto loaded = config::load_engine_config_with_flags(options.config_file,
+                                                      {{"nats.url", "--nats-url", &options.nats_url}});
   for (const auto& d : loaded.diagnostics.items()) std::fprintf(stderr, "%s\n", sdk::format(d).c_str());
   if (loaded.diagnostics.has_errors()) return nullptr;
   const auto& cfg = loaded.config;

@@ -25,20 +25,9 @@ constexpr std::size_t short_hash = 12;
 
 // The engine config exactly as `weir run` builds it: file, WEIR_* variables, then flags.
 std::optional<config::EngineConfig> load_config(const FlowsOptions& options) {
-  std::optional<fs::path> file;
-  if (options.config_file) file = *options.config_file;
-  auto loaded = config::load_engine_config(file);
-  std::string error;
-  auto set = [&](const char* key, const char* flag, const std::optional<std::string>& v) {
-    if (v && !config::set_option(loaded.config, key, *v, &error)) {
-      sdk::Diagnostic d;
-      d.code = "invalid_value";
-      d.message = std::string(flag) + ": " + error;
-      loaded.diagnostics.add(std::move(d));
-    }
-  };
-  set("flows_dir", "--flows", options.flows_dir);
-  set("data_dir", "--data-dir", options.data_dir);
+  auto loaded = config::load_engine_config_with_flags(
+      options.config_file,
+      {{"flows_dir", "--flows", &options.flows_dir}, {"data_dir", "--data-dir", &options.data_dir}});
   for (const auto& d : loaded.diagnostics.items()) std::fprintf(stderr, "%s\n", sdk::format(d).c_str());
   if (loaded.diagnostics.has_errors()) return std::nullopt;
   return std::move(loaded.config);

@@ -25,6 +25,7 @@
 #include "log/flow_levels.hpp"
 #include "log/redact.hpp"
 #include "log/setup.hpp"
+#include "metrics/process.hpp"
 #include "registry/registry.hpp"
 #include "runtime/engine.hpp"
 #include "store/store.hpp"
@@ -52,22 +53,9 @@ sigset_t block_signals() {
   return set;
 }
 
-long rss_kib() {
-  long kib = 0;
-  if (FILE* f = std::fopen("/proc/self/status", "r")) {
-    char line[256];
-    while (std::fgets(line, sizeof line, f))
-      if (std::sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
-    std::fclose(f);
-  }
-  return kib;
-}
-
-void reload_log_level(const RunOptions& options, const std::optional<std::filesystem::path>& file) {
-  auto loaded = config::load_engine_config(file);
-  std::string error;
-  if (options.log_level && !config::set_option(loaded.config, "log.level", *options.log_level, &error))
-    return;
+void reload_log_level(const RunOptions& options) {
+  auto loaded = config::load_engine_config_with_flags(options.config_file,
+                                                      {{"log.level", "--log-level", &options.log_level}});
   if (loaded.diagnostics.has_errors()) {
     for (const auto& d : loaded.diagnostics.items()) spdlog::error("SIGHUP: {}", sdk::format(d));
     spdlog::error("SIGHUP: the engine config has errors; the log level stays {}",
@@ -85,23 +73,13 @@ int run_engine(const RunOptions& options) {
   const auto started = Clock::now();
   const sigset_t signals = block_signals();
 
-  std::optional<std::filesystem::path> file;
-  if (options.config_file) file = *options.config_file;
-  auto loaded = config::load_engine_config(file);
+  auto loaded = config::load_engine_config_with_flags(
+      options.config_file, {{"flows_dir", "--flows", &options.flows_dir},
+                            {"data_dir", "--data-dir", &options.data_dir},
+                            {"nats.url", "--nats-url", &options.nats_url},
+                            {"log.level", "--log-level", &options.log_level},
+                            {"http.listen", "--http-listen", &options.http_listen}});
   std::string error;
-  auto set = [&](const char* key, const std::optional<std::string>& v) {
-    if (v && !config::set_option(loaded.config, key, *v, &error)) {
-      sdk::Diagnostic d;
-      d.code = "invalid_value";
-      d.message = std::string("--") + key + ": " + error;
-      loaded.diagnostics.add(std::move(d));
-    }
-  };
-  set("flows_dir", options.flows_dir);
-  set("data_dir", options.data_dir);
-  set("nats.url", options.nats_url);
-  set("log.level", options.log_level);
-  set("http.listen", options.http_listen);
   print(loaded.diagnostics);
   if (loaded.diagnostics.has_errors()) return 1;
   auto& cfg = loaded.config;
@@ -154,7 +132,7 @@ int run_engine(const RunOptions& options) {
   // Connecting may take a while (a server still starting); a signal meanwhile stops it.
   // SIGHUP re-reads the engine config's log level; SIGTERM or SIGINT stops.
   signal_thread = std::thread([&] {
-    while (wait_signal() == SIGHUP) reload_log_level(options, file);
+    while (wait_signal() == SIGHUP) reload_log_level(options);
     stop = true;
   });
   auto conn = bus::Connection::connect(co, &stop);
@@ -231,7 +209,7 @@ int run_engine(const RunOptions& options) {
   for (const auto& f : engine->status()) running += f.state == runtime::FlowState::running;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   spdlog::info("weir running: {}/{} flows up, {} invalid, {} ms after start, RSS {} KiB", running, total,
-               broken, ms, rss_kib());
+               broken, ms, metrics::read_process_stats().resident_memory_bytes.value_or(0) / 1024);
 
   signal_thread.join();  // until SIGTERM/SIGINT
   const auto first_signal = Clock::now();

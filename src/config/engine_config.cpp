@@ -29,8 +29,7 @@ class JsonApplier {
       if (pointer.empty() && key == "$schema") continue;  // editors' schema hint
       if (const detail::Option* o = detail::find_option(child)) {
         if (auto problem = detail::set_from_json(config_, *o, kv.value(), base_))
-          out_.error(child, std::move(problem->code), std::move(problem->message),
-                     std::move(problem->hint));
+          out_.error(child, std::move(problem->code), std::move(problem->message), std::move(problem->hint));
       } else if (detail::is_group(child)) {
         if (kv.value().is_object())
           group(kv.value().get_object(), child);
@@ -87,8 +86,23 @@ void apply_engine_config_env(EngineConfig& config, const Getenv& getenv, sdk::Di
   }
 }
 
-LoadResult load_engine_config(const std::optional<std::filesystem::path>& file,
-                              const Getenv& getenv) {
+LoadResult load_engine_config_with_flags(const std::optional<std::string>& file,
+                                         std::initializer_list<FlagOverride> flags) {
+  std::optional<std::filesystem::path> path;
+  if (file) path = *file;
+  auto loaded = load_engine_config(path);
+  for (const auto& f : flags) {
+    std::string error;
+    if (!*f.value || set_option(loaded.config, f.key, **f.value, &error)) continue;
+    sdk::Diagnostic d;
+    d.code = "invalid_value";
+    d.message = std::string(f.flag) + ": " + error;
+    loaded.diagnostics.add(std::move(d));
+  }
+  return loaded;
+}
+
+LoadResult load_engine_config(const std::optional<std::filesystem::path>& file, const Getenv& getenv) {
   LoadResult result;
   result.config = default_engine_config();
   std::filesystem::path path;
@@ -113,8 +127,7 @@ LoadResult load_engine_config(const std::optional<std::filesystem::path>& file,
   return result;
 }
 
-bool set_option(EngineConfig& config, std::string_view key, std::string_view value,
-                std::string* error) {
+bool set_option(EngineConfig& config, std::string_view key, std::string_view value, std::string* error) {
   std::string pointer;
   std::size_t start = 0;
   while (start <= key.size()) {
@@ -171,8 +184,7 @@ std::string dump_engine_config(const EngineConfig& config) {
     }
     const std::vector<std::string_view> groups(parts.begin(), parts.end() - 1);
     std::size_t common = 0;
-    while (common < open.size() && common < groups.size() && open[common] == groups[common])
-      ++common;
+    while (common < open.size() && common < groups.size() && open[common] == groups[common]) ++common;
     while (open.size() > common) {
       out += '}';
       open.pop_back();

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -81,6 +82,19 @@ using Getenv = std::function<const char*(const char*)>;
 LoadResult load_engine_config(const std::optional<std::filesystem::path>& file,
                               const Getenv& getenv = ::getenv);
 
+// A command-line flag that overrides one option; `flag` names it in a diagnostic.
+struct FlagOverride {
+  std::string_view key;                     // dotted: "nats.url"
+  std::string_view flag;                    // "--nats-url"
+  const std::optional<std::string>* value;  // unset: the flag was not given
+};
+
+// The engine config as `weir run` builds it, for `weir run` and every command that finds the
+// engine through it: load_engine_config(), then the flags that were given. A bad flag value is
+// an error diagnostic like the others.
+LoadResult load_engine_config_with_flags(const std::optional<std::string>& file,
+                                         std::initializer_list<FlagOverride> flags);
+
 // Applies JSON text on top of `config`; `file` labels diagnostics, `base_dir` resolves paths.
 void apply_engine_config_json(EngineConfig& config, std::string_view text, std::string_view file,
                               const std::filesystem::path& base_dir, sdk::Diagnostics& out);
@@ -90,8 +104,7 @@ void apply_engine_config_env(EngineConfig& config, const Getenv& getenv, sdk::Di
 
 // One option by its dotted key ("log.level", "nats.embedded.port") from a string, as a
 // command-line flag gives it. Returns false with a one-line reason on a bad key or value.
-bool set_option(EngineConfig& config, std::string_view key, std::string_view value,
-                std::string* error);
+bool set_option(EngineConfig& config, std::string_view key, std::string_view value, std::string* error);
 
 struct OptionInfo {
   std::string key;  // dotted: "nats.embedded.port"

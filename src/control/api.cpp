@@ -237,17 +237,17 @@ http::Response Api::handle(const http::Request& req) {
         if (auto denied = mutating()) return *denied;
         if (!json_content_type(req.content_type))
           return http::json_error(415, "send the flow as application/json");
-        json::error_code ec;
-        (void)json::parse(req.body, ec);
         auto w = ctx_.flows->put(name, req.body);
         json::object o;
         o["flow"] = name;
         o["message"] = w.message;
         o["diagnostics"] = diagnostics_json(w.diagnostics);
-        if (ec) {
-          o["error"] = "the body is not valid JSON: " + ec.message();
-          return json_response(400, o);
-        }
+        // A body that is not JSON at all is a bad request (400); a flow that is JSON but wrong is 422.
+        for (const auto& d : w.diagnostics.items())
+          if (d.code == "json_syntax") {
+            o["error"] = "the body is not valid JSON: " + sdk::format(d);
+            return json_response(400, o);
+          }
         if (w.status >= 400 && w.status != 422) o["error"] = w.message;
         return json_response(w.status, o);
       }

@@ -26,6 +26,15 @@ json::value diagnostics_json(const sdk::Diagnostics& diags) {
   return a;
 }
 
+namespace {
+
+// A flow that failed to start names the component at fault first: "<id>: <reason>".
+bool failed_at(const runtime::FlowStatus& flow, const runtime::ComponentStatus& c) {
+  return flow.state == runtime::FlowState::failed && flow.error.rfind(c.id + ": ", 0) == 0;
+}
+
+}  // namespace
+
 std::string component_state(const runtime::FlowStatus& flow, const runtime::ComponentStatus& c) {
   using runtime::FlowState;
   switch (flow.state) {
@@ -34,7 +43,7 @@ std::string component_state(const runtime::FlowStatus& flow, const runtime::Comp
     case FlowState::stopped:
       return "stopped";
     case FlowState::failed:
-      return flow.error.rfind(c.id + ": ", 0) == 0 ? "failed" : "starting";
+      return failed_at(flow, c) ? "failed" : "starting";
     case FlowState::running:
       break;
   }
@@ -55,7 +64,7 @@ json::value flow_status_json(const runtime::FlowStatus& f) {
     k["id"] = c.id;
     k["type"] = c.type;
     k["state"] = component_state(f, c);
-    if (f.state == runtime::FlowState::failed && f.error.rfind(c.id + ": ", 0) == 0)
+    if (failed_at(f, c))
       k["error"] = f.error.substr(c.id.size() + 2);
     else if (!c.last_error.empty())
       k["error"] = c.last_error;
