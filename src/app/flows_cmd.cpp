@@ -204,7 +204,7 @@ FlowsCommand::FlowsCommand(CLI::App& cli) : state_(std::make_unique<State>()) {
   flows->require_subcommand(1);
   auto add_config_options = [&](CLI::App* cmd) {
     cmd->add_option("-c,--config", s.options.config_file,
-                    "Engine config file (default: config/weir.json if present)");
+                    config::kConfigFlagHelp);
     cmd->add_option("--flows", s.options.flows_dir, "Flows directory (overrides the config)");
     cmd->add_option("--data-dir", s.options.data_dir, "Data directory (overrides the config)");
   };

@@ -10,6 +10,7 @@
 #include "app/docs.hpp"
 #include "app/flows_cmd.hpp"
 #include "app/run.hpp"
+#include "config/engine_config.hpp"
 #include "flow/loader.hpp"
 #include "registry/registry.hpp"
 
@@ -70,7 +71,7 @@ int main(int argc, char** argv) {
   app::RunOptions run;
   auto* run_cmd = cli.add_subcommand("run", "Run the engine and deploy the flows in the flows dir");
   run_cmd->add_option("-c,--config", run.config_file,
-                      "Engine config file (default: config/weir.json if present)");
+                      config::kConfigFlagHelp);
   run_cmd->add_option("--flows", run.flows_dir, "Flows directory (overrides the config)");
   run_cmd->add_option("--data-dir", run.data_dir, "Data directory (overrides the config)");
   run_cmd->add_option("--nats-url", run.nats_url, "NATS URL; empty starts an embedded nats-server");

@@ -108,6 +108,8 @@ LoadResult load_engine_config(const std::optional<std::filesystem::path>& file, 
   std::filesystem::path path;
   if (file) {
     path = *file;
+  } else if (const char* named = getenv("WEIR_CONFIG"); named && *named) {
+    path = named;  // named explicitly, so a missing file is an error, as with --config
   } else {
     std::error_code ec;
     if (std::filesystem::is_regular_file("config/weir.json", ec)) path = "config/weir.json";

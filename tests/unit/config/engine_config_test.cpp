@@ -103,6 +103,30 @@ TEST_CASE("config/weir.json under the current directory is found by default") {
   CHECK(r.config.log.level == LogLevel::debug);
 }
 
+TEST_CASE("WEIR_CONFIG names the file when --config is not given, before config/weir.json") {
+  TempCwd cwd;
+  cwd.write("config/weir.json", R"({"log": {"level": "debug"}})");
+  cwd.write("etc/weir/weir.json", R"({"log": {"level": "warn"}, "flows_dir": "flows"})");
+  Env env;
+  env.vars["WEIR_CONFIG"] = (cwd.dir / "etc/weir/weir.json").string();
+  const LoadResult named = load_engine_config(std::nullopt, env.fn());
+  CHECK(named.diagnostics.empty());
+  CHECK(named.file == cwd.dir / "etc/weir/weir.json");
+  CHECK(named.config.log.level == LogLevel::warn);
+  CHECK(named.config.flows_dir == cwd.dir / "etc/weir/flows");
+
+  // --config wins over WEIR_CONFIG.
+  const LoadResult flag = load_engine_config(fs::path("config/weir.json"), env.fn());
+  CHECK(flag.config.log.level == LogLevel::debug);
+
+  // Named but missing is an error, as with --config; empty counts as unset.
+  env.vars["WEIR_CONFIG"] = (cwd.dir / "nowhere.json").string();
+  const LoadResult missing = load_engine_config(std::nullopt, env.fn());
+  CHECK(only(missing.diagnostics).code == "io_error");
+  env.vars["WEIR_CONFIG"] = "";
+  CHECK(load_engine_config(std::nullopt, env.fn()).file == "config/weir.json");
+}
+
 TEST_CASE("file values override defaults; relative paths resolve against the file's folder") {
   TempCwd cwd;
   cwd.write("etc/weir.json", R"({
