@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "app/api_cmds.hpp"
+#include "app/config_cmd.hpp"
 #include "app/dlq_cmd.hpp"
 #include "app/docs.hpp"
 #include "app/flows_cmd.hpp"
@@ -70,8 +71,7 @@ int main(int argc, char** argv) {
 
   app::RunOptions run;
   auto* run_cmd = cli.add_subcommand("run", "Run the engine and deploy the flows in the flows dir");
-  run_cmd->add_option("-c,--config", run.config_file,
-                      config::kConfigFlagHelp);
+  run_cmd->add_option("-c,--config", run.config_file, config::kConfigFlagHelp);
   run_cmd->add_option("--flows", run.flows_dir, "Flows directory (overrides the config)");
   run_cmd->add_option("--data-dir", run.data_dir, "Data directory (overrides the config)");
   run_cmd->add_option("--nats-url", run.nats_url, "NATS URL; empty starts an embedded nats-server");
@@ -94,6 +94,8 @@ int main(int argc, char** argv) {
   app::ApiCommands api_cmds{cli};
   app::DlqCommand dlq_cmd{cli};
   app::FlowsCommand flows_cmd{cli};
+  app::ConfigOptions config_opts;
+  auto* config_cmd = app::add_config_command(cli, config_opts);
 
   try {
     cli.parse(argc, argv);
@@ -108,6 +110,7 @@ int main(int argc, char** argv) {
   if (*comp_cmd) return components(type, as_json, as_markdown);
   if (api_cmds.selected()) return api_cmds.run();
   if (dlq_cmd.selected()) return dlq_cmd.run();
+  if (*config_cmd) return app::run_config(config_opts);
   if (flows_cmd.selected()) return flows_cmd.run();
   if (*schema_cmd) {
     std::cout << app::pretty_json(app::flow_schema(registry::builtins()));

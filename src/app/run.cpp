@@ -69,16 +69,19 @@ void reload_log_level(const RunOptions& options) {
 
 }  // namespace
 
+std::vector<config::FlagOverride> run_flags(const RunOptions& options) {
+  return {{"flows_dir", "--flows", &options.flows_dir},
+          {"data_dir", "--data-dir", &options.data_dir},
+          {"nats.url", "--nats-url", &options.nats_url},
+          {"log.level", "--log-level", &options.log_level},
+          {"http.listen", "--http-listen", &options.http_listen}};
+}
+
 int run_engine(const RunOptions& options) {
   const auto started = Clock::now();
   const sigset_t signals = block_signals();
 
-  auto loaded = config::load_engine_config_with_flags(
-      options.config_file, {{"flows_dir", "--flows", &options.flows_dir},
-                            {"data_dir", "--data-dir", &options.data_dir},
-                            {"nats.url", "--nats-url", &options.nats_url},
-                            {"log.level", "--log-level", &options.log_level},
-                            {"http.listen", "--http-listen", &options.http_listen}});
+  auto loaded = config::load_engine_config_with_flags(options.config_file, run_flags(options));
   std::string error;
   print(loaded.diagnostics);
   if (loaded.diagnostics.has_errors()) return 1;

@@ -87,7 +87,7 @@ void apply_engine_config_env(EngineConfig& config, const Getenv& getenv, sdk::Di
 }
 
 LoadResult load_engine_config_with_flags(const std::optional<std::string>& file,
-                                         std::initializer_list<FlagOverride> flags) {
+                                         const std::vector<FlagOverride>& flags) {
   std::optional<std::filesystem::path> path;
   if (file) path = *file;
   auto loaded = load_engine_config(path);

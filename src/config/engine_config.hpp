@@ -97,7 +97,7 @@ struct FlagOverride {
 // engine through it: load_engine_config(), then the flags that were given. A bad flag value is
 // an error diagnostic like the others.
 LoadResult load_engine_config_with_flags(const std::optional<std::string>& file,
-                                         std::initializer_list<FlagOverride> flags);
+                                         const std::vector<FlagOverride>& flags);
 
 // Applies JSON text on top of `config`; `file` labels diagnostics, `base_dir` resolves paths.
 void apply_engine_config_json(EngineConfig& config, std::string_view text, std::string_view file,

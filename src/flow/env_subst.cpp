@@ -1,6 +1,7 @@
 #include "flow/env_subst.hpp"
 
 #include <boost/json.hpp>
+#include <optional>
 
 namespace weir::flow {
 
@@ -36,17 +37,28 @@ void substitute_string(json::string& s, const std::string& pointer, const Getenv
         return;
       }
       auto name = in.substr(i + 2, end - i - 2);
+      // ${VAR:-default}: the default (up to the first "}") when VAR is unset or empty, as in sh.
+      std::optional<std::string_view> fallback;
+      if (const auto sep = name.find(":-"); sep != std::string_view::npos) {
+        fallback = name.substr(sep + 2);
+        name = name.substr(0, sep);
+      }
       if (!valid_name(name)) {
-        diags.error(pointer, "invalid_variable",
-                    "invalid variable name \"" + std::string(name) + "\"",
+        diags.error(pointer, "invalid_variable", "invalid variable name \"" + std::string(name) + "\"",
                     "names are letters, digits and _; write $${ for a literal ${", static_cast<int>(i));
         return;
       }
       const char* value = getenv(std::string(name).c_str());
+      if (fallback && (!value || !*value)) {
+        out += *fallback;
+        i = end + 1;
+        changed = true;
+        continue;
+      }
       if (!value) {
-        diags.error(pointer, "unset_variable",
-                    "environment variable " + std::string(name) + " is not set",
-                    "export it before starting weir", static_cast<int>(i));
+        diags.error(pointer, "unset_variable", "environment variable " + std::string(name) + " is not set",
+                    "export it before starting weir, or give a default: ${" + std::string(name) + ":-value}",
+                    static_cast<int>(i));
         return;
       }
       out += value;

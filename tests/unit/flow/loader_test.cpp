@@ -65,6 +65,14 @@ TEST_CASE("${VAR} is substituted, $${ escapes, unset is an error") {
   CHECK(has(malformed, "invalid_variable", "/components/0/description"));
 }
 
+TEST_CASE("${VAR:-default} takes the default when VAR is unset or empty") {
+  auto r = load(head + R"({"id": "gen", "type": "generate", "description": "${NOPE:-ws://hub:8765/bridge} ${EMPTY:-e} ${LIMIT:-9} ${NOPE:-}."}]})");
+  REQUIRE(r.flow.has_value());
+  CHECK(r.flow->components[0].description == "ws://hub:8765/bridge e 50 .");
+  auto malformed = load(head + R"({"id": "gen", "type": "generate", "description": "${:-x}"}]})");
+  CHECK(has(malformed, "invalid_variable", "/components/0/description"));
+}
+
 TEST_CASE("graph rules") {
   auto r = load(head + R"({"id": "gen", "type": "generate", "inputs": ["x"]},
     {"id": "f", "type": "json_filter", "config": {"where": "true"}},
