@@ -8,25 +8,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(
-  g++ meson ninja-build pkg-config ccache
-  libboost1.81-dev libboost-json1.81-dev
-  libnats-dev nats-server
-  libwebsocketpp-dev libsqlite3-dev libspdlog-dev libfmt-dev doctest-dev libcli11-dev
-  libssl-dev openssl
-)
+source packaging/lib.sh
+# What builds the engine (packaging/build-packages.txt), then what the tests need.
+mapfile -t packages < <(package_list packaging/build-packages.txt)
+packages+=(ccache doctest-dev nats-server openssl)
 
-install_missing() {
-  local missing=()
-  for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  echo "dev.sh: installing ${missing[*]}"
-  local sudo=()
-  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
-  "${sudo[@]}" apt-get update -q
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+install_missing() { apt_install_missing "${packages[@]}"; }
+
+# The container files' offline checks (packaging/checks/container_files.sh) need docker-compose
+# (apt) and dockerfile-utils (npm, pinned, into .cache/tools).
+dockerfile_utils=dockerfile-utils@0.16.3
+install_test_tools() {
+  command -v docker-compose >/dev/null || apt_install_missing docker-compose
+  command -v npm >/dev/null || apt_install_missing npm
+  if [ ! -x .cache/tools/node_modules/.bin/dockerfile-utils ]; then
+    echo "dev.sh: installing $dockerfile_utils into .cache/tools"
+    npm install --no-audit --no-fund --silent --prefix .cache/tools "$dockerfile_utils"
+  fi
 }
 
 build() {
@@ -48,6 +46,7 @@ case "$cmd" in
     ;;
   test)
     install_missing
+    install_test_tools
     build
     exec meson test -C "${BUILD_DIR:-build}" --print-errorlogs "$@"
     ;;
