@@ -235,6 +235,7 @@ http::Response Api::handle(const http::Request& req) {
       }
       if (req.method == "PUT") {
         if (auto denied = mutating()) return *denied;
+        if (auto why = ctx_.flows->unwritable()) return http::json_error(409, *why);
         if (!json_content_type(req.content_type))
           return http::json_error(415, "send the flow as application/json");
         auto w = ctx_.flows->put(name, req.body);
@@ -255,6 +256,7 @@ http::Response Api::handle(const http::Request& req) {
         if (auto denied = mutating()) return *denied;
         std::string error;
         if (!file) return http::json_error(404, "no flow named \"" + name + "\"");
+        if (auto why = ctx_.flows->unwritable()) return http::json_error(409, *why);
         if (!ctx_.flows->remove(name, &error)) return http::json_error(500, error);
         json::object o;
         o["flow"] = name;

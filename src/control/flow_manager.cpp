@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -164,6 +168,13 @@ std::string FlowManager::file_for(const std::string& flow) const {
   for (const auto& [path, st] : files_)
     if (st.flow == flow) return path;
   return (flows_dir_ / (flow + ".json")).string();
+}
+
+std::optional<std::string> FlowManager::unwritable() const {
+  if (::access(flows_dir_.c_str(), W_OK) == 0 || (errno != EROFS && errno != EACCES)) return std::nullopt;
+  return "flows_dir " + flows_dir_.string() + " is not writable (" + std::strerror(errno) +
+         "): change the flow files where they come from, or make flows_dir writable to manage flows "
+         "through the API";
 }
 
 WriteResult FlowManager::put(const std::string& name, const std::string& text) {

@@ -75,6 +75,9 @@ class FlowManager {
   std::uint64_t reloads_ok() const { return reloads_ok_.load(); }
   std::uint64_t reloads_failed() const { return reloads_failed_.load(); }
   const std::filesystem::path& flows_dir() const { return flows_dir_; }
+  // Why the API cannot write flows_dir (a read-only mount, as in the container image's compose
+  // file, or no permission), or nullopt when it can.
+  std::optional<std::string> unwritable() const;
 
  private:
   void apply_file(FlowFile& st, flow::LoadResult&& r, const std::string& text, const std::string& source);
