@@ -6,7 +6,8 @@
 #   and examples/two-sites/compose.yaml, and that the former refuses to start without its secrets;
 # - dockerfile-utils lint (npm) on packaging/docker/Dockerfile, with no finding at all;
 # - what the files name exists: the files the Dockerfile copies, the paths compose mounts, every
-#   WEIR_* variable compose sets is an engine option, the image's engine config is valid;
+#   WEIR_* variable compose sets is an engine option, the image's engine config is valid, and
+#   packaging/README.md's configuration reference is `weir config --reference`;
 # - packaging/runtime-packages.txt matches the binary's DT_NEEDED (packaging/runtime-packages.sh).
 # The tools come from packaging/dev.sh (apt docker-compose; npm dockerfile-utils into
 # .cache/tools); a missing tool is a failure, never a skip.
@@ -27,11 +28,15 @@ if out=$(docker-compose --env-file .env.example config -q 2>&1); then
 else
   fail "packaging/docker/compose.yaml: $out"
 fi
-if env -u WEIR_HTTP_TOKEN docker-compose --env-file /dev/null config -q >/dev/null 2>&1; then
+empty_env=$(mktemp)
+if out=$(env -u WEIR_HTTP_TOKEN docker-compose --env-file "$empty_env" config -q 2>&1); then
   fail "packaging/docker/compose.yaml is accepted without WEIR_HTTP_TOKEN"
-else
+elif grep -q "set WEIR_HTTP_TOKEN in .env" <<<"$out"; then
   pass "packaging/docker/compose.yaml refuses to start without WEIR_HTTP_TOKEN"
+else
+  fail "packaging/docker/compose.yaml without WEIR_HTTP_TOKEN: $out"
 fi
+rm -f "$empty_env"
 cd "$root/examples/two-sites"
 if out=$(BRIDGE_TOKEN=check docker-compose config -q 2>&1); then
   pass "examples/two-sites/compose.yaml: docker-compose config -q"
@@ -65,6 +70,13 @@ for v in $(grep -ohE '\bWEIR_[A-Z_]+:' packaging/docker/compose.yaml examples/tw
   case "$v" in WEIR_IMAGE|WEIR_FLOWS) continue ;; esac  # compose's own variables, not the engine's
   grep -q "\`$v\`" <<<"$reference" && pass "compose sets $v, an engine option" || fail "compose sets $v, which weir does not read"
 done
+# The guide's configuration reference is the binary's own table, line for line.
+if grep -qxF -f <(echo "$reference") packaging/README.md &&
+   [ "$(grep -cxF -f <(echo "$reference") packaging/README.md)" -eq "$(echo "$reference" | wc -l)" ]; then
+  pass "packaging/README.md carries weir config --reference"
+else
+  fail "packaging/README.md's configuration reference differs from weir config --reference (paste it again)"
+fi
 if out=$(WEIR_CONFIG=packaging/docker/weir.json "$weir" config 2>&1 >/dev/null); then
   pass "packaging/docker/weir.json is a valid engine config"
 else
