@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One entry point for a fresh Debian 12 machine (run as root, or with sudo available):
 #   packaging/dev.sh run    install what is missing, build, run the engine (embedded nats-server, flows/)
-#   packaging/dev.sh test   install what is missing, build, run the whole test suite (meson test)
+#   packaging/dev.sh test   install what is missing, build, run the whole test suite (meson test),
+#                           then the arm64 cross build's unit tests under qemu (CROSS=none skips it)
 #   packaging/dev.sh asan   the unit tests under AddressSanitizer + UBSan
 #   packaging/dev.sh build  install what is missing and build
 # BUILD_DIR (default: build) and BUILD_TYPE (default: debugoptimized) may be set.
@@ -48,7 +49,14 @@ case "$cmd" in
     install_missing
     install_test_tools
     build
-    exec meson test -C "${BUILD_DIR:-build}" --print-errorlogs "$@"
+    status=0
+    meson test -C "${BUILD_DIR:-build}" --print-errorlogs "$@" || status=$?
+    # Then the arm64 cross build and its unit tests under qemu-user (CROSS=none skips it).
+    for arch in ${CROSS-arm64}; do
+      [ "$arch" = none ] && continue
+      packaging/cross/build.sh "$arch" || status=1
+    done
+    exit "$status"
     ;;
   asan)
     install_missing

@@ -66,7 +66,6 @@ Priority: optional
 Installed-Size: $installed_kb
 Depends: $depends
 Recommends: nats-server
-Homepage: https://github.com/weir-edge/weir
 Description: edge stream-flow runtime on NATS JetStream
  weir runs JSON flow graphs of input, processor and output components connected
  over a local NATS JetStream, and bridges edge sites over WebSocket with

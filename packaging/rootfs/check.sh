@@ -61,6 +61,18 @@ else
 fi
 t_rootfs=$((SECONDS - t0))
 
+# --- the .deb first, in the pristine root filesystem: its Depends are met by the runtime list --
+chroot "$rootfs" dpkg --purge weir >/dev/null 2>&1 || true
+cp "$deb" "$rootfs/tmp/weir.deb"
+if out=$(chroot "$rootfs" dpkg -i /tmp/weir.deb 2>&1) && deb_version=$(chroot "$rootfs" weir version 2>&1); then
+  deb_ok="installs and runs ($deb_version)"
+else
+  deb_ok="FAILED"
+  deb_error="$out"
+fi
+chroot "$rootfs" dpkg --purge weir >/dev/null 2>&1 || true
+rm -f "$rootfs/tmp/weir.deb"
+
 # --- the image's files, as the Dockerfile puts them --------------------------------------------
 stage=$(mktemp -d)
 dpkg-deb -x "$deb" "$stage"
@@ -68,7 +80,10 @@ install -m 0755 "$stage/usr/bin/weir" "$rootfs/usr/bin/weir"
 mkdir -p "$rootfs/usr/share/weir" "$rootfs/etc/weir" "$rootfs/etc/nats"
 cp -r "$stage/usr/share/weir/." "$rootfs/usr/share/weir/"
 install -m 0644 packaging/docker/weir.json "$rootfs/etc/weir/weir.json"
-install -m 0644 packaging/docker/nats.conf "$rootfs/etc/nats/weir.conf"
+# compose's nats.conf, with each site's JetStream store in its own folder (one root filesystem here).
+for site in a hub; do
+  sed "s|^\( *store_dir:\).*|\1 /var/lib/nats-$site|" packaging/docker/nats.conf > "$rootfs/etc/nats/$site.conf"
+done
 rm -rf "$rootfs/etc/weir/site-a" "$rootfs/etc/weir/hub" "$rootfs/etc/weir/idle"
 mkdir -p "$rootfs/etc/weir/site-a" "$rootfs/etc/weir/hub" "$rootfs/etc/weir/idle/flows"
 cp -r examples/two-sites/site-a/flows "$rootfs/etc/weir/site-a/"
@@ -135,8 +150,8 @@ start() {  # NAME NS VAR=value... -- command: in the background; its pid (the co
 
 token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 common=(WEIR_CONFIG=/etc/weir/weir.json WEIR_HTTP_LISTEN=0.0.0.0:8080 BRIDGE_TOKEN="$token")
-start nats-a "$ns_a" -- nats-server -c /etc/nats/weir.conf -sd /var/lib/nats-a
-start nats-hub "$ns_hub" -- nats-server -c /etc/nats/weir.conf -sd /var/lib/nats-hub
+start nats-a "$ns_a" -- nats-server -c /etc/nats/a.conf
+start nats-hub "$ns_hub" -- nats-server -c /etc/nats/hub.conf
 start weir-hub "$ns_hub" "${common[@]}" WEIR_NATS_URL=nats://nats-hub:4222 \
   WEIR_FLOWS_DIR=/etc/weir/hub/flows WEIR_DATA_DIR=/var/lib/weir-hub BRIDGE_LISTEN=0.0.0.0:8765 \
   -- weir run
@@ -145,10 +160,15 @@ start weir-a "$ns_a" "${common[@]}" WEIR_NATS_URL=nats://nats-a:4222 \
   -- weir run
 
 failures=0
+[ "$deb_ok" = FAILED ] && { echo "rootfs: FAIL dpkg -i: $deb_error"; failures=1; }
 fail() { echo "rootfs: FAIL $*"; failures=$((failures + 1)); }
-wait_for() {  # SECONDS command...: until the command succeeds
-  local until=$((SECONDS + $1)); shift
-  while [ $SECONDS -lt $until ]; do "$@" >/dev/null 2>&1 && return 0; sleep 1; done
+wait_for() {  # SECONDS command...: until the command succeeds, or a started process has exited
+  local until=$((SECONDS + $1)) p; shift
+  while [ $SECONDS -lt $until ]; do
+    "$@" >/dev/null 2>&1 && return 0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || { echo "rootfs: process $p has exited"; return 1; }; done
+    sleep 1
+  done
   return 1
 }
 health() { in_site "$1" WEIR_CONFIG=/etc/weir/weir.json -- weir health -q; }
@@ -158,13 +178,18 @@ wait_for 180 health "$ns_a" && ready_a=$((SECONDS - t0)) || { fail "weir-a never
 wait_for 60 health "$ns_hub" && ready_hub=$((SECONDS - t0)) || { fail "weir-hub never became ready"; ready_hub=-; }
 archive="$rootfs/var/lib/weir-hub/archive/sites.ndjson"
 records() { [ -f "$archive" ] && wc -l < "$archive" || echo 0; }
-wait_for 120 test "$(records)" -ge 200 || fail "the hub holds $(records) records after 120 s; want 200"
+enough() { [ "$(records)" -ge 200 ]; }
+wait_for 120 enough || fail "the hub holds $(records) records after 120 s; want 200"
 sleep 5
+# A snapshot of the complete lines (the file keeps growing).
+snapshot=$(mktemp)
 held=$(records)
-unique=$(sort -u "$archive" 2>/dev/null | wc -l)
+head -n "$held" "$archive" > "$snapshot" 2>/dev/null || true
+unique=$(sort -u "$snapshot" | wc -l)
 [ "$held" -gt 0 ] && [ "$unique" -eq "$held" ] || fail "the hub holds $held records, $unique distinct"
-from_site=$(grep -c '"device":"dev-' "$archive" 2>/dev/null || true)
+from_site=$(grep -c '"device":"dev-' "$snapshot" || true)
 [ "$from_site" -eq "$held" ] || fail "$from_site of $held records look like site A's readings"
+rm -f "$snapshot"
 health_json=$(in_site "$ns_a" WEIR_CONFIG=/etc/weir/weir.json -- weir health 2>&1 || true)
 
 # Idle: an engine with no flows, and qemu alone, after 10 s.
@@ -172,7 +197,7 @@ start weir-idle "$ns_hub" WEIR_CONFIG=/etc/weir/weir.json WEIR_HTTP_LISTEN=127.0
   WEIR_NATS_URL=nats://nats-hub:4222 WEIR_FLOWS_DIR=/etc/weir/idle/flows WEIR_DATA_DIR=/var/lib/weir-idle \
   -- weir run
 idle_pid=${pids[-1]}
-start sleep "$ns_hub" -- sleep 60
+start sleep "$ns_hub" -- sleep 600
 sleep_pid=${pids[-1]}
 wait_for 120 in_site "$ns_hub" -- weir health -q --api 127.0.0.1:8090 || fail "the idle engine never became ready"
 sleep 10
@@ -182,12 +207,6 @@ rss_kb() {  # the process chrooted under PID (ip netns exec, env and chroot exec
 idle_rss=$(rss_kb "$idle_pid")
 qemu_rss=$(rss_kb "$sleep_pid")
 hub_rss=$(rss_kb "${pids[2]}")
-
-# The .deb in the same root filesystem: its Depends are met by the runtime list.
-cp "$deb" "$rootfs/tmp/weir.deb"
-if out=$(chroot "$rootfs" dpkg -i /tmp/weir.deb 2>&1); then deb_ok="installs"; else deb_ok="FAILED"; fail "dpkg -i: $out"; fi
-chroot "$rootfs" dpkg -r weir >/dev/null 2>&1 || true
-rm -f "$rootfs/tmp/weir.deb"
 
 total=$((SECONDS - t_start))
 echo
