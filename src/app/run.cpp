@@ -16,6 +16,7 @@
 #include "bus/connection.hpp"
 #include "bus/nats_server_process.hpp"
 #include "config/engine_config.hpp"
+#include "core/sd_notify.hpp"
 #include "control/api.hpp"
 #include "control/dir_watcher.hpp"
 #include "control/flow_manager.hpp"
@@ -213,10 +214,14 @@ int run_engine(const RunOptions& options) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   spdlog::info("weir running: {}/{} flows up, {} invalid, {} ms after start, RSS {} KiB", running, total,
                broken, ms, metrics::read_process_stats().resident_memory_bytes.value_or(0) / 1024);
+  // systemd (Type=notify): started once the flows are deployed; `weir health` tells the rest.
+  if (!core::sd_notify(fmt::format("READY=1\nSTATUS={}/{} flows up, {} invalid", running, total, broken), &error))
+    spdlog::warn("sd_notify: {}", error);
 
   signal_thread.join();  // until SIGTERM/SIGINT
   const auto first_signal = Clock::now();
   spdlog::info("stopping: draining in-flight work (up to {} ms)", drain.count());
+  core::sd_notify("STOPPING=1");
   std::thread force([&] {
     // One signal can arrive twice at once (sent to the process and to its group, as timeout(1)
     // and some supervisors do): only a signal a little later means "force".
