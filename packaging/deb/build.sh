@@ -30,7 +30,7 @@ if [ "$arch" = amd64 ]; then
   ninja -C "$build_dir"
   strip_tool=strip
 else
-  BUILD_DIR="$build_dir" BUILD_TYPE=release MESON_ARGS="${meson_args[*]}" \
+  BUILD_DIR="$build_dir" MESON_ARGS="${meson_args[*]}" \
     packaging/cross/build.sh "$arch" --no-test
   strip_tool="$triplet-strip"
 fi

@@ -98,15 +98,35 @@ std::optional<ProcStat> parse_proc_stat(std::string_view line) {
   return ProcStat{fields[14], fields[15], fields[22], fields[23], fields[24]};
 }
 
+std::optional<ProcStatm> parse_proc_statm(std::string_view line) {
+  ProcStatm out;
+  std::uint64_t* fields[] = {&out.size_pages, &out.resident_pages};
+  for (auto* f : fields) {
+    while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+    const auto end = line.find_first_of(" \n");
+    if (!parse_u64(line.substr(0, end), *f)) return std::nullopt;
+    line.remove_prefix(end == std::string_view::npos ? line.size() : end);
+  }
+  return out;
+}
+
 ProcessStats read_process_stats() {
   ProcessStats s;
   const long ticks = ::sysconf(_SC_CLK_TCK);
   const long page = ::sysconf(_SC_PAGESIZE);
   const auto text = read_file("/proc/self/stat");
   const auto stat = text ? parse_proc_stat(*text) : std::nullopt;
+  const auto statm_text = read_file("/proc/self/statm");
+  const auto statm = statm_text ? parse_proc_statm(*statm_text) : std::nullopt;
+  if (statm && page > 0) {
+    s.virtual_memory_bytes = statm->size_pages * static_cast<std::uint64_t>(page);
+    s.resident_memory_bytes = statm->resident_pages * static_cast<std::uint64_t>(page);
+  }
   if (stat) {
-    s.virtual_memory_bytes = stat->vsize_bytes;
-    if (page > 0) s.resident_memory_bytes = stat->rss_pages * static_cast<std::uint64_t>(page);
+    if (!statm) {
+      s.virtual_memory_bytes = stat->vsize_bytes;
+      if (page > 0) s.resident_memory_bytes = stat->rss_pages * static_cast<std::uint64_t>(page);
+    }
     if (ticks > 0) {
       s.cpu_seconds = static_cast<double>(stat->utime_ticks + stat->stime_ticks) / static_cast<double>(ticks);
       if (const auto boot = boot_time()) {

@@ -33,6 +33,15 @@ struct ProcStat {
 // Parses the one line of /proc/<pid>/stat; the command name may hold spaces and parentheses.
 std::optional<ProcStat> parse_proc_stat(std::string_view line);
 
+// The first two fields of /proc/<pid>/statm: total program size and resident set, in pages.
+// Memory is read from statm rather than stat: qemu-user (the cross builds' tests) fills stat's
+// memory fields with 0 but passes statm through, so there it reports the emulator's process.
+struct ProcStatm {
+  std::uint64_t size_pages = 0;
+  std::uint64_t resident_pages = 0;
+};
+std::optional<ProcStatm> parse_proc_statm(std::string_view line);
+
 ProcessStats read_process_stats();
 
 // process_resident_memory_bytes, process_virtual_memory_bytes, process_start_time_seconds,

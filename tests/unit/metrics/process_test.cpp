@@ -12,6 +12,7 @@
 using weir::metrics::add_process_metrics;
 using weir::metrics::Exposition;
 using weir::metrics::parse_proc_stat;
+using weir::metrics::parse_proc_statm;
 using weir::metrics::read_process_stats;
 
 namespace {
@@ -47,6 +48,16 @@ TEST_CASE("parse_proc_stat rejects a truncated or garbled line") {
   std::string line = stat_line;
   line.replace(line.find(" 150 "), 5, " x50 ");
   CHECK_FALSE(parse_proc_stat(line));
+}
+
+TEST_CASE("parse_proc_statm takes size and resident pages") {
+  const auto m = parse_proc_statm("4711 1234 567 89 0 321 0\n");
+  REQUIRE(m);
+  CHECK(m->size_pages == 4711u);
+  CHECK(m->resident_pages == 1234u);
+  CHECK_FALSE(parse_proc_statm(""));
+  CHECK_FALSE(parse_proc_statm("4711"));
+  CHECK_FALSE(parse_proc_statm("4711 x12"));
 }
 
 TEST_CASE("read_process_stats reads this process") {
