@@ -44,14 +44,21 @@ DESTDIR="$PWD/$stage" meson install -C "$build_dir" --no-rebuild --quiet
 shlibs_dir="$build_dir/shlibs"
 rm -rf "$shlibs_dir" && mkdir -p "$shlibs_dir/debian"
 printf 'Source: weir\n\nPackage: weir\nArchitecture: any\n' > "$shlibs_dir/debian/control"
-shlibs_args=()
+stage_bin="$PWD/$stage/usr/bin/weir"
 if [ "$arch" = armhf ]; then
-  # The armhf libraries live in the cross sysroot, not in this machine's dpkg database.
+  # The armhf libraries are in the cross sysroot, not in this machine's dpkg database.
+  # dpkg-shlibdeps asks dpkg-query which package owns each library by its path, so in a private
+  # mount namespace the sysroot's library folder is put where the sysroot's database says it is.
   sysroot="${SYSROOT:-/var/cache/weir-cross/armhf-sysroot}"
-  shlibs_args=(--admindir="$sysroot/var/lib/dpkg" "-l$sysroot/lib/$triplet" "-l$sysroot/usr/lib/$triplet")
+  depends=$(cd "$shlibs_dir" && unshare -m sh -c '
+    mount --make-rprivate / && mkdir -p "/usr/lib/$3" && mount --bind "$1/usr/lib/$3" "/usr/lib/$3" &&
+    DPKG_ADMINDIR="$1/var/lib/dpkg" DEB_HOST_ARCH="$2" DEB_HOST_MULTIARCH="$3" \
+      dpkg-shlibdeps -O --admindir="$1/var/lib/dpkg" "$4"' sh "$sysroot" "$arch" "$triplet" "$stage_bin" |
+    sed -n 's/^shlibs:Depends=//p')
+else
+  depends=$(cd "$shlibs_dir" && DEB_HOST_ARCH="$arch" DEB_HOST_MULTIARCH="$triplet" \
+    dpkg-shlibdeps -O "$stage_bin" | sed -n 's/^shlibs:Depends=//p')
 fi
-depends=$(cd "$shlibs_dir" && DEB_HOST_ARCH="$arch" DEB_HOST_MULTIARCH="$triplet" \
-  dpkg-shlibdeps -O "${shlibs_args[@]}" "$OLDPWD/$stage/usr/bin/weir" | sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 
 installed_kb=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)

@@ -25,7 +25,7 @@ case "$arch" in
   *) sed -n '2,3p' "$0"; exit 2 ;;
 esac
 [ "$(id -u)" -eq 0 ] || { echo "rootfs: run as root (chroot, network namespaces)" >&2; exit 2; }
-apt_install_missing mmdebstrap qemu-user-static binfmt-support iproute2 arch-test
+apt_install_missing mmdebstrap qemu-user-static binfmt-support iproute2 arch-test curl
 if [ ! -e "/proc/sys/fs/binfmt_misc/$qemu" ]; then
   [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
   update-binfmts --enable "$qemu" 2>/dev/null || true
@@ -63,6 +63,7 @@ t_rootfs=$((SECONDS - t0))
 
 # --- the .deb first, in the pristine root filesystem: its Depends are met by the runtime list --
 chroot "$rootfs" dpkg --purge weir >/dev/null 2>&1 || true
+rm -rf "$rootfs/etc/weir" "$rootfs/usr/bin/weir" "$rootfs/usr/share/weir"  # a previous run's copies
 cp "$deb" "$rootfs/tmp/weir.deb"
 if out=$(chroot "$rootfs" dpkg -i /tmp/weir.deb 2>&1) && deb_version=$(chroot "$rootfs" weir version 2>&1); then
   deb_ok="installs and runs ($deb_version)"
@@ -105,6 +106,8 @@ rm -rf "$stage"
 size=$(stat -c %s "$rootfs/usr/bin/weir")
 
 # --- two sites, two network namespaces -------------------------------------------------------
+# /proc, as a container has it (the engine reads /proc/self for its metrics).
+mountpoint -q "$rootfs/proc" || mount -t proc proc "$rootfs/proc"
 ns_a=weir-rootfs-a
 ns_hub=weir-rootfs-hub
 pids=()
@@ -115,6 +118,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
   ip netns del "$ns_a" 2>/dev/null || true
   ip netns del "$ns_hub" 2>/dev/null || true
+  umount "$rootfs/proc" 2>/dev/null || true
 }
 trap cleanup EXIT
 ip netns del "$ns_a" 2>/dev/null || true
@@ -207,17 +211,20 @@ rss_kb() {  # the process chrooted under PID (ip netns exec, env and chroot exec
 idle_rss=$(rss_kb "$idle_pid")
 qemu_rss=$(rss_kb "$sleep_pid")
 hub_rss=$(rss_kb "${pids[2]}")
+# What the engine reports of itself (/proc/self/statm, which qemu passes through).
+own_rss=$(ip netns exec "$ns_hub" curl -sf http://127.0.0.1:8090/metrics |
+  awk '$1 == "process_resident_memory_bytes" {printf "%d", $2 / 1024}')
 
 total=$((SECONDS - t_start))
 echo
 echo "== rootfs check ($arch, $(date -u +%Y-%m-%dT%H:%MZ)) =="
-echo "root filesystem:  $rootfs, $(du -sh "$rootfs" | cut -f1), mmdebstrap --variant=apt + runtime-packages.txt ($(echo "${runtime[*]}")) + nats-server, passwd"
+echo "root filesystem:  $rootfs, $(du -shx "$rootfs" | cut -f1), mmdebstrap --variant=apt + runtime-packages.txt ($(echo "${runtime[*]}")) + nats-server, passwd"
 echo "binary:           /usr/bin/weir $(file -b "$rootfs/usr/bin/weir" | cut -d, -f1-2), stripped $size bytes"
 echo "nats-server:      $(chroot "$rootfs" nats-server --version 2>&1)"
 echo "ready:            weir-a after ${ready_a} s, weir-hub after ${ready_hub} s (weir health exit 0)"
 echo "bridge:           the hub holds $held records from site A, $unique distinct"
 echo "weir health:      $(tr -d '\n' <<<"$health_json" | cut -c1-160)"
-echo "idle RSS:         engine with no flows ${idle_rss} kB under qemu (qemu running sleep: ${qemu_rss} kB); hub engine ${hub_rss} kB"
+echo "idle RSS:         engine with no flows ${idle_rss} kB under qemu (its own /metrics: ${own_rss:-?} kB; qemu running sleep: ${qemu_rss} kB); hub engine ${hub_rss} kB"
 echo ".deb:             $(basename "$deb") $deb_ok with dpkg in the root filesystem"
 echo "timings:          deb ${t_deb} s, rootfs ${t_rootfs} s, total ${total} s"
 if [ "$failures" -ne 0 ]; then
