@@ -104,6 +104,9 @@ cat > "$rootfs/etc/hosts" <<'HOSTS'
 HOSTS
 rm -rf "$stage"
 size=$(stat -c %s "$rootfs/usr/bin/weir")
+# The list against this binary's DT_NEEDED, resolved in the root filesystem's own dpkg database.
+packages_check=$(ROOT="$rootfs" packaging/runtime-packages.sh --check "$rootfs/usr/bin/weir" 2>&1) ||
+  packages_failed=1
 
 # --- two sites, two network namespaces -------------------------------------------------------
 # /proc, as a container has it (the engine reads /proc/self for its metrics).
@@ -164,7 +167,8 @@ start weir-a "$ns_a" "${common[@]}" WEIR_NATS_URL=nats://nats-a:4222 \
   -- weir run
 
 failures=0
-[ "$deb_ok" = FAILED ] && { echo "rootfs: FAIL dpkg -i: $deb_error"; failures=1; }
+[ "$deb_ok" = FAILED ] && { echo "rootfs: FAIL dpkg -i: $deb_error"; failures=$((failures + 1)); }
+[ -n "${packages_failed:-}" ] && { echo "rootfs: FAIL $packages_check"; failures=$((failures + 1)); }
 fail() { echo "rootfs: FAIL $*"; failures=$((failures + 1)); }
 wait_for() {  # SECONDS command...: until the command succeeds, or a started process has exited
   local until=$((SECONDS + $1)) p; shift
@@ -220,6 +224,7 @@ echo
 echo "== rootfs check ($arch, $(date -u +%Y-%m-%dT%H:%MZ)) =="
 echo "root filesystem:  $rootfs, $(du -shx "$rootfs" | cut -f1), mmdebstrap --variant=apt + runtime-packages.txt ($(echo "${runtime[*]}")) + nats-server, passwd"
 echo "binary:           /usr/bin/weir $(file -b "$rootfs/usr/bin/weir" | cut -d, -f1-2), stripped $size bytes"
+echo "packages:         ${packages_check#runtime-packages.txt }"
 echo "nats-server:      $(chroot "$rootfs" nats-server --version 2>&1)"
 echo "ready:            weir-a after ${ready_a} s, weir-hub after ${ready_hub} s (weir health exit 0)"
 echo "bridge:           the hub holds $held records from site A, $unique distinct"
