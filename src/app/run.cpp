@@ -16,11 +16,11 @@
 #include "bus/connection.hpp"
 #include "bus/nats_server_process.hpp"
 #include "config/engine_config.hpp"
-#include "core/sd_notify.hpp"
 #include "control/api.hpp"
 #include "control/dir_watcher.hpp"
 #include "control/flow_manager.hpp"
 #include "control/metrics_page.hpp"
+#include "core/sd_notify.hpp"
 #include "flow/loader.hpp"
 #include "http/server.hpp"
 #include "log/flow_levels.hpp"
@@ -215,7 +215,8 @@ int run_engine(const RunOptions& options) {
   spdlog::info("weir running: {}/{} flows up, {} invalid, {} ms after start, RSS {} KiB", running, total,
                broken, ms, metrics::read_process_stats().resident_memory_bytes.value_or(0) / 1024);
   // systemd (Type=notify): started once the flows are deployed; `weir health` tells the rest.
-  if (!core::sd_notify(fmt::format("READY=1\nSTATUS={}/{} flows up, {} invalid", running, total, broken), &error))
+  if (!core::sd_notify(fmt::format("READY=1\nSTATUS={}/{} flows up, {} invalid", running, total, broken),
+                       &error))
     spdlog::warn("sd_notify: {}", error);
 
   signal_thread.join();  // until SIGTERM/SIGINT
