@@ -82,7 +82,8 @@ inline constexpr const char* kConfigFlagHelp =
     "Engine config file (default: $WEIR_CONFIG, else config/weir.json if present)";
 
 // `file` unset: the file named by WEIR_CONFIG, else config/weir.json under the current directory
-// if it exists, else defaults. An explicit file (or WEIR_CONFIG's) that cannot be read is an error. Empty environment variables count as unset.
+// if it exists, else defaults. An explicit file (or WEIR_CONFIG's) that cannot be read is an
+// error. Empty environment variables count as unset.
 LoadResult load_engine_config(const std::optional<std::filesystem::path>& file,
                               const Getenv& getenv = ::getenv);
 
