@@ -11,6 +11,8 @@
 #include <utility>
 #include <variant>
 
+#include "core/result.hpp"
+
 namespace weir::bus {
 
 class [[nodiscard]] Status {
@@ -56,28 +58,17 @@ Status from_nats(natsStatus s, std::string_view what, jsErrCode js_code = static
 Status init_nats_library();
 
 template <class T>
-class [[nodiscard]] Result {
+class [[nodiscard]] Result : public core::BasicResult<T, Status> {
+  using Base = core::BasicResult<T, Status>;
+
  public:
-  Result(T value) : value_(std::move(value)) {}                   // NOLINT: implicit by design
-  Result(Status error) : error_(std::move(error)) {               // NOLINT: implicit by design
-    if (error_.ok()) error_ = Status::error("Result built from a success Status without a value");
-  }
+  Result(T value) : Base(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Status error)                         // NOLINT: implicit by design
+      : Base(typename Base::ErrorTag{},
+             error.ok() ? Status::error("Result built from a success Status without a value")
+                        : std::move(error)) {}
 
-  bool ok() const { return value_.has_value(); }
-  explicit operator bool() const { return ok(); }
-
-  const Status& status() const { return error_; }
-  T& value() & { return *value_; }
-  const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
-  T& operator*() & { return *value_; }
-  const T& operator*() const& { return *value_; }
-
- private:
-  std::optional<T> value_;
-  Status error_;
+  const Status& status() const { return this->failure(); }
 };
 
 }  // namespace weir::bus

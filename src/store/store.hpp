@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/result.hpp"
+
 namespace weir::store {
 
 // The text of a failure: what was attempted, the file and SQLite's own message.
@@ -20,26 +22,15 @@ struct Error {
 };
 
 template <class T>
-class [[nodiscard]] Result {
+class [[nodiscard]] Result : public core::BasicResult<T, std::string> {
+  using Base = core::BasicResult<T, std::string>;
+
  public:
-  Result(T value) : value_(std::move(value)) {}           // NOLINT: implicit by design
-  Result(Error error) : error_(std::move(error.text)) {}  // NOLINT: implicit by design
+  Result(T value) : Base(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Error error)
+      : Base(typename Base::ErrorTag{}, std::move(error.text)) {}  // NOLINT: implicit by design
 
-  bool ok() const { return value_.has_value(); }
-  explicit operator bool() const { return ok(); }
-
-  const std::string& error() const { return error_; }
-  T& value() & { return *value_; }
-  const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
-  T& operator*() & { return *value_; }
-  const T& operator*() const& { return *value_; }
-
- private:
-  std::optional<T> value_;
-  std::string error_;
+  const std::string& error() const { return this->failure(); }
 };
 
 // Where a revision came from. Stored as text so that a later source needs no migration.
