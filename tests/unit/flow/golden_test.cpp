@@ -6,9 +6,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "core/json_source.hpp"
 #include "flow/loader.hpp"
 #include "registry/registry.hpp"
 
@@ -24,10 +23,7 @@ fs::path source_root() {
 }
 
 std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return weir::core::read_file(p, nullptr);
 }
 
 // A fixed environment, so ${VAR} goldens do not depend on the machine.
@@ -63,7 +59,8 @@ TEST_CASE("invalid golden flows give exactly their expected diagnostics") {
     auto expected_file = f;
     expected_file.replace_extension(".expected");
     REQUIRE_MESSAGE(fs::exists(expected_file), "missing " << expected_file.filename().string()
-                                                           << "; the diagnostics are:\n" << got);
+                                                          << "; the diagnostics are:\n"
+                                                          << got);
     CHECK(got == slurp(expected_file));
   }
 }
@@ -77,7 +74,8 @@ TEST_CASE("valid flows load without a diagnostic") {
     if (fs::exists(e.path() / "example.json")) files.push_back(e.path() / "example.json");
   // The two-site example: each site's flows folder.
   for (const auto* site : {"site-a", "hub"})
-    for (const auto& f : json_files(source_root() / "examples/two-sites" / site / "flows")) files.push_back(f);
+    for (const auto& f : json_files(source_root() / "examples/two-sites" / site / "flows"))
+      files.push_back(f);
   for (const auto& f : files) {
     const auto name = f.string();
     CAPTURE(name);

@@ -4,20 +4,16 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "app/docs.hpp"
+#include "core/json_source.hpp"
 #include "registry/registry.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return weir::core::read_file(p, nullptr);
 }
 fs::path root() {
   const char* r = std::getenv("WEIR_SOURCE_ROOT");

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 
+#include "core/json_source.hpp"
 #include "support/nats_harness.hpp"
 
 namespace fs = std::filesystem;
@@ -16,10 +16,7 @@ using weir::testing::TempDir;
 namespace {
 
 std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return weir::core::read_file(p, nullptr);
 }
 
 std::vector<std::string> names_in(const fs::path& dir) {

@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 
+#include "core/json_source.hpp"
 #include "store/store.hpp"
 #include "support/nats_harness.hpp"
 
@@ -17,10 +18,7 @@ using weir::testing::TempDir;
 namespace {
 
 std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return weir::core::read_file(p, nullptr);
 }
 
 struct Run {

@@ -5,9 +5,9 @@
 #include <sqlite3.h>
 
 #include <fstream>
-#include <sstream>
 #include <thread>
 
+#include "core/json_source.hpp"
 #include "store/migrations.hpp"
 #include "support/nats_harness.hpp"
 
@@ -36,10 +36,7 @@ struct Raw {
 };
 
 std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return weir::core::read_file(p, nullptr);
 }
 
 Store open_ok(const fs::path& file) {
