@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/unique_fd.hpp"
+
 namespace weir::core {
 
 bool sd_notify(std::string_view state, std::string* error) {
@@ -23,18 +25,16 @@ bool sd_notify(std::string_view state, std::string* error) {
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path, len);
   if (path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
-  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
+  const UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) {
     if (error) *error = std::string("socket: ") + std::strerror(errno);
     return false;
   }
   const auto addr_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
-  const ssize_t sent = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
+  const ssize_t sent = ::sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL,
                                 reinterpret_cast<const sockaddr*>(&addr), addr_len);
-  const int saved = errno;
-  ::close(fd);
   if (sent < 0 || static_cast<std::size_t>(sent) != state.size()) {
-    if (error) *error = std::string("send to ") + path + ": " + std::strerror(saved);
+    if (error) *error = std::string("send to ") + path + ": " + std::strerror(errno);
     return false;
   }
   return true;

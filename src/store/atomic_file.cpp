@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <system_error>
 
+#include "core/unique_fd.hpp"
+
 namespace weir::store {
 
 namespace {
@@ -19,25 +21,7 @@ bool set_error(std::string* error, std::string_view what, const std::filesystem:
   return false;
 }
 
-// Closes on scope exit; close() reports the error of a delayed write.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int close() {
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
-};
+using Fd = core::UniqueFd;
 
 bool write_all(int fd, std::string_view text) {
   while (!text.empty()) {

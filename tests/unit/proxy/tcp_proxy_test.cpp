@@ -2,6 +2,7 @@
 // thread). The client side uses plain POSIX sockets so that waits can have deadlines.
 
 #include "support/tcp_proxy.hpp"
+#include "core/unique_fd.hpp"
 #include "support/nats_harness.hpp"
 
 #include <doctest/doctest.h>
@@ -83,19 +84,7 @@ class EchoServer {
   std::thread thread_;
 };
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = weir::core::UniqueFd;
 
 Fd connect_to(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
