@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bus/nats_server_process.hpp"
 #include "bus/topology.hpp"
 
 namespace fs = std::filesystem;
@@ -33,6 +34,21 @@ std::string slurp(const fs::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+fs::path scratch_dir(const std::string& prefix, const std::string& who) {
+  std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+  if (!::mkdtemp(tmpl.data())) die(who, "mkdtemp failed");
+  return tmpl;
+}
+
+std::unique_ptr<bus::NatsServerProcess> start_nats(const fs::path& store_dir, const std::string& who) {
+  bus::NatsServerOptions so;
+  so.store_dir = store_dir.string();
+  fs::create_directories(store_dir);
+  auto server = std::make_unique<bus::NatsServerProcess>(so);
+  if (auto st = server->start(); !st.ok()) die(who, "nats-server: " + st.text());
+  return server;
 }
 
 std::string record(std::uint64_t i, std::int64_t t) {

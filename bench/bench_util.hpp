@@ -7,15 +7,26 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include <nats/nats.h>
+
+namespace weir::bus {
+class NatsServerProcess;
+}
 
 namespace weir::bench {
 
 [[noreturn]] void die(const std::string& who, const std::string& what);
 
 std::string slurp(const std::filesystem::path& p);
+
+// A new folder /tmp/<prefix>-XXXXXX; dies (as `who`) when it cannot be made.
+std::filesystem::path scratch_dir(const std::string& prefix, const std::string& who);
+// A nats-server with JetStream stored in `store_dir` (created), started; dies (as `who`) on failure.
+std::unique_ptr<bus::NatsServerProcess> start_nats(const std::filesystem::path& store_dir,
+                                                   const std::string& who);
 
 // A 128-byte sensor-like JSON record; with `t` set it also carries that timestamp (ns).
 std::string record(std::uint64_t i, std::int64_t t = -1);

@@ -93,11 +93,7 @@ struct Site {
   weir::bus::JetStream js;
 
   explicit Site(const fs::path& store) {
-    weir::bus::NatsServerOptions so;
-    so.store_dir = store.string();
-    fs::create_directories(store);
-    server = std::make_unique<weir::bus::NatsServerProcess>(so);
-    if (auto st = server->start(); !st.ok()) die(me, "nats-server: " + st.text());
+    server = weir::bench::start_nats(store, me);
     weir::bus::ConnectOptions co;
     co.url = server->url();
     auto c = weir::bus::Connection::connect(co);
@@ -200,9 +196,7 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("bridge_bench"));
   const Options opt = parse(argc, argv);
   const std::uint64_t n = opt.records;
-  char tmpl[] = "/tmp/weir-bridge-bench-XXXXXX";
-  if (!mkdtemp(tmpl)) die(me, "mkdtemp failed");
-  const fs::path dir = tmpl;
+  const fs::path dir = weir::bench::scratch_dir("weir-bridge-bench", me);
   std::string json = R"({"bench":"bridge","records":)" + std::to_string(n) + R"(,"record_bytes":128)";
   auto add = [&json](const std::string& key, const std::string& value) {
     json += ",\"" + key + "\":" + value;

@@ -57,15 +57,9 @@ int main(int argc, char** argv) {
     else
       die("usage: engine_bench [--records N] [--weir PATH]");
   }
-  char tmpl[] = "/tmp/weir-bench-XXXXXX";
-  if (!mkdtemp(tmpl)) die("mkdtemp failed");
-  const fs::path dir = tmpl;
-
-  weir::bus::NatsServerOptions so;
-  so.store_dir = (dir / "nats").string();
-  fs::create_directories(so.store_dir);
-  weir::bus::NatsServerProcess server(so);
-  if (auto st = server.start(); !st.ok()) die("nats-server: " + st.text());
+  const fs::path dir = weir::bench::scratch_dir("weir-bench", "engine_bench");
+  const auto server_owner = weir::bench::start_nats(dir / "nats", "engine_bench");
+  auto& server = *server_owner;
   const auto url = server.url();
 
   // 1. The reference: one raw JetStream hop.

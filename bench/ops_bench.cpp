@@ -5,8 +5,8 @@
 //  - scrape: GET /metrics every 100 ms for the whole phase;
 //  - tap:    a tap WebSocket on the filter's output whose client never reads (stalled).
 // The phases are interleaved, their order rotating from round to round, so that machine noise
-// and anything that drifts over the run hit them alike (each phase also starts on empty streams); the median of each is compared with the median of
-// plain. One JSON object out.
+// and anything that drifts over the run hit them alike (each phase also starts on empty streams); the median
+// of each is compared with the median of plain. One JSON object out.
 #include <unistd.h>
 
 #include <algorithm>
@@ -60,15 +60,9 @@ int main(int argc, char** argv) {
     else
       die("usage: ops_bench [--records N per phase] [--rounds R] [--weir PATH]");
   }
-  char tmpl[] = "/tmp/weir-ops-bench-XXXXXX";
-  if (!mkdtemp(tmpl)) die("mkdtemp failed");
-  const fs::path dir = tmpl;
-
-  weir::bus::NatsServerOptions so;
-  so.store_dir = (dir / "nats").string();
-  fs::create_directories(so.store_dir);
-  weir::bus::NatsServerProcess server(so);
-  if (auto st = server.start(); !st.ok()) die("nats-server: " + st.text());
+  const fs::path dir = weir::bench::scratch_dir("weir-ops-bench", "ops_bench");
+  const auto server_owner = weir::bench::start_nats(dir / "nats", "ops_bench");
+  auto& server = *server_owner;
   weir::bus::ConnectOptions co;
   co.url = server.url();
   auto conn = weir::bus::Connection::connect(co);
@@ -110,8 +104,7 @@ int main(int argc, char** argv) {
       stored = info ? info->messages : 0;
       if (stored < n) std::this_thread::sleep_for(5ms);
     }
-    if (stored < n)
-      die("the engine delivered " + std::to_string(stored) + " of " + std::to_string(n));
+    if (stored < n) die("the engine delivered " + std::to_string(stored) + " of " + std::to_string(n));
     return static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - t0).count();
   };
 
@@ -145,7 +138,8 @@ int main(int argc, char** argv) {
   // The order rotates from round to round, so that no kind of phase is always the last.
   const std::vector<std::function<void()>> phases{run_plain, run_scraped, run_tapped};
   for (int r = 0; r < rounds; ++r)
-    for (std::size_t i = 0; i < phases.size(); ++i) phases[(static_cast<std::size_t>(r) + i) % phases.size()]();
+    for (std::size_t i = 0; i < phases.size(); ++i)
+      phases[(static_cast<std::size_t>(r) + i) % phases.size()]();
   const auto rss = weir::bench::status_kib(engine.pid(), "VmHWM:");
   engine.terminate();
 
