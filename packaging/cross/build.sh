@@ -33,11 +33,11 @@ done
 # WebSocket link tests run the host's openssl likewise, to make certificates).
 # The architecture-independent headers (doctest, websocketpp, CLI11) serve the multiarch build.
 host_packages=(meson ninja-build pkg-config ccache file binutils qemu-user-static nats-server openssl)
-# The target's -dev packages: as <pkg>:arm64 through multiarch, or inside the armhf sysroot.
-target_dev_packages=(
-  libboost1.81-dev libboost-json1.81-dev libnats-dev libsqlite3-dev libspdlog-dev libfmt-dev libssl-dev
-)
 indep_dev_packages=(libwebsocketpp-dev libcli11-dev doctest-dev)
+# The target's -dev packages, as <pkg>:arm64 through multiarch or inside the armhf sysroot: what
+# builds the engine (packaging/build-packages.txt) but the host's tools and the headers above.
+mapfile -t target_dev_packages < <(package_list packaging/build-packages.txt |
+  grep -vxF -e g++ -e meson -e ninja-build -e pkg-config "${indep_dev_packages[@]/#/-e}")
 
 case "$arch" in
   arm64)
