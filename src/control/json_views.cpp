@@ -108,11 +108,18 @@ json::value event_json(const ReloadEvent& e) {
   return o;
 }
 
+namespace {
+// The state of a flow that has no runner: its file never deployed, or it is not running now.
+const char* idle_state(const FlowFile& f) {
+  return f.deployed_hash.empty() ? "invalid" : "disabled";
+}
+}  // namespace
+
 json::value flow_summary_json(const FlowFile& f, const std::vector<runtime::FlowStatus>& statuses) {
   json::object o;
   o["name"] = f.flow;
   o["file"] = f.file;
-  std::string state = f.deployed_hash.empty() ? "invalid" : "disabled";
+  std::string state = idle_state(f);
   for (const auto& s : statuses)
     if (s.name == f.flow && !f.flow.empty()) {
       state = runtime::to_string(s.state);
@@ -138,7 +145,7 @@ json::value flow_detail_json(const FlowFile& f, const std::optional<runtime::Flo
     if (s.contains("error")) o["error"] = s["error"];
     o["components"] = s["components"];
   } else {
-    o["state"] = f.deployed_hash.empty() ? "invalid" : "disabled";
+    o["state"] = idle_state(f);
   }
   if (!f.errors.empty()) o["pending_errors"] = diagnostics_json(f.errors);
   json::array reloads;
