@@ -16,11 +16,8 @@ namespace weir::app {
 
 namespace {
 
-// "nats.embedded.port" -> the default's JSON text; paths under the current directory read "./x".
-std::string default_text(const boost::json::value& defaults, const std::string& key) {
-  std::string pointer = "/" + key;
-  for (char& c : pointer)
-    if (c == '.') c = '/';
+// The default at `pointer` as JSON text; paths under the current directory read "./x".
+std::string default_text(const boost::json::value& defaults, const std::string& pointer) {
   std::error_code not_found;
   const auto* v = defaults.find_pointer(pointer, not_found);
   if (!v) return "";
@@ -49,7 +46,7 @@ int print_reference() {
     for (const auto& [key, name] : flags)
       if (key == o.key) flag = "`" + name + "`";
     std::printf("| `%s` | `%s` | %s | %s | %s%s |\n", o.key.c_str(), o.env.c_str(), flag.c_str(),
-                default_text(defaults, o.key).c_str(), o.doc.c_str(),
+                default_text(defaults, o.pointer).c_str(), o.doc.c_str(),
                 o.secret ? " (secret: masked in output)" : "");
   }
   return 0;

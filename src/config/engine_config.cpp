@@ -164,7 +164,7 @@ std::vector<OptionInfo> engine_options() {
     std::string key(o.pointer.substr(1));
     for (char& c : key)
       if (c == '/') c = '.';
-    out.push_back({std::move(key), std::string(o.env), std::string(o.doc), o.secret});
+    out.push_back({std::move(key), std::string(o.pointer), std::string(o.env), std::string(o.doc), o.secret});
   }
   return out;
 }

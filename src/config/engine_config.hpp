@@ -112,8 +112,9 @@ void apply_engine_config_env(EngineConfig& config, const Getenv& getenv, sdk::Di
 bool set_option(EngineConfig& config, std::string_view key, std::string_view value, std::string* error);
 
 struct OptionInfo {
-  std::string key;  // dotted: "nats.embedded.port"
-  std::string env;  // "WEIR_NATS_PORT"
+  std::string key;      // dotted: "nats.embedded.port"
+  std::string pointer;  // in the file: "/nats/embedded/port"
+  std::string env;      // "WEIR_NATS_PORT"
   std::string doc;
   bool secret = false;
 };

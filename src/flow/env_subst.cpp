@@ -49,19 +49,16 @@ void substitute_string(json::string& s, const std::string& pointer, const Getenv
         return;
       }
       const char* value = getenv(std::string(name).c_str());
-      if (fallback && (!value || !*value)) {
-        out += *fallback;
-        i = end + 1;
-        changed = true;
-        continue;
-      }
-      if (!value) {
+      if (!value && !fallback) {
         diags.error(pointer, "unset_variable", "environment variable " + std::string(name) + " is not set",
                     "export it before starting weir, or give a default: ${" + std::string(name) + ":-value}",
                     static_cast<int>(i));
         return;
       }
-      out += value;
+      if (fallback && (!value || !*value))
+        out += *fallback;
+      else
+        out += value;
       i = end + 1;
       changed = true;
       continue;
