@@ -8,7 +8,9 @@
 
 #include <cerrno>
 #include <condition_variable>
+#include <cstdio>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -65,6 +67,7 @@ class FileOutput final : public sdk::Output {
     std::error_code ec;
     if (path_.has_parent_path()) fs::create_directories(path_.parent_path(), ec);
     if (ec) return sdk::Status::error("cannot create " + path_.parent_path().string() + ": " + ec.message());
+    if (auto st = recover(); !st) return st;
     if (auto st = open_file(); !st) return st;
     if (config_.fsync == Fsync::interval) {
       std::lock_guard lk(mu_);
@@ -78,6 +81,21 @@ class FileOutput final : public sdk::Output {
 
   // Called by one thread at a time. Lines go out in chunks of one write(2); on any failure the
   // error is returned and the engine delivers the whole batch again (lines already written stay).
+  // Exactly once: a batch at or below the highest position written for its source is a replay.
+  // The positions are saved after the lines (state_path()), so that a crash between the two
+  // leaves lines that start() cuts off again: their batch is delivered again.
+  sdk::Status write_at(const sdk::Position& at, std::span<const sdk::Record> records,
+                       sdk::Rejects& rejects) override {
+    if (!at.source.empty()) {
+      auto it = written_.find(std::string(at.source));
+      if (it != written_.end() && at.seq <= it->second) return sdk::Status::ok();
+    }
+    if (auto st = write(records, rejects); !st) return st;
+    if (at.source.empty()) return sdk::Status::ok();
+    written_[std::string(at.source)] = at.seq;
+    return save_state();
+  }
+
   sdk::Status write(std::span<const sdk::Record> records, sdk::Rejects&) override {
     if (fd_ < 0) {
       if (auto st = open_file(); !st) return st;
@@ -134,6 +152,84 @@ class FileOutput final : public sdk::Output {
     sync_dir(path_.has_parent_path() ? path_.parent_path() : fs::path("."));
     std::lock_guard lk(mu_);
     fd_ = fd;
+    return sdk::Status::ok();
+  }
+
+  fs::path state_path() const { return fs::path(path_.string() + ".weir-pos"); }
+  bool durable_state() const { return config_.fsync != Fsync::interval; }
+
+  // "file <inode> <bytes>" (the current file and how much of it is confirmed), then one line
+  // "<source> <position>" per source.
+  sdk::Status save_state() {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) return sys_error("cannot stat", path_, errno);
+    std::string body = "file " + std::to_string(st.st_ino) + " " + std::to_string(size_) + "\n";
+    for (const auto& [source, pos] : written_) body += source + " " + std::to_string(pos) + "\n";
+    const fs::path tmp(state_path().string() + ".tmp");
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return sys_error("cannot open", tmp, errno);
+    int err = 0;
+    bool ok = write_all(fd, body.data(), body.size(), err);
+    if (ok && durable_state() && ::fdatasync(fd) != 0) {
+      ok = false;
+      err = errno;
+    }
+    ::close(fd);
+    if (!ok) return sys_error("cannot write", tmp, err);
+    if (::rename(tmp.c_str(), state_path().c_str()) != 0) return sys_error("cannot rename", tmp, errno);
+    if (durable_state()) sync_dir(path_.has_parent_path() ? path_.parent_path() : fs::path("."));
+    return sdk::Status::ok();
+  }
+
+  // Cuts off what was written after the last saved state (a crash came between the lines and
+  // their state): those batches are delivered again and written then.
+  sdk::Status recover() {
+    const int fd = ::open(state_path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return sdk::Status::ok();  // never written with positions
+    std::string body;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) body.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    std::uint64_t ino = 0, confirmed = 0;
+    std::size_t pos = 0;
+    bool header = true;
+    while (pos < body.size()) {
+      auto end = body.find('\n', pos);
+      if (end == std::string::npos) end = body.size();
+      const std::string line = body.substr(pos, end - pos);
+      pos = end + 1;
+      char name[512];
+      unsigned long long a = 0, b = 0;
+      if (header) {
+        if (std::sscanf(line.c_str(), "file %llu %llu", &a, &b) != 2)
+          return sdk::Status::error(state_path().string() + " is damaged: delete it to start over (at-least-once)");
+        ino = a;
+        confirmed = b;
+        header = false;
+      } else if (std::sscanf(line.c_str(), "%511s %llu", name, &a) == 2) {
+        written_[name] = a;
+      }
+    }
+    auto cut = [&](const fs::path& p, std::uint64_t to) -> sdk::Status {
+      struct stat st {};
+      if (::stat(p.c_str(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) <= to) return sdk::Status::ok();
+      spdlog::info("{} cutting {} bytes off {}: written after the last confirmed batch, they come again",
+                   prefix_, static_cast<std::uint64_t>(st.st_size) - to, p.string());
+      if (::truncate(p.c_str(), static_cast<off_t>(to)) != 0) return sys_error("cannot cut back", p, errno);
+      return sdk::Status::ok();
+    };
+    struct stat cur {};
+    const bool have = ::stat(path_.c_str(), &cur) == 0;
+    if (have && cur.st_ino == ino) return cut(path_, confirmed);
+    // Rotated after the state was saved: the confirmed part is in <path>.1, the new file holds
+    // only what came after it.
+    const fs::path first(path_.string() + ".1");
+    struct stat old {};
+    if (::stat(first.c_str(), &old) == 0 && old.st_ino == ino) {
+      if (auto st = cut(first, confirmed); !st) return st;
+      return have ? cut(path_, 0) : sdk::Status::ok();
+    }
+    spdlog::warn("{} the file {} last confirmed is gone: positions kept, nothing cut", prefix_, path_.string());
     return sdk::Status::ok();
   }
 
@@ -220,6 +316,7 @@ class FileOutput final : public sdk::Output {
   bool stopping_ = false;
   bool dirty_ = false;
   std::thread flusher_;
+  std::map<std::string, std::uint64_t> written_;  // highest position written, by source
 };
 
 }  // namespace
@@ -231,8 +328,11 @@ sdk::ComponentSpec<Config> spec() {
       .summary("Appends records to a file as NDJSON, one record per line, with size rotation.")
       .description(
           "Each record's value is written as one line of compact JSON. A batch is acknowledged only "
-          "once its lines are written and, per `fsync`, on disk. Delivery is at-least-once: after "
-          "a crash or a failed write the same records may be written again. When the file would "
+          "once its lines are written and, per `fsync`, on disk. Exactly once: beside the file, "
+          "`<path>.weir-pos` records how much of it is confirmed and the last batch written from each "
+          "upstream; after a crash the start cuts off lines written after it (their batch is delivered "
+          "again) and a batch delivered again is not written twice. With `fsync: interval` this holds "
+          "across process crashes, not power cuts. When the file would "
           "grow past `max_size` it is renamed to `<path>.1` (older files shift to `.2`, `.3`...) "
           "and a new file is started; at most `max_files` rotated files are kept.")
       .field("path", &Config::path,

@@ -107,11 +107,45 @@ class NatsInput final : public sdk::Input {
     if (!consumer) return sdk::Status::error(consumer.status().text());
     binding->consumer = std::move(consumer).value();
     binding_ = std::move(binding);
+    // Positions are the stream's sequences, which start over in a stream made anew.
+    auto info = bus::stream_info(raw, config_.stream);
+    source_ = "nats:" + config_.stream + "/" + durable_ + "@" +
+              fmt::format("{:016x}", info ? static_cast<std::uint64_t>(info->created_ns) : 0);
     return sdk::Status::ok();
   }
 
+  // Records must reach the engine in position order (a position at or below what was stored is
+  // taken for a replay). After a crash, or a broker restart, what was delivered and not acked
+  // comes back only after ack_wait, while new messages would come at once: so when messages are
+  // unacked, nothing is fetched until they are due (they are then delivered first).
+  bool await_redeliveries(sdk::InputSink& sink) {
+    auto info = bus::consumer_info(binding_->js.raw(), config_.stream, durable_);
+    if (!info || info->num_ack_pending == 0) return true;
+    const auto wait = config_.ack_wait + config_.ack_wait / 4 + 1s;
+    spdlog::info("{} {} messages were unacknowledged: reading again in {} ms, when they are due first",
+                 ctx_.prefix, info->num_ack_pending,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+    return sink.sleep_for(wait);
+  }
+
+  std::uint64_t reconnects() const {
+    natsStatistics* stats = nullptr;
+    if (natsStatistics_Create(&stats) != NATS_OK) return 0;
+    std::uint64_t n = 0;
+    if (natsConnection_GetStats(ctx_.nats, stats) == NATS_OK)
+      (void)natsStatistics_GetCounts(stats, nullptr, nullptr, nullptr, nullptr, &n);
+    natsStatistics_Destroy(stats);
+    return n;
+  }
+
   void run_stream(sdk::InputSink& sink) {
+    auto seen_reconnects = reconnects();
+    if (!await_redeliveries(sink)) return;
     while (!sink.stopping()) {
+      if (const auto n = reconnects(); n != seen_reconnects) {
+        seen_reconnects = n;
+        if (!await_redeliveries(sink)) return;
+      }
       auto round = std::make_shared<Round>();
       round->binding = binding_;
       bus::Status st = binding_->consumer.fetch(config_.fetch_batch, fetch_timeout, round->msgs);
@@ -145,7 +179,8 @@ class NatsInput final : public sdk::Input {
     if (!md)
       return sink.fail({"", boost::json::string(m.view())}, "no JetStream metadata: " + md.status().text(),
                        ack);
-    return deliver(sink, md->stream + ":" + std::to_string(md->stream_seq), m.view(), ack);
+    const sdk::Position at{source_, md->stream_seq};
+    return deliver(sink, md->stream + ":" + std::to_string(md->stream_seq), m.view(), ack, &at);
   }
 
   void run_core(sdk::InputSink& sink) {
@@ -183,14 +218,17 @@ class NatsInput final : public sdk::Input {
     last_error_ = error;
   }
 
-  bool deliver(sdk::InputSink& sink, std::string id, std::string_view payload,
-               std::function<void()> on_durable) {
-    if (config_.content == Content::text)
-      return sink.push({std::move(id), boost::json::string(payload)}, std::move(on_durable));
+  bool deliver(sdk::InputSink& sink, std::string id, std::string_view payload, std::function<void()> on_durable,
+               const sdk::Position* at = nullptr) {
+    auto push = [&](sdk::Record&& rec) {
+      return at != nullptr ? sink.push_at(*at, std::move(rec), std::move(on_durable))
+                           : sink.push(std::move(rec), std::move(on_durable));
+    };
+    if (config_.content == Content::text) return push({std::move(id), boost::json::string(payload)});
     boost::system::error_code ec;
     parser_.reset();
     parser_.write(payload.data(), payload.size(), ec);
-    if (!ec) return sink.push({std::move(id), parser_.release()}, std::move(on_durable));
+    if (!ec) return push({std::move(id), parser_.release()});
     return sink.fail({std::move(id), boost::json::string(payload)}, "invalid JSON: " + ec.message(),
                      std::move(on_durable));
   }
@@ -204,6 +242,7 @@ class NatsInput final : public sdk::Input {
   std::string run_prefix_;
   std::uint64_t counter_ = 0;
   std::string last_error_;
+  std::string source_;  // the position key of what run_stream reads
 };
 
 }  // namespace

@@ -61,6 +61,13 @@ AsyncPublisher::~AsyncPublisher() {
 void AsyncPublisher::on_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
   auto* self = static_cast<AsyncPublisher*>(closure);
   Msg m(msg);
+  // Before completed_: a wait_all() that sees this publish complete also sees its sequence.
+  if (pa != nullptr && pa->Stream != nullptr && !self->options_.track_stream.empty() &&
+      self->options_.track_stream == pa->Stream) {
+    auto seen = self->last_acked_seq_.load();
+    while (pa->Sequence > seen && !self->last_acked_seq_.compare_exchange_weak(seen, pa->Sequence)) {
+    }
+  }
   self->completed_.fetch_add(1);
   if (pa != nullptr) {
     self->acked_.fetch_add(1);

@@ -34,6 +34,8 @@ struct PublisherOptions {
   // How long publish() may wait for room in a full window. When that passes, this message and
   // every further one until the next wait_all() fail at once (the server is likely gone).
   std::chrono::milliseconds publish_timeout{std::chrono::seconds(5)};
+  // The stream whose highest acknowledged sequence last_acked_seq() reports (empty: none).
+  std::string track_stream;
 };
 
 struct PublishFailure {
@@ -89,6 +91,8 @@ class AsyncPublisher {
                               std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
   std::uint64_t outstanding() const;
+  // The highest sequence a PubAck from options.track_stream named so far (0: none yet).
+  std::uint64_t last_acked_seq() const { return last_acked_seq_.load(std::memory_order_acquire); }
   PublisherStats stats() const;
 
  private:
@@ -105,6 +109,7 @@ class AsyncPublisher {
   std::atomic<std::uint64_t> acked_{0};
   std::atomic<std::uint64_t> duplicates_{0};
   std::atomic<std::uint64_t> failed_{0};
+  std::atomic<std::uint64_t> last_acked_seq_{0};
   bool window_stuck_ = false;  // owner thread only: a stall timed out since the last wait_all
   std::mutex mu_;  // guards failures_: appended from nats.c's reply thread
   std::vector<PublishFailure> failures_;

@@ -40,12 +40,53 @@ std::optional<std::string_view> StoredMsg::header(std::string_view key) const {
   return std::nullopt;
 }
 
+namespace {
+StoredMsg stored(natsMsg* m);
+}  // namespace
+
 Result<StoredMsg> get_stream_msg(jsCtx* js, const std::string& stream, std::uint64_t seq) {
   natsMsg* raw = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
   const natsStatus s = js_GetMsg(&raw, js, stream.c_str(), seq, nullptr, &code);
   MsgPtr m(raw, natsMsg_Destroy);
   if (s != NATS_OK) return from_nats(s, "get message " + std::to_string(seq) + " of " + stream, code);
+  return stored(m.get());
+}
+
+namespace {
+
+Result<StoredMsg> direct_get(jsCtx* js, const std::string& stream, const jsDirectGetMsgOptions& o,
+                             const std::string& what) {
+  natsMsg* raw = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const natsStatus s = js_DirectGetMsg(&raw, js, stream.c_str(), nullptr, const_cast<jsDirectGetMsgOptions*>(&o));
+  MsgPtr m(raw, natsMsg_Destroy);
+  if (s != NATS_OK) return from_nats(s, what + " of " + stream, code);
+  return stored(m.get());
+}
+
+}  // namespace
+
+Result<StoredMsg> get_next_msg(jsCtx* js, const std::string& stream, const std::string& subject,
+                               std::uint64_t from_seq) {
+  jsDirectGetMsgOptions o;
+  jsDirectGetMsgOptions_Init(&o);
+  o.Sequence = std::max<std::uint64_t>(from_seq, 1);
+  o.NextBySubject = subject.c_str();
+  return direct_get(js, stream, o, "next message on " + subject);
+}
+
+Result<StoredMsg> get_last_msg(jsCtx* js, const std::string& stream, const std::string& subject) {
+  jsDirectGetMsgOptions o;
+  jsDirectGetMsgOptions_Init(&o);
+  o.LastBySubject = subject.c_str();
+  return direct_get(js, stream, o, "last message on " + subject);
+}
+
+namespace {
+
+StoredMsg stored(natsMsg* raw) {
+  MsgPtr m(raw, [](natsMsg*) {});
   StoredMsg out;
   out.seq = natsMsg_GetSequence(m.get());
   out.time_ns = natsMsg_GetTime(m.get());
@@ -55,6 +96,8 @@ Result<StoredMsg> get_stream_msg(jsCtx* js, const std::string& stream, std::uint
   copy_headers(m.get(), out.headers);
   return out;
 }
+
+}  // namespace
 
 Status delete_stream_msg(jsCtx* js, const std::string& stream, std::uint64_t seq) {
   jsErrCode code = static_cast<jsErrCode>(0);

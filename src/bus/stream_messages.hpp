@@ -32,6 +32,13 @@ struct StoredMsg {
 // with is_not_found().
 Result<StoredMsg> get_stream_msg(jsCtx* js, const std::string& stream, std::uint64_t seq);
 
+// Direct gets (the stream needs allow_direct): the first message on `subject` at or after
+// `from_seq`, or the last message on `subject`. None is not_found. One round trip each: for
+// recovery at a stage's start, not per message.
+Result<StoredMsg> get_next_msg(jsCtx* js, const std::string& stream, const std::string& subject,
+                               std::uint64_t from_seq);
+Result<StoredMsg> get_last_msg(jsCtx* js, const std::string& stream, const std::string& subject);
+
 // Removes one message (without overwriting its bytes on disk). A message already gone is
 // not_found.
 Status delete_stream_msg(jsCtx* js, const std::string& stream, std::uint64_t seq);

@@ -43,6 +43,7 @@ StreamSpec normalized(StreamSpec s) {
   if (s.max_msg_size <= 0) s.max_msg_size = -1;
   if (s.max_age.count() < 0) s.max_age = std::chrono::nanoseconds(0);
   if (s.duplicate_window.count() < 0) s.duplicate_window = std::chrono::nanoseconds(0);
+  if (s.max_msgs_per_subject <= 0) s.max_msgs_per_subject = -1;
   return s;
 }
 
@@ -62,7 +63,8 @@ bool same_stream(const jsStreamConfig& c, const StreamSpec& s) {
          c.MaxBytes == s.max_bytes && c.MaxAge == s.max_age.count() && c.MaxMsgSize == s.max_msg_size &&
          c.Discard == (s.discard == Discard::new_messages ? js_DiscardNew : js_DiscardOld) &&
          c.Storage == js_FileStorage &&
-         (s.duplicate_window.count() == 0 || c.Duplicates == s.duplicate_window.count());
+         (s.duplicate_window.count() == 0 || c.Duplicates == s.duplicate_window.count()) &&
+         c.MaxMsgsPerSubject == s.max_msgs_per_subject && c.AllowDirect == s.allow_direct;
 }
 
 // `base` carries the fields the spec does not manage (replicas, placement...) so that an update
@@ -82,6 +84,8 @@ void apply(jsStreamConfig& c, const StreamSpec& s, std::vector<const char*>& sub
   // 0 lets the server derive the default again (2 min, capped by max_age); keeping the old
   // value would make lowering max_age below it fail.
   c.Duplicates = s.duplicate_window.count();
+  c.MaxMsgsPerSubject = s.max_msgs_per_subject;
+  c.AllowDirect = s.allow_direct;
 }
 
 bool same_consumer(const jsConsumerConfig& c, const ConsumerSpec& s) {

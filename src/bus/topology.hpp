@@ -26,6 +26,8 @@ struct StreamSpec {
   std::int32_t max_msg_size = -1;       // <= 0: the server's max_payload
   Discard discard = Discard::new_messages;
   std::chrono::nanoseconds duplicate_window{0};  // 0: server default (2 min, capped by max_age)
+  std::int64_t max_msgs_per_subject = -1;        // <= 0: unlimited; 1 makes a key-value store
+  bool allow_direct = false;                     // direct gets (by subject) answered by the server
   // Storage is always file: every hop must survive a restart.
 };
 

@@ -32,6 +32,11 @@ std::string durable_name(const std::string& consumer, const std::string& upstrea
 }
 std::string dead_letter_stream(const std::string& flow) { return "WEIR_DLQ_" + upper_token(flow); }
 std::string dead_letter_subject(const std::string& flow) { return "weir_dlq." + flow; }
+std::string positions_stream(const std::string& flow) { return "WEIR_POS_" + upper_token(flow); }
+std::string positions_subjects(const std::string& flow) { return "weir_pos." + flow + ".>"; }
+std::string positions_subject(const std::string& flow, const std::string& publisher) {
+  return "weir_pos." + flow + "." + publisher;
+}
 
 std::vector<std::string> Plan::durables() const {
   std::vector<std::string> out;

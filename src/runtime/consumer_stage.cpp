@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bus/pull_consumer.hpp"
+#include "bus/topology.hpp"
 #include "runtime/forward_round.hpp"
 #include "runtime/stage_round.hpp"
 
@@ -48,7 +49,7 @@ void ConsumerStage::run(std::size_t upstream) {
   // Binding needs the server; until it answers, retry quietly (one log line per outage).
   while (!stop_.stopping()) {
     if (!pub) {
-      auto p = bus::AsyncPublisher::create(*shared_.conn, {.max_pending = 1024});
+      auto p = bus::AsyncPublisher::create(*shared_.conn, {.max_pending = 1024, .track_stream = shared_.stream});
       if (p) pub = std::move(p.value());
     }
     if (!js) {
@@ -69,15 +70,54 @@ void ConsumerStage::run(std::size_t upstream) {
   if (stop_.stopping()) return;
   if (warned) spdlog::info("{} consumer {} bound", prefix_, up.durable);
 
+  const auto& ack_wait = shared_.flow.settings.ack_wait;
+  auto reconnects = shared_.conn->reconnects();
+  if (!await_redeliveries(stop_, js.raw(), shared_.stream, up.durable, ack_wait, prefix_)) return;
   const auto root = stage_.members.front().component;
   if (dynamic_cast<sdk::BatchOutput*>(shared_.components[root].get())) {
     run_forwarding(shared_, stop_, stage_, consumer, js, *pub, serial_);
     return;
   }
-  StageRound round(shared_, stop_, stage_, *pub, &serial_);
+  // Where what this thread reads comes from, and what it stored of it (positions.hpp).
+  std::string source;
+  while (!stop_.stopping() && source.empty()) {
+    auto info = bus::stream_info(js.raw(), shared_.stream);
+    if (info) {
+      source = consumer_source(up.durable, info->created_ns);
+      break;
+    }
+    spdlog::debug("{} stream info: {}", prefix_, info.status().text());
+    idle(stop_, 1s);
+  }
+  PositionLog log(shared_.flow.name, shared_.stream, up.durable, StageRound::published_subjects(stage_));
+  log.set_key_filter(source);
+  shared_.positions.add(&log);
+  struct Unregister {
+    FlowShared& shared;
+    PositionLog& log;
+    bus::AsyncPublisher& pub;
+    ~Unregister() {
+      (void)log.checkpoint(pub);
+      shared.positions.remove(&log);
+    }
+  } unregister{shared_, log, *pub};
+  bool recover_warned = false;
+  while (!stop_.stopping()) {
+    auto st = log.recover(js.raw());
+    if (st.ok()) break;
+    if (!recover_warned) spdlog::warn("{} cannot read its stored positions yet: {}", prefix_, st.text());
+    recover_warned = true;
+    idle(stop_, 1s);
+  }
+  StageRound round(shared_, stop_, stage_, *pub, &serial_, &log, source);
   std::vector<bus::Msg> msgs;
   bool fetch_failing = false;
   while (!stop_.stopping()) {
+    // A broker restart leaves what it had delivered unacked: it comes back after ack_wait.
+    if (const auto now = shared_.conn->reconnects(); now != reconnects) {
+      reconnects = now;
+      if (!await_redeliveries(stop_, js.raw(), shared_.stream, up.durable, ack_wait, prefix_)) break;
+    }
     msgs.clear();
     auto st = consumer.fetch(fetch_batches, 500ms, msgs);
     if (!st.ok() && !st.is_timeout()) {

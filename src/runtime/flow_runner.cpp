@@ -76,9 +76,24 @@ bool FlowRunner::deploy_topology(std::string& error) {
   stream.max_age = s.max_age;
   stream.discard = s.discard == flow::Discard::new_ ? bus::Discard::new_messages : bus::Discard::old_messages;
   stream.duplicate_window = s.duplicate_window;
+  // Recovery reads a publisher's last messages by subject (runtime/positions.hpp).
+  stream.allow_direct = true;
   auto st = bus::ensure_stream(js->raw(), stream);
   if (!st) {
     error = "stream " + stream.name + ": " + st.status().text();
+    return false;
+  }
+  // One checkpoint per publisher: what it stored, whatever the janitor purged since.
+  bus::StreamSpec positions;
+  positions.name = graph::positions_stream(shared_.flow.name);
+  positions.subjects = {graph::positions_subjects(shared_.flow.name)};
+  positions.retention = bus::Retention::limits;
+  positions.max_msgs_per_subject = 1;
+  positions.allow_direct = true;
+  positions.discard = bus::Discard::old_messages;
+  st = bus::ensure_stream(js->raw(), positions);
+  if (!st) {
+    error = "positions stream " + positions.name + ": " + st.status().text();
     return false;
   }
   // Dead letters stay until someone looks at them (limits retention), within a slice of the

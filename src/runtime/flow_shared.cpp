@@ -7,6 +7,9 @@
 
 #include <thread>
 
+#include "bus/topology.hpp"
+#include "core/hash.hpp"
+
 namespace weir::runtime {
 
 namespace json = boost::json;
@@ -57,18 +60,18 @@ sdk::Record error_record(const FlowShared& shared, std::size_t component, sdk::R
 
 bus::Status publish_batch(bus::AsyncPublisher& pub, const std::string& subject, const BatchWriter& batch,
                           const std::string& msg_id, std::string_view error_reason,
-                          std::string_view component, std::string_view origin) {
+                          std::string_view component, std::string_view origin, std::string_view position) {
   if (!error_reason.empty())
     return publish_dead_letter(pub, subject, batch.body(), msg_id, error_reason, component,
                                std::to_string(batch.count()), origin, true);
-  return publish_batch(pub, subject, batch.body(), batch.count(), msg_id);
+  return publish_batch(pub, subject, batch.body(), batch.count(), msg_id, position);
 }
 
 bus::Status publish_batch(bus::AsyncPublisher& pub, const std::string& subject, std::string_view body,
-                          std::size_t records, const std::string& msg_id) {
+                          std::size_t records, const std::string& msg_id, std::string_view position) {
   const std::string count = std::to_string(records);
-  bus::Header h[] = {{"Weir-Records", count}};
-  return pub.publish(subject, body, msg_id, h);
+  bus::Header h[] = {{"Weir-Records", count}, {position_header, position}};
+  return pub.publish(subject, body, msg_id, std::span(h, position.empty() ? 1 : 2));
 }
 
 bus::Status publish_dead_letter(bus::AsyncPublisher& pub, const std::string& subject, std::string_view body,
@@ -133,6 +136,26 @@ bool settle(const StageStop& stop, bus::AsyncPublisher& pub, const std::string& 
       (void)rst;  // what could not be re-sent comes back as a failure from the next wait
     }
   }
+}
+
+bool await_redeliveries(const StageStop& stop, jsCtx* js, const std::string& stream, const std::string& durable,
+                        std::chrono::nanoseconds ack_wait, const std::string& prefix) {
+  auto info = bus::consumer_info(js, stream, durable);
+  if (!info || info->num_ack_pending == 0) return !stop.stopping();
+  const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(ack_wait + ack_wait / 4) + 1s;
+  spdlog::info("{} {} messages of {} were unacknowledged (a crash or a broker restart): reading again in {} ms, "
+               "when they are due first",
+               prefix, info->num_ack_pending, durable, wait.count());
+  auto until = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < until) {
+    if (stop.stopping()) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+  return !stop.stopping();
+}
+
+std::string consumer_source(const std::string& durable, std::int64_t stream_created_ns) {
+  return durable + "@" + core::hex64(static_cast<std::uint64_t>(stream_created_ns));
 }
 
 void name_thread(const std::string& name) {

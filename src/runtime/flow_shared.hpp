@@ -16,6 +16,7 @@
 #include "graph/plan.hpp"
 #include "metrics/histogram.hpp"
 #include "runtime/batch.hpp"
+#include "runtime/positions.hpp"
 #include "runtime/tap.hpp"
 #include "sdk/component.hpp"
 
@@ -27,6 +28,7 @@ struct ComponentCounters {
   std::atomic<std::uint64_t> errors{0};        // records sent to the error port
   std::atomic<std::uint64_t> dead_letters{0};  // records sent to the flow's dead letters
   std::atomic<std::uint64_t> retries{0};       // publish or write rounds that had to be repeated
+  std::atomic<std::uint64_t> replays{0};       // records or batches a source sent again, stored once
   // Records out per output port (error excluded), by port index; ports past the last share it.
   static constexpr std::size_t max_ports = 4;
   std::atomic<std::uint64_t> port_out[max_ports] = {};
@@ -55,6 +57,7 @@ struct FlowShared {
   std::vector<std::unique_ptr<sdk::Component>> components;  // by component index
   std::unique_ptr<ComponentCounters[]> counters;            // by component index
   std::shared_ptr<TapHub> taps;                             // live taps on component ports
+  PositionRegistry positions;                               // what each publisher stored (janitor)
   std::atomic<bool> stop{false};
   // Once set, in-flight work still drains until this deadline, then is abandoned (unacked work
   // is redelivered after ack_wait, so nothing is lost either way).
@@ -92,11 +95,12 @@ sdk::Record error_record(const FlowShared& shared, std::size_t component, sdk::R
 // a batch holds error records, and `origin` is the subject its input was consumed from).
 bus::Status publish_batch(bus::AsyncPublisher& pub, const std::string& subject, const BatchWriter& batch,
                           const std::string& msg_id, std::string_view error_reason = {},
-                          std::string_view component = {}, std::string_view origin = {});
+                          std::string_view component = {}, std::string_view origin = {},
+                          std::string_view position = {});
 
 // Publishes a batch body as it is (one received whole, say) with its record count.
 bus::Status publish_batch(bus::AsyncPublisher& pub, const std::string& subject, std::string_view body,
-                          std::size_t records, const std::string& msg_id);
+                          std::size_t records, const std::string& msg_id, std::string_view position = {});
 
 // Publishes a message to the dead letters as it is (a batch that cannot be decoded, or one
 // delivered too often), with the reason in `Weir-Error`; `records` is the count when known.
@@ -122,6 +126,17 @@ std::size_t batch_records(const bus::Msg& msg);
 // dropped by JetStream) until they succeed, or until the stage must give up (stop requested and
 // the drain deadline passed). Returns true when everything was acknowledged.
 bool settle(const StageStop& stop, bus::AsyncPublisher& pub, const std::string& prefix);
+
+// After a crash or a broker restart, a consumer's unacked messages come back only after its
+// ack_wait, while new ones would be delivered at once. Positions must reach a publisher in
+// order (positions.hpp), so when the consumer has unacked messages this waits until they are
+// due again (they are then delivered before anything new). False when the stage stopped.
+bool await_redeliveries(const StageStop& stop, jsCtx* js, const std::string& stream, const std::string& durable,
+                        std::chrono::nanoseconds ack_wait, const std::string& prefix);
+
+// The key of a source that is a consumer of the flow's stream: its name and the stream's
+// creation time (sequences start over in a stream made anew).
+std::string consumer_source(const std::string& durable, std::int64_t stream_created_ns);
 
 // Names the calling thread (shown by top -H, ps -L and debuggers); cut to 15 characters.
 void name_thread(const std::string& name);

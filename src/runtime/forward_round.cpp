@@ -60,10 +60,26 @@ class Forwarder {
     auto last_progress = std::chrono::steady_clock::now();
     const auto keepalive = std::max<std::chrono::nanoseconds>(shared_.flow.settings.ack_wait / 3, 100ms);
     bool fetch_failing = false;
+    auto reconnects = shared_.conn->reconnects();
+    auto hold_fetch_until = std::chrono::steady_clock::time_point{};
     while (!stop_.stopping()) {
       settle_done();
+      // After a broker restart, what it had delivered and this side never received comes back
+      // after ack_wait: positions must reach the peer in order, so nothing new is read before.
+      if (const auto n = shared_.conn->reconnects(); n != reconnects) {
+        reconnects = n;
+        auto info = bus::consumer_info(js.raw(), shared_.stream, consumer.durable());
+        if (!info || info->num_ack_pending > static_cast<std::int64_t>(inflight_.size())) {
+          const auto& ack_wait = shared_.flow.settings.ack_wait;
+          hold_fetch_until = std::chrono::steady_clock::now() + ack_wait + ack_wait / 4 + 1s;
+          spdlog::info("{} reconnected with messages unacknowledged: reading again after ack_wait", prefix_);
+        }
+      }
       const std::size_t window = std::max<std::size_t>(1, output_->window());
-      if (inflight_.size() < window) {
+      if (std::chrono::steady_clock::now() < hold_fetch_until) {
+        std::unique_lock lock(state_->mu);
+        state_->cv.wait_for(lock, 100ms, [&] { return !state_->results.empty() || stop_.stopping(); });
+      } else if (inflight_.size() < window) {
         msgs.clear();
         const int want = static_cast<int>(std::min<std::size_t>(window - inflight_.size(), 64));
         // With batches in flight the fetch must come back soon to ack what completes.

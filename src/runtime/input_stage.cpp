@@ -12,7 +12,16 @@ InputStage::InputStage(FlowShared& shared, const graph::Stage& stage)
       stop_(shared),
       component_(stage.members.front().component),
       prefix_(shared.prefix(component_)) {
-  open_.resize(stage.members.front().ports.size());
+  const auto& ports = stage.members.front().ports;
+  open_.resize(ports.size());
+  open_at_.resize(ports.size());
+  std::vector<std::string> subjects;
+  for (const auto& r : ports) {
+    subject_index_.push_back(subjects.size());
+    if (r.publish) subjects.push_back(r.subject);
+  }
+  log_ = std::make_unique<PositionLog>(shared.flow.name, shared.stream,
+                                       "input__" + shared.flow.components[component_].id, std::move(subjects));
   boot_ =
       core::hex64(static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()));
 }
@@ -35,7 +44,7 @@ void InputStage::join() {
 void InputStage::run() {
   using namespace std::chrono_literals;
   while (!pub_) {
-    auto pub = bus::AsyncPublisher::create(*shared_.conn, {.max_pending = 4096});
+    auto pub = bus::AsyncPublisher::create(*shared_.conn, {.max_pending = 4096, .track_stream = shared_.stream});
     if (pub) {
       pub_ = std::move(pub.value());
       break;
@@ -44,13 +53,47 @@ void InputStage::run() {
     idle(stop_, 1s);
     if (stop_.stopping()) return;
   }
-  auto* input = dynamic_cast<sdk::Input*>(shared_.components[component_].get());
-  try {
-    input->run(*this);
-  } catch (const std::exception& e) {
-    spdlog::error("{} input failed: {}", prefix_, e.what());
+  shared_.positions.add(log_.get());
+  if (recover_positions()) {
+    auto* input = dynamic_cast<sdk::Input*>(shared_.components[component_].get());
+    try {
+      input->run(*this);
+    } catch (const std::exception& e) {
+      spdlog::error("{} input failed: {}", prefix_, e.what());
+    }
+    flush();
   }
-  flush();
+  (void)log_->checkpoint(*pub_);
+  shared_.positions.remove(log_.get());
+}
+
+bool InputStage::recover_positions() {
+  using namespace std::chrono_literals;
+  bool warned = false;
+  while (!stopping()) {
+    auto js = shared_.conn->jetstream();
+    auto st = js ? log_->recover(js->raw()) : js.status();
+    if (st.ok()) return true;
+    if (!warned) spdlog::warn("{} cannot read its stored positions yet: {}", prefix_, st.text());
+    warned = true;
+    idle(stop_, 1s);
+  }
+  return false;
+}
+
+bool InputStage::push_at(const sdk::Position& at, sdk::Record&& rec, std::function<void()> on_durable) {
+  if (stopping()) return false;
+  if (log_->covers_any(at.source, at.seq)) {
+    replayed(std::move(on_durable));
+    return true;
+  }
+  add(0, std::move(rec), std::move(on_durable), &at);
+  return true;
+}
+
+void InputStage::replayed(std::function<void()>&& on_durable) {
+  shared_.counters[component_].replays++;
+  if (on_durable) pending_callbacks_.push_back(std::move(on_durable));
 }
 
 bool InputStage::sleep_for(std::chrono::nanoseconds d) {
@@ -82,6 +125,10 @@ bool InputStage::fail(sdk::Record&& rec, std::string_view reason, std::function<
 
 bool InputStage::push_batch(sdk::Batch&& batch, std::function<void()> on_durable) {
   if (stopping()) return false;
+  if (!batch.source.empty() && log_->covers_any(batch.source, batch.position)) {
+    replayed(std::move(on_durable));
+    return true;
+  }
   // What is batched already goes first, so the port keeps the order records arrived in.
   publish_pending();
   const auto& decl = shared_.flow.components[component_];
@@ -89,8 +136,11 @@ bool InputStage::push_batch(sdk::Batch&& batch, std::function<void()> on_durable
   shared_.counters[component_].count_out(0, batch.records);
   offer_to_taps(batch.body);
   if (port.publish) {
+    std::string position;
+    if (!batch.source.empty())
+      position = log_->publishing(subject_index_[0], batch.source, batch.position, batch.position);
     auto st = publish_batch(*pub_, port.subject, batch.body, batch.records,
-                            derive_id(batch.id, decl.id, decl.info->outputs[0].name));
+                            derive_id(batch.id, decl.id, decl.info->outputs[0].name), position);
     if (!st.ok()) spdlog::debug("{} publish: {}", prefix_, st.text());  // retried in settle()
     ++inflight_batches_;
   }
@@ -112,10 +162,21 @@ void InputStage::offer_to_taps(std::string_view body) {
   for (const auto& r : records) shared_.taps->offer(component_, 0, r);
 }
 
-void InputStage::add(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable) {
+void InputStage::add(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable,
+                     const sdk::Position* at) {
   if (rec.id.empty())
     rec.id = shared_.flow.components[component_].id + ":" + boot_ + ":" + std::to_string(seq_++);
   const auto& route = stage_.members.front().ports[port];
+  if (route.publish && at != nullptr) {
+    // One source per batch, so that one header tells what the batch holds.
+    auto& o = open_at_[port];
+    if (!open_[port].empty() && o.source != at->source) publish_pending();
+    if (open_[port].empty()) {
+      o.source.assign(at->source);
+      o.lo = at->seq;
+    }
+    o.hi = at->seq;
+  }
   if (route.publish) open_[port].add(rec);
   if (route.dead_letter) dead_.add(rec);
   if (port + 1 < open_.size()) shared_.counters[component_].count_out(port);
@@ -133,7 +194,13 @@ void InputStage::publish_pending() {
   const auto& info = *shared_.flow.components[component_].info;
   for (std::size_t p = 0; p < open_.size(); ++p) {
     if (open_[p].empty()) continue;
-    auto st = publish_batch(*pub_, ports[p].subject, open_[p], batch_id(id, info.outputs[p].name, open_[p]));
+    std::string position;
+    if (!open_at_[p].source.empty()) {
+      position = log_->publishing(subject_index_[p], open_at_[p].source, open_at_[p].lo, open_at_[p].hi);
+      open_at_[p].source.clear();
+    }
+    auto st = publish_batch(*pub_, ports[p].subject, open_[p], batch_id(id, info.outputs[p].name, open_[p]), {},
+                            {}, {}, position);
     if (!st.ok()) spdlog::debug("{} publish: {}", prefix_, st.text());  // retried in settle()
     open_[p].clear();
     ++inflight_batches_;
@@ -159,6 +226,7 @@ void InputStage::settle_inflight() {
     inflight_batches_ = 0;
     return;
   }
+  log_->settled(pub_->last_acked_seq());
   for (auto& cb : inflight_callbacks_) cb();
   inflight_callbacks_.clear();
   inflight_batches_ = 0;

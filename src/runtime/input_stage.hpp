@@ -25,6 +25,7 @@ class InputStage final : public sdk::InputSink {
   const graph::Stage& stage() const { return stage_; }
 
   bool push(sdk::Record&& rec, std::function<void()> on_durable) override;
+  bool push_at(const sdk::Position& at, sdk::Record&& rec, std::function<void()> on_durable) override;
   bool fail(sdk::Record&& rec, std::string_view reason, std::function<void()> on_durable) override;
   bool push_batch(sdk::Batch&& batch, std::function<void()> on_durable) override;
   void flush() override;
@@ -33,7 +34,11 @@ class InputStage final : public sdk::InputSink {
 
  private:
   void run();
-  void add(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable);
+  void add(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable,
+           const sdk::Position* at = nullptr);
+  bool recover_positions();
+  // A replay: stored before, so only its callback runs (with the batch in flight, if any).
+  void replayed(std::function<void()>&& on_durable);
   void publish_pending();                     // publishes the open batches without waiting
   void offer_to_taps(std::string_view body);  // a batch received whole, when its port is tapped
   void settle_inflight();                     // waits for the PubAcks, then runs the on_durable callbacks
@@ -45,6 +50,14 @@ class InputStage final : public sdk::InputSink {
   std::string prefix_;
   std::unique_ptr<bus::AsyncPublisher> pub_;
   std::vector<BatchWriter> open_;  // by port
+  // Positions of the records in each open batch (one source per batch).
+  struct OpenPositions {
+    std::string source;
+    std::uint64_t lo = 0, hi = 0;
+  };
+  std::vector<OpenPositions> open_at_;          // by port
+  std::vector<std::size_t> subject_index_;      // by port: index in log_'s subjects
+  std::unique_ptr<PositionLog> log_;
   BatchWriter dead_;               // error records nobody consumes
   std::string dead_reason_;
   std::vector<std::function<void()>> pending_callbacks_;   // records in open batches

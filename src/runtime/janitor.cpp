@@ -36,6 +36,13 @@ std::uint64_t Janitor::sweep(jsCtx* js) {
     seen_reconnects_ = reconnects;
     quiet_until_ = now + 2 * shared_.flow.settings.ack_wait;
   }
+  // Checkpoints first: they are what lets the purge below go past each publisher's last data.
+  std::uint64_t hold = 1;
+  if (!pub_) {
+    auto p = bus::AsyncPublisher::create(*shared_.conn);
+    if (p) pub_ = std::move(p.value());
+  }
+  if (pub_) hold = shared_.positions.checkpoint_all(*pub_);
   if (now < quiet_until_) return 0;
   // The stream's last sequence before looking at the consumers: a consumer with nothing pending
   // then has acknowledged everything of its subject up to there.
@@ -48,6 +55,8 @@ std::uint64_t Janitor::sweep(jsCtx* js) {
     if (!info || info->num_redelivered > 0) return 0;
     if (info->num_pending > 0 || info->num_ack_pending > 0) floor = std::min(floor, info->ack_floor_stream_seq);
   }
+  // A publisher's data after its last stored checkpoint is its recovery record.
+  if (hold != 0) floor = std::min(floor, hold - 1);
   if (floor < before->first_seq || floor + 1 <= purged_below_) return 0;
   // Whole-stream purge below a sequence (see bus::purge_stream on why not per subject), so the
   // floor is taken over every consumer of the stream.

@@ -4,6 +4,8 @@
 // nats-server 2.9 acknowledges and then drops messages that arrive while it shuts down (its
 // consumers stop before the stream): a graceful broker restart lost acknowledged batches in our
 // tests. A purge below an ack floor can never remove a message a consumer still needs.
+// The janitor also writes each publisher's position checkpoint (positions.hpp) and never purges
+// a publisher's data above its last stored checkpoint.
 #pragma once
 
 #include <condition_variable>
@@ -29,6 +31,7 @@ class Janitor {
   FlowShared& shared_;
   std::chrono::milliseconds every_;
   std::vector<std::string> durables_;  // every consumer of the flow's stream
+  std::unique_ptr<bus::AsyncPublisher> pub_;  // writes the publishers' checkpoints
   std::uint64_t purged_below_ = 0;
   std::uint64_t seen_reconnects_ = 0;
   std::chrono::steady_clock::time_point quiet_until_{};

@@ -7,7 +7,17 @@ namespace weir::runtime {
 namespace {
 // Keeps one published batch well under NATS's default 1 MiB max_payload.
 constexpr std::size_t chunk_bytes = 768 * 1024;
+// A batch's outputs on one port are numbered chunks; a chunk's position is seq * this + chunk.
+constexpr std::uint64_t chunks_per_batch = 1024;
 }  // namespace
+
+std::vector<std::string> StageRound::published_subjects(const graph::Stage& stage) {
+  std::vector<std::string> out;
+  for (const auto& m : stage.members)
+    for (const auto& r : m.ports)
+      if (r.publish) out.push_back(r.subject);
+  return out;
+}
 
 class StageRound::Emitter final : public sdk::Emitter {
  public:
@@ -26,13 +36,19 @@ class StageRound::Emitter final : public sdk::Emitter {
 };
 
 StageRound::StageRound(FlowShared& shared, const StageStop& stop, const graph::Stage& stage,
-                       bus::AsyncPublisher& pub, std::mutex* serial)
+                       bus::AsyncPublisher& pub, std::mutex* serial, PositionLog* log, std::string source)
     : shared_(shared),
       stop_(stop),
       stage_(stage),
       pub_(pub),
       serial_(serial),
-      prefix_(shared.prefix(stage.members.front().component)) {
+      prefix_(shared.prefix(stage.members.front().component)),
+      log_(log),
+      source_(std::move(source)) {
+  std::size_t next = 0;
+  subject_index_.resize(stage.members.size());
+  for (std::size_t m = 0; m < stage.members.size(); ++m)
+    for (const auto& r : stage.members[m].ports) subject_index_[m].push_back(r.publish ? next++ : 0);
   out_.resize(stage.members.size());
   chunks_.resize(stage.members.size());
   for (std::size_t m = 0; m < stage.members.size(); ++m) {
@@ -40,6 +56,8 @@ StageRound::StageRound(FlowShared& shared, const StageStop& stop, const graph::S
     chunks_[m].resize(stage.members[m].ports.size());
   }
   dead_.resize(stage.members.size());
+  emitted_.resize(stage.members.size());
+  for (std::size_t m = 0; m < stage.members.size(); ++m) emitted_[m].resize(stage.members[m].ports.size());
   dead_reason_.resize(stage.members.size());
 }
 
@@ -64,6 +82,7 @@ void StageRound::handle(std::vector<bus::Msg>& msgs) {
   }
   // What is left unacknowledged (stopping) comes back after ack_wait, with the same ids.
   if (!settle(stop_, pub_, prefix_)) return;
+  if (log_) log_->settled(pub_.last_acked_seq());
   for (std::size_t i = 0; i < done; ++i) {
     auto st = msgs[i].ack();
     if (!st.ok()) spdlog::debug("{} ack: {}", prefix_, st.text());  // redelivered, then deduped
@@ -82,6 +101,7 @@ bool StageRound::handle_one(bus::Msg& msg) {
   records_.clear();
   current_in_id_ = in_id;
   current_subject_ = msg.subject();
+  current_pos_ = seq;
   std::string error;
   if (!reader_.decode(msg.view(), records_, error)) return dead_letter_message(msg, in_id, error);
   const auto root = stage_.members.front().component;
@@ -110,6 +130,7 @@ void StageRound::process(std::size_t member, sdk::Record&& rec) {
   const auto c = stage_.members[member].component;
   if (member != 0) shared_.counters[c].records_in++;
   auto* proc = static_cast<sdk::Processor*>(shared_.components[c].get());
+  std::fill(emitted_[member].begin(), emitted_[member].end(), 0);
   Emitter out(*this, member);
   try {
     proc->process(std::move(rec), out);
@@ -122,6 +143,14 @@ void StageRound::process(std::size_t member, sdk::Record&& rec) {
 void StageRound::route(std::size_t member, std::size_t port, sdk::Record&& rec, std::string_view reason) {
   const auto& m = stage_.members[member];
   const auto& r = m.ports[port];
+  // Ids derive per component and port (and per record emitted from one input), so that the two
+  // branches of a fan-out never collide when they meet again, and a redelivery repeats them.
+  {
+    const auto& decl = shared_.flow.components[m.component];
+    const auto k = emitted_[member][port]++;
+    const auto& name = decl.info->outputs[port].name;
+    rec.id = derive_id(rec.id, decl.id, k == 0 ? name : name + "/" + std::to_string(k));
+  }
   const bool is_error = port + 1 == m.ports.size();
   if (!is_error) shared_.counters[m.component].count_out(port);
   shared_.taps->offer(m.component, port, rec);
@@ -148,8 +177,20 @@ void StageRound::publish_chunk(std::size_t member, std::size_t port) {
   const auto& name = shared_.flow.components[c].info->outputs[port].name;
   auto& w = out_[member][port];
   auto& k = chunks_[member][port];
-  auto id = derive_id(current_in_id_, shared_.flow.components[c].id, name + "#" + std::to_string(k++));
-  auto st = publish_batch(pub_, stage_.members[member].ports[port].subject, w, id);
+  const std::uint64_t chunk = k++;
+  auto id = derive_id(current_in_id_, shared_.flow.components[c].id, name + "#" + std::to_string(chunk));
+  std::string position;
+  if (log_ && current_pos_ != 0 && chunk < chunks_per_batch) {
+    const auto at = current_pos_ * chunks_per_batch + chunk;
+    const auto subject = subject_index_[member][port];
+    if (log_->covers(subject, source_, at)) {
+      // Stored before (this batch is delivered again after a crash): not a second time.
+      w.clear();
+      return;
+    }
+    position = log_->publishing(subject, source_, at, at);
+  }
+  auto st = publish_batch(pub_, stage_.members[member].ports[port].subject, w, id, {}, {}, {}, position);
   if (!st.ok()) spdlog::debug("{} publish: {}", prefix_, st.text());  // retried in settle()
   w.clear();
 }
@@ -177,10 +218,11 @@ bool StageRound::write_output(std::vector<sdk::Record>& records) {
   auto* output = static_cast<sdk::Output*>(shared_.components[c].get());
   sdk::Rejects rejects;
   sdk::Status st;
+  std::fill(emitted_[0].begin(), emitted_[0].end(), 0);
   {
     std::lock_guard lock(*serial_);
     try {
-      st = output->write(records, rejects);
+      st = output->write_at(sdk::Position{source_, current_pos_}, records, rejects);
     } catch (const std::exception& e) {
       st = sdk::Status::error(std::string("output threw: ") + e.what());
     }

@@ -10,8 +10,13 @@ namespace weir::runtime {
 
 class StageRound {
  public:
+  // `log` (may be null: nothing published) records what this round stores per port, keyed by
+  // `source` (the upstream consumer) and the consumed batch's stream sequence.
   StageRound(FlowShared& shared, const StageStop& stop, const graph::Stage& stage, bus::AsyncPublisher& pub,
-             std::mutex* serial);
+             std::mutex* serial, PositionLog* log = nullptr, std::string source = {});
+
+  // The subjects a stage publishes on (its members' consumed ports), in PositionLog order.
+  static std::vector<std::string> published_subjects(const graph::Stage& stage);
 
   // Handles the fetched messages in order (retrying a failed write until it succeeds or the
   // stage stops) and acks them once everything they produced has a PubAck.
@@ -35,6 +40,10 @@ class StageRound {
   std::string prefix_;
   std::string current_in_id_;    // id of the batch being handled; what it produces derives from it
   std::string current_subject_;  // subject it was consumed from, for its dead letters' Weir-Subject
+  std::uint64_t current_pos_ = 0;  // its sequence in the flow's stream
+  PositionLog* log_;
+  std::string source_;
+  std::vector<std::vector<std::size_t>> subject_index_;  // [member][port]: index in the log's subjects
   bool failing_ = false;         // an output's last write failed (logged once per transition)
   BatchReader reader_;
   std::vector<sdk::Record> records_;
@@ -42,6 +51,7 @@ class StageRound {
   std::vector<std::vector<std::size_t>> chunks_;  // [member][port]: chunks published for this batch
   std::vector<BatchWriter> dead_;                 // [member]
   std::vector<std::string> dead_reason_;          // [member]
+  std::vector<std::vector<std::uint32_t>> emitted_;  // [member][port]: records emitted from the current input
 };
 
 }  // namespace weir::runtime

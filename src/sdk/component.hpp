@@ -68,6 +68,15 @@ class Component {
   virtual void metrics(std::vector<Metric>& /*out*/) const {}
 };
 
+// Where a record or a batch came from, for exact replay detection: a source key (no spaces;
+// stable across restarts: a stream and consumer, a bridge sender) and the position in that
+// source. Per source, positions must reach the engine in increasing order, except that what was
+// not confirmed may come again (a replay, dropped exactly).
+struct Position {
+  std::string_view source;
+  std::uint64_t seq = 0;
+};
+
 // Where an input hands its records. The engine forms batches, publishes them durably and calls
 // on_durable once a record's batch is acknowledged by JetStream: only then may a source ack its
 // own upstream (a NATS message, a bridge frame).
@@ -77,10 +86,17 @@ class InputSink {
   // Adds a record to the current batch. Blocks while the publish window is full (backpressure).
   // Returns false once the input should stop; the record is then not taken.
   virtual bool push(Record&& rec, std::function<void()> on_durable = {}) = 0;
+  // push() for a record with a position: one at or below what this source already stored is a
+  // replay (the source redelivered it): it is not stored again, and on_durable runs.
+  virtual bool push_at(const Position& at, Record&& rec, std::function<void()> on_durable = {}) {
+    (void)at;
+    return push(std::move(rec), std::move(on_durable));
+  }
   // A record the input could not read (bad JSON, say): goes to the error port with the reason.
   virtual bool fail(Record&& rec, std::string_view reason, std::function<void()> on_durable = {}) = 0;
   // Publishes a batch whole, as it arrived (a bridge frame): one message whose id derives from
-  // batch.id, so a batch received again is stored once. Blocks like push(); on_durable runs
+  // batch.id. With batch.source set, batch.position is its position (see push_at): a batch
+  // received again is stored once, however late it comes. Blocks like push(); on_durable runs
   // after its PubAck. Records are not checked here: a batch that does not decode is dead-lettered
   // by the stage that reads it.
   virtual bool push_batch(Batch&& batch, std::function<void()> on_durable = {}) = 0;
@@ -125,6 +141,14 @@ class Output : public Component {
   // (then to the error port). Any other failure returns an error: nothing is acked and the
   // batch is delivered again, with the same record ids.
   virtual Status write(std::span<const Record> records, Rejects& rejects) = 0;
+  // write() with where the batch was read: the upstream consumer (source) and the batch's
+  // position in the flow's stream. A batch delivered again has the same position, so an output
+  // that keeps the highest position it wrote per source, atomically with what it wrote, is
+  // exactly once (file_output does).
+  virtual Status write_at(const Position& at, std::span<const Record> records, Rejects& rejects) {
+    (void)at;
+    return write(records, rejects);
+  }
 };
 
 // An output that hands whole batches to a peer which confirms them later (the site bridge). The
