@@ -12,16 +12,19 @@
 #include <thread>
 
 #include "rig.hpp"
+#include "support/tcp_proxy.hpp"
 
 using namespace weir::testing;
 using namespace std::chrono_literals;
 
 namespace {
 
-// Publishes records n = from, from+1, ... at about `per_second` until `stop` (in 10 ms steps).
+// Publishes records n = 0, 1, ... at about `per_second` until `stop`, in bursts every 100 ms (as
+// a gateway forwarding what it polled): the engine is busy with a burst most of the time, so a
+// kill lands while batches are in flight.
 class PacedSource {
  public:
-  PacedSource(EngineRig& rig, std::uint64_t per_second) : rig_(rig), per_step_(per_second / 100) {
+  PacedSource(EngineRig& rig, std::uint64_t per_second) : rig_(rig), per_step_(per_second / 10) {
     thread_ = std::thread([this] { run(); });
   }
   ~PacedSource() { stop(); }
@@ -37,7 +40,7 @@ class PacedSource {
     while (!stop_) {
       rig_.publish_source(next_, next_ + per_step_);
       next_ += per_step_;
-      due += 10ms;
+      due += 100ms;
       std::this_thread::sleep_until(due);
     }
   }
@@ -117,9 +120,25 @@ std::string flow(const std::string& out, bool fan) {
 
 }  // namespace
 
+// The engine reaches nats-server through a proxy that delays every chunk by 40 ms, both ways:
+// each batch then spends most of its time stored and not yet acknowledged (the PubAck and the
+// ack are still on their way), so a kill lands in that crash window instead of rarely.
+std::unique_ptr<TcpProxy> slow_link(EngineRig& rig) {
+  auto proxy = std::make_unique<TcpProxy>("127.0.0.1", static_cast<std::uint16_t>(rig.server().port()));
+  proxy->set_delay(40ms);
+  rig.route_engine_through(proxy->port());
+  return proxy;
+}
+
+void kill_with_work_in_flight(EngineRig& rig, TcpProxy& proxy) {
+  rig.kill_engine();
+  proxy.cut();
+}
+
 TEST_CASE("a live source at 2,000 records/s while the engine is SIGKILLed three times: each record once") {
   EngineRig rig;
   rig.create_streams();
+  auto proxy = slow_link(rig);
   const auto out = rig.dir() + "/once.ndjson";
   rig.write_flow("once.json", flow(out, false));
   rig.start_engine();
@@ -128,7 +147,7 @@ TEST_CASE("a live source at 2,000 records/s while the engine is SIGKILLed three 
     PacedSource source(rig, 2000);
     for (int k = 0; k < 3; ++k) {
       std::this_thread::sleep_for(3s);
-      rig.kill_engine();
+      kill_with_work_in_flight(rig, *proxy);
       std::this_thread::sleep_for(500ms);
       rig.start_engine();
     }
@@ -145,6 +164,7 @@ TEST_CASE("a live source at 2,000 records/s while the engine is SIGKILLed three 
 TEST_CASE("fan-out then fan-in: both branches arrive, each record once per branch, also at nats_output") {
   EngineRig rig;
   rig.create_streams();
+  auto proxy = slow_link(rig);
   const auto out = rig.dir() + "/fan.ndjson";
   rig.write_flow("once.json", flow(out, true));
   rig.start_engine();
@@ -152,7 +172,7 @@ TEST_CASE("fan-out then fan-in: both branches arrive, each record once per branc
   {
     PacedSource source(rig, 2000);
     std::this_thread::sleep_for(3s);
-    rig.kill_engine();
+    kill_with_work_in_flight(rig, *proxy);
     rig.start_engine();
     std::this_thread::sleep_for(3s);
     n = source.stop();

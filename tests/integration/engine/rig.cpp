@@ -86,7 +86,10 @@ void EngineRig::start_engine() {
   ++runs_;
   engine_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{weir_binary(), "run", "--config", dir_.file("weir.json"), "--nats-url",
-                               server_.url(), "--flows", flows_dir(), "--data-dir", dir_.file("data")},
+                               engine_nats_port_ != 0
+                                   ? "nats://127.0.0.1:" + std::to_string(engine_nats_port_)
+                                   : server_.url(),
+                               "--flows", flows_dir(), "--data-dir", dir_.file("data")},
       dir_.file("engine.log"));
 }
 

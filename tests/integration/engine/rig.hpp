@@ -43,6 +43,8 @@ class EngineRig {
   std::string api() const;
   static std::string token() { return "rig-token"; }
 
+  // Engines started from now on reach nats-server through 127.0.0.1:port (a TcpProxy); 0: directly.
+  void route_engine_through(std::uint16_t port) { engine_nats_port_ = port; }
   void start_engine();
   void kill_engine();
   pid_t engine_pid() const { return engine_ ? engine_->pid() : -1; }
@@ -66,6 +68,7 @@ class EngineRig {
   std::unique_ptr<bus::Connection> conn_;
   std::unique_ptr<ChildProcess> engine_;
   int runs_ = 0;
+  std::uint16_t engine_nats_port_ = 0;
 };
 
 // The flow of the foundation tests: nats_input → json_filter → json_map → nats_output.
