@@ -10,6 +10,7 @@
 #include "runtime/consumer_stage.hpp"
 #include "runtime/input_stage.hpp"
 #include "runtime/janitor.hpp"
+#include "bus/stream_messages.hpp"
 
 namespace weir::runtime {
 
@@ -168,6 +169,24 @@ bool FlowRunner::deploy_topology(std::string& error) {
                      shared_.flow.name, c.durable, c.start_seq);
     }
   }
+  // A backlog on an edge the new version drops (the component in front of a reader was
+  // removed, the reader stays): moved onto the reader's new edge, so that it still arrives.
+  for (const auto& st : stale) {
+    if (st.subject.empty() || read_subjects.count(st.subject) || st.resume == 0) continue;
+    const auto reader = st.durable.substr(0, st.durable.find("__"));
+    const graph::Stage* to = nullptr;
+    for (const auto& stage : shared_.plan.stages)
+      if (stage.id == reader && !stage.upstreams.empty()) to = &stage;
+    if (to == nullptr) continue;  // the reader is gone too: nobody is left to deliver to
+    auto moved = move_backlog(js->raw(), st.subject, st.resume, to->upstreams.front().subject);
+    if (!moved) {
+      error = "moving the backlog of " + st.subject + " to " + reader + ": " + moved.status().text();
+      return false;
+    }
+    if (moved.value() > 0)
+      spdlog::info("[{}] moved {} batches waiting on {} to {}, which {} now reads", shared_.flow.name,
+                   moved.value(), st.subject, to->upstreams.front().subject, reader);
+  }
   // Consumers the plan no longer has would hold the janitor's floor (and so the stream's
   // disk) forever: a redeploy removes them.
   for (const auto& st : stale) {
@@ -179,6 +198,36 @@ bool FlowRunner::deploy_topology(std::string& error) {
       (void)bus::purge_stream(js->raw(), shared_.stream, st.subject, 0);
   }
   return true;
+}
+
+bus::Result<std::size_t> FlowRunner::move_backlog(jsCtx* js, const std::string& from_subject,
+                                                  std::uint64_t from_seq, const std::string& to_subject) {
+  auto pub = bus::AsyncPublisher::create(*shared_.conn);
+  if (!pub) return pub.status();
+  std::size_t n = 0;
+  for (std::uint64_t seq = from_seq;;) {
+    auto m = bus::get_next_msg(js, shared_.stream, from_subject, seq);
+    if (!m) {
+      if (m.status().is_not_found()) break;
+      return m.status();
+    }
+    seq = m->seq + 1;
+    // Its id derives from the original's, so that a deploy repeated after a crash (the old
+    // consumer not yet removed) stores it once within the duplicate window. Its position
+    // header stays behind: it belonged to the publisher of the edge that is gone.
+    const auto id = m->header("Nats-Msg-Id");
+    const std::string records(m->header("Weir-Records").value_or(""));
+    std::vector<bus::Header> h;
+    if (!records.empty()) h.push_back({"Weir-Records", records});
+    const std::string from_id = id ? std::string(*id) : "seq:" + std::to_string(m->seq);
+    auto st = pub.value()->publish(to_subject, m->data, derive_id(from_id, "moved", to_subject), h);
+    if (!st.ok()) return st;
+    ++n;
+  }
+  std::vector<bus::PublishFailure> failures;
+  auto st = pub.value()->wait_all(std::chrono::seconds(30), failures);
+  if (!st.ok()) return st;
+  return n;
 }
 
 std::unique_ptr<sdk::Component> FlowRunner::start_component(std::size_t i, std::string& error) {

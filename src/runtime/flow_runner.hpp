@@ -84,6 +84,9 @@ class FlowRunner {
   std::vector<ConsumerLag> consumer_lag() const;
 
  private:
+  // Republishes what waits on `from_subject` from `from_seq` on onto `to_subject`.
+  bus::Result<std::size_t> move_backlog(jsCtx* js, const std::string& from_subject, std::uint64_t from_seq,
+                                        const std::string& to_subject);
   bool deploy_topology(std::string& error);
   bool create_components(std::string& error);
   // Makes and starts component i from its declaration; null (with `error`) when it fails.

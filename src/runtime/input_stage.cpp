@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "bus/topology.hpp"
 #include "core/hash.hpp"
 
 namespace weir::runtime {
@@ -81,6 +82,58 @@ bool InputStage::recover_positions() {
   return false;
 }
 
+// With discard: new, inputs keep to part of the flow's stream, so that the stages always have
+// room to publish what they make of it (and then ack, which lets the janitor free space). A
+// stream filled by its inputs alone would wedge every stage behind them.
+static std::uint64_t input_share(const flow::Settings& s) {
+  const auto max = s.max_bytes.bytes;
+  const auto headroom = std::min<std::uint64_t>(max / 2, std::max<std::uint64_t>(max / 4, 2 * s.batch_bytes.bytes));
+  return max - headroom;
+}
+
+bool InputStage::admit(std::size_t bytes) {
+  using namespace std::chrono_literals;
+  const auto& s = shared_.flow.settings;
+  if (s.discard != flow::Discard::new_) return true;
+  const auto share = input_share(s);
+  auto now = std::chrono::steady_clock::now();
+  if (now - stream_read_ < 250ms && stream_bytes_ + bytes <= share) {
+    stream_bytes_ += bytes;
+    return true;
+  }
+  for (;;) {
+    if (!js_) {
+      auto j = shared_.conn->jetstream();
+      if (j) js_ = std::move(j.value());
+    }
+    auto info = js_ ? bus::stream_info(js_.raw(), shared_.stream)
+                    : bus::Result<bus::StreamState>(bus::Status::error("no JetStream"));
+    stream_read_ = std::chrono::steady_clock::now();
+    // Unknown (the server away): publishing finds out and retries, as without admission.
+    if (!info || info->bytes + bytes <= share || info->messages == 0) {
+      stream_bytes_ = (info ? info->bytes : 0) + bytes;
+      if (held_back_) {
+        spdlog::info("{} the stream has room again: reading on", prefix_);
+        shared_.counters[component_].clear_failing();
+        held_back_ = false;
+      }
+      return true;
+    }
+    if (!held_back_) {
+      const auto pct = 100 * info->bytes / std::max<std::uint64_t>(1, s.max_bytes.bytes);
+      const auto why = "held back: the flow's stream is " + std::to_string(pct) + "% full (inputs stop at " +
+                       std::to_string(100 * share / s.max_bytes.bytes) +
+                       "% so the stages behind them keep room); waiting for them to catch up";
+      spdlog::warn("{} {}", prefix_, why);
+      shared_.counters[component_].set_failing(why);
+      shared_.counters[component_].retries++;
+      held_back_ = true;
+    }
+    idle(stop_, 100ms);
+    if (stop_.stopping()) return false;
+  }
+}
+
 bool InputStage::push_at(const sdk::Position& at, sdk::Record&& rec, std::function<void()> on_durable) {
   if (stopping()) return false;
   if (log_->covers_any(at.source, at.seq)) {
@@ -131,6 +184,7 @@ bool InputStage::push_batch(sdk::Batch&& batch, std::function<void()> on_durable
   }
   // What is batched already goes first, so the port keeps the order records arrived in.
   publish_pending();
+  if (!admit(batch.body.size())) return false;
   const auto& decl = shared_.flow.components[component_];
   const auto& port = stage_.members.front().ports[0];
   shared_.counters[component_].count_out(0, batch.records);
@@ -194,6 +248,14 @@ void InputStage::publish_pending() {
   const auto& info = *shared_.flow.components[component_].info;
   for (std::size_t p = 0; p < open_.size(); ++p) {
     if (open_[p].empty()) continue;
+    if (!admit(open_[p].bytes())) {
+      // Stopping while held back: nothing of it is published or confirmed; the source sends
+      // it again.
+      open_[p].clear();
+      open_at_[p].source.clear();
+      pending_callbacks_.clear();
+      continue;
+    }
     std::string position;
     if (!open_at_[p].source.empty()) {
       position = log_->publishing(subject_index_[p], open_at_[p].source, open_at_[p].lo, open_at_[p].hi);

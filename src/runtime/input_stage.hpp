@@ -37,6 +37,9 @@ class InputStage final : public sdk::InputSink {
   void add(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable,
            const sdk::Position* at = nullptr);
   bool recover_positions();
+  // Admission control (discard: new): false while the flow's stream has no room for `bytes`
+  // below the inputs' share of max_bytes; waits (backpressure) until it has, or until stop.
+  bool admit(std::size_t bytes);
   // A replay: stored before, so only its callback runs (with the batch in flight, if any).
   void replayed(std::function<void()>&& on_durable);
   void publish_pending();                     // publishes the open batches without waiting
@@ -58,6 +61,11 @@ class InputStage final : public sdk::InputSink {
   std::vector<OpenPositions> open_at_;          // by port
   std::vector<std::size_t> subject_index_;      // by port: index in log_'s subjects
   std::unique_ptr<PositionLog> log_;
+  // Admission: the stream's size when last read, plus what this input published since.
+  std::uint64_t stream_bytes_ = 0;
+  std::chrono::steady_clock::time_point stream_read_{};
+  bool held_back_ = false;  // reported once per stall
+  bus::JetStream js_;
   BatchWriter dead_;               // error records nobody consumes
   std::string dead_reason_;
   std::vector<std::function<void()>> pending_callbacks_;   // records in open batches

@@ -2,12 +2,18 @@
 
 #include <spdlog/spdlog.h>
 
+#include <map>
+
+#include "bus/stream_messages.hpp"
 #include "bus/topology.hpp"
 
 namespace weir::runtime {
 
 Janitor::Janitor(FlowShared& shared, std::chrono::milliseconds every)
-    : shared_(shared), every_(every), durables_(shared.plan.durables()) {}
+    : shared_(shared), every_(every) {
+  for (const auto& stage : shared.plan.stages)
+    for (const auto& up : stage.upstreams) readers_.emplace_back(up.durable, up.subject);
+}
 
 Janitor::~Janitor() { stop(); }
 
@@ -49,25 +55,49 @@ std::uint64_t Janitor::sweep(jsCtx* js) {
   auto before = bus::stream_info(js, shared_.stream);
   if (!before || before->messages == 0) return 0;
   std::uint64_t floor = before->last_seq;
-  for (const auto& durable : durables_) {
+  std::map<std::string, std::uint64_t> subject_floor;  // what every reader of a subject acked
+  for (const auto& [durable, subject] : readers_) {
     auto info = bus::consumer_info(js, shared_.stream, durable);
     // Unknown, or messages waiting for redelivery: keep everything for now.
     if (!info || info->num_redelivered > 0) return 0;
-    if (info->num_pending > 0 || info->num_ack_pending > 0) floor = std::min(floor, info->ack_floor_stream_seq);
+    std::uint64_t acked = before->last_seq;
+    if (info->num_pending > 0 || info->num_ack_pending > 0) acked = info->ack_floor_stream_seq;
+    floor = std::min(floor, acked);
+    auto [it, fresh] = subject_floor.emplace(subject, acked);
+    if (!fresh) it->second = std::min(it->second, acked);
   }
   // A publisher's data after its last stored checkpoint is its recovery record.
   if (hold != 0) floor = std::min(floor, hold - 1);
-  if (floor < before->first_seq || floor + 1 <= purged_below_) return 0;
-  // Whole-stream purge below a sequence (see bus::purge_stream on why not per subject), so the
-  // floor is taken over every consumer of the stream.
-  auto st = bus::purge_stream(js, shared_.stream, "", floor + 1);
-  if (!st.ok()) {
-    spdlog::debug("[{}] janitor: {}", shared_.flow.name, st.text());
-    return 0;
+  std::uint64_t removed = 0;
+  if (floor >= before->first_seq && floor + 1 > purged_below_) {
+    // Whole-stream purge below a sequence (see bus::purge_stream on why not per subject), so the
+    // floor is taken over every consumer of the stream.
+    auto st = bus::purge_stream(js, shared_.stream, "", floor + 1);
+    if (!st.ok()) {
+      spdlog::debug("[{}] janitor: {}", shared_.flow.name, st.text());
+      return 0;
+    }
+    purged_below_ = floor + 1;
+    auto after = bus::stream_info(js, shared_.stream);
+    removed = after && before->messages > after->messages ? before->messages - after->messages : 0;
   }
-  purged_below_ = floor + 1;
-  auto after = bus::stream_info(js, shared_.stream);
-  return after && before->messages > after->messages ? before->messages - after->messages : 0;
+  // Filling up: a slow reader holds the floor while what the others consumed above it stays,
+  // interleaved; with `discard: new` that could leave a stage no room to publish and the flow
+  // wedged. Then each subject's messages that all its readers acknowledged go one by one.
+  const auto max = shared_.flow.settings.max_bytes.bytes;
+  if (shared_.flow.settings.discard == flow::Discard::new_ && before->bytes > max / 2) {
+    const auto limit = hold != 0 ? hold - 1 : before->last_seq;
+    for (const auto& [subject, acked] : subject_floor) {
+      const auto last = std::min(acked, limit);
+      for (std::uint64_t from = floor + 1; from <= last;) {
+        auto m = bus::get_next_msg(js, shared_.stream, subject, from);
+        if (!m || m->seq > last) break;
+        if (bus::delete_stream_msg(js, shared_.stream, m->seq).ok()) ++removed;
+        from = m->seq + 1;
+      }
+    }
+  }
+  return removed;
 }
 
 void Janitor::run() {

@@ -30,7 +30,7 @@ class Janitor {
 
   FlowShared& shared_;
   std::chrono::milliseconds every_;
-  std::vector<std::string> durables_;  // every consumer of the flow's stream
+  std::vector<std::pair<std::string, std::string>> readers_;  // every consumer of the stream, its subject
   std::unique_ptr<bus::AsyncPublisher> pub_;  // writes the publishers' checkpoints
   std::uint64_t purged_below_ = 0;
   std::uint64_t seen_reconnects_ = 0;

@@ -219,7 +219,6 @@ struct TcpProxy::Impl {
   void pump_write(const std::shared_ptr<Pair>& pair, Direction& d) {
     // A stalled link passes nothing on, not even the end of stream.
     if (pair->closed || d.writing || stalled_.load()) return;
-    if (&d == &pair->down && replies_stalled_.load()) return;
     if (d.queue.empty()) {
       if (d.eof && !d.shut) {
         // Everything read has been written: pass the end of stream on.
@@ -306,7 +305,6 @@ struct TcpProxy::Impl {
 
   std::atomic<bool> down_{false};
   std::atomic<bool> stalled_{false};
-  std::atomic<bool> replies_stalled_{false};
   std::atomic<std::int64_t> delay_ms_{0};
   std::atomic<std::size_t> accepted_{0};
   std::atomic<std::size_t> active_{0};
@@ -338,11 +336,6 @@ void TcpProxy::cut() {
 void TcpProxy::set_down(bool down) {
   impl_->down_.store(down);
   if (down) impl_->run_sync([this] { impl_->abort_all(); });
-}
-
-void TcpProxy::set_replies_stalled(bool stalled) {
-  impl_->replies_stalled_.store(stalled);
-  if (!stalled) impl_->run_sync([this] { impl_->kick_all(); });
 }
 
 void TcpProxy::set_stalled(bool stalled) {

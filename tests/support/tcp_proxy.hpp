@@ -43,11 +43,6 @@ class TcpProxy {
   // in order, once unstalled. Simulates a black-holed link.
   void set_stalled(bool stalled);
 
-  // Like set_stalled, in one direction only: what the upstream peer sends back (replies,
-  // acknowledgements) is held, while what the client sends still goes through. A client killed
-  // meanwhile has had its messages handled and never saw the answers.
-  void set_replies_stalled(bool stalled);
-
   // Each chunk is written d after it was read (order kept). Applies to chunks read from now on.
   void set_delay(std::chrono::milliseconds d);
 

@@ -31,7 +31,7 @@ TwoSites::TwoSites(LinkOptions options) : options_(std::move(options)) {
   ]
 })");
   hub_->write_flow("hub.json", R"({
-  "version": 1, "name": "hub",
+  "version": 1, "name": "hub", "settings": )" + options_.hub_settings + R"(,
   "components": [
     { "id": "from_sites", "type": "websocket_input",
       "config": { "mode": "listen", "listen": "127.0.0.1:)" +
@@ -39,7 +39,7 @@ TwoSites::TwoSites(LinkOptions options) : options_(std::move(options)) {
                                    options_.token + R"(", "site": "hub", "heartbeat": "500ms")" +
                                    (options_.hub_tls.empty() ? "" : R"(, "tls": )" + options_.hub_tls) +
                                    options_.hub_extra + R"( } },
-    { "id": "sink", "type": "nats_output", "inputs": ["from_sites"], "config": { "subject": "out.data" } }
+    )" + options_.hub_sink + R"(
   ]
 })");
 }

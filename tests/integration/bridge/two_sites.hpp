@@ -19,6 +19,9 @@ struct LinkOptions {
   std::string site_a_tls;    // "tls" object of site A's websocket_output, JSON
   std::string hub_extra;     // more config keys for the hub's websocket_input, JSON members
   std::string a_settings = R"({"ack_wait": "5s"})";
+  std::string hub_settings = "{}";
+  // The hub's sink, one component reading "from_sites": by default nats_output into OUT.
+  std::string hub_sink = R"({ "id": "sink", "type": "nats_output", "inputs": ["from_sites"], "config": { "subject": "out.data" } })";
 };
 
 class TwoSites {

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "bus/publisher.hpp"
 #include "bus/pull_consumer.hpp"
@@ -62,13 +63,14 @@ void EngineRig::create_streams() {
   REQUIRE_MESSAGE(r.ok(), r.status().text());
 }
 
-void EngineRig::publish_source(std::uint64_t from, std::uint64_t to) {
+void EngineRig::publish_source(std::uint64_t from, std::uint64_t to, std::size_t pad) {
+  const std::string padding = pad > 0 ? R"(,"pad":")" + std::string(pad, 'x') + "\"" : "";
   auto pub = bus::AsyncPublisher::create(*conn_);
   REQUIRE(pub.ok());
   std::vector<bus::PublishFailure> failures;
   for (auto i = from; i < to; ++i) {
     std::string body = R"({"n":)" + std::to_string(i) + R"(,"value":)" + std::to_string(i % 100) +
-                       R"(,"site":")" + (i % 2 ? "b" : "a") + R"("})";
+                       R"(,"site":")" + (i % 2 ? "b" : "a") + "\"" + padding + "}";
     auto st = pub.value()->publish("src.data", body, "src-" + std::to_string(i));
     REQUIRE_MESSAGE(st.ok(), st.text());
   }
@@ -251,6 +253,78 @@ std::int64_t check_payload(const std::string& data, std::string& why) {
     return -1;
   }
   return i;
+}
+
+PacedSource::PacedSource(EngineRig& rig, std::uint64_t per_second) : rig_(rig), per_step_(per_second / 10) {
+  thread_ = std::thread([this] { run(); });
+}
+
+PacedSource::~PacedSource() { stop(); }
+
+std::uint64_t PacedSource::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  return next_;
+}
+
+void PacedSource::run() {
+  auto due = std::chrono::steady_clock::now();
+  while (!stop_) {
+    rig_.publish_source(next_, next_ + per_step_);
+    next_ += per_step_;
+    due += 100ms;
+    std::this_thread::sleep_until(due);
+  }
+}
+
+std::map<std::pair<std::int64_t, std::string>, int> count_records(const std::string& path, std::size_t& lines) {
+  std::map<std::pair<std::int64_t, std::string>, int> seen;
+  std::ifstream in(path);
+  std::string line;
+  lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    boost::system::error_code ec;
+    auto v = boost::json::parse(line, ec);
+    const auto* o = !ec && v.is_object() ? &v.get_object() : nullptr;
+    if (!o || !o->contains("n") || !o->at("n").is_int64()) {
+      FAIL_CHECK("not a record: " << line);
+      continue;
+    }
+    const auto* b = o->if_contains("branch");
+    seen[{o->at("n").get_int64(), b && b->is_string() ? std::string(b->get_string()) : ""}]++;
+  }
+  return seen;
+}
+
+std::size_t count_lines(const std::string& path) {
+  std::ifstream in(path);
+  return static_cast<std::size_t>(std::count(std::istreambuf_iterator<char>(in), {}, '\n'));
+}
+
+std::size_t wait_lines(const std::string& path, std::size_t want, std::chrono::seconds deadline,
+                       std::chrono::seconds settle) {
+  wait_until([&] { return count_lines(path) >= want; }, deadline, 200ms);
+  std::this_thread::sleep_for(settle);
+  return count_lines(path);
+}
+
+void check_each_once(const std::string& path, std::uint64_t n, const std::vector<std::string>& branches,
+                     const std::function<std::string()>& context) {
+  std::size_t lines = 0;
+  auto seen = count_records(path, lines);
+  std::size_t missing = 0, doubled = 0;
+  for (std::uint64_t i = 0; i < n; ++i)
+    for (const auto& b : branches) {
+      auto it = seen.find({static_cast<std::int64_t>(i), b});
+      const int c = it == seen.end() ? 0 : it->second;
+      if (c == 0 && missing++ < 5) FAIL_CHECK("record " << i << " (" << b << ") is missing");
+      if (c > 1 && doubled++ < 5) FAIL_CHECK("record " << i << " (" << b << ") arrived " << c << " times");
+    }
+  CHECK(missing == 0);
+  CHECK(doubled == 0);
+  CHECK(lines == n * branches.size());
+  if (missing + doubled > 0) MESSAGE(context());
 }
 
 }  // namespace weir::testing

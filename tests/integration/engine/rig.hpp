@@ -2,12 +2,14 @@
 // binary running a flow between them as a child process that the test can kill and restart.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bus/connection.hpp"
@@ -35,7 +37,8 @@ class EngineRig {
   // SRC (subjects src.>) and OUT (subjects out.>, 5 minute duplicate window).
   void create_streams();
   // Publishes {"n": i, "value": i % 100, "site": "a"|"b"} for i in [from, to) to src.data.
-  void publish_source(std::uint64_t from, std::uint64_t to);
+  // With `pad`, each record also carries "pad": a string of that many characters.
+  void publish_source(std::uint64_t from, std::uint64_t to, std::size_t pad = 0);
   void write_flow(const std::string& file, const std::string& json);
   // Rewrites weir.json with `extra` members ("\"http\": {...}") after the rig's own.
   void write_config(const std::string& extra);
@@ -70,6 +73,34 @@ class EngineRig {
   int runs_ = 0;
   std::uint16_t engine_nats_port_ = 0;
 };
+
+// A live source: publishes records n = 0, 1, ... (as publish_source does) at about
+// `per_second` until stop(), in bursts every 100 ms (as a gateway forwarding what it polled).
+class PacedSource {
+ public:
+  PacedSource(EngineRig& rig, std::uint64_t per_second);
+  ~PacedSource();
+  std::uint64_t stop();  // returns how many were published
+
+ private:
+  void run();
+  EngineRig& rig_;
+  std::uint64_t per_step_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> next_{0};
+  std::thread thread_;
+};
+
+// A file of NDJSON records as a sink that hides nothing: how many times each (n, branch) is in
+// it ("branch" is "" for records without one), and its line count.
+std::map<std::pair<std::int64_t, std::string>, int> count_records(const std::string& path, std::size_t& lines);
+std::size_t count_lines(const std::string& path);
+// Waits until the file has `want` lines, then `settle` more: a late replay would add lines.
+std::size_t wait_lines(const std::string& path, std::size_t want, std::chrono::seconds deadline,
+                       std::chrono::seconds settle = std::chrono::seconds(6));
+// Every record n in [0, n) exactly once per branch in the file; on failure `context` is shown.
+void check_each_once(const std::string& path, std::uint64_t n, const std::vector<std::string>& branches,
+                     const std::function<std::string()>& context);
 
 // The flow of the foundation tests: nats_input → json_filter → json_map → nats_output.
 std::string pipeline_flow(const std::string& ack_wait = "2s");
