@@ -71,3 +71,36 @@ TEST_CASE("bridge: the hub's nats-server restarted during a 20 s outage; each re
   wait_lines(out, n, 180s);
   check_each_once(out, n, {""}, [&] { return sites.logs(); });
 }
+
+TEST_CASE("a reload removes the component in front of a bridge output whose hub is down: the backlog arrives, once") {
+  TempDir dir("weir-bridge-once");
+  const auto out = dir.file("hub.ndjson");
+  TwoSites sites(file_sink(out));
+  auto uplink = [&](bool with_shape) {
+    return R"({"version": 1, "name": "uplink", "settings": {"duplicate_window": "1s", "ack_wait": "2s"},
+      "components": [
+        {"id": "src", "type": "nats_input", "config": {"subject": "src.data", "stream": "SRC", "ack_wait": "2s"}},)" +
+           std::string(with_shape ? R"(
+        {"id": "shape", "type": "json_map", "inputs": ["src"], "config": {"set": {"f": "value * 2"}}},)" : "") +
+           R"(
+        {"id": "link", "type": "websocket_output", "inputs": [")" + (with_shape ? "shape" : "src") +
+           R"("], "config": {"mode": "connect", "url": "ws://127.0.0.1:)" + std::to_string(sites.proxy().port()) +
+           R"(/bridge", "token": "s3cret-token", "site": "site-a", "heartbeat": "500ms", "reconnect_max": "1s"}}]})";
+  };
+  constexpr std::uint64_t n = 3000;
+  sites.site_a().write_flow("uplink.json", uplink(true));
+  sites.proxy().set_down(true);  // the hub cannot be reached: records wait in front of the link
+  sites.start();
+  sites.site_a().publish_source(0, n);
+  REQUIRE(wait_until([&] { return sites.site_a().stream_messages("WEIR_UPLINK") > 0; }, 30s, 50ms));
+  std::this_thread::sleep_for(2s);
+  sites.site_a().write_flow("uplink.json", uplink(false));
+  REQUIRE_MESSAGE(
+      wait_until([&] { return sites.site_a().engine_log().find("batches waiting on") != std::string::npos; }, 60s,
+                 50ms),
+      sites.logs());
+  CHECK(count_lines(out) == 0);
+  sites.proxy().set_down(false);
+  wait_lines(out, n, 180s);
+  check_each_once(out, n, {""}, [&] { return sites.logs(); });
+}

@@ -121,34 +121,3 @@ TEST_CASE("max_bytes 1MiB, a fast input and a slower output: everything arrives 
   CHECK(rig.stop_engine() == 0);
 }
 
-TEST_CASE("a reload removes the component in front of an output with a backlog: the backlog arrives, once") {
-  EngineRig rig;
-  rig.create_streams();
-  const auto out = rig.dir() + "/reload.ndjson";
-  constexpr std::uint64_t n = 3000;
-  rig.publish_source(0, n);
-  auto flow = [&](bool with_map) {
-    return R"({"version": 1, "name": "reload", "settings": {"duplicate_window": "1s", "ack_wait": "2s"},
-    "components": [
-      {"id": "src", "type": "nats_input", "config": {"subject": "src.>", "stream": "SRC", "ack_wait": "2s"}},)" +
-           std::string(with_map ? R"(
-      {"id": "shape", "type": "json_map", "inputs": ["src"], "config": {"set": {"f": "value * 2"}}},)"
-                                : "") +
-           R"(
-      {"id": "sink", "type": "file_output", "inputs": [")" + (with_map ? "shape" : "src") +
-           R"("], "config": {"path": ")" + out + R"(", "fsync": "always"}}]})";
-  };
-  // The output syncs every line (about 3 ms each): the records wait in front of it.
-  rig.write_flow("reload.json", flow(true));
-  rig.start_engine();
-  REQUIRE(wait_until([&] { return count_lines(out) > 0; }, 60s, 20ms));
-  const auto before = count_lines(out);
-  rig.write_flow("reload.json", flow(false));
-  REQUIRE_MESSAGE(wait_until([&] { return rig.engine_log().find("moved ") != std::string::npos; }, 60s, 50ms),
-                  rig.engine_log());
-  MESSAGE(before << " lines written before the reload");
-  CHECK(before < n / 2);
-  wait_lines(out, n, 300s, 3s);
-  check_each_once(out, n, {""}, [&] { return rig.debug_state() + rig.engine_log(); });
-  CHECK(rig.stop_engine() == 0);
-}
