@@ -38,11 +38,11 @@ struct Work {
 
 class WebsocketInput final : public sdk::Input {
  public:
-  WebsocketInput(const Config& config, const sdk::Context& ctx)
-      : config_(config), ctx_(ctx), site_(ws::site_name(config)) {}
+  WebsocketInput(const Config& config, const sdk::Context& ctx) : config_(config), ctx_(ctx) {}
   ~WebsocketInput() override { stop(); }
 
   sdk::Status start() override {
+    if (auto st = ws::resolve_site(config_, ctx_, site_); !st) return st;
     if (ctx_.nats)
       max_payload_ = static_cast<std::size_t>(std::max<int64_t>(0, natsConnection_GetMaxPayload(ctx_.nats)));
     ws::Handlers h;
@@ -55,7 +55,7 @@ class WebsocketInput final : public sdk::Input {
       if (!dial_failures_.should_log(reason)) return;
       spdlog::warn("{} cannot reach {}: {}; retrying with backoff", ctx_.prefix, config_.url, reason);
     };
-    return ws::start_endpoint(config_, ctx_, std::move(h), stats_, endpoint_);
+    return ws::start_endpoint(config_, ctx_, &site_, std::move(h), stats_, endpoint_);
   }
 
   void stop() override {
@@ -149,7 +149,7 @@ class WebsocketInput final : public sdk::Input {
       if (!ws::valid_site_name(f.site)) return protocol_error(c, p, "invalid site name");
       p.site = f.site;
       p.window = std::max<std::uint64_t>(1, std::min<std::uint64_t>(f.window, config_.window));
-      endpoint_->send(c, ws::encode_welcome(site_, p.window, config_.max_frame_size.bytes), true);
+      endpoint_->send(c, ws::encode_welcome(site_.name, p.window, config_.max_frame_size.bytes), true);
       dial_failures_.link_up();
       stats_.ups++;
       stats_.up = true;
@@ -250,7 +250,7 @@ class WebsocketInput final : public sdk::Input {
 
   Config config_;
   sdk::Context ctx_;
-  std::string site_;
+  ws::SiteIdentity site_;  // set by start(), before the io thread runs
   std::unique_ptr<ws::Endpoint> endpoint_;
   std::size_t max_payload_ = 0;
   ws::LinkStats stats_;

@@ -3,6 +3,7 @@
 // before it is kept.
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <thread>
 
 #include "common/websocket/link.hpp"
@@ -112,5 +113,18 @@ TEST_CASE("websocket_input: with content text a frame becomes a JSON string as i
   });
   sink.stop = true;
   t.join();
+  input->stop();
+}
+
+TEST_CASE("websocket_input: without `site`, a data dir that cannot keep the site name fails start clearly") {
+  TempDir dir{"weir-ws-in"};
+  std::ofstream(dir.file("not-a-dir")) << "x";
+  auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" +
+                                               std::to_string(free_port()) + R"("})");
+  auto input = create<sdk::Input>(p, sdk::Context{"f", "in", "[f/in]", nullptr, dir.file("not-a-dir")});
+  auto st = input->start();
+  REQUIRE_FALSE(st.is_ok());
+  CHECK(st.error().find(dir.file("not-a-dir") + "/site_id") != std::string::npos);
+  CHECK(st.error().find("set `site`") != std::string::npos);
   input->stop();
 }

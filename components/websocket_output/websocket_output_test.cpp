@@ -3,6 +3,7 @@
 // gets its replays confirmed under their first ids, and raw clients get JSON text frames.
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <thread>
 
 #include "common/websocket/link.hpp"
@@ -91,6 +92,19 @@ TEST_CASE("websocket_output: config checks") {
   auto ok =
       parse_config("websocket_output", R"({"mode": "connect", "url": "wss://hub:8765/", "token": "x"})");
   CHECK_MESSAGE(ok.config != nullptr, dump(ok.diags));
+}
+
+TEST_CASE("websocket_output: without `site`, a data dir that cannot keep the site name fails start clearly") {
+  TempDir dir{"weir-ws-out"};
+  std::ofstream(dir.file("not-a-dir")) << "x";
+  auto p = parse_config("websocket_output", R"({"mode": "connect", "url": "ws://127.0.0.1:1/"})");
+  auto out = create<sdk::BatchOutput>(
+      p, sdk::Context{"aflow", "out", "[aflow/out]", nullptr, dir.file("not-a-dir")});
+  auto st = out->start();
+  REQUIRE_FALSE(st.is_ok());
+  CHECK(st.error().find(dir.file("not-a-dir") + "/site_id") != std::string::npos);
+  CHECK(st.error().find("set `site`") != std::string::npos);
+  out->stop();
 }
 
 TEST_CASE("websocket_output: batches are confirmed after the receiver stored them, in order, ids prefixed") {
