@@ -124,9 +124,9 @@ TEST_CASE("websocket_output: batches are confirmed after the receiver stored the
   }
   rx.sink.locked([&] {
     REQUIRE(rx.sink.batches.size() == 5);
-    CHECK(rx.sink.batches[0].id == "site-a/b1");
+    CHECK(rx.sink.batches[0].id == "site-a/aflow/out/b1");
     CHECK(rx.sink.batches[0].records == 1);
-    CHECK(rx.sink.batches[0].body == "site-a/SRC:1 {\"n\":1}\n");
+    CHECK(rx.sink.batches[0].body == "site-a/aflow/out/SRC:1 {\"n\":1}\n");
     return 0;
   });
   out->stop();
@@ -147,7 +147,7 @@ TEST_CASE("websocket_output: batches are confirmed after the receiver stored the
     REQUIRE(rx.sink.batches.size() == 8);
     CHECK(rx.sink.batches[5].id == rx.sink.batches[3].id);
     CHECK(rx.sink.batches[6].id == rx.sink.batches[4].id);
-    CHECK(rx.sink.batches[7].id == "site-a/b6");
+    CHECK(rx.sink.batches[7].id == "site-a/aflow/out/b6");
     return 0;
   });
   again->stop();
@@ -258,7 +258,7 @@ TEST_CASE(
   CHECK(results.done[1].second.is_ok());
   rx.sink.locked([&] {
     REQUIRE(rx.sink.batches.size() == 1);
-    CHECK(rx.sink.batches[0].id == "site-a/small");
+    CHECK(rx.sink.batches[0].id == "site-a/aflow/out/small");
     return 0;
   });
   out->stop();
@@ -287,7 +287,7 @@ TEST_CASE("websocket_output: the other way round, the output listens and the inp
   CHECK(wait_until([&] { return results.count() == 2; }, 10s));
   sink.locked([&] {
     REQUIRE(sink.batches.size() == 2);
-    CHECK(sink.batches[1].body == "site-a/r2 2\n");
+    CHECK(sink.batches[1].body == "site-a/aflow/out/r2 2\n");
     return 0;
   });
   sink.stop = true;
