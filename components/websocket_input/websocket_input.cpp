@@ -38,11 +38,11 @@ struct Work {
 
 class WebsocketInput final : public sdk::Input {
  public:
-  WebsocketInput(const Config& config, const sdk::Context& ctx)
-      : config_(config), ctx_(ctx), site_(ws::site_name(config)) {}
+  WebsocketInput(const Config& config, const sdk::Context& ctx) : config_(config), ctx_(ctx) {}
   ~WebsocketInput() override { stop(); }
 
   sdk::Status start() override {
+    if (auto st = ws::resolve_site(config_, ctx_, site_); !st) return st;
     if (ctx_.nats)
       max_payload_ = static_cast<std::size_t>(std::max<int64_t>(0, natsConnection_GetMaxPayload(ctx_.nats)));
     ws::Handlers h;
@@ -55,7 +55,7 @@ class WebsocketInput final : public sdk::Input {
       if (!dial_failures_.should_log(reason)) return;
       spdlog::warn("{} cannot reach {}: {}; retrying with backoff", ctx_.prefix, config_.url, reason);
     };
-    return ws::start_endpoint(config_, ctx_, std::move(h), stats_, endpoint_);
+    return ws::start_endpoint(config_, ctx_, &site_, std::move(h), stats_, endpoint_);
   }
 
   void stop() override {
@@ -93,6 +93,9 @@ class WebsocketInput final : public sdk::Input {
   struct Peer {
     std::string name;  // address, for logs
     std::string site;  // from hello; empty until then
+    // "<site>/<flow>/<component>/" of the sender, from hello: in front of every id it sends, so
+    // that two sender flows (or two outputs of one flow) never collide here.
+    std::string id_prefix;
     std::uint64_t next_seq = 1;
     std::uint64_t acked = 0;
     std::uint64_t window = 1;
@@ -147,9 +150,12 @@ class WebsocketInput final : public sdk::Input {
     if (f.type == ws::FrameType::hello) {
       if (!p.site.empty()) return protocol_error(c, p, "a second hello");
       if (!ws::valid_site_name(f.site)) return protocol_error(c, p, "invalid site name");
+      if (!ws::valid_site_name(f.flow) || !ws::valid_site_name(f.component))
+        return protocol_error(c, p, "invalid flow or component name");
       p.site = f.site;
+      p.id_prefix = f.site + "/" + f.flow + "/" + f.component + "/";
       p.window = std::max<std::uint64_t>(1, std::min<std::uint64_t>(f.window, config_.window));
-      endpoint_->send(c, ws::encode_welcome(site_, p.window, config_.max_frame_size.bytes), true);
+      endpoint_->send(c, ws::encode_welcome(site_.name, p.window, config_.max_frame_size.bytes), true);
       dial_failures_.link_up();
       stats_.ups++;
       stats_.up = true;
@@ -169,9 +175,14 @@ class WebsocketInput final : public sdk::Input {
     Work w;
     w.conn = c;
     w.seq = f.seq;
-    w.batch.id = p.site + "/" + f.batch;
+    w.batch.id = p.id_prefix + f.batch;
     w.batch.records = f.records;
-    if (!ws::rewrite_body(f.body, f.records, p.site + "/", w.batch.body, error))
+    // The sender's stream position, keyed by the sending consumer: what a replay repeats exactly.
+    if (!f.source.empty()) {
+      w.batch.source = p.id_prefix + f.source;
+      w.batch.position = f.position;
+    }
+    if (!ws::rewrite_body(f.body, f.records, p.id_prefix, w.batch.body, error))
       return refuse(c, p, f.seq, error);
     if (max_payload_ && w.batch.body.size() > max_payload_)
       return refuse(c, p, f.seq,
@@ -250,7 +261,7 @@ class WebsocketInput final : public sdk::Input {
 
   Config config_;
   sdk::Context ctx_;
-  std::string site_;
+  ws::SiteIdentity site_;  // set by start(), before the io thread runs
   std::unique_ptr<ws::Endpoint> endpoint_;
   std::size_t max_payload_ = 0;
   ws::LinkStats stats_;
@@ -274,13 +285,12 @@ sdk::ComponentSpec<Config> spec() {
   s.summary("Receives records from another site over WebSocket (weir.bridge.v1); raw clients may send JSON.")
       .description(
           "The receiving end of a site bridge: each batch from the peer (a websocket_output) is stored whole "
-          "in "
-          "this flow's stream and acknowledged to the sender only after its JetStream PubAck. Record ids "
-          "keep "
-          "their origin, prefixed with the sending site (\"site-a/SRC:42\"), and a batch the sender repeats "
-          "after "
-          "a reconnect or restart is recognised and not stored twice. Clients that connect without the "
-          "subprotocol may send one JSON payload per text frame, each published as one record, best effort.")
+          "in this flow's stream and acknowledged to the sender only after its JetStream PubAck. Batch and "
+          "record ids keep their origin, prefixed with the sender's site, flow and component "
+          "(\"site-a/uplink/to_hub/SRC:42\"), so senders never collide, and a batch the sender repeats "
+          "after a reconnect or restart is recognised and not stored twice. Clients that connect without "
+          "the subprotocol may send one JSON payload per text frame, each published as one record, best "
+          "effort.")
       .output("out", "Records from the peer or from raw clients.");
   ws::add_link_fields(s, "received");
   s.field("content", &Config::content,

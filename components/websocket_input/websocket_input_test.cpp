@@ -1,10 +1,14 @@
 // websocket_input with raw clients over loopback: each text frame one record, invalid JSON to the
 // error port, and a frame over max_frame_size closing the connection with 1009 while what came
-// before it is kept.
+// before it is kept. With bridge senders: ids carry the sender's site, flow and component, and
+// the site name without `site` is kept in the data dir.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <fstream>
 #include <thread>
 
+#include "common/websocket/frame.hpp"
 #include "common/websocket/link.hpp"
 #include "support/component_testing.hpp"
 #include "support/free_port.hpp"
@@ -43,6 +47,52 @@ struct RawClient {
   void send(const std::string& text) { ep->send(conn, text, false); }
   ~RawClient() { ep->stop(); }
 };
+
+// A listening websocket_input, its run() on a thread of its own.
+struct Hub {
+  TempDir dir{"weir-ws-in"};
+  std::uint16_t port = free_port();
+  ThreadSafeSink sink;
+  std::unique_ptr<sdk::Input> input;
+  std::thread thread;
+  Hub() {
+    auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" +
+                                                 std::to_string(port) + R"(", "site": "hub"})");
+    input = create<sdk::Input>(p, sdk::Context{"hubflow", "in", "[hubflow/in]", nullptr, dir.path()});
+    auto st = input->start();
+    REQUIRE_MESSAGE(st.is_ok(), st.error());
+    thread = std::thread([this] { input->run(sink); });
+  }
+  ~Hub() {
+    sink.stop = true;
+    thread.join();
+    input->stop();
+  }
+  std::size_t batches() const {
+    return sink.locked([&] { return sink.batches.size(); });
+  }
+};
+
+// A websocket_output of flow `flow`, component `component`, dialing the hub. `site` empty: the
+// name kept in `data_dir`.
+std::unique_ptr<sdk::BatchOutput> bridge_sender(std::uint16_t port, const std::string& flow,
+                                                const std::string& component, const std::string& site,
+                                                const std::string& data_dir = {}) {
+  const std::string site_field = site.empty() ? "" : R"(, "site": ")" + site + R"(")";
+  auto p = parse_config("websocket_output", R"({"mode": "connect", "url": "ws://127.0.0.1:)" +
+                                                std::to_string(port) + R"(/", "reconnect_max": "200ms")" +
+                                                site_field + "}");
+  auto out = create<sdk::BatchOutput>(
+      p, sdk::Context{flow, component, "[" + flow + "/" + component + "]", nullptr, data_dir});
+  auto st = out->start();
+  REQUIRE_MESSAGE(st.is_ok(), st.error());
+  return out;
+}
+
+// What every sender sends: the same batch id, records ids, source and position.
+sdk::Batch same_batch() {
+  return sdk::Batch{"b1", "SRC:1 {\"n\":1}\n", 1, "out__src__out@17f", 42};
+}
 
 }  // namespace
 
@@ -112,5 +162,76 @@ TEST_CASE("websocket_input: with content text a frame becomes a JSON string as i
   });
   sink.stop = true;
   t.join();
+  input->stop();
+}
+
+TEST_CASE(
+    "websocket_input: two sender flows, or two outputs of one flow, of one site never collide: ids carry "
+    "site, flow and component") {
+  Hub hub;
+  std::atomic<int> confirmed{0};
+  auto done = [&](sdk::Status st) {
+    CHECK_MESSAGE(st.is_ok(), st.error());
+    confirmed++;
+  };
+  auto a = bridge_sender(hub.port, "line1", "to_hub", "site-a");
+  auto b = bridge_sender(hub.port, "line2", "to_hub", "site-a");
+  auto c = bridge_sender(hub.port, "line1", "to_hub_2", "site-a");
+  for (auto* out : {a.get(), b.get(), c.get()}) out->send(same_batch(), done);
+  REQUIRE(wait_until([&] { return confirmed == 3; }, 10s));
+  for (auto* out : {a.get(), b.get(), c.get()}) out->stop();
+
+  auto got = hub.sink.locked([&] { return hub.sink.batches; });
+  REQUIRE(got.size() == 3);
+  std::sort(got.begin(), got.end(), [](const auto& x, const auto& y) { return x.id < y.id; });
+  CHECK(got[0].id == "site-a/line1/to_hub/b1");
+  CHECK(got[1].id == "site-a/line1/to_hub_2/b1");
+  CHECK(got[2].id == "site-a/line2/to_hub/b1");
+  // The sender's stream position space and the position in it, for exact replay detection.
+  CHECK(got[0].source == "site-a/line1/to_hub/out__src__out@17f");
+  CHECK(got[1].source == "site-a/line1/to_hub_2/out__src__out@17f");
+  CHECK(got[2].source == "site-a/line2/to_hub/out__src__out@17f");
+  for (const auto& batch : got) {
+    CHECK(batch.position == 42);
+    CHECK(batch.records == 1);
+    // Record ids too: one prefix, no space.
+    CHECK(batch.body == batch.id.substr(0, batch.id.size() - 2) + "SRC:1 {\"n\":1}\n");
+  }
+}
+
+TEST_CASE(
+    "websocket_input: a sender without `site` goes by the name kept in its data dir, start after start") {
+  Hub hub;
+  TempDir sender_dir{"weir-ws-out"};
+  std::atomic<int> confirmed{0};
+  auto done = [&](sdk::Status) { confirmed++; };
+  for (int start = 1; start <= 2; ++start) {
+    auto out = bridge_sender(hub.port, "line1", "to_hub", "", sender_dir.path());
+    out->send(same_batch(), done);
+    REQUIRE(wait_until([&] { return confirmed == start; }, 10s));
+    out->stop();
+  }
+  std::ifstream file(sender_dir.file("site_id"));
+  std::string site;
+  std::getline(file, site);
+  REQUIRE(ws::valid_site_name(site));
+  hub.sink.locked([&] {
+    REQUIRE(hub.sink.batches.size() == 2);
+    CHECK(hub.sink.batches[0].id == site + "/line1/to_hub/b1");
+    CHECK(hub.sink.batches[1].id == hub.sink.batches[0].id);  // the replay keeps its id
+    return 0;
+  });
+}
+
+TEST_CASE("websocket_input: without `site`, a data dir that cannot keep the site name fails start clearly") {
+  TempDir dir{"weir-ws-in"};
+  std::ofstream(dir.file("not-a-dir")) << "x";
+  auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" +
+                                               std::to_string(free_port()) + R"("})");
+  auto input = create<sdk::Input>(p, sdk::Context{"f", "in", "[f/in]", nullptr, dir.file("not-a-dir")});
+  auto st = input->start();
+  REQUIRE_FALSE(st.is_ok());
+  CHECK(st.error().find(dir.file("not-a-dir") + "/site_id") != std::string::npos);
+  CHECK(st.error().find("set `site`") != std::string::npos);
   input->stop();
 }

@@ -22,11 +22,13 @@ constexpr std::size_t raw_buffer_limit = 4 * 1024 * 1024;
 
 class WebsocketOutput final : public sdk::BatchOutput {
  public:
-  WebsocketOutput(const Config& config, const sdk::Context& ctx)
-      : config_(config), ctx_(ctx), site_(ws::site_name(config)) {}
+  WebsocketOutput(const Config& config, const sdk::Context& ctx) : config_(config), ctx_(ctx) {}
   ~WebsocketOutput() override { stop(); }
 
   sdk::Status start() override {
+    // raw_only never says hello: it needs no site name.
+    if (!config_.raw_only)
+      if (auto st = ws::resolve_site(config_, ctx_, site_); !st) return st;
     ws::Handlers h;
     h.on_open = [this](ws::ConnId c, bool bridge, const std::string& peer) { on_open(c, bridge, peer); };
     h.on_message = [this](ws::ConnId c, std::string&& m, bool binary) {
@@ -34,7 +36,8 @@ class WebsocketOutput final : public sdk::BatchOutput {
     };
     h.on_close = [this](ws::ConnId c, int code, const std::string& reason) { on_close(c, code, reason); };
     h.on_connect_failed = [this](const std::string& reason) { on_connect_failed(reason); };
-    return ws::start_endpoint(config_, ctx_, std::move(h), stats_, endpoint_);
+    return ws::start_endpoint(config_, ctx_, config_.raw_only ? nullptr : &site_, std::move(h), stats_,
+                              endpoint_);
   }
 
   void stop() override {
@@ -148,7 +151,8 @@ class WebsocketOutput final : public sdk::BatchOutput {
     peer_name_ = peer;
     welcomed_ = false;
     endpoint_->send(
-        c, ws::encode_hello(site_, ctx_.flow, ctx_.component, static_cast<std::uint64_t>(config_.window)),
+        c,
+        ws::encode_hello(site_.name, ctx_.flow, ctx_.component, static_cast<std::uint64_t>(config_.window)),
         true);
   }
 
@@ -255,7 +259,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
 
   Config config_;
   sdk::Context ctx_;
-  std::string site_;
+  ws::SiteIdentity site_;  // set by start(), before the io thread runs
   std::unique_ptr<ws::Endpoint> endpoint_;
   ws::LinkStats stats_;
   std::atomic<std::uint64_t> unacked_{0}, waiting_{0}, raw_dropped_{0};

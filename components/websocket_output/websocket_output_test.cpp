@@ -3,6 +3,7 @@
 // gets its replays confirmed under their first ids, and raw clients get JSON text frames.
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <thread>
 
 #include "common/websocket/link.hpp"
@@ -93,6 +94,19 @@ TEST_CASE("websocket_output: config checks") {
   CHECK_MESSAGE(ok.config != nullptr, dump(ok.diags));
 }
 
+TEST_CASE("websocket_output: without `site`, a data dir that cannot keep the site name fails start clearly") {
+  TempDir dir{"weir-ws-out"};
+  std::ofstream(dir.file("not-a-dir")) << "x";
+  auto p = parse_config("websocket_output", R"({"mode": "connect", "url": "ws://127.0.0.1:1/"})");
+  auto out = create<sdk::BatchOutput>(
+      p, sdk::Context{"aflow", "out", "[aflow/out]", nullptr, dir.file("not-a-dir")});
+  auto st = out->start();
+  REQUIRE_FALSE(st.is_ok());
+  CHECK(st.error().find(dir.file("not-a-dir") + "/site_id") != std::string::npos);
+  CHECK(st.error().find("set `site`") != std::string::npos);
+  out->stop();
+}
+
 TEST_CASE("websocket_output: batches are confirmed after the receiver stored them, in order, ids prefixed") {
   Receiver rx;
   auto out = sender(rx.port);
@@ -110,9 +124,9 @@ TEST_CASE("websocket_output: batches are confirmed after the receiver stored the
   }
   rx.sink.locked([&] {
     REQUIRE(rx.sink.batches.size() == 5);
-    CHECK(rx.sink.batches[0].id == "site-a/b1");
+    CHECK(rx.sink.batches[0].id == "site-a/aflow/out/b1");
     CHECK(rx.sink.batches[0].records == 1);
-    CHECK(rx.sink.batches[0].body == "site-a/SRC:1 {\"n\":1}\n");
+    CHECK(rx.sink.batches[0].body == "site-a/aflow/out/SRC:1 {\"n\":1}\n");
     return 0;
   });
   out->stop();
@@ -133,7 +147,7 @@ TEST_CASE("websocket_output: batches are confirmed after the receiver stored the
     REQUIRE(rx.sink.batches.size() == 8);
     CHECK(rx.sink.batches[5].id == rx.sink.batches[3].id);
     CHECK(rx.sink.batches[6].id == rx.sink.batches[4].id);
-    CHECK(rx.sink.batches[7].id == "site-a/b6");
+    CHECK(rx.sink.batches[7].id == "site-a/aflow/out/b6");
     return 0;
   });
   again->stop();
@@ -244,7 +258,7 @@ TEST_CASE(
   CHECK(results.done[1].second.is_ok());
   rx.sink.locked([&] {
     REQUIRE(rx.sink.batches.size() == 1);
-    CHECK(rx.sink.batches[0].id == "site-a/small");
+    CHECK(rx.sink.batches[0].id == "site-a/aflow/out/small");
     return 0;
   });
   out->stop();
@@ -273,7 +287,7 @@ TEST_CASE("websocket_output: the other way round, the output listens and the inp
   CHECK(wait_until([&] { return results.count() == 2; }, 10s));
   sink.locked([&] {
     REQUIRE(sink.batches.size() == 2);
-    CHECK(sink.batches[1].body == "site-a/r2 2\n");
+    CHECK(sink.batches[1].body == "site-a/aflow/out/r2 2\n");
     return 0;
   });
   sink.stop = true;

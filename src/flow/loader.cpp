@@ -155,8 +155,13 @@ LoadResult load_flow_text(std::string_view text, const std::string& file, const 
     if (!doc.name.empty() && !is_name(doc.name, false))
       out.diagnostics.error("/name", "invalid_name", "invalid flow name \"" + doc.name + "\"",
                             "use [a-z0-9][a-z0-9_-]{0,63}: lowercase letters, digits, _ and -");
+    // Cross-checks of the settings only when each of them parsed (a bad one keeps its default).
+    const bool settings_parsed =
+        std::none_of(out.diagnostics.items().begin(), out.diagnostics.items().end(),
+                     [](const sdk::Diagnostic& d) { return d.pointer.rfind("/settings", 0) == 0; });
     parse_components(doc.components, registry, flow, out.diagnostics);
     check_graph(flow, out.diagnostics);
+    if (settings_parsed) check_settings(flow, out.diagnostics);
     if (!out.diagnostics.has_errors()) out.flow = std::move(flow);
   }
   for (auto& d : out.diagnostics.items()) {

@@ -33,4 +33,9 @@ std::vector<LoadResult> load_flow_dir(const std::filesystem::path& dir,
 // Checks inputs, ports, kinds and cycles of parsed components (part of loading; exposed for tests).
 void check_graph(const Flow& flow, sdk::Diagnostics& diags);
 
+// Checks the settings against each other (what JetStream refuses, what defeats its duplicate
+// window) and each parsed component's config against them (its spec's flow_lint). Part of
+// loading once the settings parsed cleanly; exposed for tests.
+void check_settings(const Flow& flow, sdk::Diagnostics& diags);
+
 }  // namespace weir::flow

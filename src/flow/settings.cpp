@@ -2,7 +2,9 @@
 
 #include "core/hash.hpp"
 #include "flow/flow.hpp"
+#include "flow/loader.hpp"
 #include "sdk/base/json_write.hpp"
+#include "sdk/base/units.hpp"
 
 namespace weir::flow {
 
@@ -26,7 +28,10 @@ sdk::ObjectSpec<Settings> Settings::object_spec() {
                  .option("old", Discard::old, "Drop the oldest records (counted) to take new ones."))
       .field("duplicate_window", &Settings::duplicate_window,
              field()
-                 .doc("How long JetStream remembers message ids to drop redeliveries.")
+                 .doc("How long JetStream remembers message ids to drop redeliveries. Keep it at "
+                      "least 2 x ack_wait (and 2 x the ack_wait of a nats_input reading a stream): a "
+                      "batch delivered again after a crash comes back after ack_wait plus the restart. "
+                      "A non-zero max_age must not be shorter.")
                  .duration_range(1s, 24h))
       .field("ack_wait", &Settings::ack_wait,
              field()
@@ -52,6 +57,30 @@ sdk::ObjectSpec<Settings> Settings::object_spec() {
              field().doc("Unacknowledged batches an input may have in flight.").range(1, 1024).advanced())
       .field("replicas", &Settings::replicas,
              field().doc("Stream replicas (clustered JetStream only).").range(1, 5).advanced());
+}
+
+void check_settings(const Flow& flow, sdk::Diagnostics& diags) {
+  using sdk::format_duration;
+  const auto& s = flow.settings;
+  const auto window = s.duplicate_window;
+  if (s.max_age.count() > 0 && s.max_age < window)
+    diags.error("/settings/max_age", "inconsistent_settings",
+                "max_age " + format_duration(s.max_age) + " is shorter than duplicate_window " +
+                    format_duration(window) + ": JetStream refuses such a stream",
+                "set max_age to at least " + format_duration(window) + ", or duplicate_window to at most " +
+                    format_duration(s.max_age));
+  if (window < 2 * s.ack_wait)
+    diags.warning("/settings/duplicate_window", "short_duplicate_window",
+                  "duplicate_window " + format_duration(window) + " is shorter than twice ack_wait " +
+                      format_duration(s.ack_wait) +
+                      ": a batch delivered again after a crash arrives after ack_wait plus the restart "
+                      "time, beyond the window, and is stored twice",
+                  "set duplicate_window to at least " + format_duration(2 * s.ack_wait) +
+                      ", or ack_wait to at most " + format_duration(window / 2));
+  const sdk::FlowSettings view{window, s.ack_wait};
+  for (const auto& c : flow.components)
+    if (c.info && c.config && c.info->flow_lint)
+      c.info->flow_lint(c.config.get(), view, diags, c.pointer + "/config");
 }
 
 const ComponentDecl* Flow::find(std::string_view id) const {

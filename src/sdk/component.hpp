@@ -49,9 +49,11 @@ struct Batch {
   std::string id;  // the id its message had upstream: the same when it is delivered again
   std::string body;
   std::size_t records = 0;
-  // Where it was read (BatchOutput only): the upstream consumer and the batch's sequence in the
-  // flow's stream. Per source, positions grow in the order batches are sent, except that a batch
-  // never confirmed is sent again.
+  // Where it was read: for a BatchOutput, the upstream consumer and the batch's sequence in the
+  // flow's stream; for InputSink::push_batch (a bridge), the same pair at the sender, the source
+  // prefixed with the sender's "<site>/<flow>/<component>/" (empty when unknown). Per source,
+  // positions grow in the order batches are sent, except that a batch never confirmed is sent
+  // again (with the same source and position).
   std::string source;
   std::uint64_t position = 0;
 };

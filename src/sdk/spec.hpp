@@ -3,6 +3,7 @@
 // the JSON Schema. See STYLE.md for how a component declares itself.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -177,6 +178,13 @@ struct PortInfo {
   std::string doc;
 };
 
+// The settings of the flow a component stands in that its flow lint may check against (the
+// flow's own Settings live in a higher library).
+struct FlowSettings {
+  std::chrono::nanoseconds duplicate_window{0};  // how long the flow's stream remembers message ids
+  std::chrono::nanoseconds ack_wait{0};          // redelivery delay of the flow's own consumers
+};
+
 // The type-erased spec the registry, the flow loader and the runtime work with.
 struct ComponentInfo {
   std::string type;
@@ -195,6 +203,11 @@ struct ComponentInfo {
                                             const std::string& pointer)>
       parse;
   std::function<std::unique_ptr<Component>(const void* config, const Context& ctx)> create;
+  // Checks a parsed config against the flow's settings (see ComponentSpec::flow_lint); empty when
+  // the component has no such check. The flow loader calls it once both parsed cleanly.
+  std::function<void(const void* config, const FlowSettings& flow, Diagnostics& d,
+                     const std::string& pointer)>
+      flow_lint;
   // Secret fields' values are replaced before a config is logged or served.
   boost::json::value redacted(const boost::json::value& config) const;
   std::size_t output_index(std::string_view port) const;  // npos when unknown
@@ -221,6 +234,16 @@ class ComponentSpec {
   }
   ComponentSpec& lint(std::function<void(const Config&, Lint&)> check) {
     object_.lint(std::move(check));
+    return *this;
+  }
+  // A check of the config against the settings of the flow it stands in, reported at the
+  // component's `config` (a nats_input's ack_wait against the flow's duplicate_window, say).
+  ComponentSpec& flow_lint(std::function<void(const Config&, const FlowSettings&, Lint&)> check) {
+    info_.flow_lint = [check = std::move(check)](const void* cfg, const FlowSettings& flow, Diagnostics& d,
+                                                 const std::string& pointer) {
+      Lint lint(d, pointer);
+      check(*static_cast<const Config*>(cfg), flow, lint);
+    };
     return *this;
   }
   ComponentSpec& output(std::string name, std::string doc) {

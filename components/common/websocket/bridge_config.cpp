@@ -1,7 +1,5 @@
 #include "common/websocket/bridge_config.hpp"
 
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
 
 #include "common/websocket/frame.hpp"
@@ -54,13 +52,10 @@ void lint_link(const LinkConfig& c, sdk::Lint& lint) {
     lint.error("site", "invalid_value", "a site name is 1 to 64 of A-Z a-z 0-9 _ . : -");
 }
 
-std::string site_name(const LinkConfig& c) {
-  if (!c.site.empty()) return c.site;
-  char host[256] = {};
-  if (gethostname(host, sizeof host - 1) != 0) return "weir";
-  std::string out;
-  for (const char* p = host; *p && out.size() < 64; ++p) out += valid_site_char(*p) ? *p : '-';
-  return out.empty() ? "weir" : out;
+sdk::Status resolve_site(const LinkConfig& c, const sdk::Context& ctx, SiteIdentity& out) {
+  std::string error;
+  if (!resolve_site(c.site, ctx.data_dir, out, error)) return sdk::Status::error(error);
+  return sdk::Status::ok();
 }
 
 EndpointOptions endpoint_options(const LinkConfig& c, const sdk::Context& ctx) {
@@ -123,8 +118,8 @@ bool RawClients::remove(ConnId c) {
   return true;
 }
 
-sdk::Status start_endpoint(const LinkConfig& c, const sdk::Context& ctx, Handlers h, LinkStats& stats,
-                           std::unique_ptr<Endpoint>& out) {
+sdk::Status start_endpoint(const LinkConfig& c, const sdk::Context& ctx, const SiteIdentity* site, Handlers h,
+                           LinkStats& stats, std::unique_ptr<Endpoint>& out) {
   auto limit = std::make_shared<RateLimit>(std::chrono::seconds(10));
   h.on_rejected = [prefix = ctx.prefix, &stats, limit](const std::string& peer, int status,
                                                        const std::string& reason) {
@@ -139,11 +134,12 @@ sdk::Status start_endpoint(const LinkConfig& c, const sdk::Context& ctx, Handler
     out.reset();
     return sdk::Status::error(error);
   }
+  const std::string as = site ? " as site " + site->name + " (from " + site->origin + ")" : "";
   if (c.mode == Mode::listen)
-    spdlog::info("{} listening on {} (port {}{}) as site {}", ctx.prefix, c.listen, out->port(),
-                 c.tls.cert.empty() ? "" : ", wss", site_name(c));
+    spdlog::info("{} listening on {} (port {}{}){}", ctx.prefix, c.listen, out->port(),
+                 c.tls.cert.empty() ? "" : ", wss", as);
   else
-    spdlog::info("{} connecting to {} as site {}", ctx.prefix, c.url, site_name(c));
+    spdlog::info("{} connecting to {}{}", ctx.prefix, c.url, as);
   return sdk::Status::ok();
 }
 

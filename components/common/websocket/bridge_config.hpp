@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/websocket/link.hpp"
+#include "common/websocket/site_id.hpp"
 #include "sdk/component.hpp"
 #include "sdk/spec.hpp"
 
@@ -42,9 +43,8 @@ struct LinkConfig {
 template <class Config>
 void add_link_fields(sdk::ComponentSpec<Config>& spec, const char* role);
 
-// The endpoint options for a component; `site` is resolved (the host name when not set).
+// The endpoint options for a component (relative certificate paths inside the data dir).
 EndpointOptions endpoint_options(const LinkConfig& c, const sdk::Context& ctx);
-std::string site_name(const LinkConfig& c);
 void lint_link(const LinkConfig& c, sdk::Lint& lint);
 
 // Log lines and counters of one link, shared by both components: link up/down once per
@@ -89,10 +89,15 @@ class RawClients {
   std::set<ConnId> clients_;
 };
 
+// This site's name (see site_id.hpp): `site`, else the one kept in the engine's data dir. An
+// error tells the user to set `site`.
+sdk::Status resolve_site(const LinkConfig& c, const sdk::Context& ctx, SiteIdentity& out);
+
 // Creates and starts the component's endpoint with `h`, adding the handler for refused upgrades
-// (counted in `stats`, logged at most every 10 s) and logging where it listens or dials.
-sdk::Status start_endpoint(const LinkConfig& c, const sdk::Context& ctx, Handlers h, LinkStats& stats,
-                           std::unique_ptr<Endpoint>& out);
+// (counted in `stats`, logged at most every 10 s) and logging where it listens or dials, and as
+// which site (`site`, when resolved) and where that name came from.
+sdk::Status start_endpoint(const LinkConfig& c, const sdk::Context& ctx, const SiteIdentity* site, Handlers h,
+                           LinkStats& stats, std::unique_ptr<Endpoint>& out);
 
 // ---- template definition ----
 template <class Config>
@@ -140,8 +145,14 @@ void add_link_fields(sdk::ComponentSpec<Config>& spec, const char* role) {
              field().duration_range(100ms, 1h).advanced().doc(
                  "connect mode: longest wait between attempts (backoff from 100 ms, x2, +-20% jitter)."))
       .field("site", static_cast<std::string Config::*>(&L::site),
-             field().doc("This site's name in the handshake and in logs (default: the host name). 1 to 64 "
-                         "of A-Z a-z 0-9 _ . : -"))
+             field()
+                 .doc("This site's name in the handshake and in logs; a websocket_input puts the sender's in "
+                      "front of the ids of everything it receives, so replays are recognised only while it "
+                      "stays the same. Unset: a name made once from the host name and a random suffix, kept "
+                      "in `site_id` in the engine's data dir (it survives a re-created container; the "
+                      "component does not start when the data dir is not writable). 1 to 64 of A-Z a-z "
+                      "0-9 _ . : -")
+                 .example("site-a"))
       .field("window", static_cast<int Config::*>(&L::window),
              field().range(1, 256).advanced().doc(
                  "Most data frames " + r + " and not yet acknowledged (the smaller of both sides wins)."))

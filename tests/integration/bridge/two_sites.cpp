@@ -80,7 +80,7 @@ void TwoSites::check_exactly_once(std::uint64_t n, bool ordered) {
   CHECK(ids.size() == msgs.size());
   const auto missing = missing_ranges(seen, n, [](std::uint64_t) { return true; });
   CHECK_MESSAGE(missing.empty(), "missing records: " << missing);
-  if (!msgs.empty()) CHECK(msgs.front().msg_id.rfind("hub.sink:site-a/", 0) == 0);
+  if (!msgs.empty()) CHECK(msgs.front().msg_id.rfind("hub.sink:site-a/uplink/link/", 0) == 0);
 }
 
 }  // namespace weir::testing

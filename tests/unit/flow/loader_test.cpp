@@ -86,6 +86,48 @@ TEST_CASE("graph rules") {
   CHECK_FALSE(r.flow.has_value());
 }
 
+TEST_CASE("settings against each other and against a nats_input's ack_wait") {
+  auto flow = [](const std::string& settings, const std::string& input_config) {
+    const std::string components = R"([{"id": "src", "type": "nats_input", "config": )" + input_config +
+                                   R"(}, {"id": "out", "type": "log", "inputs": ["src"]}])";
+    return load(R"({"version": 1, "name": "t", "settings": )" + settings + R"(, "components": )" +
+                components + "}");
+  };
+  const std::string stream = R"({"subject": "s.>", "stream": "S", "ack_wait": "10s"})";
+  auto count = [](const flow::LoadResult& r) { return r.diagnostics.size(); };
+
+  // The defaults (2m window, 10s ack_wait), the limits themselves and max_age 0 are fine.
+  CHECK(count(flow("{}", stream)) == 0);
+  CHECK(count(flow(R"({"max_age": "2m"})", stream)) == 0);
+  CHECK(count(flow(R"({"max_age": "0s", "duplicate_window": "24h"})", stream)) == 0);
+  CHECK(count(flow(R"({"duplicate_window": "20s", "ack_wait": "10s"})", stream)) == 0);
+
+  auto refused = flow(R"({"max_age": "1m59s"})", stream);
+  CHECK(has(refused, "inconsistent_settings", "/settings/max_age"));
+  CHECK_FALSE(refused.flow.has_value());
+
+  auto short_window = flow(R"({"duplicate_window": "19s", "ack_wait": "10s"})", stream);
+  CHECK(has(short_window, "short_duplicate_window", "/settings/duplicate_window"));
+  REQUIRE(short_window.flow.has_value());  // a warning: the flow still loads and runs
+  CHECK(short_window.diagnostics.items()[0].severity == sdk::Severity::warning);
+  CHECK(short_window.diagnostics.items()[0].hint.find("at least 20s") != std::string::npos);
+
+  // The input's ack_wait: at most half the window, and only with a stream (a core subscription
+  // has no redelivery).
+  CHECK(count(flow(R"({"duplicate_window": "1m"})",
+                   R"({"subject": "s.>", "stream": "S", "ack_wait": "30s"})")) == 0);
+  auto slow =
+      flow(R"({"duplicate_window": "1m"})", R"({"subject": "s.>", "stream": "S", "ack_wait": "31s"})");
+  CHECK(has(slow, "short_duplicate_window", "/components/0/config/ack_wait"));
+  CHECK(slow.flow.has_value());
+  CHECK(count(flow(R"({"duplicate_window": "1m"})", R"({"subject": "s.>", "ack_wait": "31s"})")) == 0);
+
+  // A setting that did not parse keeps its default: no cross-check on it.
+  auto bad = flow(R"({"max_age": "1m", "duplicate_window": "forever"})", stream);
+  CHECK(has(bad, "invalid_value", "/settings/duplicate_window"));
+  CHECK_FALSE(has(bad, "inconsistent_settings", "/settings/max_age"));
+}
+
 TEST_CASE("a directory with a broken flow still yields the good one") {
   auto dir = fs::temp_directory_path() / ("weir-loader-" + std::to_string(::getpid()));
   fs::create_directories(dir);
