@@ -1,8 +1,9 @@
 // The bridge's promise where JetStream's duplicate window cannot help: the hub flow's window is
 // 1 s, outages last far longer, and the hub's sink is a file that keeps every line
-// (file_output), so a batch stored twice shows. The link runs with 40 ms of delay each way, so
-// that at every cut frames are in flight: stored at the hub, their ack not yet at site A, which
-// sends them again after the reconnect.
+// (file_output), so a batch stored twice shows. The link runs with 100 ms of delay each way (a
+// frame and then its ack take longer than the 100 ms between bursts), so that at every cut
+// frames are in flight: stored at the hub, their ack not yet at site A, which sends them again
+// after the reconnect.
 #include <doctest/doctest.h>
 
 #include <thread>
@@ -28,7 +29,7 @@ TEST_CASE("bridge: cut with frames in flight and down 6 s (beyond the hub's 1 s 
   TempDir dir("weir-bridge-once");
   const auto out = dir.file("hub.ndjson");
   TwoSites sites(file_sink(out));
-  sites.proxy().set_delay(40ms);
+  sites.proxy().set_delay(100ms);
   sites.start();
   std::uint64_t n = 0;
   {
@@ -51,7 +52,7 @@ TEST_CASE("bridge: the hub's nats-server restarted during a 20 s outage; each re
   TempDir dir("weir-bridge-once");
   const auto out = dir.file("hub.ndjson");
   TwoSites sites(file_sink(out));
-  sites.proxy().set_delay(40ms);
+  sites.proxy().set_delay(100ms);
   sites.start();
   std::uint64_t n = 0;
   {
