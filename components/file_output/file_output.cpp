@@ -202,7 +202,8 @@ class FileOutput final : public sdk::Output {
       unsigned long long a = 0, b = 0;
       if (header) {
         if (std::sscanf(line.c_str(), "file %llu %llu", &a, &b) != 2)
-          return sdk::Status::error(state_path().string() + " is damaged: delete it to start over (at-least-once)");
+          return sdk::Status::error(state_path().string() +
+                                    " is damaged: delete it to start over (at-least-once)");
         ino = a;
         confirmed = b;
         header = false;
@@ -212,7 +213,8 @@ class FileOutput final : public sdk::Output {
     }
     auto cut = [&](const fs::path& p, std::uint64_t to) -> sdk::Status {
       struct stat st {};
-      if (::stat(p.c_str(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) <= to) return sdk::Status::ok();
+      if (::stat(p.c_str(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) <= to)
+        return sdk::Status::ok();
       spdlog::info("{} cutting {} bytes off {}: written after the last confirmed batch, they come again",
                    prefix_, static_cast<std::uint64_t>(st.st_size) - to, p.string());
       if (::truncate(p.c_str(), static_cast<off_t>(to)) != 0) return sys_error("cannot cut back", p, errno);
@@ -229,7 +231,8 @@ class FileOutput final : public sdk::Output {
       if (auto st = cut(first, confirmed); !st) return st;
       return have ? cut(path_, 0) : sdk::Status::ok();
     }
-    spdlog::warn("{} the file {} last confirmed is gone: positions kept, nothing cut", prefix_, path_.string());
+    spdlog::warn("{} the file {} last confirmed is gone: positions kept, nothing cut", prefix_,
+                 path_.string());
     return sdk::Status::ok();
   }
 

@@ -219,8 +219,8 @@ class NatsInput final : public sdk::Input {
     last_error_ = error;
   }
 
-  bool deliver(sdk::InputSink& sink, std::string id, std::string_view payload, std::function<void()> on_durable,
-               const sdk::Position* at = nullptr) {
+  bool deliver(sdk::InputSink& sink, std::string id, std::string_view payload,
+               std::function<void()> on_durable, const sdk::Position* at = nullptr) {
     auto push = [&](sdk::Record&& rec) {
       return at != nullptr ? sink.push_at(*at, std::move(rec), std::move(on_durable))
                            : sink.push(std::move(rec), std::move(on_durable));

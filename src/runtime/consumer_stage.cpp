@@ -49,7 +49,8 @@ void ConsumerStage::run(std::size_t upstream) {
   // Binding needs the server; until it answers, retry quietly (one log line per outage).
   while (!stop_.stopping()) {
     if (!pub) {
-      auto p = bus::AsyncPublisher::create(*shared_.conn, {.max_pending = 1024, .track_stream = shared_.stream});
+      auto p =
+          bus::AsyncPublisher::create(*shared_.conn, {.max_pending = 1024, .track_stream = shared_.stream});
       if (p) pub = std::move(p.value());
     }
     if (!js) {

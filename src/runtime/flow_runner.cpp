@@ -6,11 +6,11 @@
 #include <set>
 #include <thread>
 
+#include "bus/stream_messages.hpp"
 #include "bus/topology.hpp"
 #include "runtime/consumer_stage.hpp"
 #include "runtime/input_stage.hpp"
 #include "runtime/janitor.hpp"
-#include "bus/stream_messages.hpp"
 
 namespace weir::runtime {
 

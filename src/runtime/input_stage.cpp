@@ -21,8 +21,9 @@ InputStage::InputStage(FlowShared& shared, const graph::Stage& stage)
     subject_index_.push_back(subjects.size());
     if (r.publish) subjects.push_back(r.subject);
   }
-  log_ = std::make_unique<PositionLog>(shared.flow.name, shared.stream,
-                                       "input__" + shared.flow.components[component_].id, std::move(subjects));
+  log_ =
+      std::make_unique<PositionLog>(shared.flow.name, shared.stream,
+                                    "input__" + shared.flow.components[component_].id, std::move(subjects));
   boot_ =
       core::hex64(static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()));
 }
@@ -45,7 +46,8 @@ void InputStage::join() {
 void InputStage::run() {
   using namespace std::chrono_literals;
   while (!pub_) {
-    auto pub = bus::AsyncPublisher::create(*shared_.conn, {.max_pending = 4096, .track_stream = shared_.stream});
+    auto pub =
+        bus::AsyncPublisher::create(*shared_.conn, {.max_pending = 4096, .track_stream = shared_.stream});
     if (pub) {
       pub_ = std::move(pub.value());
       break;
@@ -87,7 +89,8 @@ bool InputStage::recover_positions() {
 // stream filled by its inputs alone would wedge every stage behind them.
 static std::uint64_t input_share(const flow::Settings& s) {
   const auto max = s.max_bytes.bytes;
-  const auto headroom = std::min<std::uint64_t>(max / 2, std::max<std::uint64_t>(max / 4, 2 * s.batch_bytes.bytes));
+  const auto headroom =
+      std::min<std::uint64_t>(max / 2, std::max<std::uint64_t>(max / 4, 2 * s.batch_bytes.bytes));
   return max - headroom;
 }
 
@@ -261,8 +264,8 @@ void InputStage::publish_pending() {
       position = log_->publishing(subject_index_[p], open_at_[p].source, open_at_[p].lo, open_at_[p].hi);
       open_at_[p].source.clear();
     }
-    auto st = publish_batch(*pub_, ports[p].subject, open_[p], batch_id(id, info.outputs[p].name, open_[p]), {},
-                            {}, {}, position);
+    auto st = publish_batch(*pub_, ports[p].subject, open_[p], batch_id(id, info.outputs[p].name, open_[p]),
+                            {}, {}, {}, position);
     if (!st.ok()) spdlog::debug("{} publish: {}", prefix_, st.text());  // retried in settle()
     open_[p].clear();
     ++inflight_batches_;

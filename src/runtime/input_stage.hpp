@@ -58,15 +58,15 @@ class InputStage final : public sdk::InputSink {
     std::string source;
     std::uint64_t lo = 0, hi = 0;
   };
-  std::vector<OpenPositions> open_at_;          // by port
-  std::vector<std::size_t> subject_index_;      // by port: index in log_'s subjects
+  std::vector<OpenPositions> open_at_;      // by port
+  std::vector<std::size_t> subject_index_;  // by port: index in log_'s subjects
   std::unique_ptr<PositionLog> log_;
   // Admission: the stream's size when last read, plus what this input published since.
   std::uint64_t stream_bytes_ = 0;
   std::chrono::steady_clock::time_point stream_read_{};
   bool held_back_ = false;  // reported once per stall
   bus::JetStream js_;
-  BatchWriter dead_;               // error records nobody consumes
+  BatchWriter dead_;  // error records nobody consumes
   std::string dead_reason_;
   std::vector<std::function<void()>> pending_callbacks_;   // records in open batches
   std::vector<std::function<void()>> inflight_callbacks_;  // records in published batches

@@ -108,8 +108,12 @@ bool decode_checkpoint(std::string_view body, std::uint64_t& through, MarkMap& m
   return !first;
 }
 
-PositionLog::PositionLog(std::string flow, std::string stream, std::string name, std::vector<std::string> subjects)
-    : flow_(std::move(flow)), stream_(std::move(stream)), name_(std::move(name)), subjects_(std::move(subjects)) {}
+PositionLog::PositionLog(std::string flow, std::string stream, std::string name,
+                         std::vector<std::string> subjects)
+    : flow_(std::move(flow)),
+      stream_(std::move(stream)),
+      name_(std::move(name)),
+      subjects_(std::move(subjects)) {}
 
 std::string PositionLog::checkpoint_subject() const {
   return graph::positions_subject(flow_, name_);
@@ -154,7 +158,8 @@ bus::Status PositionLog::recover(jsCtx* js) {
   dirty_ = last > through;
   recovered_ = true;
   if (found > 0)
-    spdlog::debug("[{}] {}: {} batches stored after its checkpoint (through {})", flow_, name_, found, through);
+    spdlog::debug("[{}] {}: {} batches stored after its checkpoint (through {})", flow_, name_, found,
+                  through);
   return bus::Status::success();
 }
 
@@ -183,7 +188,8 @@ std::string PositionLog::publishing(std::size_t subject, std::string_view key, s
 
 void PositionLog::settled(std::uint64_t last_seq) {
   std::lock_guard lock(mu_);
-  for (auto& [subject, key, lo, hi] : pending_) settled_[{subjects_[subject], std::move(key)}].add(lo, hi, true);
+  for (auto& [subject, key, lo, hi] : pending_)
+    settled_[{subjects_[subject], std::move(key)}].add(lo, hi, true);
   if (!pending_.empty()) dirty_ = true;
   pending_.clear();
   settled_through_ = std::max(settled_through_, last_seq);

@@ -101,8 +101,9 @@ class PositionLog {
   const std::vector<std::string> subjects_;
   std::string key_filter_;
   mutable std::mutex mu_;
-  MarkMap settled_;                                      // what the checkpoint may say
-  std::vector<std::tuple<std::size_t, std::string, std::uint64_t, std::uint64_t>> pending_;  // published, not settled
+  MarkMap settled_;  // what the checkpoint may say
+  std::vector<std::tuple<std::size_t, std::string, std::uint64_t, std::uint64_t>>
+      pending_;                        // published, not settled
   std::uint64_t settled_through_ = 0;  // highest acknowledged data sequence
   std::uint64_t covered_ = 0;          // `through` of the last stored checkpoint
   bool dirty_ = false;                 // settled_ changed since the last checkpoint

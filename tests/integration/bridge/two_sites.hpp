@@ -21,7 +21,8 @@ struct LinkOptions {
   std::string a_settings = R"({"ack_wait": "5s"})";
   std::string hub_settings = "{}";
   // The hub's sink, one component reading "from_sites": by default nats_output into OUT.
-  std::string hub_sink = R"({ "id": "sink", "type": "nats_output", "inputs": ["from_sites"], "config": { "subject": "out.data" } })";
+  std::string hub_sink =
+      R"({ "id": "sink", "type": "nats_output", "inputs": ["from_sites"], "config": { "subject": "out.data" } })";
 };
 
 class TwoSites {

@@ -23,11 +23,13 @@ std::string flow(const std::string& out, bool fan) {
   if (!fan)
     return R"({"version": 1, "name": "once", )" + settings + R"(, "components": [)" + input + R"(,
       {"id": "shape", "type": "json_map", "inputs": ["src"], "config": {"set": {"f": "value * 2"}}},
-      {"id": "sink", "type": "file_output", "inputs": ["shape"], "config": {"path": ")" + out + R"("}}]})";
+      {"id": "sink", "type": "file_output", "inputs": ["shape"], "config": {"path": ")" +
+           out + R"("}}]})";
   return R"({"version": 1, "name": "once", )" + settings + R"(, "components": [)" + input + R"(,
       {"id": "a", "type": "json_map", "inputs": ["src"], "config": {"set": {"branch": "\"a\""}}},
       {"id": "b", "type": "json_map", "inputs": ["src"], "config": {"set": {"branch": "\"b\""}}},
-      {"id": "sink", "type": "file_output", "inputs": ["a", "b"], "config": {"path": ")" + out + R"("}},
+      {"id": "sink", "type": "file_output", "inputs": ["a", "b"], "config": {"path": ")" +
+         out + R"("}},
       {"id": "copy", "type": "nats_output", "inputs": ["a", "b"], "config": {"subject": "out.data"}}]})";
 }
 
@@ -98,7 +100,8 @@ TEST_CASE("fan-out then fan-in: both branches arrive, each record once per branc
   CHECK(rig.stop_engine() == 0);
 }
 
-TEST_CASE("max_bytes 1MiB, a fast input and a slower output: everything arrives once, the stall is reported") {
+TEST_CASE(
+    "max_bytes 1MiB, a fast input and a slower output: everything arrives once, the stall is reported") {
   EngineRig rig;
   rig.create_streams();
   const auto out = rig.dir() + "/full.ndjson";
@@ -110,14 +113,15 @@ TEST_CASE("max_bytes 1MiB, a fast input and a slower output: everything arrives 
     "components": [
       {"id": "src", "type": "nats_input", "config": {"subject": "src.>", "stream": "SRC", "ack_wait": "2s"}},
       {"id": "shape", "type": "json_map", "inputs": ["src"], "config": {"set": {"f": "value * 2"}}},
-      {"id": "sink", "type": "file_output", "inputs": ["shape"], "config": {"path": ")" + out + R"(", "fsync": "always"}}]})");
+      {"id": "sink", "type": "file_output", "inputs": ["shape"], "config": {"path": ")" +
+                                  out + R"(", "fsync": "always"}}]})");
   rig.start_engine();
   // The stall shows while it lasts: the input is degraded, with the reason.
-  bool reported = wait_until([&] { return rig.engine_log().find("held back") != std::string::npos; }, 60s, 100ms);
+  bool reported =
+      wait_until([&] { return rig.engine_log().find("held back") != std::string::npos; }, 60s, 100ms);
   CHECK_MESSAGE(reported, rig.engine_log());
   wait_lines(out, n, 300s, 3s);
   check_each_once(out, n, {""}, [&] { return rig.debug_state() + rig.engine_log(); });
   CHECK(rig.engine_log().find("room again") != std::string::npos);
   CHECK(rig.stop_engine() == 0);
 }
-

@@ -36,9 +36,9 @@ EngineRig::~EngineRig() {
 void EngineRig::write_config(const std::string& extra) {
   // `extra` may set its own log level.
   const bool own_log = extra.find("\"log\"") != std::string::npos;
-  std::ofstream(dir_.file("weir.json")) << R"({"shutdown_timeout": "5s")"
-                                        << (own_log ? "" : R"(, "log": {"level": "info"})")
-                                        << (extra.empty() ? "" : ", ") << extra << "}";
+  std::ofstream(dir_.file("weir.json"))
+      << R"({"shutdown_timeout": "5s")" << (own_log ? "" : R"(, "log": {"level": "info"})")
+      << (extra.empty() ? "" : ", ") << extra << "}";
 }
 
 std::string EngineRig::api() const {
@@ -87,11 +87,10 @@ void EngineRig::start_engine() {
   REQUIRE_FALSE(engine_);
   ++runs_;
   engine_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{weir_binary(), "run", "--config", dir_.file("weir.json"), "--nats-url",
-                               engine_nats_port_ != 0
-                                   ? "nats://127.0.0.1:" + std::to_string(engine_nats_port_)
-                                   : server_.url(),
-                               "--flows", flows_dir(), "--data-dir", dir_.file("data")},
+      std::vector<std::string>{
+          weir_binary(), "run", "--config", dir_.file("weir.json"), "--nats-url",
+          engine_nats_port_ != 0 ? "nats://127.0.0.1:" + std::to_string(engine_nats_port_) : server_.url(),
+          "--flows", flows_dir(), "--data-dir", dir_.file("data")},
       dir_.file("engine.log"));
 }
 
@@ -259,7 +258,9 @@ PacedSource::PacedSource(EngineRig& rig, std::uint64_t per_second) : rig_(rig), 
   thread_ = std::thread([this] { run(); });
 }
 
-PacedSource::~PacedSource() { stop(); }
+PacedSource::~PacedSource() {
+  stop();
+}
 
 std::uint64_t PacedSource::stop() {
   stop_ = true;
@@ -277,7 +278,8 @@ void PacedSource::run() {
   }
 }
 
-std::map<std::pair<std::int64_t, std::string>, int> count_records(const std::string& path, std::size_t& lines) {
+std::map<std::pair<std::int64_t, std::string>, int> count_records(const std::string& path,
+                                                                  std::size_t& lines) {
   std::map<std::pair<std::int64_t, std::string>, int> seen;
   std::ifstream in(path);
   std::string line;

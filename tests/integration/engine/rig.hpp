@@ -93,7 +93,8 @@ class PacedSource {
 
 // A file of NDJSON records as a sink that hides nothing: how many times each (n, branch) is in
 // it ("branch" is "" for records without one), and its line count.
-std::map<std::pair<std::int64_t, std::string>, int> count_records(const std::string& path, std::size_t& lines);
+std::map<std::pair<std::int64_t, std::string>, int> count_records(const std::string& path,
+                                                                  std::size_t& lines);
 std::size_t count_lines(const std::string& path);
 // Waits until the file has `want` lines, then `settle` more: a late replay would add lines.
 std::size_t wait_lines(const std::string& path, std::size_t want, std::chrono::seconds deadline,
