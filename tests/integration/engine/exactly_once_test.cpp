@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <thread>
 
+#include "http/client.hpp"
 #include "rig.hpp"
 #include "support/tcp_proxy.hpp"
 
@@ -116,10 +117,16 @@ TEST_CASE(
       {"id": "sink", "type": "file_output", "inputs": ["shape"], "config": {"path": ")" +
                                   out + R"(", "fsync": "always"}}]})");
   rig.start_engine();
-  // The stall shows while it lasts: the input is degraded, with the reason.
-  bool reported =
-      wait_until([&] { return rig.engine_log().find("held back") != std::string::npos; }, 60s, 100ms);
-  CHECK_MESSAGE(reported, rig.engine_log());
+  // The stall shows while it lasts: the input is degraded in the API, with the reason, and logged.
+  std::string seen;
+  bool degraded = wait_until(
+      [&] {
+        seen = weir::http::request("GET", rig.api(), "/api/v1/flows/full").body;
+        return seen.find(R"("state":"degraded","error":"held back)") != std::string::npos;
+      },
+      60s, 20ms);
+  CHECK_MESSAGE(degraded, seen);
+  CHECK(rig.engine_log().find("held back") != std::string::npos);
   wait_lines(out, n, 300s, 3s);
   check_each_once(out, n, {""}, [&] { return rig.debug_state() + rig.engine_log(); });
   CHECK(rig.engine_log().find("room again") != std::string::npos);
