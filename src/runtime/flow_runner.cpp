@@ -432,6 +432,7 @@ FlowStatus FlowRunner::status() const {
     s.errors = c.errors.load();
     s.dead_letters = c.dead_letters.load();
     s.retries = c.retries.load();
+    s.replays = c.replays.load();
     const auto& outputs = shared_.flow.components[i].info->outputs;
     for (std::size_t p = 0; p + 1 < outputs.size(); ++p)
       s.ports_out.emplace_back(outputs[p].name, p < ComponentCounters::max_ports ? c.port_out[p].load() : 0);

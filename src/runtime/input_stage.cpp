@@ -140,15 +140,15 @@ bool InputStage::admit(std::size_t bytes) {
 bool InputStage::push_at(const sdk::Position& at, sdk::Record&& rec, std::function<void()> on_durable) {
   if (stopping()) return false;
   if (log_->covers_any(at.source, at.seq)) {
-    replayed(std::move(on_durable));
+    replayed(1, std::move(on_durable));
     return true;
   }
   add(0, std::move(rec), std::move(on_durable), &at);
   return true;
 }
 
-void InputStage::replayed(std::function<void()>&& on_durable) {
-  shared_.counters[component_].replays++;
+void InputStage::replayed(std::size_t records, std::function<void()>&& on_durable) {
+  shared_.counters[component_].replays += records;
   if (on_durable) pending_callbacks_.push_back(std::move(on_durable));
 }
 
@@ -182,7 +182,7 @@ bool InputStage::fail(sdk::Record&& rec, std::string_view reason, std::function<
 bool InputStage::push_batch(sdk::Batch&& batch, std::function<void()> on_durable) {
   if (stopping()) return false;
   if (!batch.source.empty() && log_->covers_any(batch.source, batch.position)) {
-    replayed(std::move(on_durable));
+    replayed(batch.records, std::move(on_durable));
     return true;
   }
   // What is batched already goes first, so the port keeps the order records arrived in.

@@ -41,7 +41,7 @@ class InputStage final : public sdk::InputSink {
   // below the inputs' share of max_bytes; waits (backpressure) until it has, or until stop.
   bool admit(std::size_t bytes);
   // A replay: stored before, so only its callback runs (with the batch in flight, if any).
-  void replayed(std::function<void()>&& on_durable);
+  void replayed(std::size_t records, std::function<void()>&& on_durable);
   void publish_pending();                     // publishes the open batches without waiting
   void offer_to_taps(std::string_view body);  // a batch received whole, when its port is tapped
   void settle_inflight();                     // waits for the PubAcks, then runs the on_durable callbacks
