@@ -101,7 +101,9 @@ class PositionLog {
   const std::vector<std::string> subjects_;
   std::string key_filter_;
   mutable std::mutex mu_;
-  MarkMap settled_;  // what the checkpoint may say
+  MarkMap settled_;                                      // what the checkpoint may say
+  mutable std::string cached_key_;                       // covers_any()'s last key
+  mutable std::vector<const SourceMark*> cached_marks_;  // its marks, by subject (null: none)
   std::vector<std::tuple<std::size_t, std::string, std::uint64_t, std::uint64_t>>
       pending_;                        // published, not settled
   std::uint64_t settled_through_ = 0;  // highest acknowledged data sequence
