@@ -315,14 +315,16 @@ sdk::ComponentSpec<Config> spec() {
         // A message this input took before a crash comes back after ack_wait plus the restart:
         // the batch its records go into is dropped as a repeat only within the window.
         if (c.stream.empty() || 2 * c.ack_wait <= flow.duplicate_window) return;
-        lint.warning("ack_wait", "short_duplicate_window",
-                     "ack_wait " + sdk::format_duration(c.ack_wait) + " is more than half the flow's " +
-                         "duplicate_window " + sdk::format_duration(flow.duplicate_window) +
-                         ": a message delivered again after a crash arrives after ack_wait plus the " +
-                         "restart time, beyond the window, and its records are stored twice",
-                     "set ack_wait to at most " + sdk::format_duration(flow.duplicate_window / 2) +
-                         ", or the flow's settings.duplicate_window to at least " +
-                         sdk::format_duration(2 * c.ack_wait));
+        lint.warning(
+            "ack_wait", "short_duplicate_window",
+            "ack_wait " + sdk::format_duration(c.ack_wait) + " is more than half the flow's " +
+                "duplicate_window " + sdk::format_duration(flow.duplicate_window) +
+                ": a message delivered again after a crash arrives after ack_wait plus the " +
+                "restart time, beyond the window: its records are still stored once (by position), but one "
+                "that is not JSON goes to the error port again",
+            "set ack_wait to at most " + sdk::format_duration(flow.duplicate_window / 2) +
+                ", or the flow's settings.duplicate_window to at least " +
+                sdk::format_duration(2 * c.ack_wait));
       })
       .output("out", "One record per message.")
       .example(boost::json::parse(R"({"id": "sensors", "type": "nats_input",
