@@ -46,8 +46,8 @@ TEST_CASE(
     n = source.stop();
   }
   MESSAGE(n << " records published at site A");
-  wait_lines(out, n, 180s);
-  check_each_once(out, n, {""}, [&] { return sites.logs(); });
+  expect_each_once(
+      out, n, {""}, [&] { return sites.logs(); }, 180s);
 }
 
 TEST_CASE("bridge: the hub's nats-server restarted during a 20 s outage; each record once") {
@@ -71,8 +71,8 @@ TEST_CASE("bridge: the hub's nats-server restarted during a 20 s outage; each re
     n = source.stop();
   }
   MESSAGE(n << " records published at site A");
-  wait_lines(out, n, 180s);
-  check_each_once(out, n, {""}, [&] { return sites.logs(); });
+  expect_each_once(
+      out, n, {""}, [&] { return sites.logs(); }, 180s);
 }
 
 TEST_CASE(
@@ -108,6 +108,6 @@ TEST_CASE(
       sites.logs());
   CHECK(count_lines(out) == 0);
   sites.proxy().set_down(false);
-  wait_lines(out, n, 180s);
-  check_each_once(out, n, {""}, [&] { return sites.logs(); });
+  expect_each_once(
+      out, n, {""}, [&] { return sites.logs(); }, 180s);
 }

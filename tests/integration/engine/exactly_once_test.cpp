@@ -72,8 +72,8 @@ TEST_CASE("a live source at 2,000 records/s while the engine is SIGKILLed three 
   }
   MESSAGE(n << " records published");
   CHECK(n > 15000);
-  wait_lines(out, n, 120s);
-  check_each_once(out, n, {""}, [&] { return rig.debug_state() + rig.engine_log(); });
+  expect_each_once(
+      out, n, {""}, [&] { return rig.debug_state() + rig.engine_log(); }, 120s);
   CHECK(rig.stop_engine() == 0);
 }
 
@@ -93,8 +93,8 @@ TEST_CASE("fan-out then fan-in: both branches arrive, each record once per branc
     std::this_thread::sleep_for(3s);
     n = source.stop();
   }
-  wait_lines(out, 2 * n, 120s);
-  check_each_once(out, n, {"a", "b"}, [&] { return rig.debug_state() + rig.engine_log(); });
+  expect_each_once(
+      out, n, {"a", "b"}, [&] { return rig.debug_state() + rig.engine_log(); }, 120s);
   // nats_output publishes each record with its id: ids differ per branch, so the OUT stream's
   // duplicate window (5 min) keeps both branches.
   CHECK(rig.wait_out(2 * n, 60s) == 2 * n);
@@ -127,8 +127,8 @@ TEST_CASE(
       60s, 20ms);
   CHECK_MESSAGE(degraded, seen);
   CHECK(rig.engine_log().find("held back") != std::string::npos);
-  wait_lines(out, n, 300s, 3s);
-  check_each_once(out, n, {""}, [&] { return rig.debug_state() + rig.engine_log(); });
+  expect_each_once(
+      out, n, {""}, [&] { return rig.debug_state() + rig.engine_log(); }, 300s, 3s);
   CHECK(rig.engine_log().find("room again") != std::string::npos);
   CHECK(rig.stop_engine() == 0);
 }

@@ -329,4 +329,11 @@ void check_each_once(const std::string& path, std::uint64_t n, const std::vector
   if (missing + doubled > 0) MESSAGE(context());
 }
 
+void expect_each_once(const std::string& path, std::uint64_t n, const std::vector<std::string>& branches,
+                      const std::function<std::string()>& context, std::chrono::seconds deadline,
+                      std::chrono::seconds settle) {
+  wait_lines(path, n * branches.size(), deadline, settle);
+  check_each_once(path, n, branches, context);
+}
+
 }  // namespace weir::testing

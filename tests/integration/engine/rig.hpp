@@ -102,6 +102,10 @@ std::size_t wait_lines(const std::string& path, std::size_t want, std::chrono::s
 // Every record n in [0, n) exactly once per branch in the file; on failure `context` is shown.
 void check_each_once(const std::string& path, std::uint64_t n, const std::vector<std::string>& branches,
                      const std::function<std::string()>& context);
+// wait_lines() for n records per branch, then check_each_once().
+void expect_each_once(const std::string& path, std::uint64_t n, const std::vector<std::string>& branches,
+                      const std::function<std::string()>& context, std::chrono::seconds deadline,
+                      std::chrono::seconds settle = std::chrono::seconds(6));
 
 // The flow of the foundation tests: nats_input → json_filter → json_map → nats_output.
 std::string pipeline_flow(const std::string& ack_wait = "2s");
