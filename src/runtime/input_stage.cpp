@@ -122,6 +122,9 @@ bool InputStage::admit(std::size_t bytes) {
       }
       return true;
     }
+    // What this input has in flight must be settled before it waits: until then its position
+    // log holds the janitor back (positions.hpp), and the stream could never drain.
+    settle_inflight();
     if (!held_back_) {
       const auto pct = 100 * info->bytes / std::max<std::uint64_t>(1, s.max_bytes.bytes);
       const auto why = "held back: the flow's stream is " + std::to_string(pct) + "% full (inputs stop at " +
