@@ -2,7 +2,7 @@
 # Two weir binaries side by side through one benchmark, interleaved (A B A B ...) so that the
 # machine's noise falls on both alike: `bench/ab.sh BENCH WEIR_A WEIR_B [ROUNDS] [-- BENCH ARGS]`.
 # BENCH is build/bench/engine_bench or build/bench/bridge_bench (anything taking --weir and
-# printing one JSON object on its last line). Prints each run's JSON line, then one summary
+# printing one JSON object on a line of its own). Prints each run's JSON line, then one summary
 # line: per throughput field, the median of A, the median of B and B/A.
 set -euo pipefail
 bench=$1 a=$2 b=$3 rounds=${4:-3}
@@ -13,7 +13,7 @@ trap 'rm -f "$out"' EXIT
 for ((i = 0; i < rounds; i++)); do
   for side in A B; do
     bin=$a; [ "$side" = B ] && bin=$b
-    line=$("$bench" --weir "$bin" "$@" | tail -1)
+    line=$("$bench" --weir "$bin" "$@" | grep "^{" | tail -1)
     echo "$side $line" | tee -a "$out"
   done
 done
