@@ -142,12 +142,25 @@ bool InputStage::admit(std::size_t bytes) {
 
 bool InputStage::push_at(const sdk::Position& at, sdk::Record&& rec, std::function<void()> on_durable) {
   if (stopping()) return false;
-  if (log_->covers_any(at.source, at.seq)) {
+  if (accepted(at.source, at.seq) || log_->covers_any(at.source, at.seq)) {
     replayed(1, std::move(on_durable));
     return true;
   }
   add(0, std::move(rec), std::move(on_durable), &at);
   return true;
+}
+
+bool InputStage::accepted(std::string_view source, std::uint64_t pos) {
+  // A source delivers in position order within a run, but after a broker restart one fetch can
+  // hand out a message twice (the old server's delivery still queued in the client, then the
+  // new server's redelivery): the first copy may still be in the open batch, not yet stored.
+  if (source != last_source_) {
+    last_source_.assign(source);
+    last_high_ = &accepted_[last_source_];
+  }
+  if (pos <= *last_high_) return true;
+  *last_high_ = pos;
+  return false;
 }
 
 void InputStage::replayed(std::size_t records, std::function<void()>&& on_durable) {
@@ -184,7 +197,8 @@ bool InputStage::fail(sdk::Record&& rec, std::string_view reason, std::function<
 
 bool InputStage::push_batch(sdk::Batch&& batch, std::function<void()> on_durable) {
   if (stopping()) return false;
-  if (!batch.source.empty() && log_->covers_any(batch.source, batch.position)) {
+  if (!batch.source.empty() &&
+      (accepted(batch.source, batch.position) || log_->covers_any(batch.source, batch.position))) {
     replayed(batch.records, std::move(on_durable));
     return true;
   }

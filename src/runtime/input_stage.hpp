@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -42,6 +43,8 @@ class InputStage final : public sdk::InputSink {
   bool admit(std::size_t bytes);
   // A replay: stored before, so only its callback runs (with the batch in flight, if any).
   void replayed(std::size_t records, std::function<void()>&& on_durable);
+  // Whether `pos` is at or below what this run already took from `source`; else takes it.
+  bool accepted(std::string_view source, std::uint64_t pos);
   void publish_pending();                     // publishes the open batches without waiting
   void offer_to_taps(std::string_view body);  // a batch received whole, when its port is tapped
   void settle_inflight();                     // waits for the PubAcks, then runs the on_durable callbacks
@@ -61,6 +64,9 @@ class InputStage final : public sdk::InputSink {
   std::vector<OpenPositions> open_at_;      // by port
   std::vector<std::size_t> subject_index_;  // by port: index in log_'s subjects
   std::unique_ptr<PositionLog> log_;
+  std::map<std::string, std::uint64_t, std::less<>> accepted_;  // highest position taken this run, by source
+  std::string last_source_;
+  std::uint64_t* last_high_ = nullptr;  // accepted_[last_source_] (map nodes are stable)
   // Admission: the stream's size when last read, plus what this input published since.
   std::uint64_t stream_bytes_ = 0;
   std::chrono::steady_clock::time_point stream_read_{};

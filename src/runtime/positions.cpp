@@ -166,6 +166,10 @@ bus::Status PositionLog::recover(jsCtx* js) {
 
 bool PositionLog::covers(std::size_t subject, std::string_view key, std::uint64_t pos) const {
   std::lock_guard lock(mu_);
+  // Published and not yet acknowledged counts too: after a broker restart one fetch can hand
+  // out a message twice (the old server's delivery still queued, then its redelivery).
+  for (const auto& [s, k, lo, hi] : pending_)
+    if (s == subject && pos >= lo && pos <= hi && k == key) return true;
   auto it = settled_.find({subjects_[subject], std::string(key)});
   return it != settled_.end() && it->second.covers(pos);
 }
