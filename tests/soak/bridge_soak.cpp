@@ -33,6 +33,8 @@
 
 #include "bus/connection.hpp"
 #include "bus/publisher.hpp"
+#include "bus/stream_messages.hpp"
+#include "bus/topology.hpp"
 #include "integration/bridge/two_sites.hpp"
 #include "soak_config.h"
 
@@ -60,6 +62,7 @@ struct Options {
   double rss_tolerance_mib = 10;
   std::string dir;  // empty: a fresh one under $TMPDIR
   bool keep = false;
+  bool trace = false;                     // mirror both flows' streams and dump them at the end
   std::map<std::string, double> weights;  // fault kind → weight
 };
 
@@ -84,6 +87,7 @@ const char* const kUsage =
     "usage: bridge_soak [DURATION] [--duration D] [--seed N] [--rate R] [--fault-every MIN,MAX]\n"
     "                   [--warmup D] [--sample-every D] [--link-delay D] [--catch-up D]\n"
     "                   [--rss-tolerance-mib M] [--faults KIND[:W],...] [--dir PATH] [--keep]\n"
+    "                   [--trace]\n"
     "                   [--weir PATH]\n"
     "  DURATION (also WEIR_SOAK_DURATION): 90, 90s, 3m, 1h; default 30m.\n"
     "  --seed (also WEIR_SOAK_SEED): the fault schedule's seed; default random, printed.\n"
@@ -91,7 +95,10 @@ const char* const kUsage =
     "    kill_a_engine kill_hub_engine restart_a_nats restart_hub_nats kill9_a_nats kill9_hub_nats\n"
     "    cut_link link_down\n"
     "  --dir: where the hub's file, the event log and (on failure) the engines' logs go; kept on\n"
-    "    failure or with --keep, removed on a pass.\n";
+    "    failure or with --keep, removed on a pass.\n"
+    "  --trace: a JetStream mirror of each flow's stream (WEIR_UPLINK at site A, WEIR_HUB at the\n"
+    "    hub), which keeps every batch the janitor purges; dumped at the end to trace_*.tsv\n"
+    "    (sequence, time, Nats-Msg-Id, Weir-Pos, record numbers) to find where a record doubled.\n";
 
 bool parse_options(int argc, char** argv, Options& o) {
   auto duration_arg = [](const std::string& v, double& out) {
@@ -118,6 +125,8 @@ bool parse_options(int argc, char** argv, Options& o) {
       std::exit(0);
     } else if (a == "--keep") {
       o.keep = true;
+    } else if (a == "--trace") {
+      o.trace = true;
     } else if (a.rfind("--", 0) != 0) {
       if (!duration_arg(a, o.duration_s)) return false;
     } else if (!value(v)) {
@@ -412,6 +421,80 @@ Count count_file(const std::string& path, std::uint64_t published) {
   return c;
 }
 
+// ---- --trace: mirrors of the flows' streams ---------------------------------------------------
+
+// A mirror keeps every message the origin stored, under the origin's sequence, with its headers,
+// whatever the janitor purges from the origin afterwards.
+class StreamTrace {
+ public:
+  StreamTrace(const std::string& url, std::string origin)
+      : origin_(std::move(origin)), mirror_("TRACE_" + origin_) {
+    weir::bus::ConnectOptions o;
+    o.url = url;
+    o.name = "soak-trace";
+    auto c = weir::bus::Connection::connect(o);
+    REQUIRE_MESSAGE(c.ok(), c.status().text());
+    conn_ = std::move(c.value());
+  }
+
+  // Once the engine made the origin stream.
+  void start() {
+    auto js = conn_->jetstream();
+    REQUIRE_MESSAGE(js.ok(), js.status().text());
+    REQUIRE_MESSAGE(wait_until([&] { return weir::bus::stream_info(js->raw(), origin_).ok(); }, 30s, 50ms),
+                    "no stream " << origin_);
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = mirror_.c_str();
+    cfg.Storage = js_FileStorage;
+    jsStreamSource src;
+    jsStreamSource_Init(&src);
+    src.Name = origin_.c_str();
+    cfg.Mirror = &src;
+    jsStreamInfo* si = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    const natsStatus st = js_AddStream(&si, js->raw(), &cfg, nullptr, &jerr);
+    if (si) jsStreamInfo_Destroy(si);
+    REQUIRE_MESSAGE(st == NATS_OK, "mirror of " << origin_ << ": " << natsStatus_GetText(st) << " " << jerr);
+    event("trace: " + mirror_ + " mirrors " + origin_);
+  }
+
+  // One line per stored batch: seq, time, subject, msg id, Weir-Pos, Weir-Records, the record
+  // numbers' first, last and count.
+  void dump(const std::string& path) {
+    std::ofstream out(path);
+    out << "seq\ttime_ns\tsubject\tmsg_id\tweir_pos\tweir_records\tfirst_n\tlast_n\tn_count\n";
+    auto js = conn_->jetstream();
+    if (!js.ok()) return;
+    auto info = weir::bus::stream_info(js->raw(), mirror_);
+    if (!info.ok()) return;
+    std::size_t n_msgs = 0;
+    for (auto seq = info->first_seq; seq <= info->last_seq && info->messages > 0; ++seq) {
+      auto m = weir::bus::get_stream_msg(js->raw(), mirror_, seq);
+      if (!m.ok()) continue;
+      std::int64_t first = -1, last = -1;
+      std::size_t count = 0;
+      for (std::size_t at = m->data.find("\"n\":"); at != std::string::npos;
+           at = m->data.find("\"n\":", at + 4)) {
+        const long long v = std::strtoll(m->data.c_str() + at + 4, nullptr, 10);
+        if (first < 0) first = v;
+        last = v;
+        ++count;
+      }
+      auto h = [&](const char* k) { return std::string(m->header(k).value_or("")); };
+      out << m->seq << "\t" << m->time_ns << "\t" << m->subject << "\t" << h("Nats-Msg-Id") << "\t"
+          << h("Weir-Pos") << "\t" << h("Weir-Records") << "\t" << first << "\t" << last << "\t" << count
+          << "\n";
+      ++n_msgs;
+    }
+    event("trace: " + std::to_string(n_msgs) + " messages of " + mirror_ + " in " + path);
+  }
+
+ private:
+  std::string origin_, mirror_;
+  std::unique_ptr<weir::bus::Connection> conn_;
+};
+
 // ---- the soak ----------------------------------------------------------------------------------
 
 class Soak {
@@ -446,6 +529,7 @@ class Soak {
   std::string dir_, out_;
   std::unique_ptr<TwoSites> sites_;
   std::unique_ptr<SoakSource> source_;
+  std::unique_ptr<StreamTrace> trace_[2];
   std::mt19937_64 rng_{g_options.seed};
   std::vector<Process> procs_;
   int current_[2] = {-1, -1};  // index into procs_ of each engine's running process
@@ -493,8 +577,10 @@ void Soak::sample() {
   for (int e = 0; e < 2; ++e) {
     if (current_[e] < 0) continue;
     auto& p = procs_[current_[e]];
+    const double age = now_s() - p.start_s;
+    if (age < 1) continue;  // not yet the engine (fork, exec, loading)
     const long kib = rss_kib(p.pid);
-    if (kib > 0) p.samples.emplace_back(now_s() - p.start_s, kib);
+    if (kib > 0) p.samples.emplace_back(age, kib);
   }
 }
 
@@ -580,6 +666,12 @@ void Soak::run() {
   const auto& o = g_options;
   start_engine(1);
   start_engine(0);
+  if (o.trace) {
+    trace_[0] = std::make_unique<StreamTrace>(sites_->site_a().server().url(), "WEIR_UPLINK");
+    trace_[1] = std::make_unique<StreamTrace>(sites_->hub().server().url(), "WEIR_HUB");
+    trace_[0]->start();
+    trace_[1]->start();
+  }
   source_ = std::make_unique<SoakSource>(sites_->site_a().server().url(), o.rate);
   event("source started at " + std::to_string(o.rate) + " records/s");
 
@@ -642,6 +734,10 @@ void Soak::run() {
         fmt("%.1f", catch_up_s) + " s; settling 10 s");
   std::this_thread::sleep_for(10s);
   const Count c = count_file(out_, published);
+  if (o.trace) {
+    trace_[0]->dump(dir_ + "/trace_site_a.tsv");
+    trace_[1]->dump(dir_ + "/trace_hub.tsv");
+  }
 
   bool rss_known = false, rss_flat = true;
   const std::string line = summary(published, c, run_s, catch_up_s, caught_up, rss_known, rss_flat);
