@@ -51,6 +51,8 @@ class EngineRig {
   void start_engine();
   void kill_engine();
   pid_t engine_pid() const { return engine_ ? engine_->pid() : -1; }
+  // Whether an engine was started and has not exited (on its own: kill_engine() also forgets it).
+  bool engine_running() { return engine_ && engine_->running(); }
   int stop_engine();
   std::string engine_log() const;
 
