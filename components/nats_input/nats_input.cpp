@@ -122,10 +122,9 @@ class NatsInput final : public sdk::Input {
   bool await_redeliveries(sdk::InputSink& sink) {
     auto info = bus::consumer_info(binding_->js.raw(), config_.stream, durable_);
     if (!info || info->num_ack_pending == 0) return true;
-    const auto wait = config_.ack_wait + config_.ack_wait / 4 + 1s;
+    const auto wait = bus::redelivery_wait(config_.ack_wait);
     spdlog::info("{} {} messages were unacknowledged: reading again in {} ms, when they are due first",
-                 ctx_.prefix, info->num_ack_pending,
-                 std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+                 ctx_.prefix, info->num_ack_pending, wait.count());
     return sink.sleep_for(wait);
   }
 

@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "bus/pull_consumer.hpp"
 #include "bus/topology.hpp"
 #include "core/hash.hpp"
 
@@ -143,7 +144,7 @@ bool await_redeliveries(const StageStop& stop, jsCtx* js, const std::string& str
                         const std::string& prefix) {
   auto info = bus::consumer_info(js, stream, durable);
   if (!info || info->num_ack_pending == 0) return !stop.stopping();
-  const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(ack_wait + ack_wait / 4) + 1s;
+  const auto wait = bus::redelivery_wait(ack_wait);
   spdlog::info(
       "{} {} messages of {} were unacknowledged (a crash or a broker restart): reading again in {} ms, "
       "when they are due first",
