@@ -12,6 +12,8 @@
 
 #include "bus/connection.hpp"
 #include "bus/msg.hpp"
+#include "bus/pull_consumer.hpp"
+#include "bus/topology.hpp"
 #include "sdk/base/json_write.hpp"
 
 namespace weir::components::nats_output {
@@ -23,6 +25,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int publish_window = 4096;
 constexpr auto api_timeout = 5s;
+// What a restart of the engine (or of the box) may take, on top of the redelivery wait.
+constexpr std::chrono::milliseconds restart_allowance = 60s;
 
 long long millis(std::chrono::nanoseconds d) {
   return std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
@@ -84,7 +88,37 @@ class NatsOutput final : public sdk::Output {
       return sdk::Status::error(bus::from_nats(s, "jetstream context").text());
     js_ = bus::JetStream(js);
     spdlog::info("{} publishing to {}, stored by stream {}", ctx_.prefix, config_.subject, stream_);
+    check_duplicate_window();
     return sdk::Status::ok();
+  }
+
+  // The target stream's duplicate window is what drops a batch this output publishes again
+  // after a crash: it must outlast the redelivery (ack_wait + 25 % + 1 s once the engine is back)
+  // plus a restart. Known only once the stream is found, so this is a warning at start, kept as
+  // a metric, not a validation error.
+  void check_duplicate_window() {
+    auto info = bus::stream_info(js_.raw(), stream_);
+    if (!info) return;
+    const auto window = std::chrono::duration_cast<std::chrono::milliseconds>(info->duplicate_window);
+    const auto needed = bus::redelivery_wait(ctx_.ack_wait) + restart_allowance;
+    window_ms_ = static_cast<double>(window.count());
+    if (window >= needed) return;
+    window_short_ = true;
+    spdlog::warn(
+        "{} stream {} drops repeated message ids for {} ms only, while a batch published again after a crash "
+        "comes {} ms after the restart (the flow's ack_wait + 25 % + 1 s) plus the restart itself: a batch "
+        "redelivered later than the window is stored twice. Set the stream's duplicate_window to at least "
+        "{} s (this allows {} s for a restart)",
+        ctx_.prefix, stream_, window.count(), bus::redelivery_wait(ctx_.ack_wait).count(),
+        (needed.count() + 999) / 1000,
+        std::chrono::duration_cast<std::chrono::seconds>(restart_allowance).count());
+  }
+
+  void metrics(std::vector<sdk::Metric>& out) const override {
+    out.push_back({"duplicate_window_ms", window_ms_.load(), true,
+                   "the target stream's duplicate window (0: core NATS, or not known)"});
+    out.push_back({"duplicate_window_short", window_short_.load() ? 1.0 : 0.0, true,
+                   "1 when the target stream's duplicate window is shorter than a redelivery after a crash"});
   }
 
   void stop() override { drain(); }
@@ -253,6 +287,8 @@ class NatsOutput final : public sdk::Output {
   bool published_any_ = false;
   std::string id_prefix_;
   std::string stream_;  // empty: core publish
+  std::atomic<double> window_ms_{0};
+  std::atomic<bool> window_short_{false};
   bus::JetStream js_;
   std::string payload_;
   std::mutex mu_;  // guards failures_, appended from nats.c's reply thread

@@ -18,12 +18,12 @@ namespace {
 // A real nats-server with a connection, a JetStream context and, on demand, a stream OUT on
 // "out.>" with a one-minute duplicate window.
 struct Env : testing::BusFixture {
-  void make_stream(std::int32_t max_msg_size = -1) {
+  void make_stream(std::int32_t max_msg_size = -1, std::chrono::nanoseconds window = 1min) {
     bus::StreamSpec spec;
     spec.name = "OUT";
     spec.subjects = {"out.>"};
     spec.retention = bus::Retention::limits;
-    spec.duplicate_window = 1min;
+    spec.duplicate_window = window;
     spec.max_msg_size = max_msg_size;
     auto r = bus::ensure_stream(js.raw(), spec);
     REQUIRE_MESSAGE(r.ok(), r.status().text());
@@ -215,4 +215,47 @@ TEST_CASE("nats_output: without a stream, a core publish with the same headers")
   CHECK(got[2].msg_id() == "test.sink:r2");
   CHECK(got[2].view() == R"({"n":2,"t":21.5})");
   out->stop();
+}
+
+namespace {
+double metric(const sdk::Output& out, const std::string& name) {
+  std::vector<sdk::Metric> ms;
+  out.metrics(ms);
+  for (const auto& m : ms)
+    if (m.name == name) return m.value;
+  FAIL("no metric " << name);
+  return -1;
+}
+}  // namespace
+
+TEST_CASE(
+    "nats_output: a target stream's duplicate window shorter than a redelivery after a crash is reported") {
+  Env env;
+  SUBCASE("1 min: shorter than ack_wait 10 s + 25 % + 1 s + 60 s for a restart") {
+    env.make_stream(-1, 1min);
+    auto out = testing::create<sdk::Output>(parse_config("nats_output", R"({"subject": "out.data"})"),
+                                            env.ctx("sink"));
+    REQUIRE(out->start().is_ok());
+    CHECK(metric(*out, "duplicate_window_short") == 1);
+    CHECK(metric(*out, "duplicate_window_ms") == 60000);
+    out->stop();
+  }
+  SUBCASE("2 min: long enough") {
+    env.make_stream(-1, 2min);
+    auto out = testing::create<sdk::Output>(parse_config("nats_output", R"({"subject": "out.data"})"),
+                                            env.ctx("sink"));
+    REQUIRE(out->start().is_ok());
+    CHECK(metric(*out, "duplicate_window_short") == 0);
+    CHECK(metric(*out, "duplicate_window_ms") == 120000);
+    out->stop();
+  }
+  SUBCASE("a longer ack_wait needs a longer window") {
+    env.make_stream(-1, 2min);
+    auto ctx = env.ctx("sink");
+    ctx.ack_wait = 60s;  // 60 + 15 + 1 + 60 s > 2 min
+    auto out = testing::create<sdk::Output>(parse_config("nats_output", R"({"subject": "out.data"})"), ctx);
+    REQUIRE(out->start().is_ok());
+    CHECK(metric(*out, "duplicate_window_short") == 1);
+    out->stop();
+  }
 }

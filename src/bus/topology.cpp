@@ -249,6 +249,7 @@ Result<StreamState> stream_info(jsCtx* js, const std::string& stream) {
   st.last_seq = info->State.LastSeq;
   st.consumers = info->State.Consumers;
   st.created_ns = info->Created;
+  if (info->Config != nullptr) st.duplicate_window = std::chrono::nanoseconds(info->Config->Duplicates);
   return st;
 }
 

@@ -70,6 +70,7 @@ struct StreamState {
   std::uint64_t last_seq = 0;
   std::int64_t consumers = 0;
   std::int64_t created_ns = 0;  // when the stream was created: sequences restart with a new stream
+  std::chrono::nanoseconds duplicate_window{0};  // how long the stream remembers message ids
 };
 Result<StreamState> stream_info(jsCtx* js, const std::string& stream);
 

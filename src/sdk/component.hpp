@@ -32,6 +32,9 @@ struct Context {
   std::string prefix;              // "[flow/component]" for log lines
   natsConnection* nats = nullptr;  // the engine's connection; reconnects on its own
   std::filesystem::path data_dir;  // the engine's data dir (component state goes below it)
+  // The flow's ack_wait: how long a batch handed to a component waits before it is redelivered
+  // (after a crash, from the restart on).
+  std::chrono::nanoseconds ack_wait{std::chrono::seconds(10)};
 };
 
 // A figure a component reports beside the engine's own counters (a bridge's link state, its
