@@ -130,7 +130,7 @@ void ConsumerStage::run(std::size_t upstream) {
       spdlog::info("{} fetching from {} again", prefix_, up.durable);
       fetch_failing = false;
     }
-    if (!msgs.empty()) round.handle(msgs);
+    if (!msgs.empty() && shared_.await_on_disk(msgs, stop_)) round.handle(msgs);
   }
 }
 

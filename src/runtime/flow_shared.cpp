@@ -158,6 +158,41 @@ std::string consumer_source(const std::string& durable, std::int64_t stream_crea
   return durable + "@" + core::hex64(static_cast<std::uint64_t>(stream_created_ns));
 }
 
+GroupCommit* FlowShared::group_commit(std::string& error) {
+  std::lock_guard lock(commit_mu);
+  if (commit) return commit.get();
+  if (conn == nullptr || conn->store_dir().empty()) {
+    error =
+        "the nats-server's store folder is unknown: set nats.store_dir (WEIR_NATS_STORE_DIR) to the "
+        "server's JetStream store_dir as this host sees it (the embedded server's is known)";
+    return nullptr;
+  }
+  // One sync now: a wrong folder or one this process may not read shows at once, as an error,
+  // rather than as acknowledgements that never come.
+  auto sync = std::make_unique<bus::StreamSync>(conn->store_dir(), stream);
+  if (auto st = sync->sync(); !st.ok()) {
+    error = st.text();
+    return nullptr;
+  }
+  commit = std::make_unique<GroupCommit>(std::move(sync), "[" + flow.name + "]");
+  return commit.get();
+}
+
+bool FlowShared::await_on_disk(const std::vector<bus::Msg>& msgs, const StageStop& stop) {
+  if (!sync_gate.load(std::memory_order_relaxed) || msgs.empty()) return true;
+  auto* c = group_commit_if_any();
+  if (c == nullptr) return true;
+  std::uint64_t last = 0;
+  for (const auto& m : msgs)
+    if (auto meta = m.metadata()) last = std::max(last, meta->stream_seq);
+  return c->wait_synced(last, [&] { return stop.past_drain_deadline(); });
+}
+
+GroupCommit* FlowShared::group_commit_if_any() {
+  std::lock_guard lock(commit_mu);
+  return commit.get();
+}
+
 void name_thread(const std::string& name) {
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
 }
