@@ -2,7 +2,7 @@
 // directory, except that file data written is kept in memory until the file is fsynced: the
 // disk cache of a machine whose power may go at any moment.
 //
-//   powercut_fs BACKING MOUNTPOINT      (stays in the foreground; logs to stderr)
+//   powercut_fs [--ext4-replace] BACKING MOUNTPOINT   (stays in the foreground; logs to stderr)
 //
 // What it models:
 // - Data: write() lands in memory, per file (per inode, whatever name or descriptor it was
@@ -16,6 +16,11 @@
 //   data=writeback, without its rename and truncate heuristics). So a file created or truncated
 //   and written but never fsynced is there after a cut, with its synced size and contents only:
 //   a rewrite by truncate-then-write, or by write-new-then-rename, is empty until fsynced.
+// - With --ext4-replace, the two replacement patterns that ext4 (data=ordered, auto_da_alloc,
+//   its defaults) puts on disk before the next journal commit are durable at once: a file
+//   truncated to zero and written has its data written back when it is closed, and a file
+//   renamed over another has its data written back before the rename. Appends to a file that
+//   stays are still lost without an fsync.
 // - SIGUSR1 cuts the power: every write not yet synced is forgotten, and from then on every
 //   operation fails with EIO (the disk is gone) until the process ends. Start a new powercut_fs
 //   on the same backing directory to "power on": it shows exactly what was synced.
@@ -55,6 +60,7 @@ struct Node {
   int fd = -1;        // a descriptor of the backing file, held while extents are pending
   int open = 0;       // handles open on it
   bool gone = false;  // its last name was removed
+  bool replaced = false;  // truncated to zero since its last write-back (--ext4-replace)
 
   bool pending() const { return !extents.empty(); }
   off_t end() const {
@@ -133,6 +139,7 @@ struct State {
   std::mutex mu;
   std::map<ino_t, Node> nodes;
   bool dead = false;
+  bool ext4_replace = false;
 
   std::string path(const char* p) const { return backing + p; }
 };
@@ -162,6 +169,7 @@ int write_back(Node& n, bool datasync) {
     }
     n.extents.clear();
   }
+  n.replaced = false;
   if (n.fd >= 0 && (datasync ? ::fdatasync(n.fd) : ::fsync(n.fd)) != 0) return -errno;
   return 0;
 }
@@ -259,7 +267,13 @@ int op_rename(const char* from, const char* to, unsigned int flags) {
   if (flags != 0) return -EINVAL;  // no RENAME_EXCHANGE / RENAME_NOREPLACE
   struct stat fs {
   }, ts{};
-  if (::lstat(f.c_str(), &fs) == 0 && ::lstat(t.c_str(), &ts) == 0 && fs.st_ino != ts.st_ino) removing(st, t);
+  if (::lstat(f.c_str(), &fs) == 0 && ::lstat(t.c_str(), &ts) == 0 && fs.st_ino != ts.st_ino) {
+    removing(st, t);
+    // ext4 puts a file renamed over another on disk before the rename.
+    auto it = st.nodes.find(fs.st_ino);
+    if (st.ext4_replace && it != st.nodes.end() && it->second.pending())
+      if (int r = write_back(it->second, true); r != 0) return r;
+  }
   return ::rename(f.c_str(), t.c_str()) == 0 ? 0 : -errno;
 }
 
@@ -289,8 +303,10 @@ int op_truncate(const char* path, off_t size, fuse_file_info* fi) {
     const auto p = st.path(path);
     if (::truncate(p.c_str(), size) != 0 || ::lstat(p.c_str(), &s) != 0) return -errno;
   }
-  auto it = st.nodes.find(s.st_ino);
-  if (it != st.nodes.end()) it->second.truncate(size);
+  auto& n = st.nodes[s.st_ino];
+  n.truncate(size);
+  if (size == 0) n.replaced = true;
+  forget_if_unused(st, s.st_ino);
   return 0;
 }
 
@@ -317,7 +333,10 @@ int open_backing(State& st, const char* path, fuse_file_info* fi, int extra, mod
   auto& n = st.nodes[s.st_ino];
   n.open++;
   n.gone = false;
-  if (fi->flags & O_TRUNC) n.extents.clear();
+  if (fi->flags & O_TRUNC) {
+    n.extents.clear();
+    n.replaced = true;
+  }
   fi->fh = reinterpret_cast<uint64_t>(new Handle{fd, s.st_ino});
   return 0;
 }
@@ -381,12 +400,15 @@ int op_release(const char* /*path*/, fuse_file_info* fi) {
   auto* h = handle(fi);
   auto it = st.nodes.find(h->ino);
   if (it != st.nodes.end()) {
-    it->second.open--;
+    auto& n = it->second;
+    n.open--;
     struct stat s {};
     if (::fstat(h->fd, &s) == 0 && s.st_nlink == 0) {
-      it->second.gone = true;
-      it->second.extents.clear();
+      n.gone = true;
+      n.extents.clear();
     }
+    // ext4 writes back a file truncated to zero and written when it is closed.
+    if (st.ext4_replace && !st.dead && n.replaced && n.pending()) (void)write_back(n, true);
     forget_if_unused(st, h->ino);
   }
   ::close(h->fd);
@@ -481,8 +503,14 @@ void signal_loop(State* st) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  bool ext4_replace = false;
+  if (argc == 4 && std::string(argv[1]) == "--ext4-replace") {
+    ext4_replace = true;
+    ++argv;
+    --argc;
+  }
   if (argc != 3) {
-    std::fprintf(stderr, "usage: %s BACKING_DIR MOUNTPOINT\n", argv[0]);
+    std::fprintf(stderr, "usage: %s [--ext4-replace] BACKING_DIR MOUNTPOINT\n", argv[0]);
     return 2;
   }
   char resolved[PATH_MAX];
@@ -492,6 +520,7 @@ int main(int argc, char** argv) {
   }
   auto* st = new State;
   st->backing = resolved;
+  st->ext4_replace = ext4_replace;
 
   sigset_t set;
   sigemptyset(&set);

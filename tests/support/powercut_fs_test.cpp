@@ -193,3 +193,39 @@ TEST_CASE("powercut_fs: random overlapping writes read back as written, before a
   }
   ::close(fd);
 }
+
+TEST_CASE("powercut_fs --ext4-replace: replacements by truncate or rename survive, appends do not") {
+  TempDir dir("weir-powercut");
+  PowerCutMount fs(dir.file("backing"), dir.file("mnt"), dir.file("fs.log"), true);
+  const auto m = [&](const std::string& name) { return fs.path() + "/" + name; };
+  const auto b = [&](const std::string& name) { return fs.backing() + "/" + name; };
+  int fd = open_file(m("state"), O_WRONLY | O_CREAT);
+  append(fd, "version 1");
+  REQUIRE(::fsync(fd) == 0);
+  ::close(fd);
+  fd = open_file(m("state"), O_WRONLY | O_TRUNC);  // os.WriteFile's pattern
+  append(fd, "version 2");
+  ::close(fd);
+  fd = open_file(m("meta.new"), O_WRONLY | O_CREAT);
+  append(fd, "renamed in");
+  ::close(fd);
+  int old_meta = open_file(m("meta"), O_WRONLY | O_CREAT);
+  append(old_meta, "old");
+  REQUIRE(::fsync(old_meta) == 0);
+  ::close(old_meta);
+  REQUIRE(::rename(m("meta.new").c_str(), m("meta").c_str()) == 0);
+  int log = open_file(m("log"), O_WRONLY | O_CREAT);
+  append(log, "kept");
+  REQUIRE(::fsync(log) == 0);
+  append(log, " appended");
+  int fresh = open_file(m("fresh"), O_WRONLY | O_CREAT);
+  append(fresh, "new file, closed, not replaced");
+  ::close(fresh);
+  fs.cut();
+  ::close(log);
+  fs.unmount();
+  CHECK(contents(b("state")) == "version 2");
+  CHECK(contents(b("meta")) == "renamed in");
+  CHECK(contents(b("log")) == "kept");
+  CHECK(contents(b("fresh")).empty());
+}

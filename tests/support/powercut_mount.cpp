@@ -40,8 +40,12 @@ std::string powercut_fs_binary() {
   return bin;
 }
 
-PowerCutMount::PowerCutMount(std::string backing, std::string mountpoint, std::string log_file)
-    : backing_(std::move(backing)), mountpoint_(std::move(mountpoint)), log_file_(std::move(log_file)) {
+PowerCutMount::PowerCutMount(std::string backing, std::string mountpoint, std::string log_file,
+                             bool ext4_replace)
+    : backing_(std::move(backing)),
+      mountpoint_(std::move(mountpoint)),
+      log_file_(std::move(log_file)),
+      ext4_replace_(ext4_replace) {
   std::filesystem::create_directories(backing_);
   std::filesystem::create_directories(mountpoint_);
   mountpoint_ = std::filesystem::canonical(mountpoint_).string();
@@ -79,8 +83,11 @@ void PowerCutMount::mount() {
     throw std::runtime_error(
         "no usable /dev/fuse: the power-cut tests need FUSE (apt install fuse3; in a container: "
         "--device /dev/fuse --cap-add SYS_ADMIN)");
-  fs_ = std::make_unique<ChildProcess>(std::vector<std::string>{powercut_fs_binary(), backing_, mountpoint_},
-                                       log_file_);
+  std::vector<std::string> argv{powercut_fs_binary()};
+  if (ext4_replace_) argv.push_back("--ext4-replace");
+  argv.push_back(backing_);
+  argv.push_back(mountpoint_);
+  fs_ = std::make_unique<ChildProcess>(argv, log_file_);
   if (!wait_for([&] { return mounted() || !fs_->running(); }, 10s) || !mounted()) {
     const auto text = log();
     fs_.reset();

@@ -20,7 +20,8 @@ class PowerCutMount {
  public:
   // Creates both directories and mounts `backing` on `mountpoint`; the file system's log goes
   // to `log_file`. Throws std::runtime_error, with the log, when the mount does not come up.
-  PowerCutMount(std::string backing, std::string mountpoint, std::string log_file);
+  // `ext4_replace`: replacements by truncate or rename survive as on ext4 (powercut_fs.cpp).
+  PowerCutMount(std::string backing, std::string mountpoint, std::string log_file, bool ext4_replace = false);
   ~PowerCutMount();
   PowerCutMount(const PowerCutMount&) = delete;
   PowerCutMount& operator=(const PowerCutMount&) = delete;
@@ -46,6 +47,7 @@ class PowerCutMount {
  private:
   std::size_t count_log(const std::string& what) const;
   std::string backing_, mountpoint_, log_file_;
+  bool ext4_replace_ = false;
   std::unique_ptr<ChildProcess> fs_;
   std::size_t cuts_ = 0;  // cuts confirmed in the log so far
 };
