@@ -23,6 +23,8 @@ GroupCommit::~GroupCommit() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  spdlog::info("{} acknowledgements on disk: {} fsync rounds for {} callbacks{}", prefix_, syncs_, callbacks_,
+               failures_ ? " (" + std::to_string(failures_) + " rounds failed and were retried)" : "");
 }
 
 void GroupCommit::submit(std::vector<std::function<void()>>&& callbacks, std::uint64_t seq) {
@@ -113,6 +115,7 @@ void GroupCommit::run() {
     for (auto& cb : batch) cb();
     lock.lock();
     ++syncs_;
+    callbacks_ += batch.size();
     done_ = ticket;
     synced_seq_ = std::max(synced_seq_, round_seq);
     done_cv_.notify_all();

@@ -27,7 +27,8 @@ namespace weir::runtime {
 class GroupCommit {
  public:
   GroupCommit(std::unique_ptr<bus::StreamSync> sync, std::string prefix);
-  // Runs a last sync for what is waiting, then stops.
+  // Runs a last sync for what is waiting, then stops; logs how many syncs served how many
+  // callbacks.
   ~GroupCommit();
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
@@ -61,6 +62,7 @@ class GroupCommit {
   std::uint64_t submitted_ = 0;  // tickets handed out
   std::uint64_t done_ = 0;       // tickets whose callbacks ran
   std::uint64_t syncs_ = 0;
+  std::uint64_t callbacks_ = 0;  // run after a sync
   std::uint64_t failures_ = 0;
   std::uint64_t requested_seq_ = 0;  // highest sequence asked for
   std::uint64_t synced_seq_ = 0;     // everything up to it is on disk
