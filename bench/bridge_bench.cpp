@@ -423,11 +423,11 @@ int main(int argc, char** argv) {
             if (site_a.terminate() != 0 || hub_engine.terminate() != 0)
               die(me, "an engine did not stop cleanly");
             const auto log = hub_engine.log();
-            const auto at = log.rfind("acknowledgements on disk: ");
+            const auto at = log.rfind("[hub] acknowledgements on disk: ");
             if (at == std::string::npos) die(me, "the hub did not report its fsyncs:\n" + log);
             unsigned long long rounds = 0, frames = 0;
             if (std::sscanf(log.c_str() + at,
-                            "acknowledgements on disk: %llu fsync rounds for %llu callbacks", &rounds,
+                            "[hub] acknowledgements on disk: %llu fsync rounds for %llu callbacks", &rounds,
                             &frames) != 2 ||
                 rounds == 0)
               die(me, "cannot read the hub's fsync count");

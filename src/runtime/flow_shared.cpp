@@ -188,6 +188,39 @@ bool FlowShared::await_on_disk(const std::vector<bus::Msg>& msgs, const StageSto
   return c->wait_synced(last, [&] { return stop.past_drain_deadline(); });
 }
 
+void FlowShared::ack_when_on_disk(std::vector<bus::Msg>&& msgs, const std::string& prefix) {
+  auto ack = [prefix](std::vector<bus::Msg>& ms) {
+    for (auto& m : ms) {
+      auto st = m.ack();
+      if (!st.ok()) spdlog::debug("{} ack: {}", prefix, st.text());  // redelivered, then deduped
+    }
+  };
+  if (msgs.empty()) return;
+  if (!sync_gate.load(std::memory_order_relaxed)) return ack(msgs);
+  GroupCommit* c = nullptr;
+  {
+    std::lock_guard lock(commit_mu);
+    if (!store_commit)
+      store_commit = std::make_unique<GroupCommit>(std::make_unique<bus::StreamSync>(conn->store_dir(), ""),
+                                                   "[" + flow.name + " store]");
+    c = store_commit.get();
+  }
+  auto held = std::make_shared<std::vector<bus::Msg>>(std::move(msgs));
+  c->submit({[held, ack] { ack(*held); }});
+}
+
+void FlowShared::drain_acks() {
+  GroupCommit* c = nullptr;
+  {
+    std::lock_guard lock(commit_mu);
+    c = store_commit.get();
+  }
+  if (c && !c->drain(std::chrono::seconds(10)))
+    spdlog::warn(
+        "[{}] stopping before the store synced: some handled messages stay unacknowledged and come back",
+        flow.name);
+}
+
 GroupCommit* FlowShared::group_commit_if_any() {
   std::lock_guard lock(commit_mu);
   return commit.get();

@@ -79,6 +79,13 @@ struct FlowShared {
   std::atomic<bool> sync_gate{false};
   // With sync_gate: waits until the messages (just fetched) are on disk. False when stopping.
   bool await_on_disk(const std::vector<bus::Msg>& msgs, const StageStop& stop);
+  // Acks messages a stage handled. With sync_gate, only once what the stage stored (in this
+  // stream, the dead letters, another stream of the same server through nats_output) is on disk:
+  // a consumer's state can reach the disk before a stream's tail. Those acks go out from the
+  // store's group commit while the stage goes on; drain_acks() waits for them.
+  void ack_when_on_disk(std::vector<bus::Msg>&& msgs, const std::string& prefix);
+  void drain_acks();
+  std::unique_ptr<GroupCommit> store_commit;  // every stream of the store; made on first use
 
   bool stopping() const { return stop.load(std::memory_order_relaxed); }
   bool past_drain_deadline() const;
