@@ -15,6 +15,7 @@
 #include <system_error>
 #include <thread>
 
+#include "core/unique_fd.hpp"
 #include "sdk/base/json_write.hpp"
 
 namespace weir::components::file_output {
@@ -32,20 +33,6 @@ sdk::Status sys_error(const char* what, const fs::path& p, int err) {
 }
 
 // write(2) until everything is written; a partial write or EINTR just continues.
-bool write_all(int fd, const char* data, std::size_t size, int& err) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      err = errno;
-      return false;
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
 // A rename or a new file is durable only once its directory is.
 void sync_dir(const fs::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -142,8 +129,8 @@ class FileOutput final : public sdk::Output {
     // (read access is only for this check).
     char last = '\n';
     if (size_ > 0 && ::pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n') {
-      int err = 0;
-      if (!write_all(fd, "\n", 1, err)) {
+      if (!core::write_all(fd, "\n")) {
+        const int err = errno;
         ::close(fd);
         return sys_error("cannot write", path_, err);
       }
@@ -169,7 +156,8 @@ class FileOutput final : public sdk::Output {
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return sys_error("cannot open", tmp, errno);
     int err = 0;
-    bool ok = write_all(fd, body.data(), body.size(), err);
+    bool ok = core::write_all(fd, body);
+    if (!ok) err = errno;
     if (ok && durable_state() && ::fdatasync(fd) != 0) {
       ok = false;
       err = errno;
@@ -202,7 +190,8 @@ class FileOutput final : public sdk::Output {
       unsigned long long a = 0, b = 0;
       if (header) {
         if (std::sscanf(line.c_str(), "file %llu %llu", &a, &b) != 2)
-          return sdk::Status::error(state_path().string() + " is damaged: delete it to start over (at-least-once)");
+          return sdk::Status::error(state_path().string() +
+                                    " is damaged: delete it to start over (at-least-once)");
         ino = a;
         confirmed = b;
         header = false;
@@ -212,7 +201,8 @@ class FileOutput final : public sdk::Output {
     }
     auto cut = [&](const fs::path& p, std::uint64_t to) -> sdk::Status {
       struct stat st {};
-      if (::stat(p.c_str(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) <= to) return sdk::Status::ok();
+      if (::stat(p.c_str(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) <= to)
+        return sdk::Status::ok();
       spdlog::info("{} cutting {} bytes off {}: written after the last confirmed batch, they come again",
                    prefix_, static_cast<std::uint64_t>(st.st_size) - to, p.string());
       if (::truncate(p.c_str(), static_cast<off_t>(to)) != 0) return sys_error("cannot cut back", p, errno);
@@ -229,14 +219,15 @@ class FileOutput final : public sdk::Output {
       if (auto st = cut(first, confirmed); !st) return st;
       return have ? cut(path_, 0) : sdk::Status::ok();
     }
-    spdlog::warn("{} the file {} last confirmed is gone: positions kept, nothing cut", prefix_, path_.string());
+    spdlog::warn("{} the file {} last confirmed is gone: positions kept, nothing cut", prefix_,
+                 path_.string());
     return sdk::Status::ok();
   }
 
   sdk::Status drain() {
     if (buffer_.empty()) return sdk::Status::ok();
-    int err = 0;
-    if (!write_all(fd_, buffer_.data(), buffer_.size(), err)) {
+    if (!core::write_all(fd_, buffer_)) {
+      const int err = errno;
       // Drop a partly written line so that the redelivered batch starts on a clean line.
       if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
         spdlog::warn("{} cannot cut {} back after a failed write: {}", prefix_, path_.string(),

@@ -122,10 +122,9 @@ class NatsInput final : public sdk::Input {
   bool await_redeliveries(sdk::InputSink& sink) {
     auto info = bus::consumer_info(binding_->js.raw(), config_.stream, durable_);
     if (!info || info->num_ack_pending == 0) return true;
-    const auto wait = config_.ack_wait + config_.ack_wait / 4 + 1s;
+    const auto wait = bus::redelivery_wait(config_.ack_wait);
     spdlog::info("{} {} messages were unacknowledged: reading again in {} ms, when they are due first",
-                 ctx_.prefix, info->num_ack_pending,
-                 std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+                 ctx_.prefix, info->num_ack_pending, wait.count());
     return sink.sleep_for(wait);
   }
 
@@ -219,8 +218,8 @@ class NatsInput final : public sdk::Input {
     last_error_ = error;
   }
 
-  bool deliver(sdk::InputSink& sink, std::string id, std::string_view payload, std::function<void()> on_durable,
-               const sdk::Position* at = nullptr) {
+  bool deliver(sdk::InputSink& sink, std::string id, std::string_view payload,
+               std::function<void()> on_durable, const sdk::Position* at = nullptr) {
     auto push = [&](sdk::Record&& rec) {
       return at != nullptr ? sink.push_at(*at, std::move(rec), std::move(on_durable))
                            : sink.push(std::move(rec), std::move(on_durable));
@@ -315,14 +314,16 @@ sdk::ComponentSpec<Config> spec() {
         // A message this input took before a crash comes back after ack_wait plus the restart:
         // the batch its records go into is dropped as a repeat only within the window.
         if (c.stream.empty() || 2 * c.ack_wait <= flow.duplicate_window) return;
-        lint.warning("ack_wait", "short_duplicate_window",
-                     "ack_wait " + sdk::format_duration(c.ack_wait) + " is more than half the flow's " +
-                         "duplicate_window " + sdk::format_duration(flow.duplicate_window) +
-                         ": a message delivered again after a crash arrives after ack_wait plus the " +
-                         "restart time, beyond the window, and its records are stored twice",
-                     "set ack_wait to at most " + sdk::format_duration(flow.duplicate_window / 2) +
-                         ", or the flow's settings.duplicate_window to at least " +
-                         sdk::format_duration(2 * c.ack_wait));
+        lint.warning(
+            "ack_wait", "short_duplicate_window",
+            "ack_wait " + sdk::format_duration(c.ack_wait) + " is more than half the flow's " +
+                "duplicate_window " + sdk::format_duration(flow.duplicate_window) +
+                ": a message delivered again after a crash arrives after ack_wait plus the " +
+                "restart time, beyond the window: its records are still stored once (by position), but one "
+                "that is not JSON goes to the error port again",
+            "set ack_wait to at most " + sdk::format_duration(flow.duplicate_window / 2) +
+                ", or the flow's settings.duplicate_window to at least " +
+                sdk::format_duration(2 * c.ack_wait));
       })
       .output("out", "One record per message.")
       .example(boost::json::parse(R"({"id": "sensors", "type": "nats_input",

@@ -47,8 +47,7 @@ Result<std::unique_ptr<AsyncPublisher>> AsyncPublisher::create(const Connection&
 AsyncPublisher::~AsyncPublisher() {
   if (!js_) return;
   const std::size_t dropped = take_back_outstanding("publisher destroyed");
-  if (dropped > 0)
-    spdlog::warn("jetstream publisher: destroyed with {} publishes not acknowledged", dropped);
+  if (dropped > 0) spdlog::warn("jetstream publisher: destroyed with {} publishes not acknowledged", dropped);
   // A reply handler that was already running finishes before the context goes away; after
   // take_back_outstanding() no further handler call can start.
   jsPubOptions po;
@@ -82,7 +81,8 @@ void AsyncPublisher::on_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae
       text += "no stream listens on this subject (no responders)";
     else
       text += (pae != nullptr && pae->ErrText != nullptr) ? pae->ErrText : "publish failed";
-    if (pae != nullptr && pae->ErrCode != 0) text += " [jetstream error " + std::to_string(pae->ErrCode) + "]";
+    if (pae != nullptr && pae->ErrCode != 0)
+      text += " [jetstream error " + std::to_string(pae->ErrCode) + "]";
     Status err = Status::error(pae != nullptr ? pae->Err : NATS_ERR, pae != nullptr ? pae->ErrCode : 0,
                                std::move(text));
     self->record_failure(std::move(m), std::move(err));
@@ -176,7 +176,8 @@ Status AsyncPublisher::wait_all(std::chrono::milliseconds timeout, std::vector<P
   po.MaxWait = std::max<std::int64_t>(1, timeout.count());
   natsStatus s = js_PublishAsyncComplete(js_.raw(), &po);
   if (s == NATS_TIMEOUT) {
-    take_back_outstanding(("no PubAck within wait_all timeout of " + std::to_string(timeout.count()) + " ms").c_str());
+    take_back_outstanding(
+        ("no PubAck within wait_all timeout of " + std::to_string(timeout.count()) + " ms").c_str());
     // Handlers that had already started still hold nats.c's pending count; let them finish so
     // their outcome lands in this wait and not in the next one.
     po.MaxWait = 5000;

@@ -55,7 +55,7 @@ struct PubAck {
 
 struct PublisherStats {
   std::uint64_t published = 0;
-  std::uint64_t acked = 0;       // includes duplicates
+  std::uint64_t acked = 0;  // includes duplicates
   std::uint64_t duplicates = 0;
   std::uint64_t failed = 0;
 };
@@ -111,7 +111,7 @@ class AsyncPublisher {
   std::atomic<std::uint64_t> failed_{0};
   std::atomic<std::uint64_t> last_acked_seq_{0};
   bool window_stuck_ = false;  // owner thread only: a stall timed out since the last wait_all
-  std::mutex mu_;  // guards failures_: appended from nats.c's reply thread
+  std::mutex mu_;              // guards failures_: appended from nats.c's reply thread
   std::vector<PublishFailure> failures_;
 };
 

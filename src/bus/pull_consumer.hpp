@@ -15,6 +15,13 @@
 
 namespace weir::bus {
 
+// How long after a crash (or a broker restart) a consumer's unacked messages are surely due for
+// redelivery: ack_wait, a quarter more for the server's redelivery timer, and a second.
+inline std::chrono::milliseconds redelivery_wait(std::chrono::nanoseconds ack_wait) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(ack_wait + ack_wait / 4) +
+         std::chrono::seconds(1);
+}
+
 class PullConsumer {
  public:
   static Result<PullConsumer> bind(jsCtx* js, const std::string& stream, const std::string& durable);

@@ -59,7 +59,8 @@ Result<StoredMsg> direct_get(jsCtx* js, const std::string& stream, const jsDirec
                              const std::string& what) {
   natsMsg* raw = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
-  const natsStatus s = js_DirectGetMsg(&raw, js, stream.c_str(), nullptr, const_cast<jsDirectGetMsgOptions*>(&o));
+  const natsStatus s =
+      js_DirectGetMsg(&raw, js, stream.c_str(), nullptr, const_cast<jsDirectGetMsgOptions*>(&o));
   MsgPtr m(raw, natsMsg_Destroy);
   if (s != NATS_OK) return from_nats(s, what + " of " + stream, code);
   return stored(m.get());

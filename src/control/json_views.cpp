@@ -78,6 +78,7 @@ json::value flow_status_json(const runtime::FlowStatus& f) {
     k["errors"] = c.errors;
     k["dead_letters"] = c.dead_letters;
     k["retries"] = c.retries;
+    k["replays"] = c.replays;
     if (!c.metrics.empty()) {
       json::object m;
       for (const auto& x : c.metrics) m[x.name] = x.value;

@@ -15,20 +15,20 @@
 namespace weir::flow {
 
 struct LoadResult {
-  std::optional<Flow> flow;     // set only when there is no error
-  sdk::Diagnostics diagnostics; // positions filled in (file:line:col)
+  std::optional<Flow> flow;      // set only when there is no error
+  sdk::Diagnostics diagnostics;  // positions filled in (file:line:col)
   std::string file;
 };
 
-LoadResult load_flow_text(std::string_view text, const std::string& file,
-                          const registry::Registry& registry, const Getenv& getenv);
+LoadResult load_flow_text(std::string_view text, const std::string& file, const registry::Registry& registry,
+                          const Getenv& getenv);
 LoadResult load_flow_file(const std::filesystem::path& path, const registry::Registry& registry,
                           const Getenv& getenv);
 
 // Every *.json in dir, sorted by name. Two files naming the same flow: the later one gets a
 // `duplicate_flow` error. A bad file never hides the others.
-std::vector<LoadResult> load_flow_dir(const std::filesystem::path& dir,
-                                      const registry::Registry& registry, const Getenv& getenv);
+std::vector<LoadResult> load_flow_dir(const std::filesystem::path& dir, const registry::Registry& registry,
+                                      const Getenv& getenv);
 
 // Checks inputs, ports, kinds and cycles of parsed components (part of loading; exposed for tests).
 void check_graph(const Flow& flow, sdk::Diagnostics& diags);

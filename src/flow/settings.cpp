@@ -74,7 +74,8 @@ void check_settings(const Flow& flow, sdk::Diagnostics& diags) {
                   "duplicate_window " + format_duration(window) + " is shorter than twice ack_wait " +
                       format_duration(s.ack_wait) +
                       ": a batch delivered again after a crash arrives after ack_wait plus the restart "
-                      "time, beyond the window, and is stored twice",
+                      "time, beyond the window: batches are still stored once (by their positions), but "
+                      "dead letters and records an input sends to its error port are stored again",
                   "set duplicate_window to at least " + format_duration(2 * s.ack_wait) +
                       ", or ack_wait to at most " + format_duration(window / 2));
   const sdk::FlowSettings view{window, s.ack_wait};

@@ -11,7 +11,8 @@ constexpr auto npos = static_cast<std::size_t>(-1);
 
 std::string upper_token(const std::string& s) {
   std::string out;
-  for (char c : s) out.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  for (char c : s)
+    out.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   return out;
 }
 
@@ -22,18 +23,30 @@ bool fusable(const flow::Flow& flow, std::size_t i) {
 
 }  // namespace
 
-std::string stream_name(const std::string& flow) { return "WEIR_" + upper_token(flow); }
-std::string stream_subjects(const std::string& flow) { return "weir." + flow + ".>"; }
+std::string stream_name(const std::string& flow) {
+  return "WEIR_" + upper_token(flow);
+}
+std::string stream_subjects(const std::string& flow) {
+  return "weir." + flow + ".>";
+}
 std::string port_subject(const std::string& flow, const std::string& component, const std::string& port) {
   return "weir." + flow + "." + component + "." + port;
 }
 std::string durable_name(const std::string& consumer, const std::string& upstream, const std::string& port) {
   return consumer + "__" + upstream + "__" + port;
 }
-std::string dead_letter_stream(const std::string& flow) { return "WEIR_DLQ_" + upper_token(flow); }
-std::string dead_letter_subject(const std::string& flow) { return "weir_dlq." + flow; }
-std::string positions_stream(const std::string& flow) { return "WEIR_POS_" + upper_token(flow); }
-std::string positions_subjects(const std::string& flow) { return "weir_pos." + flow + ".>"; }
+std::string dead_letter_stream(const std::string& flow) {
+  return "WEIR_DLQ_" + upper_token(flow);
+}
+std::string dead_letter_subject(const std::string& flow) {
+  return "weir_dlq." + flow;
+}
+std::string positions_stream(const std::string& flow) {
+  return "WEIR_POS_" + upper_token(flow);
+}
+std::string positions_subjects(const std::string& flow) {
+  return "weir_pos." + flow + ".>";
+}
 std::string positions_subject(const std::string& flow, const std::string& publisher) {
   return "weir_pos." + flow + "." + publisher;
 }

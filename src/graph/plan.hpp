@@ -23,9 +23,10 @@ std::string durable_name(const std::string& consumer, const std::string& upstrea
 std::string dead_letter_stream(const std::string& flow);   // WEIR_DLQ_<FLOW>
 std::string dead_letter_subject(const std::string& flow);  // weir_dlq.<flow>
 // Where each publisher of the flow checkpoints the positions it stored (runtime/positions.hpp).
-std::string positions_stream(const std::string& flow);                             // WEIR_POS_<FLOW>
-std::string positions_subjects(const std::string& flow);                           // weir_pos.<flow>.>
-std::string positions_subject(const std::string& flow, const std::string& publisher);  // weir_pos.<flow>.<publisher>
+std::string positions_stream(const std::string& flow);    // WEIR_POS_<FLOW>
+std::string positions_subjects(const std::string& flow);  // weir_pos.<flow>.>
+std::string positions_subject(const std::string& flow,
+                              const std::string& publisher);  // weir_pos.<flow>.<publisher>
 
 enum class StageKind { input, processors, output };
 

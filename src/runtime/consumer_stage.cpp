@@ -49,7 +49,8 @@ void ConsumerStage::run(std::size_t upstream) {
   // Binding needs the server; until it answers, retry quietly (one log line per outage).
   while (!stop_.stopping()) {
     if (!pub) {
-      auto p = bus::AsyncPublisher::create(*shared_.conn, {.max_pending = 1024, .track_stream = shared_.stream});
+      auto p =
+          bus::AsyncPublisher::create(*shared_.conn, {.max_pending = 1024, .track_stream = shared_.stream});
       if (p) pub = std::move(p.value());
     }
     if (!js) {
@@ -78,21 +79,25 @@ void ConsumerStage::run(std::size_t upstream) {
   const auto& ack_wait = shared_.flow.settings.ack_wait;
   auto reconnects = shared_.conn->reconnects();
   if (!await_redeliveries(stop_, js.raw(), shared_.stream, up.durable, ack_wait, prefix_)) return;
-  const auto root = stage_.members.front().component;
-  if (dynamic_cast<sdk::BatchOutput*>(shared_.components[root].get())) {
-    run_forwarding(shared_, stop_, stage_, consumer, js, *pub, serial_);
-    return;
-  }
-  // Where what this thread reads comes from, and what it stored of it (positions.hpp).
+  // Where what this thread reads comes from (positions.hpp): the consumer, and the stream's
+  // creation time, since sequences start over in a stream made anew.
   std::string source;
-  while (!stop_.stopping() && source.empty()) {
+  bool info_warned = false;
+  while (!stop_.stopping()) {
     auto info = bus::stream_info(js.raw(), shared_.stream);
     if (info) {
       source = consumer_source(up.durable, info->created_ns);
       break;
     }
-    spdlog::debug("{} stream info: {}", prefix_, info.status().text());
+    if (!info_warned) spdlog::warn("{} stream info: {}", prefix_, info.status().text());
+    info_warned = true;
     idle(stop_, 1s);
+  }
+  if (stop_.stopping()) return;
+  const auto root = stage_.members.front().component;
+  if (dynamic_cast<sdk::BatchOutput*>(shared_.components[root].get())) {
+    run_forwarding(shared_, stop_, stage_, consumer, js, *pub, serial_, std::move(source));
+    return;
   }
   PositionLog log(shared_.flow.name, shared_.stream, up.durable, StageRound::published_subjects(stage_));
   log.set_key_filter(source);

@@ -6,11 +6,11 @@
 #include <set>
 #include <thread>
 
+#include "bus/stream_messages.hpp"
 #include "bus/topology.hpp"
 #include "runtime/consumer_stage.hpp"
 #include "runtime/input_stage.hpp"
 #include "runtime/janitor.hpp"
-#include "bus/stream_messages.hpp"
 
 namespace weir::runtime {
 
@@ -453,6 +453,7 @@ FlowStatus FlowRunner::status() const {
     s.errors = c.errors.load();
     s.dead_letters = c.dead_letters.load();
     s.retries = c.retries.load();
+    s.replays = c.replays.load();
     const auto& outputs = shared_.flow.components[i].info->outputs;
     for (std::size_t p = 0; p + 1 < outputs.size(); ++p)
       s.ports_out.emplace_back(outputs[p].name, p < ComponentCounters::max_ports ? c.port_out[p].load() : 0);

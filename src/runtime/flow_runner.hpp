@@ -22,7 +22,7 @@ const char* to_string(FlowState s);
 struct ComponentStatus {
   std::string id;
   std::string type;
-  std::uint64_t records_in = 0, records_out = 0, errors = 0, dead_letters = 0, retries = 0;
+  std::uint64_t records_in = 0, records_out = 0, errors = 0, dead_letters = 0, retries = 0, replays = 0;
   std::vector<std::pair<std::string, std::uint64_t>> ports_out;  // per output port, error excluded
   std::vector<sdk::Metric> metrics;  // the component's own figures (a bridge's link state, ...)
   bool failing = false;              // its writes fail and are being retried

@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "bus/pull_consumer.hpp"
 #include "bus/topology.hpp"
 #include "core/hash.hpp"
 
@@ -138,14 +139,16 @@ bool settle(const StageStop& stop, bus::AsyncPublisher& pub, const std::string& 
   }
 }
 
-bool await_redeliveries(const StageStop& stop, jsCtx* js, const std::string& stream, const std::string& durable,
-                        std::chrono::nanoseconds ack_wait, const std::string& prefix) {
+bool await_redeliveries(const StageStop& stop, jsCtx* js, const std::string& stream,
+                        const std::string& durable, std::chrono::nanoseconds ack_wait,
+                        const std::string& prefix) {
   auto info = bus::consumer_info(js, stream, durable);
   if (!info || info->num_ack_pending == 0) return !stop.stopping();
-  const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(ack_wait + ack_wait / 4) + 1s;
-  spdlog::info("{} {} messages of {} were unacknowledged (a crash or a broker restart): reading again in {} ms, "
-               "when they are due first",
-               prefix, info->num_ack_pending, durable, wait.count());
+  const auto wait = bus::redelivery_wait(ack_wait);
+  spdlog::info(
+      "{} {} messages of {} were unacknowledged (a crash or a broker restart): reading again in {} ms, "
+      "when they are due first",
+      prefix, info->num_ack_pending, durable, wait.count());
   auto until = std::chrono::steady_clock::now() + wait;
   while (std::chrono::steady_clock::now() < until) {
     if (stop.stopping()) return false;

@@ -155,8 +155,9 @@ bool settle(const StageStop& stop, bus::AsyncPublisher& pub, const std::string& 
 // ack_wait, while new ones would be delivered at once. Positions must reach a publisher in
 // order (positions.hpp), so when the consumer has unacked messages this waits until they are
 // due again (they are then delivered before anything new). False when the stage stopped.
-bool await_redeliveries(const StageStop& stop, jsCtx* js, const std::string& stream, const std::string& durable,
-                        std::chrono::nanoseconds ack_wait, const std::string& prefix);
+bool await_redeliveries(const StageStop& stop, jsCtx* js, const std::string& stream,
+                        const std::string& durable, std::chrono::nanoseconds ack_wait,
+                        const std::string& prefix);
 
 // The key of a source that is a consumer of the flow's stream: its name and the stream's
 // creation time (sequences start over in a stream made anew).

@@ -42,20 +42,8 @@ class Forwarder {
     state_->closed = true;
   }
 
-  void run(bus::PullConsumer& consumer, bus::JetStream& js) {
-    // Positions are stream sequences, which start over when the stream is made anew (its data
-    // deleted): the stream's creation time in the source name tells the two apart.
-    bool warned = false;
-    while (!stop_.stopping()) {
-      auto info = bus::stream_info(js.raw(), shared_.stream);
-      if (info) {
-        source_ = consumer.durable() + "@" + core::hex64(static_cast<std::uint64_t>(info->created_ns));
-        break;
-      }
-      if (!warned) spdlog::warn("{} stream info: {}", prefix_, info.status().text());
-      warned = true;
-      idle(stop_, 1s);
-    }
+  void run(bus::PullConsumer& consumer, bus::JetStream& js, std::string source) {
+    source_ = std::move(source);
     std::vector<bus::Msg> msgs;
     auto last_progress = std::chrono::steady_clock::now();
     const auto keepalive = std::max<std::chrono::nanoseconds>(shared_.flow.settings.ack_wait / 3, 100ms);
@@ -70,8 +58,8 @@ class Forwarder {
         reconnects = n;
         auto info = bus::consumer_info(js.raw(), shared_.stream, consumer.durable());
         if (!info || info->num_ack_pending > static_cast<std::int64_t>(inflight_.size())) {
-          const auto& ack_wait = shared_.flow.settings.ack_wait;
-          hold_fetch_until = std::chrono::steady_clock::now() + ack_wait + ack_wait / 4 + 1s;
+          hold_fetch_until =
+              std::chrono::steady_clock::now() + bus::redelivery_wait(shared_.flow.settings.ack_wait);
           spdlog::info("{} reconnected with messages unacknowledged: reading again after ack_wait", prefix_);
         }
       }
@@ -216,8 +204,8 @@ class Forwarder {
 
 void run_forwarding(FlowShared& shared, const StageStop& stop, const graph::Stage& stage,
                     bus::PullConsumer& consumer, bus::JetStream& js, bus::AsyncPublisher& pub,
-                    std::mutex& serial) {
-  Forwarder(shared, stop, stage, pub, serial).run(consumer, js);
+                    std::mutex& serial, std::string source) {
+  Forwarder(shared, stop, stage, pub, serial).run(consumer, js, std::move(source));
 }
 
 }  // namespace weir::runtime

@@ -21,8 +21,9 @@ InputStage::InputStage(FlowShared& shared, const graph::Stage& stage)
     subject_index_.push_back(subjects.size());
     if (r.publish) subjects.push_back(r.subject);
   }
-  log_ = std::make_unique<PositionLog>(shared.flow.name, shared.stream,
-                                       "input__" + shared.flow.components[component_].id, std::move(subjects));
+  log_ =
+      std::make_unique<PositionLog>(shared.flow.name, shared.stream,
+                                    "input__" + shared.flow.components[component_].id, std::move(subjects));
   boot_ =
       core::hex64(static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()));
 }
@@ -45,7 +46,8 @@ void InputStage::join() {
 void InputStage::run() {
   using namespace std::chrono_literals;
   while (!pub_) {
-    auto pub = bus::AsyncPublisher::create(*shared_.conn, {.max_pending = 4096, .track_stream = shared_.stream});
+    auto pub =
+        bus::AsyncPublisher::create(*shared_.conn, {.max_pending = 4096, .track_stream = shared_.stream});
     if (pub) {
       pub_ = std::move(pub.value());
       break;
@@ -93,7 +95,8 @@ bool InputStage::recover_positions() {
 // stream filled by its inputs alone would wedge every stage behind them.
 static std::uint64_t input_share(const flow::Settings& s) {
   const auto max = s.max_bytes.bytes;
-  const auto headroom = std::min<std::uint64_t>(max / 2, std::max<std::uint64_t>(max / 4, 2 * s.batch_bytes.bytes));
+  const auto headroom =
+      std::min<std::uint64_t>(max / 2, std::max<std::uint64_t>(max / 4, 2 * s.batch_bytes.bytes));
   return max - headroom;
 }
 
@@ -125,6 +128,9 @@ bool InputStage::admit(std::size_t bytes) {
       }
       return true;
     }
+    // What this input has in flight must be settled before it waits: until then its position
+    // log holds the janitor back (positions.hpp), and the stream could never drain.
+    settle_inflight();
     if (!held_back_) {
       const auto pct = 100 * info->bytes / std::max<std::uint64_t>(1, s.max_bytes.bytes);
       const auto why = "held back: the flow's stream is " + std::to_string(pct) + "% full (inputs stop at " +
@@ -142,16 +148,29 @@ bool InputStage::admit(std::size_t bytes) {
 
 bool InputStage::push_at(const sdk::Position& at, sdk::Record&& rec, std::function<void()> on_durable) {
   if (stopping()) return false;
-  if (log_->covers_any(at.source, at.seq)) {
-    replayed(std::move(on_durable));
+  if (accepted(at.source, at.seq) || log_->covers_any(at.source, at.seq)) {
+    replayed(1, std::move(on_durable));
     return true;
   }
   add(0, std::move(rec), std::move(on_durable), &at);
   return true;
 }
 
-void InputStage::replayed(std::function<void()>&& on_durable) {
-  shared_.counters[component_].replays++;
+bool InputStage::accepted(std::string_view source, std::uint64_t pos) {
+  // A source delivers in position order within a run, but after a broker restart one fetch can
+  // hand out a message twice (the old server's delivery still queued in the client, then the
+  // new server's redelivery): the first copy may still be in the open batch, not yet stored.
+  if (source != last_source_) {
+    last_source_.assign(source);
+    last_high_ = &accepted_[last_source_];
+  }
+  if (pos <= *last_high_) return true;
+  *last_high_ = pos;
+  return false;
+}
+
+void InputStage::replayed(std::size_t records, std::function<void()>&& on_durable) {
+  shared_.counters[component_].replays += records;
   if (on_durable) pending_callbacks_.push_back(std::move(on_durable));
 }
 
@@ -184,8 +203,9 @@ bool InputStage::fail(sdk::Record&& rec, std::string_view reason, std::function<
 
 bool InputStage::push_batch(sdk::Batch&& batch, std::function<void()> on_durable) {
   if (stopping()) return false;
-  if (!batch.source.empty() && log_->covers_any(batch.source, batch.position)) {
-    replayed(std::move(on_durable));
+  if (!batch.source.empty() &&
+      (accepted(batch.source, batch.position) || log_->covers_any(batch.source, batch.position))) {
+    replayed(batch.records, std::move(on_durable));
     return true;
   }
   // What is batched already goes first, so the port keeps the order records arrived in.
@@ -267,8 +287,8 @@ void InputStage::publish_pending() {
       position = log_->publishing(subject_index_[p], open_at_[p].source, open_at_[p].lo, open_at_[p].hi);
       open_at_[p].source.clear();
     }
-    auto st = publish_batch(*pub_, ports[p].subject, open_[p], batch_id(id, info.outputs[p].name, open_[p]), {},
-                            {}, {}, position);
+    auto st = publish_batch(*pub_, ports[p].subject, open_[p], batch_id(id, info.outputs[p].name, open_[p]),
+                            {}, {}, {}, position);
     if (!st.ok()) spdlog::debug("{} publish: {}", prefix_, st.text());  // retried in settle()
     open_[p].clear();
     ++inflight_batches_;

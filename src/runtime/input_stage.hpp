@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -43,7 +44,9 @@ class InputStage final : public sdk::InputSink {
   // below the inputs' share of max_bytes; waits (backpressure) until it has, or until stop.
   bool admit(std::size_t bytes);
   // A replay: stored before, so only its callback runs (with the batch in flight, if any).
-  void replayed(std::function<void()>&& on_durable);
+  void replayed(std::size_t records, std::function<void()>&& on_durable);
+  // Whether `pos` is at or below what this run already took from `source`; else takes it.
+  bool accepted(std::string_view source, std::uint64_t pos);
   void publish_pending();                     // publishes the open batches without waiting
   void offer_to_taps(std::string_view body);  // a batch received whole, when its port is tapped
   void settle_inflight();                     // waits for the PubAcks, then runs the on_durable callbacks
@@ -60,15 +63,18 @@ class InputStage final : public sdk::InputSink {
     std::string source;
     std::uint64_t lo = 0, hi = 0;
   };
-  std::vector<OpenPositions> open_at_;          // by port
-  std::vector<std::size_t> subject_index_;      // by port: index in log_'s subjects
+  std::vector<OpenPositions> open_at_;      // by port
+  std::vector<std::size_t> subject_index_;  // by port: index in log_'s subjects
   std::unique_ptr<PositionLog> log_;
+  std::map<std::string, std::uint64_t, std::less<>> accepted_;  // highest position taken this run, by source
+  std::string last_source_;
+  std::uint64_t* last_high_ = nullptr;  // accepted_[last_source_] (map nodes are stable)
   // Admission: the stream's size when last read, plus what this input published since.
   std::uint64_t stream_bytes_ = 0;
   std::chrono::steady_clock::time_point stream_read_{};
   bool held_back_ = false;  // reported once per stall
   bus::JetStream js_;
-  BatchWriter dead_;               // error records nobody consumes
+  BatchWriter dead_;  // error records nobody consumes
   std::string dead_reason_;
   std::vector<std::function<void()>> pending_callbacks_;   // records in open batches
   std::vector<std::function<void()>> inflight_callbacks_;  // records in published batches

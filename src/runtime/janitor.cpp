@@ -9,13 +9,14 @@
 
 namespace weir::runtime {
 
-Janitor::Janitor(FlowShared& shared, std::chrono::milliseconds every)
-    : shared_(shared), every_(every) {
+Janitor::Janitor(FlowShared& shared, std::chrono::milliseconds every) : shared_(shared), every_(every) {
   for (const auto& stage : shared.plan.stages)
     for (const auto& up : stage.upstreams) readers_.emplace_back(up.durable, up.subject);
 }
 
-Janitor::~Janitor() { stop(); }
+Janitor::~Janitor() {
+  stop();
+}
 
 void Janitor::start() {
   thread_ = std::thread([this] {

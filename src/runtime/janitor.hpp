@@ -1,11 +1,11 @@
 // Retention done by weir: a flow's stream keeps messages (limits retention) and the janitor
 // purges what every consumer has acknowledged: below the lowest ack floor of the consumers that
-// still have work (one with nothing pending acknowledged all of its subject). JetStream's own interest retention would do this in the server, but
-// nats-server 2.9 acknowledges and then drops messages that arrive while it shuts down (its
-// consumers stop before the stream): a graceful broker restart lost acknowledged batches in our
-// tests. A purge below an ack floor can never remove a message a consumer still needs.
-// The janitor also writes each publisher's position checkpoint (positions.hpp) and never purges
-// a publisher's data above its last stored checkpoint.
+// still have work (one with nothing pending acknowledged all of its subject). JetStream's own interest
+// retention would do this in the server, but nats-server 2.9 acknowledges and then drops messages that arrive
+// while it shuts down (its consumers stop before the stream): a graceful broker restart lost acknowledged
+// batches in our tests. A purge below an ack floor can never remove a message a consumer still needs. The
+// janitor also writes each publisher's position checkpoint (positions.hpp) and never purges a publisher's
+// data above its last stored checkpoint.
 //
 // In a flow whose inputs acknowledge only what is on disk (FlowShared::sync_gate), the janitor
 // fsyncs the server's store before a purge (what was made of the purged messages stays) and
@@ -38,7 +38,7 @@ class Janitor {
   FlowShared& shared_;
   std::chrono::milliseconds every_;
   std::vector<std::pair<std::string, std::string>> readers_;  // every consumer of the stream, its subject
-  std::unique_ptr<bus::AsyncPublisher> pub_;  // writes the publishers' checkpoints
+  std::unique_ptr<bus::AsyncPublisher> pub_;                  // writes the publishers' checkpoints
   std::unique_ptr<bus::StreamSync> store_sync_;
   std::uint64_t purged_below_ = 0;
   std::uint64_t seen_reconnects_ = 0;

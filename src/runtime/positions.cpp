@@ -108,8 +108,12 @@ bool decode_checkpoint(std::string_view body, std::uint64_t& through, MarkMap& m
   return !first;
 }
 
-PositionLog::PositionLog(std::string flow, std::string stream, std::string name, std::vector<std::string> subjects)
-    : flow_(std::move(flow)), stream_(std::move(stream)), name_(std::move(name)), subjects_(std::move(subjects)) {}
+PositionLog::PositionLog(std::string flow, std::string stream, std::string name,
+                         std::vector<std::string> subjects)
+    : flow_(std::move(flow)),
+      stream_(std::move(stream)),
+      name_(std::move(name)),
+      subjects_(std::move(subjects)) {}
 
 std::string PositionLog::checkpoint_subject() const {
   return graph::positions_subject(flow_, name_);
@@ -149,27 +153,41 @@ bus::Status PositionLog::recover(jsCtx* js) {
   }
   std::lock_guard lock(mu_);
   settled_ = std::move(marks);
+  cached_marks_.clear();
   covered_ = through;
   settled_through_ = last;
   dirty_ = last > through;
   recovered_ = true;
   if (found > 0)
-    spdlog::debug("[{}] {}: {} batches stored after its checkpoint (through {})", flow_, name_, found, through);
+    spdlog::debug("[{}] {}: {} batches stored after its checkpoint (through {})", flow_, name_, found,
+                  through);
   return bus::Status::success();
 }
 
 bool PositionLog::covers(std::size_t subject, std::string_view key, std::uint64_t pos) const {
   std::lock_guard lock(mu_);
+  // Published and not yet acknowledged counts too: after a broker restart one fetch can hand
+  // out a message twice (the old server's delivery still queued, then its redelivery).
+  for (const auto& [s, k, lo, hi] : pending_)
+    if (s == subject && pos >= lo && pos <= hi && k == key) return true;
   auto it = settled_.find({subjects_[subject], std::string(key)});
   return it != settled_.end() && it->second.covers(pos);
 }
 
 bool PositionLog::covers_any(std::string_view key, std::uint64_t pos) const {
   std::lock_guard lock(mu_);
-  for (const auto& subject : subjects_) {
-    auto it = settled_.find({subject, std::string(key)});
-    if (it != settled_.end() && it->second.covers(pos)) return true;
+  // Called per record: the marks of the last key asked for are kept at hand (map nodes are
+  // stable, and a mark is never erased), so the common case builds no string.
+  if (key != cached_key_ || cached_marks_.size() != subjects_.size()) {
+    cached_key_.assign(key);
+    cached_marks_.clear();
+    for (const auto& subject : subjects_) {
+      auto it = settled_.find({subject, cached_key_});
+      cached_marks_.push_back(it != settled_.end() ? &it->second : nullptr);
+    }
   }
+  for (const auto* m : cached_marks_)
+    if (m != nullptr && m->covers(pos)) return true;
   return false;
 }
 
@@ -183,7 +201,11 @@ std::string PositionLog::publishing(std::size_t subject, std::string_view key, s
 
 void PositionLog::settled(std::uint64_t last_seq) {
   std::lock_guard lock(mu_);
-  for (auto& [subject, key, lo, hi] : pending_) settled_[{subjects_[subject], std::move(key)}].add(lo, hi, true);
+  for (auto& [subject, key, lo, hi] : pending_) {
+    auto [it, fresh] = settled_.try_emplace({subjects_[subject], std::move(key)});
+    it->second.add(lo, hi, true);
+    if (fresh) cached_marks_.clear();  // a new mark: covers_any() looks again
+  }
   if (!pending_.empty()) dirty_ = true;
   pending_.clear();
   settled_through_ = std::max(settled_through_, last_seq);

@@ -102,7 +102,10 @@ class PositionLog {
   std::string key_filter_;
   mutable std::mutex mu_;
   MarkMap settled_;                                      // what the checkpoint may say
-  std::vector<std::tuple<std::size_t, std::string, std::uint64_t, std::uint64_t>> pending_;  // published, not settled
+  mutable std::string cached_key_;                       // covers_any()'s last key
+  mutable std::vector<const SourceMark*> cached_marks_;  // its marks, by subject (null: none)
+  std::vector<std::tuple<std::size_t, std::string, std::uint64_t, std::uint64_t>>
+      pending_;                        // published, not settled
   std::uint64_t settled_through_ = 0;  // highest acknowledged data sequence
   std::uint64_t covered_ = 0;          // `through` of the last stored checkpoint
   bool dirty_ = false;                 // settled_ changed since the last checkpoint

@@ -184,6 +184,7 @@ void StageRound::publish_chunk(std::size_t member, std::size_t port) {
     const auto subject = subject_index_[member][port];
     if (log_->covers(subject, source_, at)) {
       // Stored before (this batch is delivered again after a crash): not a second time.
+      shared_.counters[c].replays += w.count();
       w.clear();
       return;
     }

@@ -38,19 +38,19 @@ class StageRound {
   bus::AsyncPublisher& pub_;
   std::mutex* serial_;  // held around calls into components that are not stateless
   std::string prefix_;
-  std::string current_in_id_;    // id of the batch being handled; what it produces derives from it
-  std::string current_subject_;  // subject it was consumed from, for its dead letters' Weir-Subject
+  std::string current_in_id_;      // id of the batch being handled; what it produces derives from it
+  std::string current_subject_;    // subject it was consumed from, for its dead letters' Weir-Subject
   std::uint64_t current_pos_ = 0;  // its sequence in the flow's stream
   PositionLog* log_;
   std::string source_;
   std::vector<std::vector<std::size_t>> subject_index_;  // [member][port]: index in the log's subjects
-  bool failing_ = false;         // an output's last write failed (logged once per transition)
+  bool failing_ = false;  // an output's last write failed (logged once per transition)
   BatchReader reader_;
   std::vector<sdk::Record> records_;
-  std::vector<std::vector<BatchWriter>> out_;     // [member][port]
-  std::vector<std::vector<std::size_t>> chunks_;  // [member][port]: chunks published for this batch
-  std::vector<BatchWriter> dead_;                 // [member]
-  std::vector<std::string> dead_reason_;          // [member]
+  std::vector<std::vector<BatchWriter>> out_;        // [member][port]
+  std::vector<std::vector<std::size_t>> chunks_;     // [member][port]: chunks published for this batch
+  std::vector<BatchWriter> dead_;                    // [member]
+  std::vector<std::string> dead_reason_;             // [member]
   std::vector<std::vector<std::uint32_t>> emitted_;  // [member][port]: records emitted from the current input
 };
 

@@ -27,9 +27,9 @@ enum class Kind { input, processor, output };
 
 // What the engine gives a component when it creates it.
 struct Context {
-  std::string flow;       // flow name
-  std::string component;  // component id inside the flow
-  std::string prefix;     // "[flow/component]" for log lines
+  std::string flow;                // flow name
+  std::string component;           // component id inside the flow
+  std::string prefix;              // "[flow/component]" for log lines
   natsConnection* nats = nullptr;  // the engine's connection; reconnects on its own
   std::filesystem::path data_dir;  // the engine's data dir (component state goes below it)
 };

@@ -196,8 +196,8 @@ struct ComponentInfo {
   std::vector<PortInfo> inputs;
   std::vector<PortInfo> outputs;  // "error" is always the last one
   std::vector<FieldInfo> fields;
-  boost::json::object schema;     // of the `config` object
-  boost::json::value example;     // an example component entry for docs
+  boost::json::object schema;  // of the `config` object
+  boost::json::value example;  // an example component entry for docs
   // Parses a `config` object (nullptr when the key is absent) into a Config.
   std::function<std::shared_ptr<const void>(const boost::json::value* config, Diagnostics& d,
                                             const std::string& pointer)>
@@ -222,10 +222,22 @@ class ComponentSpec {
     if (kind != Kind::input) info_.inputs.push_back({"in", "Records to handle."});
   }
 
-  ComponentSpec& summary(std::string text) { info_.summary = std::move(text); return *this; }
-  ComponentSpec& description(std::string text) { info_.description = std::move(text); return *this; }
-  ComponentSpec& stateless(bool on = true) { info_.stateless = on; return *this; }
-  ComponentSpec& example(boost::json::value entry) { info_.example = std::move(entry); return *this; }
+  ComponentSpec& summary(std::string text) {
+    info_.summary = std::move(text);
+    return *this;
+  }
+  ComponentSpec& description(std::string text) {
+    info_.description = std::move(text);
+    return *this;
+  }
+  ComponentSpec& stateless(bool on = true) {
+    info_.stateless = on;
+    return *this;
+  }
+  ComponentSpec& example(boost::json::value entry) {
+    info_.example = std::move(entry);
+    return *this;
+  }
 
   template <class M>
   ComponentSpec& field(std::string name, M Config::*member, FieldOpts opts = {}) {

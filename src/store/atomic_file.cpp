@@ -22,18 +22,7 @@ bool set_error(std::string* error, std::string_view what, const std::filesystem:
 }
 
 using Fd = core::UniqueFd;
-
-bool write_all(int fd, std::string_view text) {
-  while (!text.empty()) {
-    const ssize_t n = ::write(fd, text.data(), text.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    text.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
+using core::write_all;
 
 // ".name.tmp-<pid>-<n>": unique among threads and processes writing the same file.
 std::filesystem::path temp_name(const std::filesystem::path& path) {

@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "common/websocket/frame.hpp"
+#include "core/unique_fd.hpp"
 
 namespace weir::ws {
 
@@ -20,25 +21,8 @@ std::string errno_text(int err) {
   return std::error_code(err, std::generic_category()).message();
 }
 
-// Closes on scope exit; close() reports the error of a delayed write instead.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int close() {
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
-};
+using Fd = core::UniqueFd;
+using core::write_all;
 
 // How to fix it, at the end of every error: the configured name never touches the data dir.
 constexpr const char* set_site_hint =
@@ -76,18 +60,6 @@ ReadResult read_name(const std::filesystem::path& path, std::string& name, std::
   }
   name = std::move(text);
   return ReadResult::found;
-}
-
-bool write_all(int fd, std::string_view text) {
-  while (!text.empty()) {
-    const ssize_t n = ::write(fd, text.data(), text.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    text.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
 }
 
 // Writes `name` to a temporary file beside `path`, fsyncs it and links it into place, so that

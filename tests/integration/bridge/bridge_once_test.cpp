@@ -18,14 +18,16 @@ namespace {
 LinkOptions file_sink(const std::string& path) {
   LinkOptions o;
   o.hub_settings = R"({"duplicate_window": "1s", "ack_wait": "2s"})";
-  o.hub_sink = R"({ "id": "sink", "type": "file_output", "inputs": ["from_sites"], "config": { "path": ")" + path +
-               R"(" } })";
+  o.hub_sink = R"({ "id": "sink", "type": "file_output", "inputs": ["from_sites"], "config": { "path": ")" +
+               path + R"(" } })";
   return o;
 }
 
 }  // namespace
 
-TEST_CASE("bridge: cut with frames in flight and down 6 s (beyond the hub's 1 s window), three times; each record once") {
+TEST_CASE(
+    "bridge: cut with frames in flight and down 6 s (beyond the hub's 1 s window), three times; each record "
+    "once") {
   TempDir dir("weir-bridge-once");
   const auto out = dir.file("hub.ndjson");
   TwoSites sites(file_sink(out));
@@ -44,8 +46,8 @@ TEST_CASE("bridge: cut with frames in flight and down 6 s (beyond the hub's 1 s 
     n = source.stop();
   }
   MESSAGE(n << " records published at site A");
-  wait_lines(out, n, 180s);
-  check_each_once(out, n, {""}, [&] { return sites.logs(); });
+  expect_each_once(
+      out, n, {""}, [&] { return sites.logs(); }, 180s);
 }
 
 TEST_CASE("bridge: the hub's nats-server restarted during a 20 s outage; each record once") {
@@ -69,11 +71,13 @@ TEST_CASE("bridge: the hub's nats-server restarted during a 20 s outage; each re
     n = source.stop();
   }
   MESSAGE(n << " records published at site A");
-  wait_lines(out, n, 180s);
-  check_each_once(out, n, {""}, [&] { return sites.logs(); });
+  expect_each_once(
+      out, n, {""}, [&] { return sites.logs(); }, 180s);
 }
 
-TEST_CASE("a reload removes the component in front of a bridge output whose hub is down: the backlog arrives, once") {
+TEST_CASE(
+    "a reload removes the component in front of a bridge output whose hub is down: the backlog arrives, "
+    "once") {
   TempDir dir("weir-bridge-once");
   const auto out = dir.file("hub.ndjson");
   TwoSites sites(file_sink(out));
@@ -82,10 +86,12 @@ TEST_CASE("a reload removes the component in front of a bridge output whose hub 
       "components": [
         {"id": "src", "type": "nats_input", "config": {"subject": "src.data", "stream": "SRC", "ack_wait": "2s"}},)" +
            std::string(with_shape ? R"(
-        {"id": "shape", "type": "json_map", "inputs": ["src"], "config": {"set": {"f": "value * 2"}}},)" : "") +
+        {"id": "shape", "type": "json_map", "inputs": ["src"], "config": {"set": {"f": "value * 2"}}},)"
+                                  : "") +
            R"(
-        {"id": "link", "type": "websocket_output", "inputs": [")" + (with_shape ? "shape" : "src") +
-           R"("], "config": {"mode": "connect", "url": "ws://127.0.0.1:)" + std::to_string(sites.proxy().port()) +
+        {"id": "link", "type": "websocket_output", "inputs": [")" +
+           (with_shape ? "shape" : "src") + R"("], "config": {"mode": "connect", "url": "ws://127.0.0.1:)" +
+           std::to_string(sites.proxy().port()) +
            R"(/bridge", "token": "s3cret-token", "site": "site-a", "heartbeat": "500ms", "reconnect_max": "1s"}}]})";
   };
   constexpr std::uint64_t n = 3000;
@@ -97,11 +103,11 @@ TEST_CASE("a reload removes the component in front of a bridge output whose hub 
   std::this_thread::sleep_for(2s);
   sites.site_a().write_flow("uplink.json", uplink(false));
   CHECK_MESSAGE(
-      wait_until([&] { return sites.site_a().engine_log().find("batches waiting on") != std::string::npos; }, 20s,
-                 50ms),
+      wait_until([&] { return sites.site_a().engine_log().find("batches waiting on") != std::string::npos; },
+                 20s, 50ms),
       sites.logs());
   CHECK(count_lines(out) == 0);
   sites.proxy().set_down(false);
-  wait_lines(out, n, 180s);
-  check_each_once(out, n, {""}, [&] { return sites.logs(); });
+  expect_each_once(
+      out, n, {""}, [&] { return sites.logs(); }, 180s);
 }

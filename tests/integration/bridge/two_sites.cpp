@@ -31,7 +31,8 @@ TwoSites::TwoSites(LinkOptions options) : options_(std::move(options)) {
   ]
 })");
   hub_->write_flow("hub.json", R"({
-  "version": 1, "name": "hub", "settings": )" + options_.hub_settings + R"(,
+  "version": 1, "name": "hub", "settings": )" +
+                                   options_.hub_settings + R"(,
   "components": [
     { "id": "from_sites", "type": "websocket_input",
       "config": { "mode": "listen", "listen": "127.0.0.1:)" +

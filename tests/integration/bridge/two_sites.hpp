@@ -22,7 +22,8 @@ struct LinkOptions {
   std::string hub_settings = "{}";
   std::string hub_store_dir;  // the hub's nats-server store (default: a temp dir)
   // The hub's sink, one component reading "from_sites": by default nats_output into OUT.
-  std::string hub_sink = R"({ "id": "sink", "type": "nats_output", "inputs": ["from_sites"], "config": { "subject": "out.data" } })";
+  std::string hub_sink =
+      R"({ "id": "sink", "type": "nats_output", "inputs": ["from_sites"], "config": { "subject": "out.data" } })";
 };
 
 class TwoSites {

@@ -37,9 +37,9 @@ EngineRig::~EngineRig() {
 void EngineRig::write_config(const std::string& extra) {
   // `extra` may set its own log level.
   const bool own_log = extra.find("\"log\"") != std::string::npos;
-  std::ofstream(dir_.file("weir.json")) << R"({"shutdown_timeout": "5s")"
-                                        << (own_log ? "" : R"(, "log": {"level": "info"})")
-                                        << (extra.empty() ? "" : ", ") << extra << "}";
+  std::ofstream(dir_.file("weir.json"))
+      << R"({"shutdown_timeout": "5s")" << (own_log ? "" : R"(, "log": {"level": "info"})")
+      << (extra.empty() ? "" : ", ") << extra << "}";
 }
 
 std::string EngineRig::api() const {
@@ -88,11 +88,10 @@ void EngineRig::start_engine() {
   REQUIRE_FALSE(engine_);
   ++runs_;
   engine_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{weir_binary(), "run", "--config", dir_.file("weir.json"), "--nats-url",
-                               engine_nats_port_ != 0
-                                   ? "nats://127.0.0.1:" + std::to_string(engine_nats_port_)
-                                   : server_.url(),
-                               "--flows", flows_dir(), "--data-dir", dir_.file("data")},
+      std::vector<std::string>{
+          weir_binary(), "run", "--config", dir_.file("weir.json"), "--nats-url",
+          engine_nats_port_ != 0 ? "nats://127.0.0.1:" + std::to_string(engine_nats_port_) : server_.url(),
+          "--flows", flows_dir(), "--data-dir", dir_.file("data")},
       dir_.file("engine.log"));
 }
 
@@ -269,7 +268,9 @@ PacedSource::PacedSource(EngineRig& rig, std::uint64_t per_second) : rig_(rig), 
   thread_ = std::thread([this] { run(); });
 }
 
-PacedSource::~PacedSource() { stop(); }
+PacedSource::~PacedSource() {
+  stop();
+}
 
 std::uint64_t PacedSource::stop() {
   stop_ = true;
@@ -287,7 +288,8 @@ void PacedSource::run() {
   }
 }
 
-std::map<std::pair<std::int64_t, std::string>, int> count_records(const std::string& path, std::size_t& lines) {
+std::map<std::pair<std::int64_t, std::string>, int> count_records(const std::string& path,
+                                                                  std::size_t& lines) {
   std::map<std::pair<std::int64_t, std::string>, int> seen;
   std::ifstream in(path);
   std::string line;
@@ -335,6 +337,13 @@ void check_each_once(const std::string& path, std::uint64_t n, const std::vector
   CHECK(doubled == 0);
   CHECK(lines == n * branches.size());
   if (missing + doubled > 0) MESSAGE(context());
+}
+
+void expect_each_once(const std::string& path, std::uint64_t n, const std::vector<std::string>& branches,
+                      const std::function<std::string()>& context, std::chrono::seconds deadline,
+                      std::chrono::seconds settle) {
+  wait_lines(path, n * branches.size(), deadline, settle);
+  check_each_once(path, n, branches, context);
 }
 
 }  // namespace weir::testing

@@ -52,6 +52,8 @@ class EngineRig {
   void start_engine();
   void kill_engine();
   pid_t engine_pid() const { return engine_ ? engine_->pid() : -1; }
+  // Whether an engine was started and has not exited (on its own: kill_engine() also forgets it).
+  bool engine_running() { return engine_ && engine_->running(); }
   int stop_engine();
   std::string engine_log() const;
 
@@ -97,7 +99,8 @@ class PacedSource {
 
 // A file of NDJSON records as a sink that hides nothing: how many times each (n, branch) is in
 // it ("branch" is "" for records without one), and its line count.
-std::map<std::pair<std::int64_t, std::string>, int> count_records(const std::string& path, std::size_t& lines);
+std::map<std::pair<std::int64_t, std::string>, int> count_records(const std::string& path,
+                                                                  std::size_t& lines);
 std::size_t count_lines(const std::string& path);
 // Waits until the file has `want` lines, then `settle` more: a late replay would add lines.
 std::size_t wait_lines(const std::string& path, std::size_t want, std::chrono::seconds deadline,
@@ -105,6 +108,10 @@ std::size_t wait_lines(const std::string& path, std::size_t want, std::chrono::s
 // Every record n in [0, n) exactly once per branch in the file; on failure `context` is shown.
 void check_each_once(const std::string& path, std::uint64_t n, const std::vector<std::string>& branches,
                      const std::function<std::string()>& context);
+// wait_lines() for n records per branch, then check_each_once().
+void expect_each_once(const std::string& path, std::uint64_t n, const std::vector<std::string>& branches,
+                      const std::function<std::string()>& context, std::chrono::seconds deadline,
+                      std::chrono::seconds settle = std::chrono::seconds(6));
 
 // The flow of the foundation tests: nats_input → json_filter → json_map → nats_output.
 std::string pipeline_flow(const std::string& ack_wait = "2s");

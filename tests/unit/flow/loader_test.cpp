@@ -66,7 +66,9 @@ TEST_CASE("${VAR} is substituted, $${ escapes, unset is an error") {
 }
 
 TEST_CASE("${VAR:-default} takes the default when VAR is unset or empty") {
-  auto r = load(head + R"({"id": "gen", "type": "generate", "description": "${NOPE:-ws://hub:8765/bridge} ${EMPTY:-e} ${LIMIT:-9} ${NOPE:-}."}]})");
+  auto r = load(
+      head +
+      R"({"id": "gen", "type": "generate", "description": "${NOPE:-ws://hub:8765/bridge} ${EMPTY:-e} ${LIMIT:-9} ${NOPE:-}."}]})");
   REQUIRE(r.flow.has_value());
   CHECK(r.flow->components[0].description == "ws://hub:8765/bridge e 50 .");
   auto malformed = load(head + R"({"id": "gen", "type": "generate", "description": "${:-x}"}]})");
