@@ -224,12 +224,19 @@ int run_engine(const RunOptions& options) {
   const auto first_signal = Clock::now();
   spdlog::info("stopping: draining in-flight work (up to {} ms)", drain.count());
   core::sd_notify("STOPPING=1");
-  std::thread force([&] {
+  // Detached, it outlives this function: it captures by value, and once the engine stopped
+  // (`finished`, under `exit_mu`) a late signal does nothing, so it never logs into a logger
+  // already shut down (a supervisor's SIGTERM during the exit crashed the engine that way).
+  static std::mutex exit_mu;
+  static bool finished = false;
+  std::thread force([first_signal, signals] {
     // One signal can arrive twice at once (sent to the process and to its group, as timeout(1)
     // and some supervisors do): only a signal a little later means "force".
     int sig = 0;
-    do sig = wait_signal();
+    do sigwait(&signals, &sig);
     while (sig == SIGHUP || Clock::now() - first_signal < std::chrono::milliseconds(500));
+    std::lock_guard lock(exit_mu);  // held until _Exit: the engine does not finish meanwhile
+    if (finished) return;
     spdlog::warn("second signal: exiting now; unacknowledged work is redelivered on the next start");
     std::_Exit(130);
   });
@@ -243,6 +250,8 @@ int run_engine(const RunOptions& options) {
   engine.reset();  // components hold nats.c objects made from the connection
   conn.value().reset();
   if (embedded) (void)embedded->stop();
+  std::lock_guard lock(exit_mu);
+  finished = true;
   spdlog::info(exit_code ? "stopped (failed to start)" : "stopped");
   spdlog::shutdown();
   return exit_code;
