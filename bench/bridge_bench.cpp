@@ -6,11 +6,15 @@
 //     and a hub (its own nats-server and engine: websocket_input → nats_output OUT). N records
 //     wait in SRC; from the first delivery out of SRC until OUT holds all N;
 //  4. end-to-end latency through the same engines at a fixed rate;
+//  5. the cost of the hub's durability "sync" (an fsync of its stream's files before each
+//     acknowledgement, group commit) against "none": the run of 3 again, alternating the two
+//     settings for a few rounds, at full speed and at the fixed rate;
 // and prints one JSON object. The targets of the bridge issue are printed, not asserted.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -49,6 +53,9 @@ struct Options {
   std::string hub_settings = "{}";
   int window = 32;    // websocket_output / websocket_input `window`
   bool hops = false;  // time the intermediate hops of the latency run too (diagnosis)
+  std::string durability = "sync";  // the hub websocket_input's durability in 3 and 4
+  int durability_rounds = 3;        // 5: rounds of none then sync (0: skip)
+  std::uint64_t durability_records = 100000;
 };
 
 Options parse(int argc, char** argv) {
@@ -77,12 +84,21 @@ Options parse(int argc, char** argv) {
       o.window = std::stoi(next());
     else if (a == "--hops")
       o.hops = true;
+    else if (a == "--durability")
+      o.durability = next();
+    else if (a == "--durability-rounds")
+      o.durability_rounds = std::stoi(next());
+    else if (a == "--durability-records")
+      o.durability_records = std::stoull(next());
     else
       die(me,
           "usage: bridge_bench [--records N] [--weir PATH] [--rate MSGS_PER_S] [--latency-secs S] "
-          "[--ws-batch N] [--site-a-settings JSON] [--hub-settings JSON] [--window N] [--hops]");
+          "[--ws-batch N] [--site-a-settings JSON] [--hub-settings JSON] [--window N] [--hops] "
+          "[--durability sync|none] [--durability-rounds N] [--durability-records N]");
   }
-  if (o.records == 0 || o.rate <= 0 || o.latency_secs <= 0 || o.window < 1) die(me, "bad option value");
+  if (o.records == 0 || o.rate <= 0 || o.latency_secs <= 0 || o.window < 1 || o.durability_rounds < 0 ||
+      o.durability_records == 0 || (o.durability != "sync" && o.durability != "none"))
+    die(me, "bad option value");
   return o;
 }
 
@@ -140,13 +156,13 @@ std::string uplink_flow(const Options& o, std::uint16_t port) {
          std::to_string(o.window) + R"( } } ] })";
 }
 
-std::string hub_flow(const Options& o, std::uint16_t port) {
+std::string hub_flow(const Options& o, std::uint16_t port, const std::string& durability) {
   return R"({ "version": 1, "name": "hub", "settings": )" + o.hub_settings + R"(,
   "components": [
     { "id": "from_sites", "type": "websocket_input",
       "config": { "mode": "listen", "listen": "127.0.0.1:)" +
          std::to_string(port) + R"(", "token": ")" + token + R"(", "site": "hub", "window": )" +
-         std::to_string(o.window) + R"( } },
+         std::to_string(o.window) + R"(, "durability": ")" + durability + R"(" } },
     { "id": "sink", "type": "nats_output", "inputs": ["from_sites"], "config": { "subject": "out.data" } } ] })";
 }
 
@@ -177,6 +193,17 @@ std::string num(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
   return buf;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+std::string json_list(const std::vector<double>& v) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? "," : "") + num("%.0f", v[i]);
+  return out + "]";
 }
 
 std::string CpuSnapshot::share_since(const CpuSnapshot& before) const {
@@ -230,7 +257,11 @@ int main(int argc, char** argv) {
     weir::bench::EngineProcess site_a(opt.weir, dir / "a", a.server->url());
     weir::bench::EngineProcess hub_engine(opt.weir, dir / "hub", hub.server->url());
     site_a.write_flow("uplink.json", uplink_flow(opt, port));
-    hub_engine.write_flow("hub.json", hub_flow(opt, port));
+    hub_engine.write_flow("hub.json", hub_flow(opt, port, opt.durability));
+    // The hub's engine may fsync its nats-server's files (durability "sync"); at info, it logs how
+    // many fsyncs served how many acknowledgements when it stops.
+    hub_engine.write_config(R"({"log": {"level": "info"}, "http": {"listen": ""}, "nats": {"store_dir": ")" +
+                            (dir / "hub-nats").string() + R"("}})");
     hub_engine.start();
     if (!hub_engine.wait_log("flows up", 30s)) die(me, "the hub did not start:\n" + hub_engine.log());
     site_a.start();
@@ -332,6 +363,107 @@ int main(int argc, char** argv) {
       die(me, "latency run: received " + std::to_string(lat.received) + " of " +
                   std::to_string(lat.published) + ", OUT holds " + std::to_string(out_total) + " of " +
                   std::to_string(n + lat.published));
+
+    // 5. Durability "sync" against "none" at the hub, alternating so that both see the same
+    // machine: throughput as in 3 (from the first delivery at site A until OUT holds the
+    // round's records), then latency as in 4.
+    if (opt.durability_rounds > 0) {
+      const char* modes[2] = {"none", "sync"};
+      std::vector<double> rates[2];
+      std::vector<double> fsyncs, frames_acked;  // per sync round, from the hub's log
+      weir::bench::LatencyResult lats[2];
+      std::uint64_t seq = n + lat.published;
+      const auto dn = opt.durability_records;
+      auto restart_hub = [&](const char* mode) {
+        if (site_a.terminate() != 0 || hub_engine.terminate() != 0) die(me, "an engine did not stop cleanly");
+        hub_engine.write_flow("hub.json", hub_flow(opt, port, mode));
+        hub_engine.start();
+        if (!hub_engine.wait_log("flows up", 30s)) die(me, "the hub did not start:\n" + hub_engine.log());
+      };
+      auto check_mode = [&](const char* mode) {
+        if (std::string(mode) == "sync" &&
+            hub_engine.log().find("durability \"sync\" is off") != std::string::npos)
+          die(me, "the hub cannot sync:\n" + hub_engine.log());
+      };
+      for (int round = 0; round < opt.durability_rounds; ++round)
+        for (int m = 0; m < 2; ++m) {
+          restart_hub(modes[m]);
+          const auto out_before = hub.messages("OUT");
+          const auto delivered_before = a.delivered("SRC");
+          {
+            auto pub = weir::bus::AsyncPublisher::create(*a.conn);
+            if (!pub) die(me, "publisher: " + pub.status().text());
+            for (std::uint64_t i = 0; i < dn; ++i, ++seq)
+              if (auto st =
+                      pub.value()->publish("src.data", weir::bench::record(seq), "d" + std::to_string(seq));
+                  !st.ok())
+                die(me, "publish: " + st.text());
+            std::vector<weir::bus::PublishFailure> failures;
+            if (auto st = pub.value()->wait_all(60s, failures); !st.ok() || !failures.empty())
+              die(me, "source publish failed: " + st.text());
+          }
+          const auto begun = Clock::now();
+          site_a.start();
+          while (a.delivered("SRC") <= delivered_before) {
+            if (Clock::now() - begun > 30s) die(me, "site A delivers nothing:\n" + site_a.log());
+            std::this_thread::sleep_for(1ms);
+          }
+          const auto d0 = Clock::now();
+          while (hub.messages("OUT") < out_before + dn && Clock::now() - d0 < 120s)
+            std::this_thread::sleep_for(5ms);
+          const auto dsecs = std::chrono::duration<double>(Clock::now() - d0).count();
+          if (hub.messages("OUT") != out_before + dn)
+            die(me, std::string("durability ") + modes[m] + ": OUT holds " +
+                        std::to_string(hub.messages("OUT") - out_before) + " of " + std::to_string(dn) +
+                        " records\n" + site_a.log() + hub_engine.log());
+          check_mode(modes[m]);
+          rates[m].push_back(static_cast<double>(dn) / dsecs);
+          if (m == 1) {
+            // The hub logs, when it stops, how many fsyncs served how many acknowledgements.
+            if (site_a.terminate() != 0 || hub_engine.terminate() != 0)
+              die(me, "an engine did not stop cleanly");
+            const auto log = hub_engine.log();
+            const auto at = log.rfind("[hub] acknowledgements on disk: ");
+            if (at == std::string::npos) die(me, "the hub did not report its fsyncs:\n" + log);
+            unsigned long long rounds = 0, frames = 0;
+            if (std::sscanf(log.c_str() + at,
+                            "[hub] acknowledgements on disk: %llu fsync rounds for %llu callbacks", &rounds,
+                            &frames) != 2 ||
+                rounds == 0)
+              die(me, "cannot read the hub's fsync count");
+            fsyncs.push_back(static_cast<double>(rounds));
+            frames_acked.push_back(static_cast<double>(frames));
+          }
+        }
+      for (int m = 0; m < 2; ++m) {
+        restart_hub(modes[m]);
+        site_a.start();
+        if (!site_a.wait_log("link up", 30s)) die(me, "site A did not link up:\n" + site_a.log());
+        weir::bench::LatencyOptions dl;
+        dl.rate = opt.rate;
+        dl.duration = std::chrono::seconds(opt.latency_secs);
+        dl.first_seq = seq;
+        dl.hops = false;
+        try {
+          lats[m] = weir::bench::run_latency(*a.conn, *hub.conn, dl);
+        } catch (const std::exception& e) {
+          die(me, e.what());
+        }
+        if (lats[m].received != lats[m].published)
+          die(me, std::string("durability ") + modes[m] + ": latency run lost records");
+        check_mode(modes[m]);
+        seq += lats[m].published;
+      }
+      const double none = median(rates[0]), sync = median(rates[1]);
+      add("durability",
+          "{\"records\":" + std::to_string(dn) + ",\"rounds\":" + std::to_string(opt.durability_rounds) +
+              ",\"none_msgs_per_s\":" + num("%.0f", none) + ",\"sync_msgs_per_s\":" + num("%.0f", sync) +
+              ",\"sync_ratio\":" + num("%.3f", none > 0 ? sync / none : 0) +
+              ",\"none_runs\":" + json_list(rates[0]) + ",\"sync_runs\":" + json_list(rates[1]) +
+              ",\"sync_fsync_rounds\":" + json_list(fsyncs) + ",\"sync_frames_acked\":" +
+              json_list(frames_acked) + ",\"none_latency_ms\":" + lats[0].end_to_end.json() +
+              ",\"sync_latency_ms\":" + lats[1].end_to_end.json() + "}");
+    }
     if (site_a.terminate() != 0 || hub_engine.terminate() != 0) die(me, "an engine did not stop cleanly");
   }
   add("targets", R"({"bridge_msgs_per_s":40000,"bridge_ratio":0.4,"latency_p99_ms_at_5000_msgs_per_s":20,)"

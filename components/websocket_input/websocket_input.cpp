@@ -65,6 +65,15 @@ class WebsocketInput final : public sdk::Input {
   }
 
   void run(sdk::InputSink& sink) override {
+    if (config_.durability == Durability::sync) {
+      if (auto st = sink.set_durability(sdk::Durability::synced); st)
+        synced_ = true;
+      else
+        spdlog::warn(
+            "{} durability \"sync\" is off: {}. Batches are acknowledged after their PubAck only, so a power "
+            "cut at this site can lose what the sender was told is stored",
+            ctx_.prefix, st.error());
+    }
     std::deque<Work> work;
     while (!sink.stopping()) {
       {
@@ -87,6 +96,8 @@ class WebsocketInput final : public sdk::Input {
     stats_.append(out);
     out.push_back({"raw_dropped", static_cast<double>(raw_dropped_.load()), false,
                    "raw client frames dropped because too many waited"});
+    out.push_back({"durability_synced", synced_.load() ? 1.0 : 0.0, true,
+                   "1 when batches are acknowledged only once on disk (durability \"sync\" in effect)"});
   }
 
  private:
@@ -266,6 +277,7 @@ class WebsocketInput final : public sdk::Input {
   std::size_t max_payload_ = 0;
   ws::LinkStats stats_;
   std::atomic<std::uint64_t> raw_dropped_{0};
+  std::atomic<bool> synced_{false};
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Work> queue_;
@@ -285,7 +297,8 @@ sdk::ComponentSpec<Config> spec() {
   s.summary("Receives records from another site over WebSocket (weir.bridge.v1); raw clients may send JSON.")
       .description(
           "The receiving end of a site bridge: each batch from the peer (a websocket_output) is stored whole "
-          "in this flow's stream and acknowledged to the sender only after its JetStream PubAck. Batch and "
+          "in this flow's stream and acknowledged to the sender only after its JetStream PubAck and, with "
+          "durability \"sync\" (the default), once it is on disk. Batch and "
           "record ids keep their origin, prefixed with the sender's site, flow and component "
           "(\"site-a/uplink/to_hub/SRC:42\"), so senders never collide, and a batch the sender repeats "
           "after a reconnect or restart is recognised and not stored twice. Clients that connect without "
@@ -299,6 +312,17 @@ sdk::ComponentSpec<Config> spec() {
               .option("json", Content::json,
                       "Each frame is one JSON value; an invalid one goes to the error port.")
               .option("text", Content::text, "Each frame becomes a JSON string as it is."))
+      .field("durability", &Config::durability,
+             field()
+                 .doc("When a batch is acknowledged to the sender, which then forgets it.")
+                 .option("sync", Durability::sync,
+                         "Once it is on disk: after its PubAck, the flow stream's files in the nats-server "
+                         "store are fsynced, one fsync for every acknowledgement waiting (group commit). "
+                         "Survives a power cut. Needs the store folder: the embedded server's, or "
+                         "nats.store_dir; without it, a warning and then as none.")
+                 .option("none", Durability::none,
+                         "After its PubAck. nats-server 2.9 fsyncs every 2 minutes, so a power cut at this "
+                         "site can lose batches the sender was told are stored."))
       .example(boost::json::parse(R"({"id": "from_sites", "type": "websocket_input",
           "config": {"mode": "listen", "listen": "0.0.0.0:8765", "token": "${BRIDGE_TOKEN}",
                      "tls": {"cert": "/etc/weir/tls/hub.crt", "key": "/etc/weir/tls/hub.key"}}})"))

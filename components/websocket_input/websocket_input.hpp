@@ -6,9 +6,11 @@
 namespace weir::components::websocket_input {
 
 enum class Content { json, text };
+enum class Durability { sync, none };
 
 struct Config : ws::LinkConfig {
   Content content = Content::json;
+  Durability durability = Durability::sync;
 };
 
 sdk::ComponentSpec<Config> spec();

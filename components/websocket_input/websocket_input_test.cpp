@@ -105,6 +105,43 @@ TEST_CASE("websocket_input: config checks") {
                  "invalid_value", "/components/0/config/tls"));
   CHECK(has_diag(parse_config("websocket_input", R"({"mode": "listen", "content": "xml"})").diags,
                  "invalid_value", "/components/0/config/content"));
+  CHECK(has_diag(parse_config("websocket_input", R"({"mode": "listen", "durability": "fsync"})").diags,
+                 "invalid_value", "/components/0/config/durability"));
+}
+
+TEST_CASE("websocket_input: durability sync (the default) asks for acknowledgements on disk, none does not") {
+  auto synced_metric = [](const sdk::Input& in) {
+    std::vector<sdk::Metric> ms;
+    in.metrics(ms);
+    for (const auto& m : ms)
+      if (m.name == "durability_synced") return m.value;
+    return -1.0;
+  };
+  for (const std::string durability : {"", "sync", "none", "sync-impossible"}) {
+    CAPTURE(durability);
+    TempDir dir{"weir-ws-in"};
+    const std::string field = durability.empty()                ? ""
+                              : durability == "sync-impossible" ? R"(, "durability": "sync")"
+                                                                : R"(, "durability": ")" + durability + "\"";
+    auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" +
+                                                 std::to_string(free_port()) + "\"" + field + "}");
+    auto input = create<sdk::Input>(p, sdk::Context{"f", "in", "[f/in]", nullptr, dir.path()});
+    REQUIRE(input->start().is_ok());
+    ThreadSafeSink sink;
+    sink.can_sync = durability != "sync-impossible";
+    std::thread t([&] { input->run(sink); });
+    std::this_thread::sleep_for(200ms);
+    if (durability == "none") {
+      CHECK(sink.durability == -1);
+      CHECK(synced_metric(*input) == 0);
+    } else {
+      CHECK(sink.durability == static_cast<int>(sdk::Durability::synced));
+      CHECK(synced_metric(*input) == (sink.can_sync ? 1 : 0));
+    }
+    sink.stop = true;
+    t.join();
+    input->stop();
+  }
 }
 
 TEST_CASE(

@@ -133,6 +133,7 @@ int run_engine(const RunOptions& options) {
   co.token = cfg.nats.token;
   co.creds_file = cfg.nats.creds.string();
   co.name = "weir";
+  co.store_dir = embedded ? (cfg.data_dir / "nats").string() : cfg.nats.store_dir.string();
   // Connecting may take a while (a server still starting); a signal meanwhile stops it.
   // SIGHUP re-reads the engine config's log level; SIGTERM or SIGINT stops.
   signal_thread = std::thread([&] {

@@ -155,7 +155,9 @@ Result<std::unique_ptr<Connection>> Connection::connect(const ConnectOptions& o,
     s = natsConnection_Connect(&nc, opts);
     if (s == NATS_OK) {
       spdlog::info("nats [{}]: connected to {}", o.name, o.url);
-      return std::unique_ptr<Connection>(new Connection(nc, cb.release(), o.api_timeout));
+      auto conn = std::unique_ptr<Connection>(new Connection(nc, cb.release(), o.api_timeout));
+      conn->store_dir_ = o.store_dir;
+      return conn;
     }
     Status err = from_nats(s, "nats connect to " + o.url);
     if (s == NATS_CONNECTION_AUTH_FAILED || s == NATS_SSL_ERROR || s == NATS_INVALID_ARG) return err;

@@ -31,6 +31,8 @@ struct ConnectOptions {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(30)};
   // Timeout of JetStream API requests (stream/consumer management, sync publish).
   std::chrono::milliseconds api_timeout{std::chrono::seconds(5)};
+  // The server's JetStream store folder as this host sees it; empty when unknown (store_sync.hpp).
+  std::string store_dir;
 };
 
 enum class ConnState { connected, reconnecting, closed };
@@ -71,6 +73,8 @@ class Connection {
   bool connected() const { return state() == ConnState::connected; }
   std::uint64_t reconnects() const;
   std::string connected_url() const;
+  // ConnectOptions::store_dir: where the server keeps its streams' files, if known.
+  const std::string& store_dir() const { return store_dir_; }
 
   // A fresh JetStream context. `opts` may carry PublishAsync settings; Wait defaults to
   // ConnectOptions::api_timeout.
@@ -87,6 +91,7 @@ class Connection {
   natsConnection* nc_ = nullptr;
   Callbacks* cb_ = nullptr;
   std::chrono::milliseconds api_timeout_;
+  std::string store_dir_;
 };
 
 }  // namespace weir::bus

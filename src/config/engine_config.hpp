@@ -35,6 +35,10 @@ struct EmbeddedNatsConfig {
 struct NatsConfig {
   std::string url;  // empty: start and supervise an embedded nats-server
   EmbeddedNatsConfig embedded;
+  // The JetStream store folder of the server at `url` as this host sees it (empty: unknown). The
+  // embedded server's is data_dir/nats. Needed to fsync what is acknowledged outward
+  // (websocket_input's durability "sync").
+  std::filesystem::path store_dir;
   std::filesystem::path creds;  // empty: none
   std::string user;
   std::string password;

@@ -45,6 +45,11 @@ const std::vector<Option>& options() {
       {"/nats/embedded/binary", "WEIR_NATS_BINARY",
        StringRef{[](EngineConfig& c) -> std::string& { return c.nats.embedded.binary; }},
        "The nats-server executable: a name looked up in PATH, or a path", Check::program},
+      {"/nats/store_dir", "WEIR_NATS_STORE_DIR",
+       PathRef{[](EngineConfig& c) -> std::filesystem::path& { return c.nats.store_dir; }},
+       "JetStream store folder of the nats-server at nats.url, as this host sees it (the server's "
+       "store_dir, shared or mounted), so that acknowledgements with durability \"sync\" are on "
+       "disk; the embedded server's is data_dir/nats"},
       {"/nats/creds", "WEIR_NATS_CREDS",
        PathRef{[](EngineConfig& c) -> std::filesystem::path& { return c.nats.creds; }},
        "NATS credentials file (.creds)"},

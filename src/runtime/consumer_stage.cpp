@@ -70,6 +70,11 @@ void ConsumerStage::run(std::size_t upstream) {
   }
   if (stop_.stopping()) return;
   if (warned) spdlog::info("{} consumer {} bound", prefix_, up.durable);
+  // Acks that wait for the store to be synced go out before the consumer goes.
+  struct DrainAcks {
+    FlowShared& shared;
+    ~DrainAcks() { shared.drain_acks(); }
+  } drain_acks{shared_};
 
   const auto& ack_wait = shared_.flow.settings.ack_wait;
   auto reconnects = shared_.conn->reconnects();
@@ -135,7 +140,7 @@ void ConsumerStage::run(std::size_t upstream) {
       spdlog::info("{} fetching from {} again", prefix_, up.durable);
       fetch_failing = false;
     }
-    if (!msgs.empty()) round.handle(msgs);
+    if (!msgs.empty() && shared_.await_on_disk(msgs, stop_)) round.handle(msgs);
   }
 }
 

@@ -145,8 +145,28 @@ bool FlowRunner::deploy_topology(std::string& error) {
     }
     stale.push_back(std::move(st));
   }
+  // After a power cut a stream can come back shorter than its consumers remember (nats-server
+  // 2.9 syncs neither, and a consumer's small state file may reach the disk before the stream's
+  // tail). Such a consumer would skip the sequences the stream now hands out again: it is made
+  // anew from where the stream and its acknowledgements agree.
+  auto stream_now = bus::stream_info(js->raw(), shared_.stream);
   for (const auto& stage : shared_.plan.stages) {
     for (const auto& up : stage.upstreams) {
+      std::uint64_t restart_at = 0;
+      if (stream_now) {
+        auto info = bus::consumer_info(js->raw(), shared_.stream, up.durable);
+        if (info && info->delivered_stream_seq > stream_now->last_seq) {
+          restart_at = std::min(info->ack_floor_stream_seq, stream_now->last_seq) + 1;
+          if (auto d = bus::delete_consumer(js->raw(), shared_.stream, up.durable); !d.ok()) {
+            error = "consumer " + up.durable + " is ahead of its stream and cannot be made anew: " + d.text();
+            return false;
+          }
+          spdlog::warn(
+              "[{}] consumer {} was delivered up to sequence {} but the stream ends at {} (it lost its tail, "
+              "as in a power cut): made anew from sequence {}",
+              shared_.flow.name, up.durable, info->delivered_stream_seq, stream_now->last_seq, restart_at);
+        }
+      }
       bus::ConsumerSpec c;
       c.durable = up.durable;
       c.filter_subject = up.subject;
@@ -159,6 +179,7 @@ bool FlowRunner::deploy_topology(std::string& error) {
       for (const auto& st : stale)
         if (st.subject == up.subject && st.resume > 0 && (c.start_seq == 0 || st.resume < c.start_seq))
           c.start_seq = st.resume;
+      if (restart_at > 0 && (c.start_seq == 0 || restart_at < c.start_seq)) c.start_seq = restart_at;
       auto r = bus::ensure_consumer(js->raw(), shared_.stream, c);
       if (!r) {
         error = "consumer " + c.durable + ": " + r.status().text();

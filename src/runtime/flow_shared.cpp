@@ -161,6 +161,74 @@ std::string consumer_source(const std::string& durable, std::int64_t stream_crea
   return durable + "@" + core::hex64(static_cast<std::uint64_t>(stream_created_ns));
 }
 
+GroupCommit* FlowShared::group_commit(std::string& error) {
+  std::lock_guard lock(commit_mu);
+  if (commit) return commit.get();
+  if (conn == nullptr || conn->store_dir().empty()) {
+    error =
+        "the nats-server's store folder is unknown: set nats.store_dir (WEIR_NATS_STORE_DIR) to the "
+        "server's JetStream store_dir as this host sees it (the embedded server's is known)";
+    return nullptr;
+  }
+  // One sync now: a wrong folder or one this process may not read shows at once, as an error,
+  // rather than as acknowledgements that never come.
+  auto sync = std::make_unique<bus::StreamSync>(conn->store_dir(), stream);
+  if (auto st = sync->sync(); !st.ok()) {
+    error = st.text();
+    return nullptr;
+  }
+  commit = std::make_unique<GroupCommit>(std::move(sync), "[" + flow.name + "]");
+  return commit.get();
+}
+
+bool FlowShared::await_on_disk(const std::vector<bus::Msg>& msgs, const StageStop& stop) {
+  if (!sync_gate.load(std::memory_order_relaxed) || msgs.empty()) return true;
+  auto* c = group_commit_if_any();
+  if (c == nullptr) return true;
+  std::uint64_t last = 0;
+  for (const auto& m : msgs)
+    if (auto meta = m.metadata()) last = std::max(last, meta->stream_seq);
+  return c->wait_synced(last, [&] { return stop.past_drain_deadline(); });
+}
+
+void FlowShared::ack_when_on_disk(std::vector<bus::Msg>&& msgs, const std::string& prefix) {
+  auto ack = [prefix](std::vector<bus::Msg>& ms) {
+    for (auto& m : ms) {
+      auto st = m.ack();
+      if (!st.ok()) spdlog::debug("{} ack: {}", prefix, st.text());  // redelivered, then deduped
+    }
+  };
+  if (msgs.empty()) return;
+  if (!sync_gate.load(std::memory_order_relaxed)) return ack(msgs);
+  GroupCommit* c = nullptr;
+  {
+    std::lock_guard lock(commit_mu);
+    if (!store_commit)
+      store_commit = std::make_unique<GroupCommit>(std::make_unique<bus::StreamSync>(conn->store_dir(), ""),
+                                                   "[" + flow.name + " store]");
+    c = store_commit.get();
+  }
+  auto held = std::make_shared<std::vector<bus::Msg>>(std::move(msgs));
+  c->submit({[held, ack] { ack(*held); }});
+}
+
+void FlowShared::drain_acks() {
+  GroupCommit* c = nullptr;
+  {
+    std::lock_guard lock(commit_mu);
+    c = store_commit.get();
+  }
+  if (c && !c->drain(std::chrono::seconds(10)))
+    spdlog::warn(
+        "[{}] stopping before the store synced: some handled messages stay unacknowledged and come back",
+        flow.name);
+}
+
+GroupCommit* FlowShared::group_commit_if_any() {
+  std::lock_guard lock(commit_mu);
+  return commit.get();
+}
+
 void name_thread(const std::string& name) {
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
 }

@@ -16,6 +16,7 @@
 #include "graph/plan.hpp"
 #include "metrics/histogram.hpp"
 #include "runtime/batch.hpp"
+#include "runtime/group_commit.hpp"
 #include "runtime/positions.hpp"
 #include "runtime/tap.hpp"
 #include "sdk/component.hpp"
@@ -48,6 +49,8 @@ struct ComponentCounters {
   std::string last_error_;
 };
 
+class StageStop;
+
 struct FlowShared {
   flow::Flow flow;
   graph::Plan plan;
@@ -62,6 +65,27 @@ struct FlowShared {
   // Once set, in-flight work still drains until this deadline, then is abandoned (unacked work
   // is redelivered after ack_wait, so nothing is lost either way).
   std::atomic<std::int64_t> drain_deadline_ns{0};
+  // The fsyncs of the flow stream's files behind inputs with Durability::synced, made by the
+  // first one that asks; null until then, and when the broker's store folder is unknown or a
+  // first sync fails (`error` tells why). Declared after `components`, so it stops before they
+  // go.
+  GroupCommit* group_commit(std::string& error);
+  GroupCommit* group_commit_if_any();
+  std::mutex commit_mu;
+  std::unique_ptr<GroupCommit> commit;
+  // Set once an input acknowledges only what is on disk: from then on, stages read no message
+  // before it is on disk too (GroupCommit::wait_synced), so that a power cut never takes back
+  // a sequence a stage already handled (their positions and the consumers' state rest on it).
+  std::atomic<bool> sync_gate{false};
+  // With sync_gate: waits until the messages (just fetched) are on disk. False when stopping.
+  bool await_on_disk(const std::vector<bus::Msg>& msgs, const StageStop& stop);
+  // Acks messages a stage handled. With sync_gate, only once what the stage stored (in this
+  // stream, the dead letters, another stream of the same server through nats_output) is on disk:
+  // a consumer's state can reach the disk before a stream's tail. Those acks go out from the
+  // store's group commit while the stage goes on; drain_acks() waits for them.
+  void ack_when_on_disk(std::vector<bus::Msg>&& msgs, const std::string& prefix);
+  void drain_acks();
+  std::unique_ptr<GroupCommit> store_commit;  // every stream of the store; made on first use
 
   bool stopping() const { return stop.load(std::memory_order_relaxed); }
   bool past_drain_deadline() const;

@@ -79,7 +79,8 @@ class Forwarder {
         } else {
           fetch_failing = false;
         }
-        for (auto& m : msgs) submit(std::move(m));
+        if (shared_.await_on_disk(msgs, stop_))
+          for (auto& m : msgs) submit(std::move(m));
       } else {
         std::unique_lock lock(state_->mu);
         state_->cv.wait_for(lock, 100ms, [&] { return !state_->results.empty() || stop_.stopping(); });

@@ -66,6 +66,12 @@ void InputStage::run() {
     }
     flush();
   }
+  // What the input handed over is acknowledged (or not) before the component stops.
+  if (commit_ && !commit_->drain(std::chrono::seconds(10)))
+    spdlog::warn(
+        "{} stopping while the stream's files are not synced: the source sends again what was not "
+        "acknowledged",
+        prefix_);
   (void)log_->checkpoint(*pub_);
   shared_.positions.remove(log_.get());
 }
@@ -309,9 +315,28 @@ void InputStage::settle_inflight() {
     return;
   }
   log_->settled(pub_->last_acked_seq());
-  for (auto& cb : inflight_callbacks_) cb();
+  if (commit_) {
+    commit_->submit(std::move(inflight_callbacks_), pub_->last_acked_seq());
+  } else {
+    for (auto& cb : inflight_callbacks_) cb();
+  }
   inflight_callbacks_.clear();
   inflight_batches_ = 0;
+}
+
+sdk::Status InputStage::set_durability(sdk::Durability d) {
+  if (d == sdk::Durability::stored) {
+    commit_ = nullptr;
+    return sdk::Status::ok();
+  }
+  std::string error;
+  commit_ = shared_.group_commit(error);
+  if (!commit_) return sdk::Status::error(error);
+  shared_.sync_gate = true;
+  spdlog::info(
+      "{} acknowledges only what is on disk: the stream's files are fsynced before each acknowledgement",
+      prefix_);
+  return sdk::Status::ok();
 }
 
 void InputStage::flush() {

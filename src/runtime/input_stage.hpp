@@ -1,7 +1,8 @@
 // Runs one input component: its run() on a thread of its own, its records formed into batches
 // adaptively (full by count or bytes, or flushed as soon as nothing more is waiting) and
 // published durably with a bounded window. A record's on_durable runs only after its batch's
-// PubAck, which is when a source may ack its own upstream.
+// PubAck, which is when a source may ack its own upstream; with Durability::synced, only after
+// an fsync of the stream's files that followed (group_commit.hpp).
 #pragma once
 
 #include <functional>
@@ -31,6 +32,7 @@ class InputStage final : public sdk::InputSink {
   bool push_batch(sdk::Batch&& batch, std::function<void()> on_durable) override;
   void flush() override;
   bool stopping() const override { return stop_.stopping(); }
+  sdk::Status set_durability(sdk::Durability d) override;
   bool sleep_for(std::chrono::nanoseconds d) override;
 
  private:
@@ -77,6 +79,7 @@ class InputStage final : public sdk::InputSink {
   std::vector<std::function<void()>> pending_callbacks_;   // records in open batches
   std::vector<std::function<void()>> inflight_callbacks_;  // records in published batches
   std::size_t inflight_batches_ = 0;
+  GroupCommit* commit_ = nullptr;  // with Durability::synced: callbacks wait for its fsync
   std::string boot_;  // makes ids of records without an origin unique per run
   std::uint64_t seq_ = 0;
   BatchReader tap_reader_;

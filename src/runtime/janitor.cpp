@@ -71,6 +71,11 @@ std::uint64_t Janitor::sweep(jsCtx* js) {
   if (hold != 0) floor = std::min(floor, hold - 1);
   std::uint64_t removed = 0;
   if (floor >= before->first_seq && floor + 1 > purged_below_) {
+    // With inputs that acknowledge only what is on disk, what the stages made of the messages
+    // about to go (stored before those were acknowledged, in this stream or another of the same
+    // server: a nats_output's, the dead letters, the checkpoints) goes to disk first: otherwise a
+    // power cut could take it back while the purge stays.
+    if (!sync_store()) return 0;
     // Whole-stream purge below a sequence (see bus::purge_stream on why not per subject), so the
     // floor is taken over every consumer of the stream.
     auto st = bus::purge_stream(js, shared_.stream, "", floor + 1);
@@ -98,7 +103,20 @@ std::uint64_t Janitor::sweep(jsCtx* js) {
       }
     }
   }
+  // nats-server 2.9 carries out a purge by rewriting files (the block holding the purge point,
+  // the index, or a new msgs folder) without an fsync: what was synced for an acknowledgement is
+  // on disk again only after the next sync, so that one follows at once.
+  if (removed > 0) (void)sync_store();
   return removed;
+}
+
+bool Janitor::sync_store() {
+  if (!shared_.sync_gate) return true;
+  if (!store_sync_) store_sync_ = std::make_unique<bus::StreamSync>(shared_.conn->store_dir(), "");
+  auto st = store_sync_->sync();
+  if (!st.ok())
+    spdlog::warn("[{}] janitor: no purge while the store cannot be synced: {}", shared_.flow.name, st.text());
+  return st.ok();
 }
 
 void Janitor::run() {

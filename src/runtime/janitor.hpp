@@ -6,6 +6,10 @@
 // batches in our tests. A purge below an ack floor can never remove a message a consumer still needs. The
 // janitor also writes each publisher's position checkpoint (positions.hpp) and never purges a publisher's
 // data above its last stored checkpoint.
+//
+// In a flow whose inputs acknowledge only what is on disk (FlowShared::sync_gate), the janitor
+// fsyncs the server's store before a purge (what was made of the purged messages stays) and
+// after it (nats-server rewrites files to purge).
 #pragma once
 
 #include <condition_variable>
@@ -27,11 +31,15 @@ class Janitor {
 
  private:
   void run();
+  // With sync_gate: fsyncs every stream of the server's store (bus::StreamSync); false when it
+  // cannot. True without.
+  bool sync_store();
 
   FlowShared& shared_;
   std::chrono::milliseconds every_;
   std::vector<std::pair<std::string, std::string>> readers_;  // every consumer of the stream, its subject
   std::unique_ptr<bus::AsyncPublisher> pub_;                  // writes the publishers' checkpoints
+  std::unique_ptr<bus::StreamSync> store_sync_;
   std::uint64_t purged_below_ = 0;
   std::uint64_t seen_reconnects_ = 0;
   std::chrono::steady_clock::time_point quiet_until_{};

@@ -83,10 +83,9 @@ void StageRound::handle(std::vector<bus::Msg>& msgs) {
   // What is left unacknowledged (stopping) comes back after ack_wait, with the same ids.
   if (!settle(stop_, pub_, prefix_)) return;
   if (log_) log_->settled(pub_.last_acked_seq());
-  for (std::size_t i = 0; i < done; ++i) {
-    auto st = msgs[i].ack();
-    if (!st.ok()) spdlog::debug("{} ack: {}", prefix_, st.text());  // redelivered, then deduped
-  }
+  std::vector<bus::Msg> handled(std::make_move_iterator(msgs.begin()),
+                                std::make_move_iterator(msgs.begin() + static_cast<std::ptrdiff_t>(done)));
+  shared_.ack_when_on_disk(std::move(handled), prefix_);
 }
 
 bool StageRound::handle_one(bus::Msg& msg) {

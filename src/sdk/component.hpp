@@ -82,6 +82,17 @@ struct Position {
   std::uint64_t seq = 0;
 };
 
+// When an input's on_durable callbacks run.
+enum class Durability {
+  // After JetStream's PubAck: the broker has the record (nats-server 2.9 keeps it in the
+  // operating system's cache and fsyncs every 2 minutes): a crash of any process loses nothing,
+  // a power cut can lose what was acknowledged since the broker's last fsync.
+  stored,
+  // After the PubAck and an fsync of the flow stream's files begun after it: on disk, through a
+  // power cut. One fsync covers every callback waiting when it starts (group commit).
+  synced,
+};
+
 // Where an input hands its records. The engine forms batches, publishes them durably and calls
 // on_durable once a record's batch is acknowledged by JetStream: only then may a source ack its
 // own upstream (a NATS message, a bridge frame).
@@ -109,6 +120,12 @@ class InputSink {
   // batch is one record and latency does not grow.
   virtual void flush() = 0;
   virtual bool stopping() const = 0;
+  // Chooses when on_durable callbacks run (Durability::stored until called). An error when the
+  // engine cannot sync (it does not know where the broker keeps its files): the callbacks then
+  // run after the PubAck, as with stored. Call it from run(), before the first push.
+  virtual Status set_durability(Durability d) {
+    return d == Durability::stored ? Status::ok() : Status::error("this engine cannot sync");
+  }
   // Sleeps up to d, waking early on stop. Returns false when stopping.
   virtual bool sleep_for(std::chrono::nanoseconds d) = 0;
 };

@@ -107,6 +107,13 @@ struct ThreadSafeSink : sdk::InputSink {
   std::vector<std::pair<sdk::Record, std::string>> failed;
   std::vector<sdk::Batch> batches;
   std::atomic<bool> stop{false};
+  std::atomic<int> durability{-1};  // what the input asked set_durability() for; -1: nothing
+  bool can_sync = true;             // whether set_durability(synced) succeeds
+  sdk::Status set_durability(sdk::Durability d) override {
+    durability = static_cast<int>(d);
+    return can_sync || d == sdk::Durability::stored ? sdk::Status::ok()
+                                                    : sdk::Status::error("cannot sync here");
+  }
   bool push(sdk::Record&& rec, std::function<void()> on_durable) override {
     { std::lock_guard l(mu); pushed.push_back(std::move(rec)); }
     if (on_durable) on_durable();

@@ -45,11 +45,12 @@ std::string nats_server_binary() {
                            wanted + "')");
 }
 
-NatsServer::NatsServer() {
+NatsServer::NatsServer(const std::string& store_dir) {
   bus::NatsServerOptions o;
   o.binary = nats_server_binary();
   dir_ = std::make_unique<TempDir>("weir-nats");
-  store_dir_ = dir_->file("store");
+  store_dir_ = store_dir.empty() ? dir_->file("store") : store_dir;
+  std::filesystem::create_directories(store_dir_);
   o.store_dir = store_dir_;
   o.log_file = dir_->file("nats-server.log");
   o.ports_dir = dir_->path();

@@ -39,8 +39,10 @@ std::string nats_server_binary();
 
 class NatsServer {
  public:
-  // Starts at once; throws std::runtime_error (with the server log tail) when it cannot.
-  NatsServer();
+  // Starts at once; throws std::runtime_error (with the server log tail) when it cannot. The
+  // store is a fresh temp dir, or `store_dir` when given (created if missing; a power-cut test
+  // puts it on a powercut_fs mount).
+  explicit NatsServer(const std::string& store_dir = {});
   ~NatsServer();
   NatsServer(const NatsServer&) = delete;
   NatsServer& operator=(const NatsServer&) = delete;

@@ -9,7 +9,7 @@ namespace weir::testing {
 
 TwoSites::TwoSites(LinkOptions options) : options_(std::move(options)) {
   a_ = std::make_unique<EngineRig>();
-  hub_ = std::make_unique<EngineRig>();
+  hub_ = std::make_unique<EngineRig>(options_.hub_store_dir);
   a_->create_streams();
   hub_->create_streams();
   hub_port_ = free_port();

@@ -20,6 +20,7 @@ struct LinkOptions {
   std::string hub_extra;     // more config keys for the hub's websocket_input, JSON members
   std::string a_settings = R"({"ack_wait": "5s"})";
   std::string hub_settings = "{}";
+  std::string hub_store_dir;  // the hub's nats-server store (default: a temp dir)
   // The hub's sink, one component reading "from_sites": by default nats_output into OUT.
   std::string hub_sink =
       R"({ "id": "sink", "type": "nats_output", "inputs": ["from_sites"], "config": { "subject": "out.data" } })";

@@ -16,7 +16,8 @@ namespace weir::testing {
 
 using namespace std::chrono_literals;
 
-EngineRig::EngineRig() : dir_("weir-e2e"), http_port_(free_port()) {
+EngineRig::EngineRig(const std::string& nats_store_dir)
+    : dir_("weir-e2e"), http_port_(free_port()), server_(nats_store_dir) {
   std::filesystem::create_directories(flows_dir());
   write_config(R"("http": {"listen": "127.0.0.1:)" + std::to_string(http_port_) + R"(", "token": ")" +
                token() + R"("})");
@@ -124,6 +125,15 @@ std::uint64_t EngineRig::stream_messages(const std::string& stream) {
   if (!js.ok()) return UINT64_MAX;
   auto info = bus::stream_info(js->raw(), stream);
   return info.ok() ? info->messages : UINT64_MAX;
+}
+
+std::uint64_t EngineRig::consumer_outstanding(const std::string& stream, const std::string& durable) {
+  auto js = conn_->jetstream();
+  if (!js.ok()) return UINT64_MAX;
+  auto info = bus::consumer_info(js->raw(), stream, durable);
+  return info.ok() ? info->num_pending +
+                         static_cast<std::uint64_t>(std::max<std::int64_t>(0, info->num_ack_pending))
+                   : UINT64_MAX;
 }
 
 std::string EngineRig::debug_state() {

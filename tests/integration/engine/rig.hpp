@@ -27,7 +27,8 @@ struct OutMessage {
 
 class EngineRig {
  public:
-  EngineRig();
+  // `nats_store_dir`: where the rig's nats-server keeps its store (default: a temp dir).
+  explicit EngineRig(const std::string& nats_store_dir = {});
   ~EngineRig();
 
   NatsServer& server() { return server_; }
@@ -59,6 +60,9 @@ class EngineRig {
   std::uint64_t out_count();
   // Messages still held by a stream (the flow's own, once everything is acknowledged, drains).
   std::uint64_t stream_messages(const std::string& stream);
+  // A durable consumer's messages not yet delivered plus those not yet acked (UINT64_MAX when
+  // unknown).
+  std::uint64_t consumer_outstanding(const std::string& stream, const std::string& durable);
   // Streams and consumers of the pipeline, for failure messages.
   std::string debug_state();
   // Every message in OUT, read through a fresh ephemeral-like durable.

@@ -159,7 +159,7 @@ TEST_CASE("set_option, as command-line flags use it") {
 
 TEST_CASE("engine_options lists every option with its variable") {
   const auto opts = engine_options();
-  REQUIRE(opts.size() == 17);
+  REQUIRE(opts.size() == 18);
   CHECK(opts[0].key == "nats.url");
   CHECK(opts[0].env == "WEIR_NATS_URL");
   for (const auto& o : opts) {

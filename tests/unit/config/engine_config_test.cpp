@@ -166,28 +166,21 @@ TEST_CASE("environment overrides the file; its relative paths resolve against th
   cwd.write("etc/weir.json", R"({"flows_dir": "f", "nats": {"url": "nats://file:4222"},
                                  "log": {"level": "warn"}})");
   Env env;
-  env.vars = {{"WEIR_NATS_URL", "nats://env:4222"},
-              {"WEIR_NATS_CREDS", "c.creds"},
-              {"WEIR_NATS_USER", "eu"},
-              {"WEIR_NATS_PASSWORD", "ep"},
-              {"WEIR_NATS_TOKEN", "et"},
-              {"WEIR_NATS_PORT", "5222"},
-              {"WEIR_NATS_BINARY", "/opt/nats/nats-server"},
-              {"WEIR_FLOWS_DIR", "env-flows"},
-              {"WEIR_DATA_DIR", "/data"},
-              {"WEIR_HTTP_LISTEN", "[::1]:8081"},
-              {"WEIR_HTTP_TOKEN", "ht"},
-              {"WEIR_LOG_LEVEL", "error"},
-              {"WEIR_LOG_FORMAT", "json"},
-              {"WEIR_LOG_FILE", "w.log"},
-              {"WEIR_LOG_MAX_SIZE", "1MB"},
-              {"WEIR_LOG_MAX_FILES", "9"},
-              {"WEIR_SHUTDOWN_TIMEOUT", "2s"}};
+  env.vars = {{"WEIR_NATS_URL", "nats://env:4222"}, {"WEIR_NATS_CREDS", "c.creds"},
+              {"WEIR_NATS_STORE_DIR", "/srv/nats"}, {"WEIR_NATS_USER", "eu"},
+              {"WEIR_NATS_PASSWORD", "ep"},         {"WEIR_NATS_TOKEN", "et"},
+              {"WEIR_NATS_PORT", "5222"},           {"WEIR_NATS_BINARY", "/opt/nats/nats-server"},
+              {"WEIR_FLOWS_DIR", "env-flows"},      {"WEIR_DATA_DIR", "/data"},
+              {"WEIR_HTTP_LISTEN", "[::1]:8081"},   {"WEIR_HTTP_TOKEN", "ht"},
+              {"WEIR_LOG_LEVEL", "error"},          {"WEIR_LOG_FORMAT", "json"},
+              {"WEIR_LOG_FILE", "w.log"},           {"WEIR_LOG_MAX_SIZE", "1MB"},
+              {"WEIR_LOG_MAX_FILES", "9"},          {"WEIR_SHUTDOWN_TIMEOUT", "2s"}};
   const LoadResult r = load_engine_config(fs::path("etc/weir.json"), env.fn());
   for (const auto& d : r.diagnostics.items()) FAIL_CHECK(weir::sdk::format(d));
   const EngineConfig& c = r.config;
   CHECK(c.nats.url == "nats://env:4222");
   CHECK(c.nats.creds == cwd.dir / "c.creds");
+  CHECK(c.nats.store_dir == "/srv/nats");
   CHECK(c.nats.user == "eu");
   CHECK(c.nats.password == "ep");
   CHECK(c.nats.token == "et");

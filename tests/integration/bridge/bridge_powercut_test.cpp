@@ -1,0 +1,138 @@
+// A power cut at the hub. The hub's nats-server keeps its store on powercut_fs, which forgets
+// every write not yet fsynced when the power goes; the hub's nats-server and engine are killed
+// at that same moment, then everything starts again on what was synced. Site A sends a live
+// stream meanwhile; once site A's stream has drained (so A was told that every record is stored
+// at the hub), the hub's sink (file_output, on a disk that keeps its power: the world outside)
+// must hold every record exactly once.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <set>
+#include <thread>
+
+#include "support/powercut_mount.hpp"
+#include "two_sites.hpp"
+
+using namespace weir::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct CutResult {
+  std::uint64_t published = 0;
+  std::uint64_t missing = 0;  // records site A was told were stored that never reached the sink
+  std::uint64_t doubled = 0;  // records written more than once
+  std::string fs_log;
+  bool consumer_made_anew = false;  // the hub found a consumer ahead of its stream after the cut
+};
+
+// `durability`: the hub's websocket_input's setting. `ext4`: the disk keeps what ext4 puts on
+// disk at once (files replaced by truncate or rename: the consumers' state) as well.
+CutResult power_cut_at_hub(const std::string& durability, bool ext4 = false) {
+  TempDir dir("weir-bridge-power");
+  PowerCutMount disk(dir.file("disk"), dir.file("mnt"), dir.file("powercut_fs.log"), ext4);
+  const auto out = dir.file("hub.ndjson");
+  LinkOptions o;
+  o.hub_settings = R"({"duplicate_window": "1s", "ack_wait": "2s"})";
+  o.hub_sink = R"({ "id": "sink", "type": "file_output", "inputs": ["from_sites"], "config": { "path": ")" +
+               out + R"(" } })";
+  o.hub_extra = R"(, "durability": ")" + durability + "\"";
+  o.hub_store_dir = disk.path() + "/nats";
+  TwoSites sites(o);
+  auto& hub = sites.hub();
+  // The hub's engine knows where its nats-server keeps the stream's files.
+  hub.write_config(R"("http": {"listen": ")" + hub.api() + R"(", "token": ")" + EngineRig::token() +
+                   R"("}, "nats": {"store_dir": ")" + o.hub_store_dir + R"("})");
+  sites.proxy().set_delay(50ms);  // frames in flight, stored at the hub and not yet acked, at the cut
+  sites.start();
+  REQUIRE_MESSAGE(
+      wait_until([&] { return hub.engine_log().find("link up from site") != std::string::npos; }, 30s, 50ms),
+      sites.logs());
+  disk.flush_all();  // the setup is long on disk: only what follows is at risk
+  CutResult r;
+  {
+    PacedSource source(sites.site_a(), 2000);
+    std::this_thread::sleep_for(6s);
+    // The power goes: the hub's nats-server, its engine and its disk cache at the same moment.
+    ::kill(hub.server().pid(), SIGKILL);
+    ::kill(hub.engine_pid(), SIGKILL);
+    ::kill(disk.pid(), SIGUSR1);
+    disk.await_cut();
+    hub.server().kill9();
+    hub.kill_engine();
+    disk.unmount();
+    std::this_thread::sleep_for(2s);
+    // The power is back: the disk shows what was synced.
+    disk.mount();
+    hub.server().start();
+    hub.start_engine();
+    std::this_thread::sleep_for(4s);
+    r.published = source.stop();
+  }
+  // Site A is done when every record left its flow: then it was told each one is stored.
+  auto& a = sites.site_a();
+  const bool drained = wait_until(
+      [&] {
+        return a.consumer_outstanding("SRC", "weir_uplink_src") == 0 && a.stream_messages("WEIR_UPLINK") == 0;
+      },
+      120s, 200ms);
+  CHECK_MESSAGE(drained, "site A did not drain\n" << sites.logs());
+  wait_lines(out, r.published, 30s, 4s);
+  std::size_t lines = 0;
+  auto seen = count_records(out, lines);
+  for (std::uint64_t i = 0; i < r.published; ++i) {
+    auto it = seen.find({static_cast<std::int64_t>(i), ""});
+    const int c = it == seen.end() ? 0 : it->second;
+    if (c == 0) ++r.missing;
+    if (c > 1) r.doubled += static_cast<std::uint64_t>(c - 1);
+  }
+  r.fs_log = disk.log();
+  r.consumer_made_anew = hub.engine_log().find("made anew from sequence") != std::string::npos;
+  if (r.missing + r.doubled > 0) {
+    std::set<std::int64_t> present;
+    for (const auto& [k, c] : seen) present.insert(k.first);
+    MESSAGE("missing: " << missing_ranges(present, r.published, [](std::uint64_t) { return true; }));
+  }
+  MESSAGE(
+      r.published << " records published at site A; at the hub's sink " << r.missing << " missing, "
+                  << r.doubled << " written twice"
+                  << std::string(r.consumer_made_anew ? "; a consumer ahead of its stream was made anew" : "")
+                  << "\n"
+                  << r.fs_log);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("power cut at the hub, durability none: acknowledged records are lost") {
+  auto r = power_cut_at_hub("none");
+  CHECK(r.published > 0);
+  // nats-server 2.9 fsyncs every 2 minutes: what the hub stored (and acknowledged) since then
+  // was in the disk cache only.
+  CHECK(r.missing > 0);
+}
+
+TEST_CASE("power cut at the hub, durability sync: nothing acknowledged is lost, nothing doubled") {
+  auto r = power_cut_at_hub("sync");
+  CHECK(r.published > 0);
+  CHECK(r.missing == 0);
+  CHECK(r.doubled == 0);
+}
+
+// On ext4 the consumers' state files (rewritten whole: truncate, write, close) reach the disk
+// within seconds while the tail of the stream's block file (appended) does not: after the cut a
+// consumer can be ahead of its stream.
+TEST_CASE("power cut at the hub on an ext4-like disk, durability sync: nothing acknowledged is lost") {
+  auto r = power_cut_at_hub("sync", true);
+  CHECK(r.published > 0);
+  CHECK(r.missing == 0);
+  CHECK(r.doubled == 0);
+}
+
+// The figure only: how much goes depends on where the cut falls (nats-server's purges rewrite the
+// block they cut, which ext4 keeps; what was appended since is lost), from one batch to half of
+// the run; and a consumer may or may not come back ahead of its stream.
+TEST_CASE("power cut at the hub on an ext4-like disk, durability none: what is lost") {
+  auto r = power_cut_at_hub("none", true);
+  CHECK(r.published > 0);
+}
