@@ -51,8 +51,8 @@ struct Options {
   std::size_t ws_batch = 512;     // records per frame of the batched WebSocket baseline
   std::string a_settings = "{}";  // `settings` of site A's flow (batch_records, publish_window...)
   std::string hub_settings = "{}";
-  int window = 32;    // websocket_output / websocket_input `window`
-  bool hops = false;  // time the intermediate hops of the latency run too (diagnosis)
+  int window = 32;                  // websocket_output / websocket_input `window`
+  bool hops = false;                // time the intermediate hops of the latency run too (diagnosis)
   std::string durability = "sync";  // the hub websocket_input's durability in 3 and 4
   int durability_rounds = 3;        // 5: rounds of none then sync (0: skip)
   std::uint64_t durability_records = 100000;

@@ -33,9 +33,12 @@ std::vector<std::string> split_urls(const std::string& list) {
 
 const char* to_string(ConnState s) {
   switch (s) {
-    case ConnState::connected: return "connected";
-    case ConnState::reconnecting: return "reconnecting";
-    case ConnState::closed: return "closed";
+    case ConnState::connected:
+      return "connected";
+    case ConnState::reconnecting:
+      return "reconnecting";
+    case ConnState::closed:
+      return "closed";
   }
   return "unknown";
 }
@@ -103,8 +106,7 @@ struct Connection::Callbacks {
     const auto n = self->async_errors.fetch_add(1) + 1;
     if ((n & (n - 1)) != 0) return;
     try {
-      spdlog::warn("nats [{}]: asynchronous error: {} ({} so far)", self->name,
-                   natsStatus_GetText(err), n);
+      spdlog::warn("nats [{}]: asynchronous error: {} ({} so far)", self->name, natsStatus_GetText(err), n);
     } catch (...) {
     }
   }
@@ -128,8 +130,7 @@ Result<std::unique_ptr<Connection>> Connection::connect(const ConnectOptions& o,
 
   s = natsOptions_SetServers(opts, url_ptrs.data(), static_cast<int>(url_ptrs.size()));
   if (s == NATS_OK) s = natsOptions_SetName(opts, o.name.c_str());
-  if (s == NATS_OK && !o.user.empty())
-    s = natsOptions_SetUserInfo(opts, o.user.c_str(), o.password.c_str());
+  if (s == NATS_OK && !o.user.empty()) s = natsOptions_SetUserInfo(opts, o.user.c_str(), o.password.c_str());
   if (s == NATS_OK && !o.token.empty()) s = natsOptions_SetToken(opts, o.token.c_str());
   if (s == NATS_OK && !o.creds_file.empty())
     s = natsOptions_SetUserCredentialsFromFiles(opts, o.creds_file.c_str(), nullptr);
@@ -164,8 +165,7 @@ Result<std::unique_ptr<Connection>> Connection::connect(const ConnectOptions& o,
     const bool stopping = stop != nullptr && stop->load();
     if (stopping || Clock::now() >= deadline) return err;
     if (!logged_wait) {
-      spdlog::warn("nats [{}]: {}; retrying for up to {} ms", o.name, err.text(),
-                   o.connect_timeout.count());
+      spdlog::warn("nats [{}]: {}; retrying for up to {} ms", o.name, err.text(), o.connect_timeout.count());
       logged_wait = true;
     }
     auto wait = o.reconnect_wait;
@@ -190,9 +190,13 @@ Connection::~Connection() {
   if (seen) delete cb_;
 }
 
-ConnState Connection::state() const { return cb_->state.load(); }
+ConnState Connection::state() const {
+  return cb_->state.load();
+}
 
-std::uint64_t Connection::reconnects() const { return cb_->reconnects.load(); }
+std::uint64_t Connection::reconnects() const {
+  return cb_->reconnects.load();
+}
 
 std::string Connection::connected_url() const {
   char buf[256] = {0};

@@ -27,7 +27,9 @@ CoreSubscription& CoreSubscription::operator=(CoreSubscription&& o) noexcept {
   return *this;
 }
 
-CoreSubscription::~CoreSubscription() { natsSubscription_Destroy(sub_); }
+CoreSubscription::~CoreSubscription() {
+  natsSubscription_Destroy(sub_);
+}
 
 Status CoreSubscription::fetch(int max_msgs, std::chrono::milliseconds timeout, std::vector<Msg>& out) {
   if (sub_ == nullptr) return Status::error("fetch on an empty subscription");

@@ -12,7 +12,9 @@ Msg& Msg::operator=(Msg&& o) noexcept {
   return *this;
 }
 
-Msg::~Msg() { natsMsg_Destroy(m_); }
+Msg::~Msg() {
+  natsMsg_Destroy(m_);
+}
 
 Result<Msg> Msg::create(std::string_view subject, std::string_view data) {
   if (Status init = init_nats_library(); !init) return init;
@@ -33,7 +35,9 @@ std::string_view Msg::reply() const {
   return s != nullptr ? std::string_view(s) : std::string_view();
 }
 
-const char* Msg::data() const { return m_ != nullptr ? natsMsg_GetData(m_) : nullptr; }
+const char* Msg::data() const {
+  return m_ != nullptr ? natsMsg_GetData(m_) : nullptr;
+}
 
 std::size_t Msg::size() const {
   return m_ != nullptr ? static_cast<std::size_t>(natsMsg_GetDataLength(m_)) : 0;
@@ -41,8 +45,7 @@ std::size_t Msg::size() const {
 
 std::optional<std::string_view> Msg::header(const char* key) const {
   const char* value = nullptr;
-  if (m_ == nullptr || natsMsgHeader_Get(m_, key, &value) != NATS_OK || value == nullptr)
-    return std::nullopt;
+  if (m_ == nullptr || natsMsgHeader_Get(m_, key, &value) != NATS_OK || value == nullptr) return std::nullopt;
   return std::string_view(value);
 }
 
@@ -73,10 +76,18 @@ Result<MsgMetadata> Msg::metadata() const {
   return md;
 }
 
-Status Msg::ack() { return from_nats(natsMsg_Ack(m_, nullptr), "ack"); }
-Status Msg::nak() { return from_nats(natsMsg_Nak(m_, nullptr), "nak"); }
-Status Msg::in_progress() { return from_nats(natsMsg_InProgress(m_, nullptr), "in-progress ack"); }
-Status Msg::term() { return from_nats(natsMsg_Term(m_, nullptr), "term"); }
+Status Msg::ack() {
+  return from_nats(natsMsg_Ack(m_, nullptr), "ack");
+}
+Status Msg::nak() {
+  return from_nats(natsMsg_Nak(m_, nullptr), "nak");
+}
+Status Msg::in_progress() {
+  return from_nats(natsMsg_InProgress(m_, nullptr), "in-progress ack");
+}
+Status Msg::term() {
+  return from_nats(natsMsg_Term(m_, nullptr), "term");
+}
 
 Status ack_all(std::vector<Msg>& msgs) {
   Status first;

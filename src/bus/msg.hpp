@@ -28,7 +28,7 @@ struct MsgMetadata {
   std::uint64_t consumer_seq = 0;
   std::uint64_t num_delivered = 0;  // 1 on first delivery
   std::uint64_t num_pending = 0;
-  std::int64_t timestamp_ns = 0;    // UTC nanoseconds since the epoch, when the stream stored it
+  std::int64_t timestamp_ns = 0;  // UTC nanoseconds since the epoch, when the stream stored it
 };
 
 inline constexpr const char* msg_id_header = "Nats-Msg-Id";

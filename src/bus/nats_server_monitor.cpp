@@ -98,7 +98,7 @@ pid_t NatsServerProcess::spawn(std::string& error) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);  // exec keeps the mask; the engine may block signals
-    struct sigaction dfl{};
+    struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);  // SIG_IGN survives exec
     const int devnull = ::open("/dev/null", O_RDONLY);

@@ -16,7 +16,7 @@ namespace weir::bus {
 namespace {
 
 bool is_executable(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
 }
 
@@ -56,7 +56,9 @@ NatsServerProcess::NatsServerProcess(NatsServerOptions options) : opt_(std::move
   port_ = opt_.port > 0 ? opt_.port : 0;
 }
 
-NatsServerProcess::~NatsServerProcess() { (void)stop(); }
+NatsServerProcess::~NatsServerProcess() {
+  (void)stop();
+}
 
 Status NatsServerProcess::start() {
   {
@@ -66,7 +68,8 @@ Status NatsServerProcess::start() {
   if (monitor_.joinable()) monitor_.join();  // a previous run that ended on its own
   if (opt_.store_dir.empty()) return Status::error("nats-server: store_dir is required");
   const auto bin = find_executable(opt_.binary);
-  if (!bin) return Status::error("nats-server not found (looked for '" + opt_.binary + "' in PATH and sbin dirs)");
+  if (!bin)
+    return Status::error("nats-server not found (looked for '" + opt_.binary + "' in PATH and sbin dirs)");
   binary_ = *bin;
   if (!make_dirs(opt_.store_dir) || !make_dirs(ports_dir_))
     return Status::error("nats-server: cannot create " + opt_.store_dir + ": " + std::strerror(errno));
@@ -84,10 +87,9 @@ Status NatsServerProcess::start() {
     spdlog::info("nats-server: pid {} listening on {}:{} (store {})", pid_, opt_.host, port_, opt_.store_dir);
     return Status::success();
   }
-  std::string why = phase_ == Phase::exited
-                        ? "nats-server " + exit_text_ + " during startup"
-                        : "nats-server did not accept connections within " +
-                              std::to_string(opt_.start_timeout.count()) + " ms";
+  std::string why = phase_ == Phase::exited ? "nats-server " + exit_text_ + " during startup"
+                                            : "nats-server did not accept connections within " +
+                                                  std::to_string(opt_.start_timeout.count()) + " ms";
   lock.unlock();
   (void)stop();
   return Status::error(why + "; log " + log_file_ + " ends with:\n" + log_tail(2048));

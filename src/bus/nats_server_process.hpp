@@ -27,9 +27,9 @@ struct NatsServerOptions {
   std::string binary = "nats-server";  // a path, or a name looked up in PATH and sbin dirs
   std::string store_dir;               // required; JetStream data (2.9 does not lock it: one server per dir)
   std::string host = "127.0.0.1";
-  int port = 0;                        // 0: pick a free one (-p -1 + ports file); kept across restarts
-  std::string log_file;                // default: <store_dir>/nats-server.log (appended)
-  std::string ports_dir;               // default: store_dir
+  int port = 0;           // 0: pick a free one (-p -1 + ports file); kept across restarts
+  std::string log_file;   // default: <store_dir>/nats-server.log (appended)
+  std::string ports_dir;  // default: store_dir
   std::vector<std::string> extra_args;
   std::chrono::milliseconds start_timeout{std::chrono::seconds(15)};
   std::chrono::milliseconds stop_timeout{std::chrono::seconds(10)};  // SIGTERM, then SIGKILL
@@ -57,8 +57,8 @@ class NatsServerProcess {
   Status stop();
 
   bool running() const;
-  pid_t pid() const;    // 0 when not running
-  int port() const;     // known after the first successful start
+  pid_t pid() const;  // 0 when not running
+  int port() const;   // known after the first successful start
   std::string url() const;
   const std::string& log_file() const { return log_file_; }
   std::uint64_t restarts() const;

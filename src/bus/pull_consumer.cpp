@@ -41,7 +41,9 @@ PullConsumer& PullConsumer::operator=(PullConsumer&& o) noexcept {
 
 // natsSubscription_Destroy (not Unsubscribe/Drain): Destroy clears nats.c's "delete consumer"
 // flag before unsubscribing, so even a consumer nats.c had created would survive.
-PullConsumer::~PullConsumer() { natsSubscription_Destroy(sub_); }
+PullConsumer::~PullConsumer() {
+  natsSubscription_Destroy(sub_);
+}
 
 Status PullConsumer::fetch(int max_msgs, std::chrono::milliseconds timeout, std::vector<Msg>& out) {
   if (sub_ == nullptr) return Status::error("fetch on an unbound pull consumer");

@@ -6,8 +6,7 @@
 namespace weir::bus {
 
 bool Status::is_not_found() const {
-  return code_ == NATS_NOT_FOUND || js_code_ == JSStreamNotFoundErr ||
-         js_code_ == JSConsumerNotFoundErr;
+  return code_ == NATS_NOT_FOUND || js_code_ == JSStreamNotFoundErr || js_code_ == JSConsumerNotFoundErr;
 }
 
 Status& Status::context(std::string_view what) {

@@ -12,8 +12,7 @@
 namespace weir::config {
 
 namespace {
-constexpr std::array<std::string_view, 6> level_names{"trace", "debug", "info",
-                                                      "warn",  "error", "off"};
+constexpr std::array<std::string_view, 6> level_names{"trace", "debug", "info", "warn", "error", "off"};
 constexpr std::array<std::string_view, 2> format_names{"text", "json"};
 }  // namespace
 
@@ -22,7 +21,9 @@ std::optional<LogLevel> parse_log_level(std::string_view s) {
     if (level_names[i] == s) return static_cast<LogLevel>(i);
   return std::nullopt;
 }
-std::string_view to_string(LogLevel level) { return level_names[static_cast<std::size_t>(level)]; }
+std::string_view to_string(LogLevel level) {
+  return level_names[static_cast<std::size_t>(level)];
+}
 std::optional<LogFormat> parse_log_format(std::string_view s) {
   for (std::size_t i = 0; i < format_names.size(); ++i)
     if (format_names[i] == s) return static_cast<LogFormat>(i);
@@ -36,8 +37,7 @@ namespace detail {
 
 const std::vector<Option>& options() {
   static const std::vector<Option> table{
-      {"/nats/url", "WEIR_NATS_URL",
-       StringRef{[](EngineConfig& c) -> std::string& { return c.nats.url; }},
+      {"/nats/url", "WEIR_NATS_URL", StringRef{[](EngineConfig& c) -> std::string& { return c.nats.url; }},
        "NATS server URL(s), comma-separated; empty starts an embedded nats-server"},
       {"/nats/embedded/port", "WEIR_NATS_PORT",
        IntRef{[](EngineConfig& c) -> int& { return c.nats.embedded.port; }},
@@ -53,14 +53,14 @@ const std::vector<Option>& options() {
       {"/nats/creds", "WEIR_NATS_CREDS",
        PathRef{[](EngineConfig& c) -> std::filesystem::path& { return c.nats.creds; }},
        "NATS credentials file (.creds)"},
-      {"/nats/user", "WEIR_NATS_USER",
-       StringRef{[](EngineConfig& c) -> std::string& { return c.nats.user; }}, "NATS user name"},
+      {"/nats/user", "WEIR_NATS_USER", StringRef{[](EngineConfig& c) -> std::string& { return c.nats.user; }},
+       "NATS user name"},
       {"/nats/password", "WEIR_NATS_PASSWORD",
        StringRef{[](EngineConfig& c) -> std::string& { return c.nats.password; }}, "NATS password",
        Check::none, 0, 0, true},
       {"/nats/token", "WEIR_NATS_TOKEN",
-       StringRef{[](EngineConfig& c) -> std::string& { return c.nats.token; }},
-       "NATS authentication token", Check::none, 0, 0, true},
+       StringRef{[](EngineConfig& c) -> std::string& { return c.nats.token; }}, "NATS authentication token",
+       Check::none, 0, 0, true},
       {"/flows_dir", "WEIR_FLOWS_DIR",
        PathRef{[](EngineConfig& c) -> std::filesystem::path& { return c.flows_dir; }},
        "Folder of flow files, watched for changes", Check::non_empty},
@@ -73,8 +73,7 @@ const std::vector<Option>& options() {
       {"/http/token", "WEIR_HTTP_TOKEN",
        StringRef{[](EngineConfig& c) -> std::string& { return c.http.token; }},
        "Bearer token for mutating API calls; empty refuses them", Check::none, 0, 0, true},
-      {"/log/level", "WEIR_LOG_LEVEL",
-       LevelRef{[](EngineConfig& c) -> LogLevel& { return c.log.level; }},
+      {"/log/level", "WEIR_LOG_LEVEL", LevelRef{[](EngineConfig& c) -> LogLevel& { return c.log.level; }},
        "trace, debug, info, warn, error or off"},
       {"/log/format", "WEIR_LOG_FORMAT",
        FormatRef{[](EngineConfig& c) -> LogFormat& { return c.log.format; }},
@@ -86,8 +85,8 @@ const std::vector<Option>& options() {
        SizeRef{[](EngineConfig& c) -> std::uint64_t& { return c.log.max_size; }},
        "Size at which the log file is rotated, e.g. \"10MiB\""},
       {"/log/max_files", "WEIR_LOG_MAX_FILES",
-       IntRef{[](EngineConfig& c) -> int& { return c.log.max_files; }}, "Rotated log files kept",
-       Check::none, 1, 1000},
+       IntRef{[](EngineConfig& c) -> int& { return c.log.max_files; }}, "Rotated log files kept", Check::none,
+       1, 1000},
       {"/shutdown_timeout", "WEIR_SHUTDOWN_TIMEOUT",
        DurationRef{[](EngineConfig& c) -> std::chrono::nanoseconds& { return c.shutdown_timeout; }},
        "How long a graceful shutdown may drain before exiting anyway, e.g. \"10s\""},
@@ -102,8 +101,8 @@ const Option* find_option(std::string_view pointer) {
 }
 
 bool is_group(std::string_view pointer) {
-  return pointer.empty() || pointer == "/nats" || pointer == "/nats/embedded" ||
-         pointer == "/http" || pointer == "/log";
+  return pointer.empty() || pointer == "/nats" || pointer == "/nats/embedded" || pointer == "/http" ||
+         pointer == "/log";
 }
 
 std::vector<std::string> group_members(std::string_view group) {
@@ -121,7 +120,9 @@ std::vector<std::string> group_members(std::string_view group) {
 
 namespace {
 
-std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string quote(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
 
 std::filesystem::path resolve(const std::filesystem::path& base, std::string_view text) {
   if (text.empty()) return {};
@@ -134,13 +135,11 @@ bool valid_listen(std::string_view s) {
   const auto colon = s.rfind(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == s.size()) return false;
   const std::string_view host = s.substr(0, colon);
-  if (host.front() == '[' ? host.back() != ']' : host.find(':') != std::string_view::npos)
-    return false;
+  if (host.front() == '[' ? host.back() != ']' : host.find(':') != std::string_view::npos) return false;
   int port = 0;
   const auto port_text = s.substr(colon + 1);
   const auto r = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  return r.ec == std::errc{} && r.ptr == port_text.data() + port_text.size() && port >= 1 &&
-         port <= 65535;
+  return r.ec == std::errc{} && r.ptr == port_text.data() + port_text.size() && port >= 1 && port <= 65535;
 }
 
 template <std::size_t N>
@@ -164,8 +163,7 @@ Problem bad_choice(std::string_view text, const std::array<std::string_view, N>&
 
 Problem out_of_range(const Option& o, std::string_view got) {
   return {"out_of_range",
-          "must be " + std::to_string(o.min) + ".." + std::to_string(o.max) + ", got " +
-              std::string(got),
+          "must be " + std::to_string(o.min) + ".." + std::to_string(o.max) + ", got " + std::string(got),
           ""};
 }
 
@@ -184,8 +182,7 @@ std::optional<Problem> set_from_text(EngineConfig& c, const Option& o, std::stri
       value = resolve(base_dir, value).string();
     (*f)(c) = std::move(value);
   } else if (auto* f = std::get_if<PathRef>(&o.field)) {
-    if (o.check == Check::non_empty && text.empty())
-      return Problem{"invalid_value", "must not be empty", ""};
+    if (o.check == Check::non_empty && text.empty()) return Problem{"invalid_value", "must not be empty", ""};
     (*f)(c) = resolve(base_dir, text);
   } else if (auto* f = std::get_if<IntRef>(&o.field)) {
     std::int64_t v = 0;
@@ -250,8 +247,7 @@ std::optional<Problem> set_from_json(EngineConfig& c, const Option& o, const boo
   }
   if ((is_int || is_size) && (v.is_int64() || v.is_uint64())) {
     // Sizes take a plain number of bytes too, like the bare "100" string form.
-    const std::string text =
-        v.is_int64() ? std::to_string(v.get_int64()) : std::to_string(v.get_uint64());
+    const std::string text = v.is_int64() ? std::to_string(v.get_int64()) : std::to_string(v.get_uint64());
     if (is_size && v.is_int64() && v.get_int64() < 0)
       return Problem{"invalid_value", "must not be negative, got " + text, ""};
     return set_from_text(c, o, text, base_dir);

@@ -72,10 +72,11 @@ std::string MetricsPage::render() {
              l, static_cast<double>(c.dead_letters));
       ex.add("weir_retries_total", Type::counter, "Publish or write rounds a component had to repeat.", l,
              static_cast<double>(c.retries));
-      ex.add("weir_replays_total", Type::counter,
-             "Records delivered again (after a crash, a reconnect, a broker restart) that were already stored "
-             "and so were not stored twice.",
-             l, static_cast<double>(c.replays));
+      ex.add(
+          "weir_replays_total", Type::counter,
+          "Records delivered again (after a crash, a reconnect, a broker restart) that were already stored "
+          "and so were not stored twice.",
+          l, static_cast<double>(c.replays));
       if (c.processing.count > 0)
         ex.add_histogram("weir_processing_seconds",
                          "Time to handle one batch in a stage (its fused processors, or an output's write).",

@@ -1,5 +1,5 @@
-#include "sdk/base/utf8.hpp"
 #include "core/json_scan.hpp"
+#include "sdk/base/utf8.hpp"
 
 #include <cmath>
 #include <cstdlib>
@@ -10,7 +10,9 @@
 namespace weir::core::detail {
 namespace {
 
-bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_ws(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -62,7 +64,9 @@ Escape read_escape(std::string_view text, std::size_t pos) {
   }
 }
 
-std::size_t utf8_len(unsigned cp) { return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4; }
+std::size_t utf8_len(unsigned cp) {
+  return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
 
 std::size_t utf8_seq_len(unsigned char lead) {
   if (lead < 0xC0) return 1;
@@ -182,8 +186,7 @@ class Scanner {
 
 }  // namespace
 
-void scan_json(std::string_view text, std::size_t start, EntryMap& entries,
-               std::vector<ScanIssue>& issues) {
+void scan_json(std::string_view text, std::size_t start, EntryMap& entries, std::vector<ScanIssue>& issues) {
   Scanner s(text, entries, issues);
   s.pos_ = start;
   s.value("", no_key);

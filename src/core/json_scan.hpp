@@ -21,8 +21,7 @@ struct ScanIssue {
 // Records the offset of every value of a document Boost.JSON has already accepted, keyed by
 // JSON Pointer, starting at `start`. Reports duplicate member names (Boost keeps the last one,
 // so the map does too) and numbers too large for a double (Boost turns them into infinity).
-void scan_json(std::string_view text, std::size_t start, EntryMap& entries,
-               std::vector<ScanIssue>& issues);
+void scan_json(std::string_view text, std::size_t start, EntryMap& entries, std::vector<ScanIssue>& issues);
 
 // Decodes the JSON string whose opening quote is at text[pos]; leaves pos past the closing quote
 // (or at the end of the text when it is unterminated). Lone surrogates become WTF-8.

@@ -67,20 +67,17 @@ ParsedJson parse_json_source(std::string_view text) {
       problem = detail::describe_syntax_error(text, start, start + consumed, incomplete, extra);
     }
     out.diagnostics.add(make_diagnostic(out.map, "json_syntax", std::move(problem.pointer),
-                                        std::move(problem.message), std::move(problem.hint),
-                                        problem.offset));
+                                        std::move(problem.message), std::move(problem.hint), problem.offset));
     return out;
   }
   out.value = parser.release();
   out.ok = true;
 
   std::vector<detail::ScanIssue> issues;
-  detail::scan_json(SourceMapBuilder::text(out.map), start, SourceMapBuilder::entries(out.map),
-                    issues);
+  detail::scan_json(SourceMapBuilder::text(out.map), start, SourceMapBuilder::entries(out.map), issues);
   for (auto& issue : issues)
     out.diagnostics.add(make_diagnostic(out.map, std::move(issue.code), std::move(issue.pointer),
-                                        std::move(issue.message), std::move(issue.hint),
-                                        issue.offset));
+                                        std::move(issue.message), std::move(issue.hint), issue.offset));
   return out;
 }
 
@@ -99,8 +96,7 @@ const detail::ScanEntry* SourceMap::find_nearest(std::string_view pointer) const
     const auto it = entries_.find(pointer);
     if (it != entries_.end()) return &it->second;
     if (pointer.empty()) return nullptr;
-    pointer =
-        pointer.substr(0, pointer.rfind('/') == std::string_view::npos ? 0 : pointer.rfind('/'));
+    pointer = pointer.substr(0, pointer.rfind('/') == std::string_view::npos ? 0 : pointer.rfind('/'));
   }
 }
 

@@ -19,8 +19,12 @@ struct Frame {
   Expect expect = Expect::value;
 };
 
-bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-bool is_delim(char c) { return is_ws(c) || c == ',' || c == ']' || c == '}' || c == ':'; }
+bool is_ws(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+bool is_delim(char c) {
+  return is_ws(c) || c == ',' || c == ']' || c == '}' || c == ':';
+}
 
 std::string child_pointer(const Frame& f) {
   return f.object ? sdk::pointer_append(f.pointer, f.key) : sdk::pointer_append(f.pointer, f.index);
@@ -56,7 +60,9 @@ const char* expectation(Expect e, bool object) {
   return "";
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // RFC 8259 number, or true/false/null.
 bool valid_scalar(std::string_view t) {
@@ -124,8 +130,7 @@ SyntaxProblem describe_syntax_error(std::string_view text, std::size_t start, st
       }
     } else if (c == '{' || c == '[') {
       const std::string p = stack.size() == 1 ? std::string{} : child_pointer(f);
-      stack.push_back(
-          Frame{c == '{', p, 0, {}, c == '{' ? Expect::key_or_end : Expect::value_or_end});
+      stack.push_back(Frame{c == '{', p, 0, {}, c == '{' ? Expect::key_or_end : Expect::value_or_end});
       ++pos;
     } else if (c == '}' || c == ']') {
       if (stack.size() > 1) stack.pop_back();
@@ -184,8 +189,7 @@ SyntaxProblem describe_syntax_error(std::string_view text, std::size_t start, st
   }
   if (incomplete) {
     p.message = std::string("unexpected end of input, expected ") + expectation(f.expect, f.object);
-    if (stack.size() > 1)
-      p.hint = std::string("a closing '") + (f.object ? '}' : ']') + "' may be missing";
+    if (stack.size() > 1) p.hint = std::string("a closing '") + (f.object ? '}' : ']') + "' may be missing";
     return p;
   }
   if (extra) {
@@ -194,15 +198,14 @@ SyntaxProblem describe_syntax_error(std::string_view text, std::size_t start, st
     return p;
   }
   const char c = offset < text.size() ? text[offset] : '\0';
-  if (token_start != std::string_view::npos || (at_value && !is_delim(c) && c != '{' && c != '[' &&
-                                                c != '"' && c != '/' && c != '#' && c != '\'')) {
+  if (token_start != std::string_view::npos ||
+      (at_value && !is_delim(c) && c != '{' && c != '[' && c != '"' && c != '/' && c != '#' && c != '\'')) {
     const std::size_t from = token_start != std::string_view::npos ? token_start : offset;
     std::size_t end = from;
     while (end < text.size() && !is_delim(text[end]) && end - from < 40) ++end;
     p.offset = from;
     p.message = "invalid value \"" + std::string(text.substr(from, end - from)) + "\"";
-    p.hint =
-        "expected a number, a string in double quotes, true, false, null, an object or an array";
+    p.hint = "expected a number, a string in double quotes, true, false, null, an object or an array";
     return p;
   }
   if (c == '/' || c == '#') {

@@ -80,7 +80,7 @@ class InputStage final : public sdk::InputSink {
   std::vector<std::function<void()>> inflight_callbacks_;  // records in published batches
   std::size_t inflight_batches_ = 0;
   GroupCommit* commit_ = nullptr;  // with Durability::synced: callbacks wait for its fsync
-  std::string boot_;  // makes ids of records without an origin unique per run
+  std::string boot_;               // makes ids of records without an origin unique per run
   std::uint64_t seq_ = 0;
   BatchReader tap_reader_;
   std::int64_t last_tap_decode_ns_ = 0;

@@ -14,7 +14,7 @@ struct Diagnostic {
   std::string code;     // stable, snake_case: "missing_field", "out_of_range", ...
   std::string pointer;  // RFC 6901 JSON Pointer into the document ("" is the root)
   std::string message;
-  std::string hint;     // optional "did you mean" or how to fix
+  std::string hint;  // optional "did you mean" or how to fix
   // For diagnostics inside a string value (an expression), the character offset inside the
   // string's content; -1 when the diagnostic is about the value as a whole.
   int offset = -1;
@@ -28,12 +28,26 @@ class Diagnostics {
  public:
   void error(std::string pointer, std::string code, std::string message, std::string hint = {},
              int offset = -1) {
-    items_.push_back({Severity::error, std::move(code), std::move(pointer), std::move(message),
-                      std::move(hint), offset, {}, 0, 0});
+    items_.push_back({Severity::error,
+                      std::move(code),
+                      std::move(pointer),
+                      std::move(message),
+                      std::move(hint),
+                      offset,
+                      {},
+                      0,
+                      0});
   }
   void warning(std::string pointer, std::string code, std::string message, std::string hint = {}) {
-    items_.push_back({Severity::warning, std::move(code), std::move(pointer), std::move(message),
-                      std::move(hint), -1, {}, 0, 0});
+    items_.push_back({Severity::warning,
+                      std::move(code),
+                      std::move(pointer),
+                      std::move(message),
+                      std::move(hint),
+                      -1,
+                      {},
+                      0,
+                      0});
   }
   void add(Diagnostic d) { items_.push_back(std::move(d)); }
   void append(const Diagnostics& other) {

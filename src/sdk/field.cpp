@@ -21,7 +21,9 @@ std::string number_text(double x) {
   return s;
 }
 
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string quoted(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
 
 bool check_range(double x, ParseCtx& c, const FieldOpts& o, const std::string& shown) {
   if ((o.min_ && x < *o.min_) || (o.max_ && x > *o.max_)) {
@@ -47,14 +49,21 @@ bool check_range(double x, ParseCtx& c, const FieldOpts& o, const std::string& s
 
 const char* kind_name(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a boolean";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a boolean";
     case json::kind::int64:
-    case json::kind::uint64: return "an integer";
-    case json::kind::double_: return "a number";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "an array";
-    case json::kind::object: return "an object";
+    case json::kind::uint64:
+      return "an integer";
+    case json::kind::double_:
+      return "a number";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "an array";
+    case json::kind::object:
+      return "an object";
   }
   return "a value";
 }
@@ -67,8 +76,7 @@ bool parse_int(const json::value& v, long long& out, ParseCtx& c, const FieldOpt
   if (v.is_int64()) {
     out = v.get_int64();
   } else if (v.is_uint64()) {
-    if (!check_range(static_cast<double>(v.get_uint64()), c, o, std::to_string(v.get_uint64())))
-      return false;
+    if (!check_range(static_cast<double>(v.get_uint64()), c, o, std::to_string(v.get_uint64()))) return false;
     out = static_cast<long long>(v.get_uint64());
   } else if (v.is_double() && std::floor(v.get_double()) == v.get_double() &&
              std::fabs(v.get_double()) < 9.2e18) {
@@ -113,8 +121,7 @@ bool parse_string(const json::value& v, std::string& out, ParseCtx& c, const Fie
   return true;
 }
 
-bool parse_duration(const json::value& v, std::chrono::nanoseconds& out, ParseCtx& c,
-                    const FieldOpts& o) {
+bool parse_duration(const json::value& v, std::chrono::nanoseconds& out, ParseCtx& c, const FieldOpts& o) {
   if (!v.is_string()) {
     wrong_type(c, "a duration string", v);
     return false;
@@ -122,13 +129,14 @@ bool parse_duration(const json::value& v, std::chrono::nanoseconds& out, ParseCt
   std::string error;
   auto d = sdk::parse_duration(v.get_string(), &error);
   if (!d) {
-    c.diags.error(c.pointer, "invalid_value", error.empty() ? "not a duration: " + quoted(v.get_string()) : error,
+    c.diags.error(c.pointer, "invalid_value",
+                  error.empty() ? "not a duration: " + quoted(v.get_string()) : error,
                   "use a number with a unit: 500ms, 30s, 5m, 72h");
     return false;
   }
   if ((o.min_duration_ && *d < *o.min_duration_) || (o.max_duration_ && *d > *o.max_duration_)) {
-    std::string range = "must be " + (o.min_duration_ ? format_duration(*o.min_duration_) : "0") +
-                        ".." + (o.max_duration_ ? format_duration(*o.max_duration_) : "");
+    std::string range = "must be " + (o.min_duration_ ? format_duration(*o.min_duration_) : "0") + ".." +
+                        (o.max_duration_ ? format_duration(*o.max_duration_) : "");
     c.diags.error(c.pointer, "out_of_range", range + ", got " + std::string(v.get_string()));
     return false;
   }
@@ -181,8 +189,7 @@ bool parse_enum(const json::value& v, long long& out, ParseCtx& c, const FieldOp
   std::string list;
   for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
   auto near = closest(v.get_string(), names);
-  c.diags.error(c.pointer, "invalid_value",
-                "must be one of " + list + ", got " + quoted(v.get_string()),
+  c.diags.error(c.pointer, "invalid_value", "must be one of " + list + ", got " + quoted(v.get_string()),
                 near.empty() ? "" : "did you mean " + quoted(near) + "?");
   return false;
 }
@@ -221,8 +228,7 @@ json::object duration_schema(const FieldOpts&) {
 }
 
 json::object bytes_schema(const FieldOpts&) {
-  json::object str{{"type", "string"},
-                   {"pattern", "^[0-9]+(\\.[0-9]+)?([kKmMgGtTpP]i?[bB]|[bB])?$"}};
+  json::object str{{"type", "string"}, {"pattern", "^[0-9]+(\\.[0-9]+)?([kKmMgGtTpP]i?[bB]|[bB])?$"}};
   json::object num{{"type", "integer"}, {"minimum", 0}};
   return {{"oneOf", json::array{num, str}}, {"x-weir-kind", "byte_size"}};
 }
@@ -233,9 +239,13 @@ json::object enum_schema(const FieldOpts& o) {
   return {{"enum", names}};
 }
 
-json::value duration_json(std::chrono::nanoseconds d) { return json::string(format_duration(d)); }
+json::value duration_json(std::chrono::nanoseconds d) {
+  return json::string(format_duration(d));
+}
 
-json::value bytes_json(ByteSize b) { return json::string(format_byte_size(b.bytes)); }
+json::value bytes_json(ByteSize b) {
+  return json::string(format_byte_size(b.bytes));
+}
 
 json::value enum_json(long long v, const FieldOpts& o) {
   for (const auto& opt : o.options_)

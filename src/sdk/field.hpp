@@ -57,30 +57,63 @@ struct FieldOpts {
   std::optional<std::uint64_t> min_bytes_, max_bytes_;
   std::vector<EnumOption> options_;
 
-  FieldOpts& required(bool on = true) { required_ = on; return *this; }
-  FieldOpts& secret(bool on = true) { secret_ = on; return *this; }
-  FieldOpts& advanced(bool on = true) { advanced_ = on; return *this; }
-  FieldOpts& not_empty(bool on = true) { not_empty_ = on; return *this; }
-  FieldOpts& doc(std::string text) { doc_ = std::move(text); return *this; }
-  FieldOpts& deprecated(std::string why) { deprecated_ = std::move(why); return *this; }
-  FieldOpts& example(boost::json::value v) { example_ = std::move(v); return *this; }
-  FieldOpts& range(double lo, double hi) { min_ = lo; max_ = hi; return *this; }
-  FieldOpts& min(double lo) { min_ = lo; return *this; }
+  FieldOpts& required(bool on = true) {
+    required_ = on;
+    return *this;
+  }
+  FieldOpts& secret(bool on = true) {
+    secret_ = on;
+    return *this;
+  }
+  FieldOpts& advanced(bool on = true) {
+    advanced_ = on;
+    return *this;
+  }
+  FieldOpts& not_empty(bool on = true) {
+    not_empty_ = on;
+    return *this;
+  }
+  FieldOpts& doc(std::string text) {
+    doc_ = std::move(text);
+    return *this;
+  }
+  FieldOpts& deprecated(std::string why) {
+    deprecated_ = std::move(why);
+    return *this;
+  }
+  FieldOpts& example(boost::json::value v) {
+    example_ = std::move(v);
+    return *this;
+  }
+  FieldOpts& range(double lo, double hi) {
+    min_ = lo;
+    max_ = hi;
+    return *this;
+  }
+  FieldOpts& min(double lo) {
+    min_ = lo;
+    return *this;
+  }
   FieldOpts& duration_range(std::chrono::nanoseconds lo, std::chrono::nanoseconds hi) {
-    min_duration_ = lo; max_duration_ = hi; return *this;
+    min_duration_ = lo;
+    max_duration_ = hi;
+    return *this;
   }
   FieldOpts& size_range(std::uint64_t lo, std::uint64_t hi) {
-    min_bytes_ = lo; max_bytes_ = hi; return *this;
+    min_bytes_ = lo;
+    max_bytes_ = hi;
+    return *this;
   }
   template <class E>
-    requires std::is_enum_v<E>
-  FieldOpts& option(std::string name, E value, std::string doc) {
+  requires std::is_enum_v<E> FieldOpts& option(std::string name, E value, std::string doc) {
     options_.push_back({std::move(name), static_cast<long long>(value), std::move(doc)});
     return *this;
   }
 };
 
-inline FieldOpts field() { return {}; }
+inline FieldOpts field() {
+  return {};
+}
 
 // Where a value is parsed: diagnostics go to `diags` under `pointer`.
 struct ParseCtx {
@@ -102,17 +135,14 @@ namespace detail {
 const char* kind_name(const boost::json::value& v);
 void wrong_type(ParseCtx& ctx, const char* expected, const boost::json::value& v);
 bool parse_int(const boost::json::value& v, long long& out, ParseCtx& ctx, const FieldOpts& o);
-bool parse_uint(const boost::json::value& v, unsigned long long& out, ParseCtx& ctx,
-                const FieldOpts& o);
+bool parse_uint(const boost::json::value& v, unsigned long long& out, ParseCtx& ctx, const FieldOpts& o);
 bool parse_double(const boost::json::value& v, double& out, ParseCtx& ctx, const FieldOpts& o);
-bool parse_string(const boost::json::value& v, std::string& out, ParseCtx& ctx,
-                  const FieldOpts& o);
+bool parse_string(const boost::json::value& v, std::string& out, ParseCtx& ctx, const FieldOpts& o);
 bool parse_duration(const boost::json::value& v, std::chrono::nanoseconds& out, ParseCtx& ctx,
                     const FieldOpts& o);
 bool parse_bytes(const boost::json::value& v, ByteSize& out, ParseCtx& ctx, const FieldOpts& o);
 bool parse_enum(const boost::json::value& v, long long& out, ParseCtx& ctx, const FieldOpts& o);
-bool parse_expression(const boost::json::value& v, Expression& out, ParseCtx& ctx,
-                      const FieldOpts& o);
+bool parse_expression(const boost::json::value& v, Expression& out, ParseCtx& ctx, const FieldOpts& o);
 boost::json::object number_schema(const char* type, const FieldOpts& o);
 boost::json::object duration_schema(const FieldOpts& o);
 boost::json::object bytes_schema(const FieldOpts& o);
@@ -126,7 +156,9 @@ template <class T>
 class ObjectSpec;
 
 template <class T>
-concept NestedObject = requires { { T::object_spec() } -> std::same_as<ObjectSpec<T>>; };
+concept NestedObject = requires {
+  { T::object_spec() } -> std::same_as<ObjectSpec<T>>;
+};
 
 template <class T>
 struct Codec;
@@ -157,8 +189,7 @@ struct Codec<bool> {
 };
 
 template <std::integral T>
-  requires(!std::same_as<T, bool>)
-struct Codec<T> {
+requires(!std::same_as<T, bool>) struct Codec<T> {
   static bool parse(const boost::json::value& v, T& out, ParseCtx& c, const FieldOpts& o) {
     FieldOpts bounded = o;
     if (!bounded.min_ || *bounded.min_ < static_cast<double>(std::numeric_limits<T>::min()))
@@ -218,7 +249,7 @@ struct Codec<ByteSize> {
 };
 
 template <class E>
-  requires std::is_enum_v<E>
+requires std::is_enum_v<E>
 struct Codec<E> {
   static bool parse(const boost::json::value& v, E& out, ParseCtx& c, const FieldOpts& o) {
     long long x = 0;

@@ -2,13 +2,13 @@
 // create the component, and feed it records. Shared by every components/<type>/<type>_test.cpp.
 #pragma once
 
-#include <boost/json.hpp>
 #include <doctest/doctest.h>
+#include <boost/json.hpp>
 
 #include <atomic>
 #include <functional>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -80,18 +80,27 @@ struct CollectingSink : sdk::InputSink {
   bool push(sdk::Record&& rec, std::function<void()> on_durable) override {
     if (pushed.size() >= limit) return false;
     pushed.push_back(std::move(rec));
-    if (on_durable) { on_durable(); ++callbacks; }
+    if (on_durable) {
+      on_durable();
+      ++callbacks;
+    }
     return true;
   }
   bool fail(sdk::Record&& rec, std::string_view reason, std::function<void()> on_durable) override {
     failed.emplace_back(std::move(rec), std::string(reason));
-    if (on_durable) { on_durable(); ++callbacks; }
+    if (on_durable) {
+      on_durable();
+      ++callbacks;
+    }
     return true;
   }
   std::vector<sdk::Batch> batches;
   bool push_batch(sdk::Batch&& batch, std::function<void()> on_durable) override {
     batches.push_back(std::move(batch));
-    if (on_durable) { on_durable(); ++callbacks; }
+    if (on_durable) {
+      on_durable();
+      ++callbacks;
+    }
     return true;
   }
   void flush() override { ++flushes; }
@@ -115,17 +124,26 @@ struct ThreadSafeSink : sdk::InputSink {
                                                     : sdk::Status::error("cannot sync here");
   }
   bool push(sdk::Record&& rec, std::function<void()> on_durable) override {
-    { std::lock_guard l(mu); pushed.push_back(std::move(rec)); }
+    {
+      std::lock_guard l(mu);
+      pushed.push_back(std::move(rec));
+    }
     if (on_durable) on_durable();
     return !stop;
   }
   bool fail(sdk::Record&& rec, std::string_view reason, std::function<void()> on_durable) override {
-    { std::lock_guard l(mu); failed.emplace_back(std::move(rec), std::string(reason)); }
+    {
+      std::lock_guard l(mu);
+      failed.emplace_back(std::move(rec), std::string(reason));
+    }
     if (on_durable) on_durable();
     return !stop;
   }
   bool push_batch(sdk::Batch&& batch, std::function<void()> on_durable) override {
-    { std::lock_guard l(mu); batches.push_back(std::move(batch)); }
+    {
+      std::lock_guard l(mu);
+      batches.push_back(std::move(batch));
+    }
     if (on_durable) on_durable();
     return !stop;
   }

@@ -15,7 +15,8 @@
 
 namespace weir::testing {
 
-inline std::unique_ptr<bus::Connection> connect_to(const NatsServer& server, const std::string& name = "test") {
+inline std::unique_ptr<bus::Connection> connect_to(const NatsServer& server,
+                                                   const std::string& name = "test") {
   bus::ConnectOptions o;
   o.url = server.url();
   o.name = name;

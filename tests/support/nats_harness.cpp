@@ -14,7 +14,8 @@ namespace weir::testing {
 
 TempDir::TempDir(const std::string& prefix) {
   const char* base = std::getenv("TMPDIR");
-  std::string templ = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/" + prefix + "-XXXXXX";
+  std::string templ =
+      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/" + prefix + "-XXXXXX";
   std::vector<char> buf(templ.begin(), templ.end());
   buf.push_back('\0');
   if (::mkdtemp(buf.data()) == nullptr)
@@ -41,8 +42,9 @@ std::string nats_server_binary() {
   const char* env = std::getenv("WEIR_NATS_SERVER");
   const std::string wanted = env != nullptr && *env != '\0' ? env : "nats-server";
   if (auto found = bus::find_executable(wanted)) return *found;
-  throw std::runtime_error("nats-server not found: apt install nats-server (or set WEIR_NATS_SERVER; looked for '" +
-                           wanted + "')");
+  throw std::runtime_error(
+      "nats-server not found: apt install nats-server (or set WEIR_NATS_SERVER; looked for '" + wanted +
+      "')");
 }
 
 NatsServer::NatsServer(const std::string& store_dir) {
@@ -58,14 +60,26 @@ NatsServer::NatsServer(const std::string& store_dir) {
   start();
 }
 
-NatsServer::~NatsServer() { (void)process_->stop(); }
+NatsServer::~NatsServer() {
+  (void)process_->stop();
+}
 
-std::string NatsServer::url() const { return process_->url(); }
-int NatsServer::port() const { return process_->port(); }
-const std::string& NatsServer::store_dir() const { return store_dir_; }
-pid_t NatsServer::pid() const { return process_->pid(); }
+std::string NatsServer::url() const {
+  return process_->url();
+}
+int NatsServer::port() const {
+  return process_->port();
+}
+const std::string& NatsServer::store_dir() const {
+  return store_dir_;
+}
+pid_t NatsServer::pid() const {
+  return process_->pid();
+}
 
-void NatsServer::stop() { (void)process_->stop(); }
+void NatsServer::stop() {
+  (void)process_->stop();
+}
 
 void NatsServer::start() {
   const bus::Status s = process_->start();

@@ -57,9 +57,9 @@ namespace {
 // Pending data of one file, as extents by offset; they never overlap or touch.
 struct Node {
   std::map<off_t, std::string> extents;
-  int fd = -1;        // a descriptor of the backing file, held while extents are pending
-  int open = 0;       // handles open on it
-  bool gone = false;  // its last name was removed
+  int fd = -1;            // a descriptor of the backing file, held while extents are pending
+  int open = 0;           // handles open on it
+  bool gone = false;      // its last name was removed
   bool replaced = false;  // truncated to zero since its last write-back (--ext4-replace)
 
   bool pending() const { return !extents.empty(); }

@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
   }
   const fs::path root = argv[1];
   const auto& reg = weir::registry::builtins();
-  std::ofstream(root / "config/schema/flow.schema.json") << weir::app::pretty_json(weir::app::flow_schema(reg));
+  std::ofstream(root / "config/schema/flow.schema.json")
+      << weir::app::pretty_json(weir::app::flow_schema(reg));
   int rc = 0;
   for (const auto& info : reg.all()) {
     const auto readme = root / "components" / info.type / "README.md";

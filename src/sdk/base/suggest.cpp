@@ -14,8 +14,7 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
     for (std::size_t j = 1; j <= n; ++j) {
       const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
       std::size_t d = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        d = std::min(d, prev2[j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d = std::min(d, prev2[j - 2] + 1);
       cur[j] = d;
     }
     std::swap(prev2, prev);
@@ -30,8 +29,7 @@ std::string closest(std::string_view word, const std::vector<std::string>& candi
   std::size_t best_distance = limit + 1;
   for (const auto& c : candidates) {
     // The distance is at least the length difference: skip the work when it cannot win.
-    const std::size_t diff =
-        c.size() > word.size() ? c.size() - word.size() : word.size() - c.size();
+    const std::size_t diff = c.size() > word.size() ? c.size() - word.size() : word.size() - c.size();
     if (diff >= best_distance) continue;
     const std::size_t d = edit_distance(word, c);
     if (d < best_distance) {

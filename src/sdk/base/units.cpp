@@ -13,7 +13,9 @@ bool fail(std::string* error, std::string message) {
   return false;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // A decimal number "123" or "1.25": the integer part, and the fraction as digits/10^frac_len.
 // Fraction digits past 19 cannot matter at nanosecond or byte precision for the values either
@@ -260,8 +262,7 @@ std::optional<std::uint64_t> parse_byte_size(std::string_view text, std::string*
                           "KiB, MiB, GiB, TiB, PiB)";
     if (unit == "k" || unit == "m" || unit == "g" || unit == "t" || unit == "p") {
       const char up = static_cast<char>(std::toupper(static_cast<unsigned char>(unit[0])));
-      message += std::string("; for ") + up + " write " + up + "iB (1024-based) or " + up +
-                 "B (1000-based)";
+      message += std::string("; for ") + up + " write " + up + "iB (1024-based) or " + up + "B (1000-based)";
     }
     fail(error, std::move(message));
     return std::nullopt;

@@ -13,8 +13,7 @@ namespace weir::sdk {
 // "500ms", "1h30m", "1.5s". A bare "0" is allowed. Negative values, whitespace, a missing or
 // unknown unit and anything past ~292 years are rejected. Fractions below 1ns are truncated.
 // On failure returns nullopt and, when `error` is set, a one-line reason.
-std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text,
-                                                       std::string* error = nullptr);
+std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text, std::string* error = nullptr);
 
 // Go's format without its zero fillers: hours and minutes as integer terms, the sub-minute rest
 // as one decimal term in s, ms, us or ns ("1h30m", "1h5s", "1m500ms", "1.5s", "1.25ms", "250us").

@@ -12,42 +12,83 @@ namespace {
 // Bounds recursion so that a hostile expression cannot overflow the C++ stack at load time.
 constexpr std::size_t max_nesting = 64;
 
-enum Prec : int { none = 0, or_ = 1, and_ = 2, equality = 3, relational = 4, additive = 5,
-                  multiplicative = 6 };
+enum Prec : int {
+  none = 0,
+  or_ = 1,
+  and_ = 2,
+  equality = 3,
+  relational = 4,
+  additive = 5,
+  multiplicative = 6
+};
 
 int precedence(Tok k) {
   switch (k) {
-    case Tok::or_: return Prec::or_;
-    case Tok::and_: return Prec::and_;
-    case Tok::eq: case Tok::ne: return equality;
-    case Tok::lt: case Tok::le: case Tok::gt: case Tok::ge: case Tok::kw_in: return relational;
-    case Tok::plus: case Tok::minus: return additive;
-    case Tok::star: case Tok::slash: case Tok::percent: return multiplicative;
-    default: return none;
+    case Tok::or_:
+      return Prec::or_;
+    case Tok::and_:
+      return Prec::and_;
+    case Tok::eq:
+    case Tok::ne:
+      return equality;
+    case Tok::lt:
+    case Tok::le:
+    case Tok::gt:
+    case Tok::ge:
+    case Tok::kw_in:
+      return relational;
+    case Tok::plus:
+    case Tok::minus:
+      return additive;
+    case Tok::star:
+    case Tok::slash:
+    case Tok::percent:
+      return multiplicative;
+    default:
+      return none;
   }
 }
 
 Op binary_op(Tok k) {
   switch (k) {
-    case Tok::plus: return Op::add;
-    case Tok::minus: return Op::sub;
-    case Tok::star: return Op::mul;
-    case Tok::slash: return Op::div;
-    case Tok::percent: return Op::mod;
-    case Tok::eq: return Op::eq;
-    case Tok::ne: return Op::ne;
-    case Tok::lt: return Op::lt;
-    case Tok::le: return Op::le;
-    case Tok::gt: return Op::gt;
-    default: return Op::ge;
+    case Tok::plus:
+      return Op::add;
+    case Tok::minus:
+      return Op::sub;
+    case Tok::star:
+      return Op::mul;
+    case Tok::slash:
+      return Op::div;
+    case Tok::percent:
+      return Op::mod;
+    case Tok::eq:
+      return Op::eq;
+    case Tok::ne:
+      return Op::ne;
+    case Tok::lt:
+      return Op::lt;
+    case Tok::le:
+      return Op::le;
+    case Tok::gt:
+      return Op::gt;
+    default:
+      return Op::ge;
   }
 }
 
 bool starts_operand(Tok k) {
   switch (k) {
-    case Tok::ident: case Tok::integer: case Tok::real: case Tok::string: case Tok::dollar:
-    case Tok::lparen: case Tok::not_: case Tok::minus:
-    case Tok::kw_true: case Tok::kw_false: case Tok::kw_null:
+    case Tok::ident:
+    case Tok::integer:
+    case Tok::real:
+    case Tok::string:
+    case Tok::dollar:
+    case Tok::lparen:
+    case Tok::not_:
+    case Tok::minus:
+    case Tok::kw_true:
+    case Tok::kw_false:
+    case Tok::kw_null:
       return true;
     default:
       return false;
@@ -67,8 +108,7 @@ class Compiler {
       std::string hint;
       if (tok().kind == Tok::ident && tok().text == "and") hint = "use '&&'";
       if (tok().kind == Tok::ident && tok().text == "or") hint = "use '||'";
-      return fail(tok().offset, "expected an operator, found " + describe(tok(), src_),
-                  std::move(hint));
+      return fail(tok().offset, "expected an operator, found " + describe(tok(), src_), std::move(hint));
     }
     if (p_.max_depth > max_stack) return fail(0, "expression is too complex");
     finish_constants();
@@ -101,9 +141,7 @@ class Compiler {
     return p_.code.size() - 1;
   }
 
-  void patch_to_here(std::size_t at) {
-    p_.code[at].a = static_cast<std::uint32_t>(p_.code.size());
-  }
+  void patch_to_here(std::size_t at) { p_.code[at].a = static_cast<std::uint32_t>(p_.code.size()); }
 
   void push_const(Value v, std::size_t offset) {
     p_.constants.push_back(v);
@@ -137,8 +175,7 @@ class Compiler {
       const std::size_t offset = tok().offset;
       const bool comparison = prec == Prec::equality || prec == Prec::relational;
       if (comparison && last_comparison == prec) {
-        return fail(offset, "comparisons cannot be chained",
-                    "combine them with && or add parentheses");
+        return fail(offset, "comparisons cannot be chained", "combine them with && or add parentheses");
       }
       last_comparison = comparison ? prec : Prec::none;
       ++pos_;
@@ -177,8 +214,7 @@ class Compiler {
     while (true) {
       const std::size_t elem_start = p_.code.size();
       if (!expression(Prec::or_)) return false;
-      all_const = all_const && p_.code.size() == elem_start + 1 &&
-                  p_.code.back().op == Op::push_const;
+      all_const = all_const && p_.code.size() == elem_start + 1 && p_.code.back().op == Op::push_const;
       jumps.push_back(emit(Op::in_elem, -1, in_offset));
       if (tok().kind == Tok::comma) {
         ++pos_;
@@ -201,8 +237,8 @@ class Compiler {
   }
 
   bool missing_close(char close, std::size_t open, const char* expected) {
-    const std::string hint = std::string("to close '") + (close == ']' ? '[' : '(') +
-                             "' at offset " + std::to_string(open);
+    const std::string hint =
+        std::string("to close '") + (close == ']' ? '[' : '(') + "' at offset " + std::to_string(open);
     if (tok().kind == Tok::end) {
       return fail(tok().offset, std::string("missing '") + close + "'", hint);
     }
@@ -245,11 +281,21 @@ class Compiler {
         }
         push_const(Value::integer(static_cast<std::int64_t>(t.integer)), t.offset);
         break;
-      case Tok::real: push_const(Value::real(t.real), t.offset); break;
-      case Tok::string: push_string(t.text, t.offset); break;
-      case Tok::kw_true: push_const(Value::boolean(true), t.offset); break;
-      case Tok::kw_false: push_const(Value::boolean(false), t.offset); break;
-      case Tok::kw_null: push_const(Value(), t.offset); break;
+      case Tok::real:
+        push_const(Value::real(t.real), t.offset);
+        break;
+      case Tok::string:
+        push_string(t.text, t.offset);
+        break;
+      case Tok::kw_true:
+        push_const(Value::boolean(true), t.offset);
+        break;
+      case Tok::kw_false:
+        push_const(Value::boolean(false), t.offset);
+        break;
+      case Tok::kw_null:
+        push_const(Value(), t.offset);
+        break;
       case Tok::lparen: {
         const std::size_t open = t.offset;
         ++pos_;
@@ -286,8 +332,8 @@ class Compiler {
   }
 
   static std::string arity_message(std::string_view name, std::size_t want, std::size_t got) {
-    return std::string(name) + "() takes " + std::to_string(want) +
-           (want == 1 ? " argument" : " arguments") + ", got " + std::to_string(got);
+    return std::string(name) + "() takes " + std::to_string(want) + (want == 1 ? " argument" : " arguments") +
+           ", got " + std::to_string(got);
   }
 
   // At the function name; the next token is '('.
@@ -356,6 +402,8 @@ std::optional<Program> Program::compile(std::string_view source, CompileError& e
   return Program(std::move(impl));
 }
 
-const std::string& Program::source() const { return impl_->source; }
+const std::string& Program::source() const {
+  return impl_->source;
+}
 
 }  // namespace weir::sdk::expr

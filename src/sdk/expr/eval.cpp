@@ -72,7 +72,11 @@ bool run(const ProgramImpl& p, const boost::json::value& record, Value& out, Scr
         stack[sp - 1].v = Value::boolean(!b);
         break;
       }
-      case Op::add: case Op::sub: case Op::mul: case Op::div: case Op::mod: {
+      case Op::add:
+      case Op::sub:
+      case Op::mul:
+      case Op::div:
+      case Op::mod: {
         --sp;
         Value& a = stack[sp - 1].v;
         if (!arithmetic(in.op, a, stack[sp].v, a, scratch, message)) {
@@ -80,13 +84,17 @@ bool run(const ProgramImpl& p, const boost::json::value& record, Value& out, Scr
         }
         break;
       }
-      case Op::eq: case Op::ne: {
+      case Op::eq:
+      case Op::ne: {
         --sp;
         Value& a = stack[sp - 1].v;
         a = Value::boolean(equals(a, stack[sp].v) == (in.op == Op::eq));
         break;
       }
-      case Op::lt: case Op::le: case Op::gt: case Op::ge: {
+      case Op::lt:
+      case Op::le:
+      case Op::gt:
+      case Op::ge: {
         --sp;
         Value& a = stack[sp - 1].v;
         a = Value::boolean(compare(in.op, a, stack[sp].v));
@@ -141,8 +149,7 @@ bool run(const ProgramImpl& p, const boost::json::value& record, Value& out, Scr
         } else if (list.type == Type::json && list.j->is_array()) {
           x = Value::boolean(member_of(x, list.j->get_array()));
         } else {
-          return fail(err, in, std::string("'in' expects a list or an array, got ") +
-                                   type_name(list));
+          return fail(err, in, std::string("'in' expects a list or an array, got ") + type_name(list));
         }
         break;
       }
@@ -180,8 +187,7 @@ bool Program::test(const boost::json::value& record, bool& result, EvalError& er
   return false;
 }
 
-bool Program::eval(const boost::json::value& record, boost::json::value& out,
-                   EvalError& err) const {
+bool Program::eval(const boost::json::value& record, boost::json::value& out, EvalError& err) const {
   detail::Scratch scratch;
   detail::Value v;
   if (!detail::run(*impl_, record, v, scratch, err)) return false;

@@ -37,9 +37,8 @@ Value map_ascii(std::string_view s, bool to_upper, Scratch& scratch) {
 
 std::int64_t code_points(std::string_view s) {
   // Counts every byte that does not continue a UTF-8 sequence.
-  return std::count_if(s.begin(), s.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  });
+  return std::count_if(s.begin(), s.end(),
+                       [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
 }
 
 bool type_error(std::string& err, Fn fn, const char* expected, const Value* args) {
@@ -84,8 +83,7 @@ std::string_view suggest_function(std::string_view name) {
   return best;
 }
 
-bool call_function(std::uint32_t id, const Value* args, Value& out, Scratch& scratch,
-                   std::string& err) {
+bool call_function(std::uint32_t id, const Value* args, Value& out, Scratch& scratch, std::string& err) {
   const Fn fn = static_cast<Fn>(id);
   for (std::uint32_t i = 0; i < functions[fn].arity; ++i) {
     if (args[i].type == Type::null) {
@@ -104,8 +102,8 @@ bool call_function(std::uint32_t id, const Value* args, Value& out, Scratch& scr
         out = Value::integer(code_points(args[0].str()));
       } else if (args[0].type == Type::json) {
         const boost::json::value& v = *args[0].j;
-        out = Value::integer(static_cast<std::int64_t>(v.is_array() ? v.get_array().size()
-                                                                    : v.get_object().size()));
+        out = Value::integer(
+            static_cast<std::int64_t>(v.is_array() ? v.get_array().size() : v.get_object().size()));
       } else {
         return type_error(err, fn, "a string, an array or an object", args);
       }

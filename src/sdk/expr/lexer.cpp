@@ -1,5 +1,5 @@
-#include "sdk/base/utf8.hpp"
 #include "sdk/expr/lexer.hpp"
+#include "sdk/base/utf8.hpp"
 
 #include <charconv>
 #include <cstdio>
@@ -10,8 +10,12 @@ namespace {
 bool is_ident_start(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_ident_char(char c) { return is_ident_start(c) || is_digit(c); }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_ident_char(char c) {
+  return is_ident_start(c) || is_digit(c);
+}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -29,13 +33,12 @@ bool fail(CompileError& err, std::size_t offset, std::string message, std::strin
 
 class Lexer {
  public:
-  Lexer(std::string_view src, std::vector<Token>& out, CompileError& err)
-      : src_(src), out_(out), err_(err) {}
+  Lexer(std::string_view src, std::vector<Token>& out, CompileError& err) : src_(src), out_(out), err_(err) {}
 
   bool run() {
     while (true) {
-      while (pos_ < src_.size() && (src_[pos_] == ' ' || src_[pos_] == '\t' ||
-                                    src_[pos_] == '\n' || src_[pos_] == '\r')) {
+      while (pos_ < src_.size() &&
+             (src_[pos_] == ' ' || src_[pos_] == '\t' || src_[pos_] == '\n' || src_[pos_] == '\r')) {
         ++pos_;
       }
       if (pos_ == src_.size()) {
@@ -55,9 +58,7 @@ class Lexer {
     return t;
   }
 
-  char peek(std::size_t ahead = 0) const {
-    return pos_ + ahead < src_.size() ? src_[pos_ + ahead] : '\0';
-  }
+  char peek(std::size_t ahead = 0) const { return pos_ + ahead < src_.size() ? src_[pos_ + ahead] : '\0'; }
 
   bool op(Tok kind, std::size_t length) {
     push(kind, pos_, length);
@@ -70,22 +71,39 @@ class Lexer {
     if (is_ident_start(c)) return identifier();
     if (is_digit(c)) return number();
     switch (c) {
-      case '"': case '\'': return string(c);
-      case '$': return op(Tok::dollar, 1);
-      case '(': return op(Tok::lparen, 1);
-      case ')': return op(Tok::rparen, 1);
-      case '[': return op(Tok::lbracket, 1);
-      case ']': return op(Tok::rbracket, 1);
-      case ',': return op(Tok::comma, 1);
-      case '.': return op(Tok::dot, 1);
-      case '+': return op(Tok::plus, 1);
-      case '-': return op(Tok::minus, 1);
-      case '*': return op(Tok::star, 1);
-      case '/': return op(Tok::slash, 1);
-      case '%': return op(Tok::percent, 1);
-      case '<': return peek(1) == '=' ? op(Tok::le, 2) : op(Tok::lt, 1);
-      case '>': return peek(1) == '=' ? op(Tok::ge, 2) : op(Tok::gt, 1);
-      case '!': return peek(1) == '=' ? op(Tok::ne, 2) : op(Tok::not_, 1);
+      case '"':
+      case '\'':
+        return string(c);
+      case '$':
+        return op(Tok::dollar, 1);
+      case '(':
+        return op(Tok::lparen, 1);
+      case ')':
+        return op(Tok::rparen, 1);
+      case '[':
+        return op(Tok::lbracket, 1);
+      case ']':
+        return op(Tok::rbracket, 1);
+      case ',':
+        return op(Tok::comma, 1);
+      case '.':
+        return op(Tok::dot, 1);
+      case '+':
+        return op(Tok::plus, 1);
+      case '-':
+        return op(Tok::minus, 1);
+      case '*':
+        return op(Tok::star, 1);
+      case '/':
+        return op(Tok::slash, 1);
+      case '%':
+        return op(Tok::percent, 1);
+      case '<':
+        return peek(1) == '=' ? op(Tok::le, 2) : op(Tok::lt, 1);
+      case '>':
+        return peek(1) == '=' ? op(Tok::ge, 2) : op(Tok::gt, 1);
+      case '!':
+        return peek(1) == '=' ? op(Tok::ne, 2) : op(Tok::not_, 1);
       case '=':
         if (peek(1) == '=') return op(Tok::eq, 2);
         return fail(err_, pos_, "unexpected character '='", "use '==' to compare");
@@ -116,10 +134,14 @@ class Lexer {
     while (pos_ < src_.size() && is_ident_char(src_[pos_])) ++pos_;
     const std::string_view word = src_.substr(start, pos_ - start);
     Tok kind = Tok::ident;
-    if (word == "true") kind = Tok::kw_true;
-    else if (word == "false") kind = Tok::kw_false;
-    else if (word == "null") kind = Tok::kw_null;
-    else if (word == "in") kind = Tok::kw_in;
+    if (word == "true")
+      kind = Tok::kw_true;
+    else if (word == "false")
+      kind = Tok::kw_false;
+    else if (word == "null")
+      kind = Tok::kw_null;
+    else if (word == "in")
+      kind = Tok::kw_in;
     push(kind, start, word.size()).text = word;
     return true;
   }
@@ -145,8 +167,7 @@ class Lexer {
     const char* first = src_.data() + start;
     const char* last = src_.data() + pos_;
     Token& t = push(is_real ? Tok::real : Tok::integer, start, pos_ - start);
-    const auto r = is_real ? std::from_chars(first, last, t.real)
-                           : std::from_chars(first, last, t.integer);
+    const auto r = is_real ? std::from_chars(first, last, t.real) : std::from_chars(first, last, t.integer);
     if (r.ec != std::errc()) {
       return fail(err_, start, is_real ? "number out of range" : "integer literal out of range");
     }
@@ -170,15 +191,33 @@ class Lexer {
       const char e = peek(1);
       pos_ += 2;
       switch (e) {
-        case '"': text += '"'; break;
-        case '\'': text += '\''; break;
-        case '\\': text += '\\'; break;
-        case '/': text += '/'; break;
-        case 'b': text += '\b'; break;
-        case 'f': text += '\f'; break;
-        case 'n': text += '\n'; break;
-        case 'r': text += '\r'; break;
-        case 't': text += '\t'; break;
+        case '"':
+          text += '"';
+          break;
+        case '\'':
+          text += '\'';
+          break;
+        case '\\':
+          text += '\\';
+          break;
+        case '/':
+          text += '/';
+          break;
+        case 'b':
+          text += '\b';
+          break;
+        case 'f':
+          text += '\f';
+          break;
+        case 'n':
+          text += '\n';
+          break;
+        case 'r':
+          text += '\r';
+          break;
+        case 't':
+          text += '\t';
+          break;
         case 'u':
           if (!unicode_escape(esc, text)) return false;
           break;
@@ -241,12 +280,17 @@ bool tokenize(std::string_view source, std::vector<Token>& out, CompileError& er
 std::string describe(const Token& t, std::string_view source) {
   const std::string text(source.substr(t.offset, t.length));
   switch (t.kind) {
-    case Tok::end: return "end of expression";
-    case Tok::ident: return "identifier '" + text + "'";
+    case Tok::end:
+      return "end of expression";
+    case Tok::ident:
+      return "identifier '" + text + "'";
     case Tok::integer:
-    case Tok::real: return "number " + text;
-    case Tok::string: return "string " + text;
-    default: return "'" + text + "'";
+    case Tok::real:
+      return "number " + text;
+    case Tok::string:
+      return "string " + text;
+    default:
+      return "'" + text + "'";
   }
 }
 

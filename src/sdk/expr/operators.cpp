@@ -10,11 +10,16 @@ namespace {
 
 const char* symbol(Op op) {
   switch (op) {
-    case Op::add: return "+";
-    case Op::sub: return "-";
-    case Op::mul: return "*";
-    case Op::div: return "/";
-    default: return "%";
+    case Op::add:
+      return "+";
+    case Op::sub:
+      return "-";
+    case Op::mul:
+      return "*";
+    case Op::div:
+      return "/";
+    default:
+      return "%";
   }
 }
 
@@ -22,9 +27,15 @@ bool integer_arithmetic(Op op, std::int64_t a, std::int64_t b, Value& out, std::
   std::int64_t r = 0;
   bool overflow = false;
   switch (op) {
-    case Op::add: overflow = __builtin_add_overflow(a, b, &r); break;
-    case Op::sub: overflow = __builtin_sub_overflow(a, b, &r); break;
-    case Op::mul: overflow = __builtin_mul_overflow(a, b, &r); break;
+    case Op::add:
+      overflow = __builtin_add_overflow(a, b, &r);
+      break;
+    case Op::sub:
+      overflow = __builtin_sub_overflow(a, b, &r);
+      break;
+    case Op::mul:
+      overflow = __builtin_mul_overflow(a, b, &r);
+      break;
     case Op::div:
       if (b == 0) {
         err = "division by zero";
@@ -53,9 +64,15 @@ bool integer_arithmetic(Op op, std::int64_t a, std::int64_t b, Value& out, std::
 bool real_arithmetic(Op op, double a, double b, Value& out, std::string& err) {
   double r = 0;
   switch (op) {
-    case Op::add: r = a + b; break;
-    case Op::sub: r = a - b; break;
-    case Op::mul: r = a * b; break;
+    case Op::add:
+      r = a + b;
+      break;
+    case Op::sub:
+      r = a - b;
+      break;
+    case Op::mul:
+      r = a * b;
+      break;
     case Op::div:
       if (b == 0) {
         err = "division by zero";
@@ -85,9 +102,12 @@ bool real_arithmetic(Op op, double a, double b, Value& out, std::string& err) {
 Value from_json(const boost::json::value* v) {
   if (v == nullptr) return {};
   switch (v->kind()) {
-    case boost::json::kind::null: return {};
-    case boost::json::kind::bool_: return Value::boolean(v->get_bool());
-    case boost::json::kind::int64: return Value::integer(v->get_int64());
+    case boost::json::kind::null:
+      return {};
+    case boost::json::kind::bool_:
+      return Value::boolean(v->get_bool());
+    case boost::json::kind::int64:
+      return Value::integer(v->get_int64());
     case boost::json::kind::uint64: {
       const std::uint64_t u = v->get_uint64();
       if (u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
@@ -95,8 +115,10 @@ Value from_json(const boost::json::value* v) {
       }
       return Value::real(static_cast<double>(u));
     }
-    case boost::json::kind::double_: return Value::real(v->get_double());
-    case boost::json::kind::string: return Value::string(v->get_string());
+    case boost::json::kind::double_:
+      return Value::real(v->get_double());
+    case boost::json::kind::string:
+      return Value::string(v->get_string());
     case boost::json::kind::array:
     case boost::json::kind::object: {
       Value r;
@@ -110,24 +132,35 @@ Value from_json(const boost::json::value* v) {
 
 boost::json::value to_json(const Value& v) {
   switch (v.type) {
-    case Type::null: return nullptr;
-    case Type::boolean: return v.b;
-    case Type::integer: return v.i;
-    case Type::real: return v.d;
-    case Type::string: return boost::json::string(v.str());
-    case Type::json: return *v.j;
+    case Type::null:
+      return nullptr;
+    case Type::boolean:
+      return v.b;
+    case Type::integer:
+      return v.i;
+    case Type::real:
+      return v.d;
+    case Type::string:
+      return boost::json::string(v.str());
+    case Type::json:
+      return *v.j;
   }
   return nullptr;
 }
 
 const char* type_name(const Value& v) {
   switch (v.type) {
-    case Type::null: return "null";
-    case Type::boolean: return "boolean";
+    case Type::null:
+      return "null";
+    case Type::boolean:
+      return "boolean";
     case Type::integer:
-    case Type::real: return "number";
-    case Type::string: return "string";
-    case Type::json: return v.j->is_array() ? "array" : "object";
+    case Type::real:
+      return "number";
+    case Type::string:
+      return "string";
+    case Type::json:
+      return v.j->is_array() ? "array" : "object";
   }
   return "value";
 }
@@ -139,11 +172,16 @@ bool equals(const Value& a, const Value& b) {
   }
   if (a.type != b.type) return false;
   switch (a.type) {
-    case Type::null: return true;
-    case Type::boolean: return a.b == b.b;
-    case Type::string: return a.str() == b.str();
-    case Type::json: return *a.j == *b.j;
-    default: return false;
+    case Type::null:
+      return true;
+    case Type::boolean:
+      return a.b == b.b;
+    case Type::string:
+      return a.str() == b.str();
+    case Type::json:
+      return *a.j == *b.j;
+    default:
+      return false;
   }
 }
 
@@ -163,15 +201,18 @@ bool compare(Op op, const Value& a, const Value& b) {
     return false;
   }
   switch (op) {
-    case Op::lt: return c < 0;
-    case Op::le: return c <= 0;
-    case Op::gt: return c > 0;
-    default: return c >= 0;
+    case Op::lt:
+      return c < 0;
+    case Op::le:
+      return c <= 0;
+    case Op::gt:
+      return c > 0;
+    default:
+      return c >= 0;
   }
 }
 
-bool arithmetic(Op op, const Value& a, const Value& b, Value& out, Scratch& scratch,
-                std::string& err) {
+bool arithmetic(Op op, const Value& a, const Value& b, Value& out, Scratch& scratch, std::string& err) {
   if (a.type == Type::null || b.type == Type::null) {
     out = Value();
     return true;
@@ -185,8 +226,8 @@ bool arithmetic(Op op, const Value& a, const Value& b, Value& out, Scratch& scra
   }
   if (!a.is_number() || !b.is_number()) {
     err = std::string("'") + symbol(op) + "' expects " +
-          (op == Op::add ? "two numbers or two strings" : "numbers") + ", got " + type_name(a) +
-          " and " + type_name(b);
+          (op == Op::add ? "two numbers or two strings" : "numbers") + ", got " + type_name(a) + " and " +
+          type_name(b);
     return false;
   }
   if (a.type == Type::integer && b.type == Type::integer) {
@@ -197,7 +238,9 @@ bool arithmetic(Op op, const Value& a, const Value& b, Value& out, Scratch& scra
 
 bool negate(const Value& a, Value& out, std::string& err) {
   switch (a.type) {
-    case Type::null: out = Value(); return true;
+    case Type::null:
+      out = Value();
+      return true;
     case Type::integer:
       if (a.i == std::numeric_limits<std::int64_t>::min()) {
         err = "integer overflow in unary '-'";
@@ -205,7 +248,9 @@ bool negate(const Value& a, Value& out, std::string& err) {
       }
       out = Value::integer(-a.i);
       return true;
-    case Type::real: out = Value::real(-a.d); return true;
+    case Type::real:
+      out = Value::real(-a.d);
+      return true;
     default:
       err = std::string("unary '-' expects a number, got ") + type_name(a);
       return false;

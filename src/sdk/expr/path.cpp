@@ -19,8 +19,7 @@ bool fail(CompileError& err, std::size_t offset, std::string message, std::strin
 
 bool is_name_token(detail::Tok k) {
   using detail::Tok;
-  return k == Tok::ident || k == Tok::kw_true || k == Tok::kw_false || k == Tok::kw_null ||
-         k == Tok::kw_in;
+  return k == Tok::ident || k == Tok::kw_true || k == Tok::kw_false || k == Tok::kw_null || k == Tok::kw_in;
 }
 
 bool is_plain_name(std::string_view s) {
@@ -71,12 +70,20 @@ std::string prefix_text(const Path& path, std::size_t count) {
 
 const char* kind_name(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a boolean";
-    case json::kind::int64: case json::kind::uint64: case json::kind::double_: return "a number";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "an array";
-    case json::kind::object: return "an object";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a boolean";
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_:
+      return "a number";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "an array";
+    case json::kind::object:
+      return "an object";
   }
   return "a value";
 }
@@ -92,8 +99,7 @@ bool parse_path_steps(const std::vector<Token>& toks, std::size_t& pos, std::str
     if (t.kind == Tok::dot) {
       const Token& name = toks[pos + 1];
       if (!is_name_token(name.kind)) {
-        return fail(err, name.offset, "expected a field name after '.', found " +
-                                          describe(name, source));
+        return fail(err, name.offset, "expected a field name after '.', found " + describe(name, source));
       }
       out.push_back({name.text, 0, false});
       pos += 2;
@@ -201,21 +207,18 @@ bool set_path(json::value& root, const Path& path, json::value v, EvalError& err
   const json::value* probe = &root;
   for (std::size_t i = 0; i < segs.size() && probe != nullptr; ++i) {
     const PathSegment& s = segs[i];
-    auto where = [&] {
-      return i == 0 ? std::string("the record") : "'" + prefix_text(path, i) + "'";
-    };
+    auto where = [&] { return i == 0 ? std::string("the record") : "'" + prefix_text(path, i) + "'"; };
     if (s.is_index) {
       const json::array* a = probe->if_array();
       std::size_t k = 0;
       if (a == nullptr) {
-        err = {0, "cannot set '" + path.to_string() + "': " + where() + " is " +
-                      kind_name(*probe) + ", not an array"};
+        err = {0, "cannot set '" + path.to_string() + "': " + where() + " is " + kind_name(*probe) +
+                      ", not an array"};
         return false;
       }
       if (!resolve_index(s.index, a->size(), k)) {
         err = {0, "cannot set '" + path.to_string() + "': index " + std::to_string(s.index) +
-                      " is out of range for " + where() + " (" + std::to_string(a->size()) +
-                      " elements)"};
+                      " is out of range for " + where() + " (" + std::to_string(a->size()) + " elements)"};
         return false;
       }
       probe = &(*a)[k];

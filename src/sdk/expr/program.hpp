@@ -31,9 +31,24 @@ struct Value {
   };
 
   Value() : i(0) {}
-  static Value boolean(bool v) { Value r; r.type = Type::boolean; r.b = v; return r; }
-  static Value integer(std::int64_t v) { Value r; r.type = Type::integer; r.i = v; return r; }
-  static Value real(double v) { Value r; r.type = Type::real; r.d = v; return r; }
+  static Value boolean(bool v) {
+    Value r;
+    r.type = Type::boolean;
+    r.b = v;
+    return r;
+  }
+  static Value integer(std::int64_t v) {
+    Value r;
+    r.type = Type::integer;
+    r.i = v;
+    return r;
+  }
+  static Value real(double v) {
+    Value r;
+    r.type = Type::real;
+    r.d = v;
+    return r;
+  }
   static Value string(std::string_view v) {
     Value r;
     r.type = Type::string;
@@ -67,16 +82,25 @@ enum class Op : std::uint8_t {
   has,         // a: path index
   neg,
   not_,
-  add, sub, mul, div, mod,
-  eq, ne, lt, le, gt, ge,
-  and_jump,    // a: target; false/null -> replace top with false and jump, true -> pop
-  or_jump,     // a: target; true -> jump, false/null -> pop
-  to_bool,     // checks the right operand of && and ||, null -> false
-  in_const,    // a: first constant, b: count; replaces top with membership
-  in_elem,     // a: target; pops an element, on a match replaces top with true and jumps
-  in_end,      // no element matched: replaces top with false
-  in_value,    // pops an array, replaces top with membership
-  call,        // a: function id, b: argument count
+  add,
+  sub,
+  mul,
+  div,
+  mod,
+  eq,
+  ne,
+  lt,
+  le,
+  gt,
+  ge,
+  and_jump,  // a: target; false/null -> replace top with false and jump, true -> pop
+  or_jump,   // a: target; true -> jump, false/null -> pop
+  to_bool,   // checks the right operand of && and ||, null -> false
+  in_const,  // a: first constant, b: count; replaces top with membership
+  in_elem,   // a: target; pops an element, on a match replaces top with true and jumps
+  in_end,    // no element matched: replaces top with false
+  in_value,  // pops an array, replaces top with membership
+  call,      // a: function id, b: argument count
 };
 
 struct Instruction {
@@ -110,8 +134,7 @@ bool run(const ProgramImpl& p, const boost::json::value& record, Value& out, Scr
 // Operators (operators.cpp). They return false and fill `err` on a type or arithmetic error.
 bool equals(const Value& a, const Value& b);
 bool compare(Op op, const Value& a, const Value& b);  // lt le gt ge; false across types
-bool arithmetic(Op op, const Value& a, const Value& b, Value& out, Scratch& scratch,
-                std::string& err);
+bool arithmetic(Op op, const Value& a, const Value& b, Value& out, Scratch& scratch, std::string& err);
 bool negate(const Value& a, Value& out, std::string& err);
 
 // Functions (functions.cpp). `has` is not here: the compiler turns it into Op::has.
@@ -122,7 +145,6 @@ struct FunctionInfo {
 const FunctionInfo* find_function(std::string_view name, std::uint32_t& id);
 // Closest known name (has() included) within a small edit distance, or empty.
 std::string_view suggest_function(std::string_view name);
-bool call_function(std::uint32_t id, const Value* args, Value& out, Scratch& scratch,
-                   std::string& err);
+bool call_function(std::uint32_t id, const Value* args, Value& out, Scratch& scratch, std::string& err);
 
 }  // namespace weir::sdk::expr::detail

@@ -14,7 +14,8 @@ using testing::wait_until;
 
 namespace {
 
-void publish_n(const bus::Connection& conn, const std::string& subject, int n, const std::string& prefix = "m") {
+void publish_n(const bus::Connection& conn, const std::string& subject, int n,
+               const std::string& prefix = "m") {
   auto pub = bus::AsyncPublisher::create(conn);
   REQUIRE(pub.ok());
   for (int i = 0; i < n; ++i)
@@ -65,17 +66,20 @@ TEST_CASE_FIXTURE(testing::BusFixture, "fetch and ack everything: ack pending re
   CHECK(before->num_ack_pending == 1000);
 
   REQUIRE(bus::ack_all(got).ok());
-  CHECK(wait_until([&] {
-    auto info = bus::consumer_info(js.raw(), "S", "reader");
-    return info.ok() && info->num_ack_pending == 0 && info->num_pending == 0;
-  }, 10s));
+  CHECK(wait_until(
+      [&] {
+        auto info = bus::consumer_info(js.raw(), "S", "reader");
+        return info.ok() && info->num_ack_pending == 0 && info->num_pending == 0;
+      },
+      10s));
 
   std::vector<bus::Msg> none;
   REQUIRE(consumer.fetch(10, 100ms, none).ok());  // a timeout is not an error
   CHECK(none.empty());
 }
 
-TEST_CASE_FIXTURE(testing::BusFixture, "a bound durable survives destruction of its subscription and keeps its position") {
+TEST_CASE_FIXTURE(testing::BusFixture,
+                  "a bound durable survives destruction of its subscription and keeps its position") {
   make_stream();
   make_consumer("S", "keeper", "s.k");
   publish_n(*conn, "s.k", 10);
@@ -97,7 +101,8 @@ TEST_CASE_FIXTURE(testing::BusFixture, "a bound durable survives destruction of 
   CHECK(rest.back().view() == "m9");
 }
 
-TEST_CASE_FIXTURE(testing::BusFixture, "nats.c pitfall: a durable that js_PullSubscribe created dies with Unsubscribe") {
+TEST_CASE_FIXTURE(testing::BusFixture,
+                  "nats.c pitfall: a durable that js_PullSubscribe created dies with Unsubscribe") {
   // Documents why PullConsumer only binds (DESIGN §8); if nats.c changes, this tells us.
   make_stream();
   natsSubscription* sub = nullptr;
@@ -111,7 +116,8 @@ TEST_CASE_FIXTURE(testing::BusFixture, "nats.c pitfall: a durable that js_PullSu
   CHECK_FALSE(bus::consumer_info(js.raw(), "S", "created_by_lib").ok());
 }
 
-TEST_CASE_FIXTURE(testing::BusFixture, "binding to a consumer that does not exist fails and creates nothing") {
+TEST_CASE_FIXTURE(testing::BusFixture,
+                  "binding to a consumer that does not exist fails and creates nothing") {
   make_stream();
   auto c = bus::PullConsumer::bind(js.raw(), "S", "ghost");
   REQUIRE_FALSE(c.ok());
@@ -139,10 +145,12 @@ TEST_CASE_FIXTURE(testing::BusFixture, "nak redelivers at once; term stops redel
   CHECK(md->num_delivered == 2);
   REQUIRE(again[0].in_progress().ok());
   REQUIRE(again[0].ack().ok());
-  CHECK(wait_until([&] {
-    auto info = bus::consumer_info(js.raw(), "S", "nakker");
-    return info.ok() && info->num_ack_pending == 0;
-  }, 10s));
+  CHECK(wait_until(
+      [&] {
+        auto info = bus::consumer_info(js.raw(), "S", "nakker");
+        return info.ok() && info->num_ack_pending == 0;
+      },
+      10s));
 }
 
 TEST_CASE_FIXTURE(testing::BusFixture, "a core subscription queues up to its limit and counts the drops") {
@@ -189,15 +197,19 @@ TEST_CASE_FIXTURE(testing::BusFixture, "a bound pull consumer keeps working acro
   server.start();
   REQUIRE(wait_until([&] { return conn->connected(); }, 20s));
   std::vector<bus::Msg> rest;
-  REQUIRE(wait_until([&] {
-    (void)consumer.fetch(10, 1s, rest);
-    return rest.size() >= 5;
-  }, 30s, 1ms));
+  REQUIRE(wait_until(
+      [&] {
+        (void)consumer.fetch(10, 1s, rest);
+        return rest.size() >= 5;
+      },
+      30s, 1ms));
   CHECK(rest.size() == 5);
   CHECK(rest.front().view() == "m5");
   REQUIRE(bus::ack_all(rest).ok());
-  CHECK(wait_until([&] {
-    auto info = bus::consumer_info(js.raw(), "S", "survivor");
-    return info.ok() && info->num_ack_pending == 0 && info->num_pending == 0;
-  }, 10s));
+  CHECK(wait_until(
+      [&] {
+        auto info = bus::consumer_info(js.raw(), "S", "survivor");
+        return info.ok() && info->num_ack_pending == 0 && info->num_pending == 0;
+      },
+      10s));
 }

@@ -1,5 +1,6 @@
 // Helper for the PDEATHSIG test: starts a nats-server child, prints "<pid> <port>", and waits
-// to be SIGKILLed. Log lines go to stdout too, so the report line is prefixed "PID ". Usage: bus_pdeath_helper <nats-server binary> <store dir>
+// to be SIGKILLed. Log lines go to stdout too, so the report line is prefixed "PID ". Usage:
+// bus_pdeath_helper <nats-server binary> <store dir>
 #include "bus/nats_server_process.hpp"
 
 #include <unistd.h>

@@ -23,7 +23,9 @@ using testing::wait_until;
 
 namespace {
 
-bool alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
+bool alive(pid_t pid) {
+  return ::kill(pid, 0) == 0 || errno != ESRCH;
+}
 
 bus::NatsServerOptions options_in(const TempDir& dir) {
   bus::NatsServerOptions o;
@@ -163,7 +165,8 @@ TEST_CASE("PDEATHSIG: when the process owning the server is SIGKILLed, the serve
   guard.pid = 0;
 
   int server_status = 0;
-  const bool reaped = wait_until([&] { return ::waitpid(server_pid, &server_status, WNOHANG) == server_pid; }, 20s);
+  const bool reaped =
+      wait_until([&] { return ::waitpid(server_pid, &server_status, WNOHANG) == server_pid; }, 20s);
   if (!reaped) ::kill(server_pid, SIGKILL);  // do not leave it behind when the assertion fails
   REQUIRE_MESSAGE(reaped, "nats-server pid " << server_pid << " outlived its SIGKILLed parent");
   CHECK(WIFSIGNALED(server_status));

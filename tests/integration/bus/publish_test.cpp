@@ -12,7 +12,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::unique_ptr<bus::AsyncPublisher> make_publisher(const bus::Connection& conn, bus::PublisherOptions o = {}) {
+std::unique_ptr<bus::AsyncPublisher> make_publisher(const bus::Connection& conn,
+                                                    bus::PublisherOptions o = {}) {
   auto p = bus::AsyncPublisher::create(conn, o);
   REQUIRE_MESSAGE(p.ok(), p.status().text());
   return std::move(p).value();
@@ -78,7 +79,8 @@ TEST_CASE_FIXTURE(testing::BusFixture, "headers travel with the message") {
   CHECK(*stored.header("Weir-Count") == "3");
 }
 
-TEST_CASE_FIXTURE(testing::BusFixture, "failed publishes are reported with their msg ids and can be retried") {
+TEST_CASE_FIXTURE(testing::BusFixture,
+                  "failed publishes are reported with their msg ids and can be retried") {
   auto pub = make_publisher(*conn);
   // No stream listens on "s.>" yet: the server answers "no responders" for each message.
   std::set<std::string> ids;
@@ -112,7 +114,8 @@ TEST_CASE_FIXTURE(testing::BusFixture, "failed publishes are reported with their
   CHECK(first.msg_id().rfind("r-", 0) == 0);
 }
 
-TEST_CASE_FIXTURE(testing::BusFixture, "a message over the stream's size limit fails with the server's reason") {
+TEST_CASE_FIXTURE(testing::BusFixture,
+                  "a message over the stream's size limit fails with the server's reason") {
   bus::StreamSpec spec;
   spec.name = "SMALL";
   spec.subjects = {"small.>"};

@@ -13,7 +13,9 @@ using namespace weir;
 using namespace std::chrono_literals;
 using testing::wait_until;
 
-TEST_CASE_FIXTURE(testing::BusFixture, "publishes while the server is down are reported failed, and a retry after it returns stores each once") {
+TEST_CASE_FIXTURE(
+    testing::BusFixture,
+    "publishes while the server is down are reported failed, and a retry after it returns stores each once") {
   make_stream();
   bus::PublisherOptions po;
   po.ack_timeout = 1s;  // the per-message deadline path (the default leaves it to wait_all)
@@ -56,7 +58,8 @@ TEST_CASE_FIXTURE(testing::BusFixture, "publishes while the server is down are r
   CHECK(stream_messages() == 1500);
 }
 
-TEST_CASE_FIXTURE(testing::BusFixture, "a server restart in the middle of a stream loses and duplicates nothing") {
+TEST_CASE_FIXTURE(testing::BusFixture,
+                  "a server restart in the middle of a stream loses and duplicates nothing") {
   make_stream();
   auto created = bus::AsyncPublisher::create(*conn);  // defaults, as the runtime uses them
   REQUIRE(created.ok());
@@ -95,7 +98,8 @@ TEST_CASE_FIXTURE(testing::BusFixture, "a server restart in the middle of a stre
   CHECK(stream_messages() == static_cast<std::uint64_t>(batches * per_batch));
 }
 
-TEST_CASE_FIXTURE(testing::BusFixture, "with the server gone a full window fails fast instead of blocking each publish") {
+TEST_CASE_FIXTURE(testing::BusFixture,
+                  "with the server gone a full window fails fast instead of blocking each publish") {
   make_stream();
   bus::PublisherOptions po;
   po.max_pending = 10;

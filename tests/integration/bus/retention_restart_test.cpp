@@ -79,7 +79,8 @@ TEST_CASE("delivered but unacknowledged messages come back after a graceful rest
   REQUIRE(bus::ensure_consumer(f.js.raw(), "P", c).ok());
   auto pub = bus::AsyncPublisher::create(*f.conn);
   REQUIRE(pub.ok());
-  for (int i = 0; i < 1000; ++i) REQUIRE(pub.value()->publish("p.x", std::to_string(i), "m" + std::to_string(i)).ok());
+  for (int i = 0; i < 1000; ++i)
+    REQUIRE(pub.value()->publish("p.x", std::to_string(i), "m" + std::to_string(i)).ok());
   std::vector<bus::PublishFailure> failures;
   REQUIRE(pub.value()->wait_all(10s, failures).ok());
   REQUIRE(failures.empty());
@@ -99,14 +100,16 @@ TEST_CASE("delivered but unacknowledged messages come back after a graceful rest
   f.server.restart();
   auto sub = bus::PullConsumer::bind(f.js.raw(), "P", "reader");
   REQUIRE(sub.ok());
-  wait_until([&] {
-    std::vector<bus::Msg> msgs;
-    (void)sub->fetch(500, 1s, msgs);
-    for (auto& m : msgs) {
-      seen.insert(std::string(m.view()));
-      (void)m.ack();
-    }
-    return seen.size() == 1000;
-  }, 30s, 0ms);
+  wait_until(
+      [&] {
+        std::vector<bus::Msg> msgs;
+        (void)sub->fetch(500, 1s, msgs);
+        for (auto& m : msgs) {
+          seen.insert(std::string(m.view()));
+          (void)m.ack();
+        }
+        return seen.size() == 1000;
+      },
+      30s, 0ms);
   CHECK(seen.size() == 1000);
 }

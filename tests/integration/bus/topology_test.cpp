@@ -126,7 +126,9 @@ TEST_CASE_FIXTURE(testing::BusFixture, "stream_info reports messages, bytes and 
   CHECK_FALSE(bus::stream_info(js.raw(), "S").ok());
 }
 
-TEST_CASE_FIXTURE(testing::BusFixture, "server defaults stay idempotent, and lowering max_age below the default duplicate window works") {
+TEST_CASE_FIXTURE(
+    testing::BusFixture,
+    "server defaults stay idempotent, and lowering max_age below the default duplicate window works") {
   bus::StreamSpec s;
   s.name = "DEFAULTS";
   s.subjects = {"d.>"};
@@ -160,7 +162,8 @@ TEST_CASE_FIXTURE(testing::BusFixture, "server defaults stay idempotent, and low
   CHECK(*refiltered == Ensured::updated);
 }
 
-TEST_CASE_FIXTURE(testing::BusFixture, "a consumer filter outside the stream's subjects is refused with the server's reason") {
+TEST_CASE_FIXTURE(testing::BusFixture,
+                  "a consumer filter outside the stream's subjects is refused with the server's reason") {
   REQUIRE(bus::ensure_stream(js.raw(), flow_stream()).ok());
   bus::ConsumerSpec c;
   c.durable = "lost";

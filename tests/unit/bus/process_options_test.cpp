@@ -66,18 +66,19 @@ TEST_CASE("TempDir creates a private directory and removes it with its contents"
   {
     TempDir dir("weir-unit");
     path = dir.path();
-    struct stat st{};
+    struct stat st {};
     REQUIRE(::stat(path.c_str(), &st) == 0);
     CHECK(S_ISDIR(st.st_mode));
     std::ofstream(dir.file("f")) << "x";
   }
-  struct stat st{};
+  struct stat st {};
   CHECK(::stat(path.c_str(), &st) != 0);
 }
 
 TEST_CASE("wait_until returns as soon as the condition holds, false on timeout") {
   int n = 0;
-  CHECK(weir::testing::wait_until([&] { return ++n >= 3; }, std::chrono::seconds(5), std::chrono::milliseconds(1)));
+  CHECK(weir::testing::wait_until([&] { return ++n >= 3; }, std::chrono::seconds(5),
+                                  std::chrono::milliseconds(1)));
   CHECK(n == 3);
   CHECK_FALSE(weir::testing::wait_until([] { return false; }, std::chrono::milliseconds(20)));
 }

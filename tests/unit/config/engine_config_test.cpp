@@ -87,8 +87,7 @@ TEST_CASE("the shipped config/weir.json holds every key, at its default") {
   // Every option appears in the file: removing nothing from it still dumps the same keys.
   for (const auto& o : engine_options()) {
     std::string last = o.key.substr(o.key.rfind('.') + 1);
-    CHECK_MESSAGE(dump_engine_config(r.config).find("\"" + last + "\"") != std::string::npos,
-                  o.key);
+    CHECK_MESSAGE(dump_engine_config(r.config).find("\"" + last + "\"") != std::string::npos, o.key);
   }
 }
 

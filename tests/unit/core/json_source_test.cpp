@@ -25,7 +25,9 @@ const std::string doc =
     "  \"k\\u0065y\": null\n"
     "}\n";
 
-Position pos(int line, int column) { return {line, column}; }
+Position pos(int line, int column) {
+  return {line, column};
+}
 
 weir::sdk::Diagnostic syntax_error(const std::string& text) {
   auto parsed = parse_json_source(text);

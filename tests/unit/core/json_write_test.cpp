@@ -34,8 +34,7 @@ TEST_CASE("integers, literals and containers") {
   CHECK(to_json(json::value(std::numeric_limits<std::uint64_t>::max())) == "18446744073709551615");
   CHECK(to_json(json::array{}) == "[]");
   CHECK(to_json(json::object{}) == "{}");
-  CHECK(to_json(json::value{{"a", 1}, {"b", json::array{1, 2.5, "x"}}}) ==
-        R"({"a":1,"b":[1,2.5,"x"]})");
+  CHECK(to_json(json::value{{"a", 1}, {"b", json::array{1, 2.5, "x"}}}) == R"({"a":1,"b":[1,2.5,"x"]})");
 }
 
 TEST_CASE("strings are escaped per RFC 8259, UTF-8 kept") {

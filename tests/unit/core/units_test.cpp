@@ -135,9 +135,8 @@ TEST_CASE("format_byte_size is short and round-trips") {
   CHECK(format_byte_size(1024000) == "1024KB");
   CHECK(format_byte_size(1024) == "1KiB");
   const std::uint64_t samples[] = {
-      0,        1,          999,        1000,
-      1024,     1536,       1 << 20,    1000000,
-      12345678, 1ull << 50, 5ull << 60, std::numeric_limits<std::uint64_t>::max()};
+      0,       1,       999,      1000,       1024,       1536,
+      1 << 20, 1000000, 12345678, 1ull << 50, 5ull << 60, std::numeric_limits<std::uint64_t>::max()};
   for (auto b : samples) {
     CAPTURE(b);
     CHECK(parse_byte_size(format_byte_size(b)) == b);

@@ -64,10 +64,8 @@ TEST_CASE("syntax errors") {
            {"a and b", 2, "expected an operator, found identifier 'and'", "use '&&'"},
            {"a or b", 2, "expected an operator, found identifier 'or'", "use '||'"},
            {"not a", 0, "unexpected 'not'", "use '!'"},
-           {"a < b < c", 6, "comparisons cannot be chained",
-            "combine them with && or add parentheses"},
-           {"a == b != c", 7, "comparisons cannot be chained",
-            "combine them with && or add parentheses"},
+           {"a < b < c", 6, "comparisons cannot be chained", "combine them with && or add parentheses"},
+           {"a == b != c", 7, "comparisons cannot be chained", "combine them with && or add parentheses"},
            {"[1, 2]", 0, "a list is only allowed after 'in'"},
            {"x in [1, 2", 10, "missing ']'", "to close '[' at offset 5"},
            {"x in [1 2]", 8, "expected ',' or ']', found number 2", "to close '[' at offset 5"},
@@ -77,8 +75,7 @@ TEST_CASE("syntax errors") {
            {"a[b]", 2, "expected an integer or a string inside [ ], found identifier 'b'"},
            {"a[0", 3, "missing ']'", "to close '[' at offset 1"},
            {"a[0 + 1]", 4, "expected ']', found '+'", "to close '[' at offset 1"},
-           {"lower('a' 'b')", 10, "expected ',' or ')', found string 'b'",
-            "to close '(' at offset 5"},
+           {"lower('a' 'b')", 10, "expected ',' or ')', found string 'b'", "to close '(' at offset 5"},
            {"lower('a'", 9, "missing ')'", "to close '(' at offset 5"},
        }) {
     check_compile_error(e);
@@ -88,8 +85,7 @@ TEST_CASE("syntax errors") {
 TEST_CASE("function errors") {
   for (const Expected& e : std::initializer_list<Expected>{
            {"x && lowr(s) == 'a'", 5, "unknown function 'lowr'", "did you mean 'lower'?"},
-           {"startswith(s, 'a')", 0, "unknown function 'startswith'",
-            "did you mean 'starts_with'?"},
+           {"startswith(s, 'a')", 0, "unknown function 'startswith'", "did you mean 'starts_with'?"},
            {"length(s)", 0, "unknown function 'length'", "did you mean 'len'?"},
            {"hsa(a)", 0, "unknown function 'hsa'", "did you mean 'has'?"},
            {"frobnicate(s)", 0, "unknown function 'frobnicate'"},
@@ -157,9 +153,7 @@ TEST_CASE("evaluation errors") {
            {"ends_with(o, 'a')", 0, "ends_with() expects two strings, got object and string"},
        }) {
     CAPTURE(c.source);
-    const std::string record = std::string(c.source) == "-x"
-                                   ? R"({"x": -9223372036854775808})"
-                                   : rec;
+    const std::string record = std::string(c.source) == "-x" ? R"({"x": -9223372036854775808})" : rec;
     const EvalError err = eval_error(c.source, record);
     CHECK(err.offset == c.offset);
     CHECK(err.message == c.message);

@@ -47,9 +47,9 @@ TEST_CASE("missing paths are null") {
   CHECK(eval("a.nope.c", record).is_null());
   CHECK(eval("items[2].name", record).is_null());
   CHECK(eval("items[-3]", record).is_null());
-  CHECK(eval("s.length", record).is_null());   // through a string
-  CHECK(eval("value[0]", record).is_null());   // index on a number
-  CHECK(eval("a[0]", record).is_null());       // index on an object
+  CHECK(eval("s.length", record).is_null());    // through a string
+  CHECK(eval("value[0]", record).is_null());    // index on a number
+  CHECK(eval("a[0]", record).is_null());        // index on an object
   CHECK(eval("items.name", record).is_null());  // key on an array
   CHECK(eval("x", "[1]").is_null());            // record is not an object
 }
@@ -57,8 +57,7 @@ TEST_CASE("missing paths are null") {
 TEST_CASE("parse_path") {
   CHECK(must_parse("a").segments() == std::vector<PathSegment>{{"a", 0, false}});
   CHECK(must_parse("a.b[2][\"odd key\"]").segments() ==
-        std::vector<PathSegment>{{"a", 0, false}, {"b", 0, false}, {"", 2, true},
-                                 {"odd key", 0, false}});
+        std::vector<PathSegment>{{"a", 0, false}, {"b", 0, false}, {"", 2, true}, {"odd key", 0, false}});
   CHECK(must_parse("items[-1]").segments().back() == PathSegment{"", -1, true});
   CHECK(must_parse("[\"odd-key\"].x").segments() ==
         std::vector<PathSegment>{{"odd-key", 0, false}, {"x", 0, false}});
@@ -87,8 +86,8 @@ TEST_CASE("parse_path") {
 }
 
 TEST_CASE("Path::to_string reads back") {
-  for (const char* text : {"$", "a", "a.b.c", "items[0].name", "a[-1]", "$[\"odd key\"].x",
-                           "a[\"x\\\"y\"]", "$[\"null\"]", "a.null", "$[\"1x\"]"}) {
+  for (const char* text : {"$", "a", "a.b.c", "items[0].name", "a[-1]", "$[\"odd key\"].x", "a[\"x\\\"y\"]",
+                           "$[\"null\"]", "a.null", "$[\"1x\"]"}) {
     CAPTURE(text);
     CHECK(must_parse(text).to_string() == text);
     CHECK(must_parse(must_parse(text).to_string()) == must_parse(text));
@@ -141,8 +140,7 @@ TEST_CASE("set_path") {
     CHECK_FALSE(set_path(rec, must_parse("a[0]"), 1, err));
     CHECK(err.message == "cannot set 'a[0]': 'a' is an object, not an array");
     CHECK_FALSE(set_path(rec, must_parse("new.sub[0]"), 1, err));
-    CHECK(err.message ==
-          "cannot set 'new.sub[0]': 'new.sub' does not exist, so it cannot be indexed");
+    CHECK(err.message == "cannot set 'new.sub[0]': 'new.sub' does not exist, so it cannot be indexed");
     CHECK_FALSE(set_path(rec, must_parse("list[0].k"), 1, err));
     CHECK(err.message == "cannot set 'list[0].k': 'list[0]' is a number, not an object");
     CHECK(rec == before);

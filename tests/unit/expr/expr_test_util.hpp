@@ -3,9 +3,9 @@
 
 #include "sdk/expr/expr.hpp"
 
+#include <doctest/doctest.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <doctest/doctest.h>
 
 #include <string>
 #include <string_view>
