@@ -13,10 +13,9 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/websocket/rfc6455.hpp>
 #include <optional>
 
-#include "http/parse.hpp"
+#include "http/request.hpp"
 #include "http/ws_session.hpp"
 
 namespace weir::http::detail {
@@ -140,8 +139,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   // From the first byte on, the whole request must arrive within read_timeout (timer_).
   void do_read_header() {
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(opts().max_header, UINT32_MAX)));
-    parser_->body_limit(opts().max_body);
+    limit_parser(*parser_, opts());
     stream_.expires_never();
     timed_out_ = false;
     reading_ = true;
@@ -191,16 +189,9 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       return reply_error(
           408, "request not received within " + std::to_string(opts().read_timeout.count()) + " ms");
     }
-    if (ec == bhttp::error::header_limit) {
-      return reply_error(431, "request header larger than " + std::to_string(opts().max_header) + " bytes");
-    }
-    if (ec == bhttp::error::body_limit) {
-      return reply_error(413, "request body larger than " + std::to_string(opts().max_body) + " bytes");
-    }
-    if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
-        ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-      spdlog::debug("http: {} sent a malformed request: {}", remote_, ec.message());
-      return reply_error(400, "malformed request: " + ec.message());
+    if (auto r = read_error_response(ec, opts())) {
+      spdlog::debug("http: {} sent a request refused with {}: {}", remote_, r->status, ec.message());
+      return write_response(std::move(*r), false);
     }
     close_now();
   }
@@ -208,39 +199,19 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   void on_request() {
     reading_ = false;
     timer_.cancel();
-    bhttp::request<bhttp::string_body> msg = parser_->release();
+    RequestMessage msg = parser_->release();
     parser_.reset();
     version_ = msg.version();
     head_ = msg.method() == bhttp::verb::head;
     keep_alive_ = msg.keep_alive();
 
     Request req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    std::string reason;
-    if (!parse_target(msg.target(), req.path, req.query, reason)) return reply_error(400, reason);
-    if (version_ >= 11 && msg.find(bhttp::field::host) == msg.end())
-      return reply_error(400, "missing Host header");
-    req.content_type = std::string(msg[bhttp::field::content_type]);
-    req.authorization = std::string(msg[bhttp::field::authorization]);
+    bool upgrade = false;
+    if (auto refused = to_request(msg, static_cast<bool>(shared_->upgrade), req, upgrade))
+      return write_response(std::move(*refused), false);
     req.remote = remote_;
-    req.body = std::move(msg.body());
     spdlog::debug("http: {} {} {}", remote_, req.method, req.target);
-
-    const bool upgrade = shared_->upgrade && beast::websocket::is_upgrade(msg);
-    if (upgrade) {
-      // Refused here rather than by the handshake, so that on_open follows every accepted Upgrade
-      // unless the connection itself fails.
-      if (msg.method() != bhttp::verb::get || msg[bhttp::field::sec_websocket_key].empty()) {
-        return reply_error(400, "malformed WebSocket upgrade request");
-      }
-      if (msg[bhttp::field::sec_websocket_version] != "13") {
-        Response r = json_error(426, "unsupported WebSocket version (13 is)");
-        r.headers.emplace_back("Sec-WebSocket-Version", "13");
-        return write_response(std::move(r), false);
-      }
-      upgrade_request_ = std::move(msg);
-    }
+    if (upgrade) upgrade_request_ = std::move(msg);
     const bool queued = shared_->pool.submit([self = shared_from_this(), req = std::move(req), upgrade] {
       if (upgrade) {
         auto out = call_upgrade(*self->shared_, req);
@@ -350,8 +321,8 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   const bool busy_;
   bool registered_ = false;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::optional<bhttp::request<bhttp::string_body>> upgrade_request_;
+  std::optional<RequestParser> parser_;
+  std::optional<RequestMessage> upgrade_request_;
   std::optional<bhttp::response<bhttp::string_body>> res_;
   std::array<char, 4096> drain_{};
   unsigned version_ = 11;
