@@ -14,6 +14,7 @@
 #include "bus/msg.hpp"
 #include "bus/pull_consumer.hpp"
 #include "bus/topology.hpp"
+#include "sdk/base/json_read.hpp"
 #include "sdk/base/units.hpp"
 
 namespace weir::components::nats_input {
@@ -227,7 +228,7 @@ class NatsInput final : public sdk::Input {
     if (config_.content == Content::text) return push({std::move(id), boost::json::string(payload)});
     boost::system::error_code ec;
     parser_.reset();
-    parser_.write(payload.data(), payload.size(), ec);
+    parser_.write(payload, ec);
     if (!ec) return push({std::move(id), parser_.release()});
     return sink.fail({std::move(id), boost::json::string(payload)}, "invalid JSON: " + ec.message(),
                      std::move(on_durable));
@@ -238,7 +239,7 @@ class NatsInput final : public sdk::Input {
   std::string durable_;
   std::shared_ptr<Binding> binding_;
   bus::CoreSubscription core_;
-  boost::json::parser parser_;  // reused across messages: keeps its buffers
+  sdk::JsonParser parser_;  // reused across messages: keeps its buffers
   std::string run_prefix_;
   std::uint64_t counter_ = 0;
   std::string last_error_;

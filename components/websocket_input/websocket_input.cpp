@@ -14,6 +14,7 @@
 #include "common/websocket/frame.hpp"
 #include "common/websocket/link.hpp"
 #include "common/websocket/rate_limit.hpp"
+#include "sdk/base/json_read.hpp"
 
 namespace weir::components::websocket_input {
 
@@ -125,7 +126,7 @@ class WebsocketInput final : public sdk::Input {
   bool take_raw(sdk::InputSink& sink, Work& w) {
     if (config_.content == Content::text) return sink.push(sdk::Record{{}, boost::json::string(w.payload)});
     boost::system::error_code ec;
-    auto v = boost::json::parse(w.payload, ec);
+    auto v = sdk::parse_json(w.payload, ec);
     if (ec)
       return sink.fail(sdk::Record{{}, boost::json::string(w.payload)}, "invalid JSON: " + ec.message());
     return sink.push(sdk::Record{{}, std::move(v)});

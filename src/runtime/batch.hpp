@@ -3,11 +3,11 @@
 // space, so a line split is all decoding needs before the JSON parse.
 #pragma once
 
-#include <boost/json/parser.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "sdk/base/json_read.hpp"
 #include "sdk/record.hpp"
 
 namespace weir::runtime {
@@ -38,7 +38,7 @@ class BatchReader {
   bool decode(std::string_view body, std::vector<sdk::Record>& out, std::string& error);
 
  private:
-  boost::json::parser parser_;
+  sdk::JsonParser parser_;
 };
 
 // Ids of what a stage publishes derive from what it consumed, so a redelivery after a crash

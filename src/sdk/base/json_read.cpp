@@ -1,0 +1,60 @@
+#include "sdk/base/json_read.hpp"
+
+#include <boost/json/basic_parser_impl.hpp>
+#include <charconv>
+
+namespace weir::sdk {
+
+namespace detail {
+
+bool JsonHandler::on_double(double d, sv s, ec_t&) {
+  std::string_view text(s.data(), s.size());
+  if (!number.empty()) {
+    number.append(s.data(), s.size());
+    text = number;
+  }
+  // libstdc++'s from_chars is fast_float: cheaper than telling apart the numbers Boost.JSON gets
+  // right. Out of range, it leaves `exact` alone and Boost.JSON's infinity or 0 stays.
+  double exact = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), exact);
+  if (r.ec == std::errc{} && r.ptr == text.data() + text.size()) d = exact;
+  number.clear();
+  st.push_double(d);
+  return true;
+}
+
+}  // namespace detail
+
+// Out of line: Boost.JSON's parser implementation stays in this translation unit.
+JsonParser::JsonParser(const boost::json::parse_options& options) : p_(options) {
+  reset();
+}
+
+JsonParser::~JsonParser() = default;
+
+void JsonParser::reset() {
+  p_.reset();
+  p_.handler().st.reset();
+  p_.handler().number.clear();
+}
+
+boost::json::value JsonParser::release() {
+  return p_.handler().st.release();
+}
+
+std::size_t JsonParser::write(std::string_view text, boost::system::error_code& ec) {
+  const std::size_t n = p_.write_some(false, text.data(), text.size(), ec);
+  if (!ec && n < text.size()) ec = boost::json::error::extra_data;
+  if (!ec && !p_.done()) ec = boost::json::error::incomplete;
+  return n;
+}
+
+boost::json::value parse_json(std::string_view text, boost::system::error_code& ec,
+                              const boost::json::parse_options& options) {
+  JsonParser p(options);
+  p.write(text, ec);
+  if (ec) return nullptr;
+  return p.release();
+}
+
+}  // namespace weir::sdk
