@@ -1,5 +1,6 @@
 #include "common/websocket/frame.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 namespace weir::ws {
@@ -140,7 +141,9 @@ bool decode_frame(std::string_view message, Frame& out, std::string& error) {
 bool rewrite_body(std::string_view body, std::uint64_t records, std::string_view id_prefix, std::string& out,
                   std::string& error) {
   out.clear();
-  out.reserve(body.size() + records * id_prefix.size());
+  // `records` comes from the sender: a line takes at least 4 bytes ("i j\n"), so the body bounds
+  // what is worth reserving (a huge count threw std::length_error out of the receiver).
+  out.reserve(body.size() + std::min<std::uint64_t>(records, body.size() / 4) * id_prefix.size());
   std::uint64_t lines = 0;
   while (!body.empty()) {
     auto nl = body.find('\n');

@@ -76,6 +76,21 @@ TEST_CASE("frames: a body is checked line by line and its ids prefixed") {
   CHECK(json == std::vector<std::string>{"1", "{\"x\":2}"});
 }
 
+// Found by the bridge_frame fuzz target: the receiver reserved room for the header's `records`
+// before counting the lines, so a huge count threw std::length_error (or bad_alloc).
+TEST_CASE("frames: a data header with a huge record count is refused, nothing thrown") {
+  const std::string message =
+      R"({"type":"data","seq":2,"batch":"b1","records":3999999999999999999,"source":"s","position":2})"
+      "\nx {}\n";
+  Frame f;
+  std::string out, error;
+  REQUIRE(decode_frame(message, f, error));
+  CHECK(f.records == 3999999999999999999ull);
+  CHECK_FALSE(rewrite_body(f.body, f.records, "site-a/flow/component/", out, error));
+  CHECK(error.find("header says 3999999999999999999") != std::string::npos);
+  CHECK_FALSE(rewrite_body("a 1\n", UINT64_MAX, "s/", out, error));
+}
+
 TEST_CASE("frames: site names") {
   CHECK(valid_site_name("site-a"));
   CHECK(valid_site_name("hub.eu-1:2"));
