@@ -4,6 +4,8 @@
 #   packaging/dev.sh test   install what is missing, build, run the whole test suite (meson test),
 #                           then the arm64 cross build's unit tests under qemu (CROSS=none skips it)
 #   packaging/dev.sh asan   the unit tests under AddressSanitizer + UBSan
+#   packaging/dev.sh fuzz [seconds]  the libFuzzer targets, each for `seconds` (default 20), built
+#                           with clang in build-fuzz (tests/fuzz/README.md)
 #   packaging/dev.sh build  install what is missing and build
 # BUILD_DIR (default: build) and BUILD_TYPE (default: debugoptimized) may be set.
 set -euo pipefail
@@ -66,12 +68,18 @@ case "$cmd" in
     WERROR=false build -Db_sanitize=address,undefined -Db_lundef=false
     exec meson test -C "$BUILD_DIR" --suite unit --print-errorlogs "$@"
     ;;
+  fuzz)
+    # Only what the fuzz build needs: the engine's libraries and clang with libFuzzer.
+    mapfile -t fuzz_packages < <(package_list packaging/build-packages.txt)
+    apt_install_missing "${fuzz_packages[@]}" ccache clang libclang-rt-14-dev
+    exec tests/fuzz/run.sh "${1:-20}"
+    ;;
   build)
     install_missing
     build
     ;;
   *)
-    sed -n '2,7p' "$0"
+    sed -n '2,9p' "$0"
     exit 2
     ;;
 esac
