@@ -2,6 +2,8 @@
 // connection limit, a busy port, and stop() with connections open.
 #include <doctest/doctest.h>
 
+#include <thread>
+
 #include "http/client.hpp"
 #include "http_test_support.hpp"
 
@@ -82,6 +84,22 @@ TEST_CASE("garbage and malformed requests get 400 with a JSON reason") {
   }
   CHECK(calls == 0);
   CHECK(request("GET", ts.address(), "/still/fine").status == 200);
+}
+
+// Found by the http_request fuzz target: an empty chunked body arriving in pieces ("0\r\n",
+// then "\r", then "\n") hit an assertion in Beast's parser and aborted the engine.
+TEST_CASE("a chunked body whose last chunk arrives in pieces") {
+  TestServer ts({}, [&](const Request& r) { return text("got " + std::to_string(r.body.size())); });
+  RawConn c(ts.port());
+  REQUIRE(c.send("POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"));
+  // Separate reads on the server: nothing to wait for but time.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(c.send("\r"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(c.send("\n"));
+  const Reply reply = c.read_response();
+  CHECK(reply.status == 200);
+  CHECK(reply.body == "got 0");
 }
 
 TEST_CASE("a client that stalls is closed after read_timeout") {
