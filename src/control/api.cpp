@@ -128,16 +128,24 @@ std::pair<bool, std::string> Api::readiness() const {
   out["bus"] = std::move(bus);
   bool ready = nats;
   json::array flows;
+  // Degraded components (an input held back, an output whose writes fail) keep the engine
+  // ready, as it loses nothing and resumes by itself, but the status says so, with the reasons.
+  json::array degraded;
   for (const auto& f : ctx_.engine->status()) {
     if (f.state != runtime::FlowState::running) ready = false;
+    for (const auto& c : f.components)
+      if (component_state(f, c) == "degraded")
+        degraded.push_back(json::string(f.name + "/" + c.id + ": " +
+                                        (c.last_error.empty() ? std::string("degraded") : c.last_error)));
     flows.push_back(flow_status_json(f));
   }
   out["flows"] = std::move(flows);
+  if (!degraded.empty()) out["degraded"] = std::move(degraded);
   json::array invalid;
   for (const auto& f : ctx_.flows->files())
     if (!f.errors.empty()) invalid.push_back(file_json(f));
   if (!invalid.empty()) out["invalid_files"] = std::move(invalid);
-  out["status"] = ready ? "ready" : "not ready";
+  out["status"] = !ready ? "not ready" : out.contains("degraded") ? "degraded" : "ready";
   return {ready, json::serialize(out) + "\n"};
 }
 

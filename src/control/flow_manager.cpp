@@ -119,15 +119,19 @@ void FlowManager::apply_file(FlowFile& st, flow::LoadResult&& r, const std::stri
   st.deployed_hash = hash;
   texts_[name] = text;
   int rev = 0;
+  std::string unrecorded;  // the history failed (a full disk, say): the deploy stands, and says so
   if (store_) {
     auto rec = store_->record(name, hash, source, std::filesystem::path(st.file).filename().string(), text);
     if (rec)
       rev = rec->revision.rev;
     else
-      spdlog::warn("[{}] revision not recorded: {}", name, rec.error());
+      unrecorded = "; revision not recorded in the history: " + rec.error();
   }
   if (what.empty()) what = enabled ? "deployed" : "disabled";
-  if (!initial_)
+  what += unrecorded;
+  if (!unrecorded.empty())
+    spdlog::warn("[{}] {} from {} ({}): {}", name, initial_ ? "loaded" : "reloaded", st.file, source, what);
+  else if (!initial_)
     spdlog::info("[{}] reloaded from {} ({}): {}{}", name, st.file, source, what,
                  rev ? ", revision " + std::to_string(rev) : std::string());
   event({st.changed_at_ms, name, st.file, source, true, what});
