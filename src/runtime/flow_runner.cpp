@@ -11,6 +11,7 @@
 #include "runtime/consumer_stage.hpp"
 #include "runtime/input_stage.hpp"
 #include "runtime/janitor.hpp"
+#include "sdk/base/quote.hpp"
 
 namespace weir::runtime {
 
@@ -473,7 +474,7 @@ bool FlowRunner::tap_points(const std::string& component, const std::string& por
   const auto& f = shared_.flow;
   const auto c = f.index_of(component);
   if (c == std::string::npos) {
-    if (error) *error = "flow \"" + f.name + "\" has no component \"" + component + "\"";
+    if (error) *error = "flow " + sdk::quote(f.name) + " has no component \"" + component + "\"";
     return false;
   }
   const auto& decl = f.components[c];
@@ -494,7 +495,7 @@ bool FlowRunner::tap_points(const std::string& component, const std::string& por
         if (up_outputs[p].name == in.port) points.emplace_back(u, p);
     }
     if (points.empty() && error)
-      *error = "component \"" + component + "\" reads nothing: it has no `in` to tap";
+      *error = "component " + sdk::quote(component) + " reads nothing: it has no `in` to tap";
     return !points.empty();
   }
   const auto p = output_index(resolved_port);
@@ -503,7 +504,8 @@ bool FlowRunner::tap_points(const std::string& component, const std::string& por
     for (const auto& o : outputs) names += (names.empty() ? "" : ", ") + o.name;
     if (!decl.inputs.empty()) names += ", in";
     if (error)
-      *error = "component \"" + component + "\" has no port \"" + resolved_port + "\" (ports: " + names + ")";
+      *error = "component " + sdk::quote(component) + " has no port \"" + resolved_port +
+               "\" (ports: " + names + ")";
     return false;
   }
   points.emplace_back(c, p);

@@ -1,0 +1,45 @@
+// Batch bodies between stages: a line over the record limits (depth, size, number range) is no
+// weir batch, with the reason; what an input sends to its error port reads back.
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+
+#include "runtime/batch.hpp"
+#include "sdk/base/record_json.hpp"
+
+using namespace weir;
+
+namespace {
+
+std::string decode_error(const std::string& body) {
+  runtime::BatchReader reader;
+  std::vector<sdk::Record> out;
+  std::string error;
+  CHECK_FALSE(reader.decode(body, out, error));
+  return error;
+}
+
+}  // namespace
+
+TEST_CASE("batch: records written by BatchWriter read back, a garbage error record included") {
+  runtime::BatchWriter w;
+  w.add({"a1", boost::json::parse(R"({"v": 1.5})")});
+  w.add({"a2", sdk::raw_record_value(std::string("\xFF\x00\n\x1B", 4), "invalid JSON: syntax error")});
+  runtime::BatchReader reader;
+  std::vector<sdk::Record> out;
+  std::string error;
+  REQUIRE_MESSAGE(reader.decode(w.body(), out, error), error);
+  REQUIRE(out.size() == 2);
+  CHECK(out[1].value.at("raw_base64") == boost::json::value("/wAKGw=="));
+}
+
+TEST_CASE("batch: a deeply nested, oversized or out-of-range record is refused with the reason") {
+  CHECK(decode_error("r1 " + std::string(10000, '[') + "\n") ==
+        "not a weir batch: record \"r1\": invalid JSON: nesting deeper than 64 levels");
+  CHECK(decode_error("r2 {\"v\":1e999}\n").find("number out of range of a double at \"/v\"") !=
+        std::string::npos);
+  CHECK(decode_error("r3 \"" + std::string(sdk::record_max_bytes, 'x') + "\"\n")
+            .find("more than the limit of 1048576") != std::string::npos);
+  // An id from outside is quoted: no control character reaches a log line.
+  CHECK(decode_error("r\x1b[2J x\n").find("\"r\\u001b[2J\"") != std::string::npos);
+}
