@@ -24,7 +24,15 @@ struct CutResult {
   std::uint64_t doubled = 0;  // records written more than once
   std::string fs_log;
   bool consumer_made_anew = false;  // the hub found a consumer ahead of its stream after the cut
+  int synced_runs = 0;              // hub engine runs whose receiver acknowledged only what is on disk
+  bool sync_off = false;            // a hub engine run fell back to acknowledging after the PubAck
 };
+
+int count_of(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
 
 // `durability`: the hub's websocket_input's setting. `ext4`: the disk keeps what ext4 puts on
 // disk at once (files replaced by truncate or rename: the consumers' state) as well.
@@ -88,10 +96,13 @@ CutResult power_cut_at_hub(const std::string& durability, bool ext4 = false) {
   }
   r.fs_log = disk.log();
   r.consumer_made_anew = hub.engine_log().find("made anew from sequence") != std::string::npos;
+  r.synced_runs = count_of(hub.engine_log(), "acknowledges only what is on disk");
+  r.sync_off = hub.engine_log().find("durability \"sync\" is off") != std::string::npos;
   if (r.missing + r.doubled > 0) {
     std::set<std::int64_t> present;
     for (const auto& [k, c] : seen) present.insert(k.first);
-    MESSAGE("missing: " << missing_ranges(present, r.published, [](std::uint64_t) { return true; }));
+    MESSAGE("missing: " << missing_ranges(present, r.published, [](std::uint64_t) { return true; }) << "\n"
+                        << sites.logs());
   }
   MESSAGE(
       r.published << " records published at site A; at the hub's sink " << r.missing << " missing, "
@@ -115,6 +126,9 @@ TEST_CASE("power cut at the hub, durability none: acknowledged records are lost"
 TEST_CASE("power cut at the hub, durability sync: nothing acknowledged is lost, nothing doubled") {
   auto r = power_cut_at_hub("sync");
   CHECK(r.published > 0);
+  // The hub's receiver ran with the setting on, before the cut and after it.
+  CHECK(r.synced_runs == 2);
+  CHECK_FALSE(r.sync_off);
   CHECK(r.missing == 0);
   CHECK(r.doubled == 0);
 }
@@ -125,6 +139,8 @@ TEST_CASE("power cut at the hub, durability sync: nothing acknowledged is lost, 
 TEST_CASE("power cut at the hub on an ext4-like disk, durability sync: nothing acknowledged is lost") {
   auto r = power_cut_at_hub("sync", true);
   CHECK(r.published > 0);
+  CHECK(r.synced_runs == 2);
+  CHECK_FALSE(r.sync_off);
   CHECK(r.missing == 0);
   CHECK(r.doubled == 0);
 }
