@@ -226,13 +226,9 @@ class NatsInput final : public sdk::Input {
                            : sink.push(std::move(rec), std::move(on_durable));
     };
     std::string reason;
-    if (config_.content == Content::text) {
-      if (sdk::valid_utf8(payload)) return push({std::move(id), boost::json::string(payload)});
-      reason = "not UTF-8 text";
-    } else {
-      boost::json::value value;
-      if (parser_.parse(payload, value, reason)) return push({std::move(id), std::move(value)});
-    }
+    boost::json::value value;
+    if (parser_.payload(payload, config_.content == Content::text, value, reason))
+      return push({std::move(id), std::move(value)});
     return sink.fail({std::move(id), sdk::raw_record_value(payload, reason)}, reason, std::move(on_durable));
   }
 

@@ -125,13 +125,9 @@ class WebsocketInput final : public sdk::Input {
 
   bool take_raw(sdk::InputSink& sink, Work& w) {
     std::string reason;
-    if (config_.content == Content::text) {
-      if (sdk::valid_utf8(w.payload)) return sink.push(sdk::Record{{}, boost::json::string(w.payload)});
-      reason = "not UTF-8 text";
-    } else {
-      boost::json::value value;
-      if (parser_.parse(w.payload, value, reason)) return sink.push(sdk::Record{{}, std::move(value)});
-    }
+    boost::json::value value;
+    if (parser_.payload(w.payload, config_.content == Content::text, value, reason))
+      return sink.push(sdk::Record{{}, std::move(value)});
     return sink.fail(sdk::Record{{}, sdk::raw_record_value(w.payload, reason)}, reason);
   }
 

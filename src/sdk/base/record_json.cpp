@@ -53,6 +53,16 @@ bool finite(const json::value& v, std::string& pointer) {
 
 RecordParser::RecordParser() : parser_({}, record_options()) {}
 
+bool RecordParser::payload(std::string_view payload, bool as_text, json::value& out, std::string& reason) {
+  if (!as_text) return parse(payload, out, reason);
+  if (!valid_utf8(payload)) {
+    reason = "not UTF-8 text";
+    return false;
+  }
+  out = json::string(payload);
+  return true;
+}
+
 bool RecordParser::parse(std::string_view text, json::value& out, std::string& reason) {
   if (text.size() > record_max_bytes) {
     reason = "record of " + std::to_string(text.size()) + " bytes, more than the limit of " +
