@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sdk/base/quote.hpp"
 #include "sdk/base/suggest.hpp"
 
 namespace weir::components::generate {
@@ -183,7 +184,8 @@ bool parse_placeholder(std::string_view body, std::size_t offset, Placeholder& o
     names.emplace_back(o.name);
   }
   if (!info)
-    return fail("unknown placeholder \"" + std::string(words[0]) + "\"", sdk::did_you_mean(words[0], names));
+    return fail("unknown placeholder " + sdk::quote(std::string(words[0])),
+                sdk::did_you_mean(words[0], names));
   out.op = info->op;
   const std::size_t args = words.size() - 1;
   const std::string usage = std::string("write ") + info->usage;

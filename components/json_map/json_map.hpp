@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "sdk/base/quote.hpp"
 #include "sdk/expr/expr.hpp"
 #include "sdk/spec.hpp"
 
@@ -84,7 +85,7 @@ struct Codec<components::json_map::PathMap<V, RootAllowed>> {
         for (const auto& [_, earlier] : out.entries) {
           if (earlier.path == value.path) {
             c.diags.error(sub.pointer, "invalid_value",
-                          "\"" + value.text + "\" is already the target of another entry",
+                          sdk::quote(value.text) + " is already the target of another entry",
                           "each target may be written by one entry only");
             ok = false;
           }

@@ -14,7 +14,7 @@
 #include "bus/msg.hpp"
 #include "bus/pull_consumer.hpp"
 #include "bus/topology.hpp"
-#include "sdk/base/json_read.hpp"
+#include "sdk/base/record_json.hpp"
 #include "sdk/base/units.hpp"
 
 namespace weir::components::nats_input {
@@ -178,8 +178,8 @@ class NatsInput final : public sdk::Input {
     auto ack = [round, i] { (void)round->msgs[i].ack(); };
     auto md = m.metadata();
     if (!md)
-      return sink.fail({"", boost::json::string(m.view())}, "no JetStream metadata: " + md.status().text(),
-                       ack);
+      return sink.fail({"", sdk::raw_record_value(m.view(), "no JetStream metadata")},
+                       "no JetStream metadata: " + md.status().text(), ack);
     const sdk::Position at{source_, md->stream_seq};
     return deliver(sink, md->stream + ":" + std::to_string(md->stream_seq), m.view(), ack, &at);
   }
@@ -225,13 +225,11 @@ class NatsInput final : public sdk::Input {
       return at != nullptr ? sink.push_at(*at, std::move(rec), std::move(on_durable))
                            : sink.push(std::move(rec), std::move(on_durable));
     };
-    if (config_.content == Content::text) return push({std::move(id), boost::json::string(payload)});
-    boost::system::error_code ec;
-    parser_.reset();
-    parser_.write(payload, ec);
-    if (!ec) return push({std::move(id), parser_.release()});
-    return sink.fail({std::move(id), boost::json::string(payload)}, "invalid JSON: " + ec.message(),
-                     std::move(on_durable));
+    std::string reason;
+    boost::json::value value;
+    if (parser_.payload(payload, config_.content == Content::text, value, reason))
+      return push({std::move(id), std::move(value)});
+    return sink.fail({std::move(id), sdk::raw_record_value(payload, reason)}, reason, std::move(on_durable));
   }
 
   Config config_;
@@ -239,7 +237,7 @@ class NatsInput final : public sdk::Input {
   std::string durable_;
   std::shared_ptr<Binding> binding_;
   bus::CoreSubscription core_;
-  sdk::JsonParser parser_;  // reused across messages: keeps its buffers
+  sdk::RecordParser parser_;  // reused across messages: keeps its buffers
   std::string run_prefix_;
   std::uint64_t counter_ = 0;
   std::string last_error_;

@@ -174,6 +174,41 @@ TEST_CASE("nats_input: invalid JSON goes to fail() with the payload, and is acke
   in->stop();
 }
 
+TEST_CASE(
+    "nats_input: a number beyond a double, deep nesting and binary bytes go to fail() with a reason, as "
+    "valid JSON") {
+  Env env;
+  env.make_stream();
+  const std::string binary("\xFF\x00\x1B", 3);
+  env.publish("src.c", {R"({"v": 1e999})", std::string(10000, '['), binary, R"({"ok":1})"});
+  // Read twice: as JSON, then as text.
+  auto read = [&](const std::string& content, const std::string& reader, DeferringSink& sink) {
+    auto in = testing::create<sdk::Input>(
+        parse_config("nats_input", R"({"subject": "src.c", "stream": "SRC", "content": ")" + content + "\"}"),
+        env.ctx(reader));
+    REQUIRE(in->start().is_ok());
+    run(*in, sink);
+    sink.run_callbacks();
+    in->stop();
+  };
+  DeferringSink sink(4);
+  read("json", "reader", sink);
+  REQUIRE(sink.pushed.size() == 1);
+  REQUIRE(sink.failed.size() == 3);
+  CHECK(sink.failed[0].second.find("number out of range of a double at \"/v\"") != std::string::npos);
+  CHECK(sink.failed[0].first.value == boost::json::value(R"({"v": 1e999})"));
+  CHECK(sink.failed[1].second == "invalid JSON: nesting deeper than 64 levels");
+  CHECK(sink.failed[2].first.value.at("raw_base64") == boost::json::value("/wAb"));
+
+  // With content text, bytes that are not UTF-8 cannot be a JSON string: fail() with the bytes.
+  DeferringSink text_sink(4);
+  read("text", "text_reader", text_sink);
+  CHECK(text_sink.pushed.size() == 3);
+  REQUIRE(text_sink.failed.size() == 1);
+  CHECK(text_sink.failed[0].second == "not UTF-8 text");
+  CHECK(text_sink.failed[0].first.value.at("raw_base64") == boost::json::value("/wAb"));
+}
+
 TEST_CASE("nats_input: content text takes the payload as a string; a custom durable is used") {
   Env env;
   env.make_stream();

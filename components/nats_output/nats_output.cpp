@@ -15,6 +15,7 @@
 #include "bus/pull_consumer.hpp"
 #include "bus/topology.hpp"
 #include "sdk/base/json_write.hpp"
+#include "sdk/base/quote.hpp"
 
 namespace weir::components::nats_output {
 
@@ -353,9 +354,10 @@ sdk::ComponentSpec<Config> spec() {
         for (const auto& [key, value] : c.headers) {
           if (!valid_header_name(key))
             lint.error("headers", "invalid_value",
-                       "header name \"" + key + "\" may not hold ':' or whitespace");
+                       "header name " + sdk::quote(key) + " may not hold ':' or whitespace");
           else if (value.find_first_of("\r\n") != std::string::npos)
-            lint.error("headers", "invalid_value", "header \"" + key + "\" may not hold a line break");
+            lint.error("headers", "invalid_value",
+                       "header " + sdk::quote(key) + " may not hold a line break");
           else if (iequals(key, bus::msg_id_header))
             lint.error("headers", "invalid_value",
                        "Nats-Msg-Id is set from the record id; it cannot be configured");

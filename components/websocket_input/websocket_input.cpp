@@ -14,7 +14,7 @@
 #include "common/websocket/frame.hpp"
 #include "common/websocket/link.hpp"
 #include "common/websocket/rate_limit.hpp"
-#include "sdk/base/json_read.hpp"
+#include "sdk/base/record_json.hpp"
 
 namespace weir::components::websocket_input {
 
@@ -124,12 +124,11 @@ class WebsocketInput final : public sdk::Input {
   }
 
   bool take_raw(sdk::InputSink& sink, Work& w) {
-    if (config_.content == Content::text) return sink.push(sdk::Record{{}, boost::json::string(w.payload)});
-    boost::system::error_code ec;
-    auto v = sdk::parse_json(w.payload, ec);
-    if (ec)
-      return sink.fail(sdk::Record{{}, boost::json::string(w.payload)}, "invalid JSON: " + ec.message());
-    return sink.push(sdk::Record{{}, std::move(v)});
+    std::string reason;
+    boost::json::value value;
+    if (parser_.payload(w.payload, config_.content == Content::text, value, reason))
+      return sink.push(sdk::Record{{}, std::move(value)});
+    return sink.fail(sdk::Record{{}, sdk::raw_record_value(w.payload, reason)}, reason);
   }
 
   void enqueue(Work&& w) {
@@ -283,6 +282,7 @@ class WebsocketInput final : public sdk::Input {
   std::condition_variable cv_;
   std::deque<Work> queue_;
   std::size_t raw_queued_ = 0;
+  sdk::RecordParser parser_;  // the run thread's: raw clients' records
   // io thread only
   std::map<ws::ConnId, Peer> peers_;
   ws::RawClients raw_{stats_, ctx_.prefix};

@@ -10,6 +10,8 @@
 
 #include "common/websocket/frame.hpp"
 #include "common/websocket/link.hpp"
+#include "sdk/base/json_write.hpp"
+#include "sdk/base/record_json.hpp"
 #include "support/component_testing.hpp"
 #include "support/free_port.hpp"
 #include "support/nats_harness.hpp"
@@ -200,6 +202,62 @@ TEST_CASE("websocket_input: with content text a frame becomes a JSON string as i
   sink.stop = true;
   t.join();
   input->stop();
+}
+
+TEST_CASE(
+    "websocket_input: bad raw records go to the error port with a reason, as records that read back as JSON: "
+    "binary garbage, a number beyond a double, 10,000 nested brackets, binary in content text") {
+  for (const std::string content : {"json", "text"}) {
+    TempDir dir{"weir-ws-in"};
+    const auto port = free_port();
+    auto p =
+        parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" + std::to_string(port) +
+                                            R"(", "content": ")" + content + R"("})");
+    auto input = create<sdk::Input>(p, sdk::Context{"f", "in", "[f/in]", nullptr, dir.path()});
+    REQUIRE(input->start().is_ok());
+    ThreadSafeSink sink;
+    std::thread t([&] { input->run(sink); });
+    const std::string garbage("\xFF\xD8\x00\x1B[31m\x80\xC3", 10);
+    {
+      RawClient a(port);
+      a.ep->send(a.conn, garbage, true);
+      if (content == "json") {
+        a.send(R"({"v": 1e999})");
+        a.send(std::string(10000, '[') + std::string(10000, ']'));
+      }
+      a.send(R"({"ok": 1})");
+      const std::size_t bad = content == "json" ? 3 : 1;
+      CHECK(wait_until(
+          [&] { return sink.locked([&] { return sink.pushed.size() == 1 && sink.failed.size() == bad; }); },
+          10s));
+    }
+    sink.locked([&] {
+      REQUIRE(!sink.failed.empty());
+      // The garbage: its bytes kept (base64) with the reason, in a record that is valid JSON, so
+      // that whatever reads the error port takes it (a batch line is parsed by the same parser).
+      const auto& g = sink.failed[0].first.value;
+      REQUIRE(g.is_object());
+      CHECK(g.at("raw_base64") == boost::json::value("/9gAG1szMW2Aww=="));
+      CHECK(g.at("reason").as_string() == boost::json::string_view(sink.failed[0].second));
+      sdk::RecordParser parser;
+      for (const auto& [rec, reason] : sink.failed) {
+        boost::json::value back;
+        std::string why;
+        CHECK_MESSAGE(parser.parse(sdk::to_json(rec.value), back, why), why);
+      }
+      if (content == "json") {
+        CHECK(sink.failed[1].second.find("number out of range of a double at \"/v\"") != std::string::npos);
+        CHECK(sink.failed[1].first.value == boost::json::value(R"({"v": 1e999})"));
+        CHECK(sink.failed[2].second == "invalid JSON: nesting deeper than 64 levels");
+      } else {
+        CHECK(sink.failed[0].second == "not UTF-8 text");
+      }
+      return 0;
+    });
+    sink.stop = true;
+    t.join();
+    input->stop();
+  }
 }
 
 TEST_CASE(

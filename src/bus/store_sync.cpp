@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -126,6 +127,34 @@ Status StreamSync::sync() {
     if (!stream_.empty()) folders_.clear();
   }
   return last;
+}
+
+Result<std::vector<std::uint64_t>> block_first_seqs(const fs::path& store_dir, const std::string& stream) {
+  const auto found = stream_folders(store_dir, stream);
+  if (found.size() != 1)
+    return Status::error("stream " + stream + ": " + (found.empty() ? "no folder" : "several folders") +
+                         " under " + (store_dir / "jetstream").string());
+  const auto msgs = found.front() / "msgs";
+  std::vector<std::uint64_t> seqs;
+  DIR* d = ::opendir(msgs.c_str());
+  if (d == nullptr) return Status::error("open " + msgs.string() + ": " + std::strerror(errno));
+  std::vector<std::string> blocks;
+  while (dirent* e = ::readdir(d))
+    if (ends_with(e->d_name, ".blk")) blocks.emplace_back(e->d_name);
+  ::closedir(d);
+  constexpr std::uint64_t deleted_bit = std::uint64_t{1} << 63;
+  for (const auto& name : blocks) {
+    core::UniqueFd fd(::open((msgs / name).c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) continue;  // removed by a purge meanwhile
+    unsigned char head[12];
+    if (::pread(fd.get(), head, sizeof head, 0) != static_cast<ssize_t>(sizeof head)) continue;
+    std::uint64_t seq = 0;
+    for (int i = 7; i >= 0; --i) seq = (seq << 8) | head[4 + i];
+    seq &= ~deleted_bit;
+    if (seq != 0) seqs.push_back(seq);
+  }
+  std::sort(seqs.begin(), seqs.end());
+  return seqs;
 }
 
 }  // namespace weir::bus

@@ -21,6 +21,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "bus/status.hpp"
 
@@ -48,5 +49,14 @@ class StreamSync {
   std::string stream_;
   std::map<std::filesystem::path, Folder> folders_;  // by stream folder
 };
+
+// The first sequence of each message block of `stream` in the server's store (sorted; blocks
+// without a record left out), read from the first record of each msgs/<n>.blk (nats-server
+// 2.9's record: length u32, sequence u64, ... little-endian; bit 63 of the sequence marks a
+// deleted record). A purge up to one of them removes whole blocks (unlink) and rewrites none:
+// nats-server 2.9 rewrites a block cut in its middle (truncate and write, or a new file renamed
+// over it) without an fsync, so that a power cut in the moment after could leave the block empty.
+Result<std::vector<std::uint64_t>> block_first_seqs(const std::filesystem::path& store_dir,
+                                                    const std::string& stream);
 
 }  // namespace weir::bus

@@ -5,6 +5,7 @@
 #include "config/options.hpp"
 #include "core/json_source.hpp"
 #include "sdk/base/json_write.hpp"
+#include "sdk/base/quote.hpp"
 #include "sdk/base/suggest.hpp"
 
 namespace weir::config {
@@ -36,7 +37,7 @@ class JsonApplier {
         else
           out_.error(child, "wrong_type", "must be an object");
       } else {
-        out_.error(child, "unknown_field", "unknown field \"" + std::string(key) + "\"",
+        out_.error(child, "unknown_field", "unknown field " + sdk::quote(std::string(key)),
                    sdk::did_you_mean(key, detail::group_members(pointer)));
       }
     }
@@ -116,12 +117,15 @@ LoadResult load_engine_config(const std::optional<std::filesystem::path>& file, 
   }
   if (!path.empty()) {
     std::string error;
-    const std::string text = core::read_file(path, &error);
+    // The same bound as a flow file's: a config is a few hundred bytes.
+    const std::string text = core::read_file(path, &error, max_engine_config_bytes);
     if (!error.empty()) {
       result.diagnostics.error("", "io_error", "cannot read the engine config: " + error);
     } else {
       result.file = path;
-      const auto base = std::filesystem::absolute(path).parent_path();
+      std::error_code ec;
+      auto base = std::filesystem::absolute(path, ec).parent_path();
+      if (ec) base = path.parent_path();  // the working directory is gone: relative paths stay relative
       apply_engine_config_json(result.config, text, path.string(), base, result.diagnostics);
     }
   }
@@ -142,7 +146,7 @@ bool set_option(EngineConfig& config, std::string_view key, std::string_view val
     if (error) {
       std::vector<std::string> keys;
       for (const auto& info : engine_options()) keys.push_back(info.key);
-      *error = "unknown option \"" + std::string(key) + "\"";
+      *error = "unknown option " + sdk::quote(std::string(key));
       const std::string hint = sdk::did_you_mean(key, keys);
       if (!hint.empty()) *error += " (" + hint + ")";
     }

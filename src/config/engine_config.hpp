@@ -85,6 +85,9 @@ using Getenv = std::function<const char*(const char*)>;
 inline constexpr const char* kConfigFlagHelp =
     "Engine config file (default: $WEIR_CONFIG, else config/weir.json if present)";
 
+// A larger engine config file is refused unread (io_error), like a flow file over its limit.
+inline constexpr std::size_t max_engine_config_bytes = 1024 * 1024;
+
 // `file` unset: the file named by WEIR_CONFIG, else config/weir.json under the current directory
 // if it exists, else defaults. An explicit file (or WEIR_CONFIG's) that cannot be read is an
 // error. Empty environment variables count as unset.

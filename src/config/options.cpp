@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "sdk/base/json_write.hpp"
+#include "sdk/base/quote.hpp"
 #include "sdk/base/units.hpp"
 
 namespace weir::config {
@@ -120,10 +121,6 @@ std::vector<std::string> group_members(std::string_view group) {
 
 namespace {
 
-std::string quote(std::string_view s) {
-  return "\"" + std::string(s) + "\"";
-}
-
 std::filesystem::path resolve(const std::filesystem::path& base, std::string_view text) {
   if (text.empty()) return {};
   const std::filesystem::path p(text);
@@ -158,7 +155,7 @@ Problem bad_choice(std::string_view text, const std::array<std::string_view, N>&
     for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     if (lower == n) hint = "did you mean \"" + std::string(n) + "\"? (values are lower case)";
   }
-  return {"invalid_value", "must be " + choices(names) + ", got " + quote(text), hint};
+  return {"invalid_value", "must be " + choices(names) + ", got " + sdk::quote(text), hint};
 }
 
 Problem out_of_range(const Option& o, std::string_view got) {
@@ -173,7 +170,7 @@ std::optional<Problem> set_from_text(EngineConfig& c, const Option& o, std::stri
                                      const std::filesystem::path& base_dir) {
   if (auto* f = std::get_if<StringRef>(&o.field)) {
     if (o.check == Check::listen && !text.empty() && !valid_listen(text))
-      return Problem{"invalid_value", "must be host:port, got " + quote(text),
+      return Problem{"invalid_value", "must be host:port, got " + sdk::quote(text),
                      "e.g. \"127.0.0.1:8080\", \"0.0.0.0:8080\" or \"[::1]:8080\""};
     if (o.check == Check::program && text.empty())
       return Problem{"invalid_value", "must not be empty", "e.g. \"nats-server\""};
@@ -189,7 +186,7 @@ std::optional<Problem> set_from_text(EngineConfig& c, const Option& o, std::stri
     const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
     if (r.ec == std::errc::result_out_of_range) return out_of_range(o, text);
     if (r.ec != std::errc{} || r.ptr != text.data() + text.size())
-      return Problem{"invalid_value", "must be a whole number, got " + quote(text), ""};
+      return Problem{"invalid_value", "must be a whole number, got " + sdk::quote(text), ""};
     if (v < o.min || v > o.max) return out_of_range(o, text);
     (*f)(c) = static_cast<int>(v);
   } else if (auto* f = std::get_if<SizeRef>(&o.field)) {

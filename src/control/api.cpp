@@ -10,6 +10,7 @@
 #include "control/json_views.hpp"
 #include "runtime/dead_letters.hpp"
 #include "runtime/engine.hpp"
+#include "sdk/base/quote.hpp"
 #include "store/store.hpp"
 
 namespace weir::control {
@@ -128,16 +129,24 @@ std::pair<bool, std::string> Api::readiness() const {
   out["bus"] = std::move(bus);
   bool ready = nats;
   json::array flows;
+  // Degraded components (an input held back, an output whose writes fail) keep the engine
+  // ready, as it loses nothing and resumes by itself, but the status says so, with the reasons.
+  json::array degraded;
   for (const auto& f : ctx_.engine->status()) {
     if (f.state != runtime::FlowState::running) ready = false;
+    for (const auto& c : f.components)
+      if (component_state(f, c) == "degraded")
+        degraded.push_back(json::string(f.name + "/" + c.id + ": " +
+                                        (c.last_error.empty() ? std::string("degraded") : c.last_error)));
     flows.push_back(flow_status_json(f));
   }
   out["flows"] = std::move(flows);
+  if (!degraded.empty()) out["degraded"] = std::move(degraded);
   json::array invalid;
   for (const auto& f : ctx_.flows->files())
     if (!f.errors.empty()) invalid.push_back(file_json(f));
   if (!invalid.empty()) out["invalid_files"] = std::move(invalid);
-  out["status"] = ready ? "ready" : "not ready";
+  out["status"] = !ready ? "not ready" : out.contains("degraded") ? "degraded" : "ready";
   return {ready, json::serialize(out) + "\n"};
 }
 
@@ -228,7 +237,7 @@ http::Response Api::handle(const http::Request& req) {
     auto file = ctx_.flows->file_of(name);
     if (parts.size() == 4) {
       if (get) {
-        if (!file) return http::json_error(404, "no flow named \"" + name + "\"");
+        if (!file) return http::json_error(404, "no flow named " + sdk::quote(name));
         return json_response(
             200, flow_detail_json(*file, ctx_.engine->status(name), ctx_.flows->deployed_text(name),
                                   ctx_.flows->recent_events()));
@@ -255,7 +264,7 @@ http::Response Api::handle(const http::Request& req) {
       if (req.method == "DELETE") {
         if (auto denied = mutating()) return *denied;
         std::string error;
-        if (!file) return http::json_error(404, "no flow named \"" + name + "\"");
+        if (!file) return http::json_error(404, "no flow named " + sdk::quote(name));
         if (auto why = ctx_.flows->unwritable()) return http::json_error(409, *why);
         if (!ctx_.flows->remove(name, &error)) return http::json_error(500, error);
         json::object o;
@@ -268,11 +277,12 @@ http::Response Api::handle(const http::Request& req) {
     const auto& sub = parts[4];
     // Dead letters outlive a flow's file: they are asked for by flow name alone.
     if (sub == "dlq") return dead_letters(req, name, parts, mutating, *ctx_.conn);
-    if (!file) return http::json_error(404, "no flow named \"" + name + "\"");
+    if (!file) return http::json_error(404, "no flow named " + sdk::quote(name));
     if (sub == "restart" && parts.size() == 5) {
       if (req.method != "POST") return method_not_allowed("POST");
       if (auto denied = mutating()) return *denied;
-      if (!ctx_.flows->restart(name)) return http::json_error(409, "flow \"" + name + "\" is not deployed");
+      if (!ctx_.flows->restart(name))
+        return http::json_error(409, "flow " + sdk::quote(name) + " is not deployed");
       json::object o;
       o["flow"] = name;
       o["message"] = "restarted";

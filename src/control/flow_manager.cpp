@@ -6,12 +6,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "core/hash.hpp"
 #include "log/flow_levels.hpp"
+#include "sdk/base/quote.hpp"
 #include "store/atomic_file.hpp"
 #include "store/store.hpp"
 
@@ -58,15 +57,6 @@ std::string text_hash(std::string_view text) {
   return core::hex64(core::fnv1a64(text));
 }
 
-bool read_text(const std::filesystem::path& p, std::string& out) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream s;
-  s << in.rdbuf();
-  out = s.str();
-  return true;
-}
-
 }  // namespace
 
 FlowManager::FlowManager(std::filesystem::path flows_dir, runtime::Engine& engine, store::Store* store,
@@ -95,7 +85,7 @@ void FlowManager::apply_file(FlowFile& st, flow::LoadResult&& r, const std::stri
     for (const auto& d : st.errors.items()) spdlog::error("{}", sdk::format(d));
     const auto keeps = st.deployed_hash.empty()
                            ? std::string("nothing deployed from it")
-                           : "flow \"" + st.flow + "\" keeps running its previous version";
+                           : "flow " + sdk::quote(st.flow) + " keeps running its previous version";
     spdlog::error("{}: invalid, {} error(s); {}", st.file, st.errors.size(), keeps);
     event({st.changed_at_ms, st.flow, st.file, source, false,
            std::to_string(st.errors.size()) + " error(s): " +
@@ -119,15 +109,19 @@ void FlowManager::apply_file(FlowFile& st, flow::LoadResult&& r, const std::stri
   st.deployed_hash = hash;
   texts_[name] = text;
   int rev = 0;
+  std::string unrecorded;  // the history failed (a full disk, say): the deploy stands, and says so
   if (store_) {
     auto rec = store_->record(name, hash, source, std::filesystem::path(st.file).filename().string(), text);
     if (rec)
       rev = rec->revision.rev;
     else
-      spdlog::warn("[{}] revision not recorded: {}", name, rec.error());
+      unrecorded = "; revision not recorded in the history: " + rec.error();
   }
   if (what.empty()) what = enabled ? "deployed" : "disabled";
-  if (!initial_)
+  what += unrecorded;
+  if (!unrecorded.empty())
+    spdlog::warn("[{}] {} from {} ({}): {}", name, initial_ ? "loaded" : "reloaded", st.file, source, what);
+  else if (!initial_)
     spdlog::info("[{}] reloaded from {} ({}): {}{}", name, st.file, source, what,
                  rev ? ", revision " + std::to_string(rev) : std::string());
   event({st.changed_at_ms, name, st.file, source, true, what});
@@ -139,8 +133,10 @@ void FlowManager::scan() {
   std::set<std::string> seen;
   for (auto& r : results) {
     seen.insert(r.file);
-    std::string text;
-    if (!read_text(r.file, text)) continue;  // gone meanwhile: the next scan sees it removed
+    // The text the loader read, read once: a file that cannot be read (a symlink loop, too large)
+    // has none, and is told apart by its diagnostic, so that a different problem is reported again.
+    std::string text = std::move(r.text);
+    if (text.empty() && !r.diagnostics.empty()) text = "\n" + sdk::format(r.diagnostics.items().front());
     auto& st = files_[r.file];
     st.file = r.file;
     if (st.text_hash == text_hash(text)) continue;
@@ -190,7 +186,7 @@ WriteResult FlowManager::put(const std::string& name, const std::string& text) {
   }
   if (r.flow->name != name) {
     out.status = 422;
-    out.message = "the body defines flow \"" + r.flow->name + "\", not \"" + name + "\"";
+    out.message = "the body defines flow " + sdk::quote(r.flow->name) + ", not \"" + name + "\"";
     sdk::Diagnostic d;
     d.code = "name_mismatch";
     d.pointer = "/name";
@@ -202,7 +198,7 @@ WriteResult FlowManager::put(const std::string& name, const std::string& text) {
   const bool created = it == files_.end() || it->second.deployed_hash.empty();
   if (it != files_.end() && it->second.flow != name && !it->second.flow.empty()) {
     out.status = 409;
-    out.message = file + " defines flow \"" + it->second.flow + "\"";
+    out.message = file + " defines flow " + sdk::quote(it->second.flow);
     return out;
   }
   std::string error;
@@ -238,7 +234,7 @@ bool FlowManager::remove(const std::string& name, std::string* error) {
     files_.erase(it);
     return true;
   }
-  if (error) *error = "no flow named \"" + name + "\"";
+  if (error) *error = "no flow named " + sdk::quote(name);
   return false;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "sdk/base/quote.hpp"
 #include "sdk/diagnostic.hpp"
 
 namespace weir::core::detail {
@@ -121,7 +122,7 @@ class Scanner {
       ++pos_;  // ':'
       std::string child = sdk::pointer_append(pointer, key);
       if (!seen.insert(key).second) {
-        issues_.push_back({"duplicate_key", child, "duplicate member \"" + key + "\"",
+        issues_.push_back({"duplicate_key", child, "duplicate member " + sdk::quote(key),
                            "only the last one is used; remove or rename the others", key_offset});
         // Boost keeps the last member: forget what the earlier one held.
         const std::string prefix = child + "/";

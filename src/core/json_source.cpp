@@ -1,13 +1,17 @@
 #include "core/json_source.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
 #include <boost/json/stream_parser.hpp>
+
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "core/json_scan.hpp"
+#include "core/unique_fd.hpp"
 
 namespace weir::core {
 
@@ -135,24 +139,39 @@ void SourceMap::locate(sdk::Diagnostics& ds, std::string_view file) const {
   for (auto& d : ds.items()) locate(d, file);
 }
 
-std::string read_file(const std::filesystem::path& path, std::string* error) {
-  std::error_code dir_ec;
-  if (std::filesystem::is_directory(path, dir_ec)) {
-    if (error) *error = "cannot read " + path.string() + ": it is a directory";
-    return {};
+std::string read_file(const std::filesystem::path& path, std::string* error, std::size_t max_bytes,
+                      bool* too_large) {
+  auto fail = [&](std::string why) {
+    if (error) *error = "cannot read " + path.string() + ": " + std::move(why);
+    return std::string();
+  };
+  // open(2) rather than a stream: a symlink loop or a directory is an errno here, never an
+  // exception, and fstat gives the size before anything is read.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return fail(std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail(std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) return fail("it is a directory");
+  auto refuse = [&](std::uint64_t size) {
+    if (too_large) *too_large = true;
+    return fail(std::to_string(size) + " bytes, more than the limit of " + std::to_string(max_bytes));
+  };
+  if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > max_bytes)
+    return refuse(static_cast<std::uint64_t>(st.st_size));
+  std::string out;
+  if (S_ISREG(st.st_mode)) out.reserve(static_cast<std::size_t>(st.st_size));
+  char buf[64 * 1024];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(std::strerror(errno));
+    if (n == 0) break;
+    // A file that grows while read, or a pipe, is bounded too.
+    if (out.size() + static_cast<std::size_t>(n) > max_bytes)
+      return refuse(out.size() + static_cast<std::size_t>(n));
+    out.append(buf, static_cast<std::size_t>(n));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (error) *error = "cannot open " + path.string() + ": " + std::strerror(errno);
-    return {};
-  }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) {
-    if (error) *error = "cannot read " + path.string() + ": " + std::strerror(errno);
-    return {};
-  }
-  return std::move(buf).str();
+  return out;
 }
 
 }  // namespace weir::core

@@ -75,7 +75,10 @@ struct ParsedJson {
 // A leading UTF-8 byte order mark is skipped.
 ParsedJson parse_json_source(std::string_view text);
 
-// The whole file; on failure returns "" and sets *error (when given) to a one-line reason.
-std::string read_file(const std::filesystem::path& path, std::string* error);
+// The whole file; on failure returns "" and sets *error (when given) to a one-line reason that
+// names the file. A file of more than `max_bytes` is refused without reading it (*too_large set;
+// the reason ends "N, more than the limit of MAX" so that the caller can add the unit).
+std::string read_file(const std::filesystem::path& path, std::string* error,
+                      std::size_t max_bytes = static_cast<std::size_t>(-1), bool* too_large = nullptr);
 
 }  // namespace weir::core

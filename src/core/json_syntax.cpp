@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/json_scan.hpp"
+#include "sdk/base/quote.hpp"
 #include "sdk/diagnostic.hpp"
 
 namespace weir::core::detail {
@@ -204,7 +205,7 @@ SyntaxProblem describe_syntax_error(std::string_view text, std::size_t start, st
     std::size_t end = from;
     while (end < text.size() && !is_delim(text[end]) && end - from < 40) ++end;
     p.offset = from;
-    p.message = "invalid value \"" + std::string(text.substr(from, end - from)) + "\"";
+    p.message = "invalid value " + sdk::quote(text.substr(from, end - from));
     p.hint = "expected a number, a string in double quotes, true, false, null, an object or an array";
     return p;
   }

@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <optional>
 
+#include "sdk/base/quote.hpp"
+
 namespace weir::flow {
 
 namespace json = boost::json;
@@ -44,7 +46,7 @@ void substitute_string(json::string& s, const std::string& pointer, const Getenv
         name = name.substr(0, sep);
       }
       if (!valid_name(name)) {
-        diags.error(pointer, "invalid_variable", "invalid variable name \"" + std::string(name) + "\"",
+        diags.error(pointer, "invalid_variable", "invalid variable name " + sdk::quote(std::string(name)),
                     "names are letters, digits and _; write $${ for a literal ${", static_cast<int>(i));
         return;
       }

@@ -1,6 +1,7 @@
 #include <functional>
 
 #include "flow/loader.hpp"
+#include "sdk/base/quote.hpp"
 #include "sdk/base/suggest.hpp"
 
 namespace weir::flow {
@@ -29,23 +30,24 @@ void check_graph(const Flow& flow, sdk::Diagnostics& diags) {
     const auto& c = flow.components[i];
     if (c.info && c.info->kind == sdk::Kind::input && !c.inputs.empty())
       diags.error(c.pointer + "/inputs", "unexpected_inputs",
-                  "\"" + c.id + "\" is an input (" + c.type + ") and takes no inputs");
+                  sdk::quote(c.id) + " is an input (" + c.type + ") and takes no inputs");
     if (c.info && c.info->kind != sdk::Kind::input && c.inputs.empty())
       diags.error(c.pointer, "missing_inputs",
-                  "\"" + c.id + "\" (" + c.type + ") needs at least one entry in \"inputs\"",
+                  sdk::quote(c.id) + " (" + c.type + ") needs at least one entry in \"inputs\"",
                   "name an upstream component, e.g. \"inputs\": [\"source\"]");
     for (const auto& ref : c.inputs) {
       auto up = flow.index_of(ref.component);
       if (up == static_cast<std::size_t>(-1)) {
         auto near = sdk::closest(ref.component, ids(flow));
-        diags.error(ref.pointer, "unknown_input", "no component \"" + ref.component + "\" in this flow",
-                    near.empty() ? "" : "did you mean \"" + near + "\"?");
+        diags.error(ref.pointer, "unknown_input",
+                    "no component " + sdk::quote(ref.component) + " in this flow",
+                    near.empty() ? "" : "did you mean " + sdk::quote(near) + "?");
         continue;
       }
       const auto& u = flow.components[up];
       if (u.info && u.info->output_index(ref.port) == static_cast<std::size_t>(-1)) {
         diags.error(ref.pointer, "unknown_port",
-                    "\"" + u.id + "\" (" + u.type + ") has no port \"" + ref.port + "\"",
+                    sdk::quote(u.id) + " (" + u.type + ") has no port " + sdk::quote(ref.port),
                     "its ports: " + port_list(*u.info));
         continue;
       }

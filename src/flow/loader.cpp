@@ -6,6 +6,7 @@
 #include "core/hash.hpp"
 #include "core/json_source.hpp"
 #include "sdk/base/json_write.hpp"
+#include "sdk/base/quote.hpp"
 #include "sdk/base/suggest.hpp"
 
 namespace weir::flow {
@@ -96,18 +97,18 @@ void parse_components(const json::value& list, const registry::Registry& registr
     decl.description = e.description;
     decl.pointer = ptr;
     if (!e.id.empty() && !is_name(e.id, true))
-      diags.error(ptr + "/id", "invalid_id", "invalid component id \"" + e.id + "\"",
+      diags.error(ptr + "/id", "invalid_id", "invalid component id " + sdk::quote(e.id),
                   "use letters, digits, _ and -, starting with a letter or digit, at most 64");
     for (const auto& other : flow.components)
       if (!e.id.empty() && other.id == e.id)
-        diags.error(ptr + "/id", "duplicate_id", "component id \"" + e.id + "\" is used twice",
+        diags.error(ptr + "/id", "duplicate_id", "component id " + sdk::quote(e.id) + " is used twice",
                     "first used at " + other.pointer);
     if (!e.type.empty()) {
       decl.info = registry.find(e.type);
       if (!decl.info) {
         auto near = sdk::closest(e.type, registry.types());
-        diags.error(ptr + "/type", "unknown_type", "unknown component type \"" + e.type + "\"",
-                    near.empty() ? "see `weir components`" : "did you mean \"" + near + "\"?");
+        diags.error(ptr + "/type", "unknown_type", "unknown component type " + sdk::quote(e.type),
+                    near.empty() ? "see `weir components`" : "did you mean " + sdk::quote(near) + "?");
       }
     }
     const auto& obj = arr[i].get_object();
@@ -133,12 +134,29 @@ void parse_components(const json::value& list, const registry::Registry& registr
   }
 }
 
+constexpr const char* too_large_suffix = " bytes (1 MiB) for a flow file";
+
+sdk::Diagnostic file_error(const std::string& file, std::string code, std::string message) {
+  sdk::Diagnostic d;
+  d.code = std::move(code);
+  d.message = std::move(message);
+  d.file = file;
+  return d;
+}
+
 }  // namespace
 
 LoadResult load_flow_text(std::string_view text, const std::string& file, const registry::Registry& registry,
                           const Getenv& getenv) {
   LoadResult out;
   out.file = file;
+  if (text.size() > max_flow_file_bytes) {
+    out.diagnostics.add(file_error(file, "file_too_large",
+                                   std::to_string(text.size()) + " bytes, more than the limit of " +
+                                       std::to_string(max_flow_file_bytes) + too_large_suffix));
+    return out;
+  }
+  out.text.assign(text);
   auto parsed = core::parse_json_source(text);
   out.diagnostics.append(parsed.diagnostics);
   if (parsed.ok) {
@@ -153,7 +171,7 @@ LoadResult load_flow_text(std::string_view text, const std::string& file, const 
     flow.log_level = doc.log_level;
     flow.settings = doc.settings;
     if (!doc.name.empty() && !is_name(doc.name, false))
-      out.diagnostics.error("/name", "invalid_name", "invalid flow name \"" + doc.name + "\"",
+      out.diagnostics.error("/name", "invalid_name", "invalid flow name " + sdk::quote(doc.name),
                             "use [a-z0-9][a-z0-9_-]{0,63}: lowercase letters, digits, _ and -");
     // Cross-checks of the settings only when each of them parsed (a bad one keeps its default).
     const bool settings_parsed =
@@ -182,15 +200,13 @@ LoadResult load_flow_text(std::string_view text, const std::string& file, const 
 LoadResult load_flow_file(const std::filesystem::path& path, const registry::Registry& registry,
                           const Getenv& getenv) {
   std::string error;
-  auto text = core::read_file(path, &error);
+  bool too_large = false;
+  auto text = core::read_file(path, &error, max_flow_file_bytes, &too_large);
   if (!error.empty()) {
     LoadResult out;
     out.file = path.string();
-    sdk::Diagnostic d;
-    d.code = "io_error";
-    d.message = error;
-    d.file = path.string();
-    out.diagnostics.add(std::move(d));
+    out.diagnostics.add(file_error(out.file, too_large ? "file_too_large" : "io_error",
+                                   too_large ? error + too_large_suffix : error));
     return out;
   }
   return load_flow_text(text, path.string(), registry, getenv);
@@ -198,20 +214,26 @@ LoadResult load_flow_file(const std::filesystem::path& path, const registry::Reg
 
 std::vector<LoadResult> load_flow_dir(const std::filesystem::path& dir, const registry::Registry& registry,
                                       const Getenv& getenv) {
-  std::vector<std::filesystem::path> files;
+  namespace fs = std::filesystem;
+  std::vector<fs::path> files;
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
-    if (entry.is_regular_file() && entry.path().extension() == ".json") files.push_back(entry.path());
+  // Only the error_code overloads: every name in the folder comes from outside (a symlink loop
+  // named x.json must not abort the engine at boot).
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().extension() != ".json") continue;
+    std::error_code type_ec;
+    const auto type = it->status(type_ec).type();  // follows symlinks
+    // A dangling symlink (an editor's lock file) is no flow; one that cannot be resolved (a loop,
+    // no permission) is loaded, so that its error is reported with the file.
+    if (type == fs::file_type::regular || (type_ec && type != fs::file_type::not_found))
+      files.push_back(it->path());
+  }
   std::sort(files.begin(), files.end());
   std::vector<LoadResult> out;
   if (ec) {
     LoadResult r;
     r.file = dir.string();
-    sdk::Diagnostic d;
-    d.code = "io_error";
-    d.message = "cannot read flows directory: " + ec.message();
-    d.file = dir.string();
-    r.diagnostics.add(std::move(d));
+    r.diagnostics.add(file_error(r.file, "io_error", "cannot read flows directory: " + ec.message()));
     out.push_back(std::move(r));
     return out;
   }
@@ -223,7 +245,7 @@ std::vector<LoadResult> load_flow_dir(const std::filesystem::path& dir, const re
           sdk::Diagnostic d;
           d.code = "duplicate_flow";
           d.pointer = "/name";
-          d.message = "flow name \"" + r.flow->name + "\" is already used by " + prev.file;
+          d.message = "flow name " + sdk::quote(r.flow->name) + " is already used by " + prev.file;
           d.file = r.file;
           r.diagnostics.add(std::move(d));
           r.flow.reset();

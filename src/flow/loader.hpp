@@ -14,10 +14,15 @@
 
 namespace weir::flow {
 
+// A flow file larger than this is refused before it is read or parsed. Real flows are a few KiB;
+// the HTTP API takes bodies up to 1 MiB, so whatever the API writes can be read back from the file.
+inline constexpr std::size_t max_flow_file_bytes = 1024 * 1024;
+
 struct LoadResult {
   std::optional<Flow> flow;      // set only when there is no error
   sdk::Diagnostics diagnostics;  // positions filled in (file:line:col)
   std::string file;
+  std::string text;  // what was loaded; empty when the file could not be read
 };
 
 LoadResult load_flow_text(std::string_view text, const std::string& file, const registry::Registry& registry,
@@ -26,7 +31,8 @@ LoadResult load_flow_file(const std::filesystem::path& path, const registry::Reg
                           const Getenv& getenv);
 
 // Every *.json in dir, sorted by name. Two files naming the same flow: the later one gets a
-// `duplicate_flow` error. A bad file never hides the others.
+// `duplicate_flow` error. A bad file never hides the others: one that cannot be read (a symlink
+// loop, no permission, too large) is a result with its diagnostic, never an exception.
 std::vector<LoadResult> load_flow_dir(const std::filesystem::path& dir, const registry::Registry& registry,
                                       const Getenv& getenv);
 

@@ -13,6 +13,7 @@
 #include "log/flow_levels_impl.hpp"
 #include "log/json_formatter.hpp"
 #include "log/redact.hpp"
+#include "sdk/base/quote.hpp"
 
 namespace weir::log {
 namespace {
@@ -20,18 +21,31 @@ namespace {
 constexpr const char* text_pattern = "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v";
 
 // Masks the password of any URL a message quotes (a connect error, a peer's address), whatever
-// code logged it: the lower libraries cannot call redact_url themselves.
+// code logged it: the lower libraries cannot call redact_url themselves. In text format it also
+// escapes the control characters a message may carry from user input (an id, a peer's reason, a
+// file name), so that no ESC, CR or BEL reaches a terminal or a log reader, and no NUL or newline
+// cuts a line; the JSON format escapes them as JSON.
 class RedactingFormatter final : public spdlog::formatter {
  public:
-  explicit RedactingFormatter(std::unique_ptr<spdlog::formatter> inner) : inner_(std::move(inner)) {}
+  RedactingFormatter(std::unique_ptr<spdlog::formatter> inner, bool escape)
+      : inner_(std::move(inner)), escape_(escape) {}
 
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    if (!redact_urls(std::string_view(msg.payload.data(), msg.payload.size()), scratch_)) {
+    std::string_view text(msg.payload.data(), msg.payload.size());
+    const bool redacted = redact_urls(text, scratch_);
+    if (redacted) text = scratch_;
+    const bool escaped = escape_ && sdk::needs_escaping(text);
+    if (escaped) {
+      escaped_.clear();
+      sdk::append_escaped(escaped_, text);
+      text = escaped_;
+    }
+    if (!redacted && !escaped) {
       inner_->format(msg, dest);
       return;
     }
     auto copy = msg;
-    copy.payload = spdlog::string_view_t(scratch_.data(), scratch_.size());
+    copy.payload = spdlog::string_view_t(text.data(), text.size());
     inner_->format(copy, dest);
     // The colour range is found while formatting, and the sink reads it from `msg`.
     msg.color_range_start = copy.color_range_start;
@@ -39,12 +53,13 @@ class RedactingFormatter final : public spdlog::formatter {
   }
 
   std::unique_ptr<spdlog::formatter> clone() const override {
-    return std::make_unique<RedactingFormatter>(inner_->clone());
+    return std::make_unique<RedactingFormatter>(inner_->clone(), escape_);
   }
 
  private:
   std::unique_ptr<spdlog::formatter> inner_;
-  std::string scratch_;  // reused: sinks call format() under their own mutex
+  bool escape_;
+  std::string scratch_, escaped_;  // reused: sinks call format() under their own mutex
 };
 
 }  // namespace
@@ -69,10 +84,10 @@ bool setup_logging(const config::LogConfig& config, std::string* error) {
   }
   auto logger = std::make_shared<FlowLevelLogger>("", sinks.begin(), sinks.end());
   if (config.format == config::LogFormat::json)
-    logger->set_formatter(std::make_unique<RedactingFormatter>(std::make_unique<JsonFormatter>()));
+    logger->set_formatter(std::make_unique<RedactingFormatter>(std::make_unique<JsonFormatter>(), false));
   else
-    logger->set_formatter(
-        std::make_unique<RedactingFormatter>(std::make_unique<spdlog::pattern_formatter>(text_pattern)));
+    logger->set_formatter(std::make_unique<RedactingFormatter>(
+        std::make_unique<spdlog::pattern_formatter>(text_pattern), true));
   logger->set_level(to_spdlog(config.level));
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));

@@ -4,6 +4,7 @@
 
 #include "core/hash.hpp"
 #include "sdk/base/json_write.hpp"
+#include "sdk/base/quote.hpp"
 
 namespace weir::runtime {
 
@@ -47,14 +48,13 @@ bool BatchReader::decode(std::string_view body, std::vector<sdk::Record>& out, s
       error = "not a weir batch: a line without a record id";
       return false;
     }
-    boost::system::error_code ec;
-    parser_.reset();
-    parser_.write(line.substr(sp + 1), ec);
-    if (ec) {
-      error = "not a weir batch: bad JSON in record " + std::string(line.substr(0, sp)) + ": " + ec.message();
+    boost::json::value value;
+    std::string reason;
+    if (!parser_.parse(line.substr(sp + 1), value, reason)) {
+      error = "not a weir batch: record " + sdk::quote(line.substr(0, sp)) + ": " + reason;
       return false;
     }
-    out.push_back({std::string(line.substr(0, sp)), parser_.release()});
+    out.push_back({std::string(line.substr(0, sp)), std::move(value)});
   }
   return true;
 }

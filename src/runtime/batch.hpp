@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sdk/base/json_read.hpp"
+#include "sdk/base/record_json.hpp"
 #include "sdk/record.hpp"
 
 namespace weir::runtime {
@@ -31,14 +31,15 @@ class BatchWriter {
   std::string first_id_, last_id_;
 };
 
-// Decodes with a parser the caller keeps (its buffers are reused batch after batch).
+// Decodes with a parser the caller keeps (its buffers are reused batch after batch). Each record
+// is held to the limits of every record (sdk::RecordParser): a line over them is no weir batch.
 class BatchReader {
  public:
   // Appends the records to `out`. False with `error` set when the body is not a batch.
   bool decode(std::string_view body, std::vector<sdk::Record>& out, std::string& error);
 
  private:
-  sdk::JsonParser parser_;
+  sdk::RecordParser parser_;
 };
 
 // Ids of what a stage publishes derive from what it consumed, so a redelivery after a crash

@@ -1,5 +1,6 @@
 // The engine's read-side for operators: taps and consumer lag (engine.cpp holds the changes).
 #include "runtime/engine.hpp"
+#include "sdk/base/quote.hpp"
 
 namespace weir::runtime {
 
@@ -8,7 +9,7 @@ std::optional<TapTarget> Engine::tap_target(const std::string& flow, const std::
   std::lock_guard lock(mu_);
   auto it = runners_.find(flow);
   if (it == runners_.end()) {
-    if (error) *error = "no flow named \"" + flow + "\" is deployed";
+    if (error) *error = "no flow named " + sdk::quote(flow) + " is deployed";
     return std::nullopt;
   }
   std::vector<std::pair<std::size_t, std::size_t>> points;
@@ -22,7 +23,7 @@ std::unique_ptr<TapHandle> Engine::tap(const TapTarget& target, TapHub::Sink sin
   std::lock_guard lock(mu_);
   auto it = runners_.find(target.flow);
   if (it == runners_.end()) {
-    if (error) *error = "flow \"" + target.flow + "\" is no longer deployed";
+    if (error) *error = "flow " + sdk::quote(target.flow) + " is no longer deployed";
     return nullptr;
   }
   std::vector<std::pair<std::size_t, std::size_t>> points;

@@ -11,6 +11,7 @@
 #include "runtime/consumer_stage.hpp"
 #include "runtime/input_stage.hpp"
 #include "runtime/janitor.hpp"
+#include "sdk/base/quote.hpp"
 
 namespace weir::runtime {
 
@@ -150,13 +151,39 @@ bool FlowRunner::deploy_topology(std::string& error) {
   // tail). Such a consumer would skip the sequences the stream now hands out again: it is made
   // anew from where the stream and its acknowledgements agree.
   auto stream_now = bus::stream_info(js->raw(), shared_.stream);
+  // A stream that came back empty and shorter has forgotten its last sequence too (nats-server
+  // 2.9 keeps an emptied stream's last sequence in an index file it does not fsync): it would
+  // hand out again sequences its readers already handled, and sinks would take the new records
+  // for replays. Its next sequence is moved past the highest any consumer was delivered.
+  std::uint64_t renumbered_from = 0;
+  if (stream_now && stream_now->messages == 0) {
+    std::uint64_t delivered = 0;
+    for (const auto& stage : shared_.plan.stages)
+      for (const auto& up : stage.upstreams)
+        if (auto info = bus::consumer_info(js->raw(), shared_.stream, up.durable))
+          delivered = std::max(delivered, info->delivered_stream_seq);
+    if (delivered > stream_now->last_seq) {
+      if (auto p = bus::purge_stream(js->raw(), shared_.stream, "", delivered + 1); !p.ok()) {
+        error = "stream " + shared_.stream + " came back empty at sequence " +
+                std::to_string(stream_now->last_seq) + " and cannot be moved past " +
+                std::to_string(delivered) + ": " + p.text();
+        return false;
+      }
+      renumbered_from = delivered + 1;
+      spdlog::warn(
+          "[{}] stream {} came back empty at sequence {} while its consumers were delivered up to {} (as "
+          "after a power cut): it goes on from sequence {}",
+          shared_.flow.name, shared_.stream, stream_now->last_seq, delivered, renumbered_from);
+    }
+  }
   for (const auto& stage : shared_.plan.stages) {
     for (const auto& up : stage.upstreams) {
       std::uint64_t restart_at = 0;
       if (stream_now) {
         auto info = bus::consumer_info(js->raw(), shared_.stream, up.durable);
         if (info && info->delivered_stream_seq > stream_now->last_seq) {
-          restart_at = std::min(info->ack_floor_stream_seq, stream_now->last_seq) + 1;
+          restart_at = renumbered_from != 0 ? renumbered_from
+                                            : std::min(info->ack_floor_stream_seq, stream_now->last_seq) + 1;
           if (auto d = bus::delete_consumer(js->raw(), shared_.stream, up.durable); !d.ok()) {
             error = "consumer " + up.durable + " is ahead of its stream and cannot be made anew: " + d.text();
             return false;
@@ -473,7 +500,7 @@ bool FlowRunner::tap_points(const std::string& component, const std::string& por
   const auto& f = shared_.flow;
   const auto c = f.index_of(component);
   if (c == std::string::npos) {
-    if (error) *error = "flow \"" + f.name + "\" has no component \"" + component + "\"";
+    if (error) *error = "flow " + sdk::quote(f.name) + " has no component \"" + component + "\"";
     return false;
   }
   const auto& decl = f.components[c];
@@ -494,7 +521,7 @@ bool FlowRunner::tap_points(const std::string& component, const std::string& por
         if (up_outputs[p].name == in.port) points.emplace_back(u, p);
     }
     if (points.empty() && error)
-      *error = "component \"" + component + "\" reads nothing: it has no `in` to tap";
+      *error = "component " + sdk::quote(component) + " reads nothing: it has no `in` to tap";
     return !points.empty();
   }
   const auto p = output_index(resolved_port);
@@ -503,7 +530,8 @@ bool FlowRunner::tap_points(const std::string& component, const std::string& por
     for (const auto& o : outputs) names += (names.empty() ? "" : ", ") + o.name;
     if (!decl.inputs.empty()) names += ", in";
     if (error)
-      *error = "component \"" + component + "\" has no port \"" + resolved_port + "\" (ports: " + names + ")";
+      *error = "component " + sdk::quote(component) + " has no port \"" + resolved_port +
+               "\" (ports: " + names + ")";
     return false;
   }
   points.emplace_back(c, p);

@@ -1,6 +1,7 @@
 #include "runtime/input_stage.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
 
 #include "bus/topology.hpp"
 #include "core/hash.hpp"
@@ -100,8 +101,61 @@ static std::uint64_t input_share(const flow::Settings& s) {
   return max - headroom;
 }
 
+// What must stay free on the nats store's file system before an input publishes: the stages'
+// publishes in flight behind it and the server's own writes. nats-server 2.9.10 wedges a stream
+// for good on a failed write (its file store deadlocks; only a SIGKILL ends it), so the store
+// must never be the one to find the disk full.
+static std::uint64_t disk_reserve(const flow::Settings& s) {
+  return std::max<std::uint64_t>(8u << 20,
+                                 2 * s.batch_bytes.bytes * static_cast<std::uint64_t>(s.publish_window));
+}
+
+static std::string mib(std::uint64_t bytes) {
+  return std::to_string(bytes >> 20) + "." + std::to_string(((bytes & ((1u << 20) - 1)) * 10) >> 20) + " MiB";
+}
+
+void InputStage::hold_back(const std::string& why) {
+  spdlog::warn("{} {}", prefix_, why);
+  shared_.counters[component_].set_failing(why);
+  shared_.counters[component_].retries++;
+}
+
+bool InputStage::admit_disk() {
+  using namespace std::chrono_literals;
+  const auto& dir = shared_.conn->store_dir();
+  if (dir.empty()) return true;  // an external server whose store is unknown: not watched
+  if (!disk_held_ && std::chrono::steady_clock::now() - disk_read_ < 250ms) return true;
+  const auto reserve = disk_reserve(shared_.flow.settings);
+  for (;;) {
+    disk_read_ = std::chrono::steady_clock::now();
+    struct statvfs sv {};
+    if (::statvfs(dir.c_str(), &sv) != 0) return true;  // publishing finds out
+    const std::uint64_t free = static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize;
+    // Resumes a quarter above the reserve, so that a disk at the edge does not flap.
+    if (free >= (disk_held_ ? reserve + reserve / 4 : reserve)) {
+      if (disk_held_) {
+        spdlog::info("{} the nats store's disk has room again ({} free): reading on", prefix_, mib(free));
+        shared_.counters[component_].clear_failing();
+        disk_held_ = false;
+      }
+      return true;
+    }
+    // As with a full stream: what is in flight is settled first (it may still fit).
+    settle_inflight();
+    if (!disk_held_) {
+      const auto why = "held back: the disk of the nats store (" + dir + ") has only " + mib(free) +
+                       " free, below the reserve of " + mib(reserve) + "; waiting for space";
+      hold_back(why);
+      disk_held_ = true;
+    }
+    idle(stop_, 250ms);
+    if (stop_.stopping()) return false;
+  }
+}
+
 bool InputStage::admit(std::size_t bytes) {
   using namespace std::chrono_literals;
+  if (!admit_disk()) return false;
   const auto& s = shared_.flow.settings;
   if (s.discard != flow::Discard::new_) return true;
   const auto share = input_share(s);
@@ -136,9 +190,7 @@ bool InputStage::admit(std::size_t bytes) {
       const auto why = "held back: the flow's stream is " + std::to_string(pct) + "% full (inputs stop at " +
                        std::to_string(100 * share / s.max_bytes.bytes) +
                        "% so the stages behind them keep room); waiting for them to catch up";
-      spdlog::warn("{} {}", prefix_, why);
-      shared_.counters[component_].set_failing(why);
-      shared_.counters[component_].retries++;
+      hold_back(why);
       held_back_ = true;
     }
     idle(stop_, 100ms);

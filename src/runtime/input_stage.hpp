@@ -43,6 +43,10 @@ class InputStage final : public sdk::InputSink {
   // Admission control (discard: new): false while the flow's stream has no room for `bytes`
   // below the inputs' share of max_bytes; waits (backpressure) until it has, or until stop.
   bool admit(std::size_t bytes);
+  // Also for any discard: false while the nats store's file system (when the engine knows where
+  // it is) has less free than a reserve; waits until it has, or until stop.
+  bool admit_disk();
+  void hold_back(const std::string& why);  // logged once per stall, shown degraded until resumed
   // A replay: stored before, so only its callback runs (with the batch in flight, if any).
   void replayed(std::size_t records, std::function<void()>&& on_durable);
   // Whether `pos` is at or below what this run already took from `source`; else takes it.
@@ -73,6 +77,8 @@ class InputStage final : public sdk::InputSink {
   std::uint64_t stream_bytes_ = 0;
   std::chrono::steady_clock::time_point stream_read_{};
   bool held_back_ = false;  // reported once per stall
+  bool disk_held_ = false;  // the store's disk below the reserve; reported once per stall
+  std::chrono::steady_clock::time_point disk_read_{};
   bus::JetStream js_;
   BatchWriter dead_;  // error records nobody consumes
   std::string dead_reason_;

@@ -69,8 +69,16 @@ std::uint64_t Janitor::sweep(jsCtx* js) {
   }
   // A publisher's data after its last stored checkpoint is its recovery record.
   if (hold != 0) floor = std::min(floor, hold - 1);
+  // In a flow whose inputs acknowledge only what is on disk, purges go to a block boundary and
+  // never take the last message: nats-server 2.9 rewrites a block cut in its middle, and puts an
+  // emptied stream's last sequence in a new index file, without an fsync; a power cut right after
+  // could then empty the block (the acknowledged records after the cut point with it) or start
+  // the sequences over (sinks would take new records for replays). See bus::block_first_seqs.
+  std::uint64_t purge_to = floor + 1;
+  const bool whole_blocks = shared_.sync_gate.load();
+  if (whole_blocks) purge_to = block_boundary(floor + 1, before->last_seq);
   std::uint64_t removed = 0;
-  if (floor >= before->first_seq && floor + 1 > purged_below_) {
+  if (purge_to > before->first_seq && purge_to > purged_below_) {
     // With inputs that acknowledge only what is on disk, what the stages made of the messages
     // about to go (stored before those were acknowledged, in this stream or another of the same
     // server: a nats_output's, the dead letters, the checkpoints) goes to disk first: otherwise a
@@ -78,12 +86,12 @@ std::uint64_t Janitor::sweep(jsCtx* js) {
     if (!sync_store()) return 0;
     // Whole-stream purge below a sequence (see bus::purge_stream on why not per subject), so the
     // floor is taken over every consumer of the stream.
-    auto st = bus::purge_stream(js, shared_.stream, "", floor + 1);
+    auto st = bus::purge_stream(js, shared_.stream, "", purge_to);
     if (!st.ok()) {
       spdlog::debug("[{}] janitor: {}", shared_.flow.name, st.text());
       return 0;
     }
-    purged_below_ = floor + 1;
+    purged_below_ = purge_to;
     auto after = bus::stream_info(js, shared_.stream);
     removed = after && before->messages > after->messages ? before->messages - after->messages : 0;
   }
@@ -92,10 +100,11 @@ std::uint64_t Janitor::sweep(jsCtx* js) {
   // wedged. Then each subject's messages that all its readers acknowledged go one by one.
   const auto max = shared_.flow.settings.max_bytes.bytes;
   if (shared_.flow.settings.discard == flow::Discard::new_ && before->bytes > max / 2) {
-    const auto limit = hold != 0 ? hold - 1 : before->last_seq;
+    auto limit = hold != 0 ? hold - 1 : before->last_seq;
+    if (whole_blocks) limit = std::min(limit, before->last_seq - 1);  // the last stays (see above)
     for (const auto& [subject, acked] : subject_floor) {
       const auto last = std::min(acked, limit);
-      for (std::uint64_t from = floor + 1; from <= last;) {
+      for (std::uint64_t from = std::max(purge_to, before->first_seq); from <= last;) {
         auto m = bus::get_next_msg(js, shared_.stream, subject, from);
         if (!m || m->seq > last) break;
         if (bus::delete_stream_msg(js, shared_.stream, m->seq).ok()) ++removed;
@@ -108,6 +117,18 @@ std::uint64_t Janitor::sweep(jsCtx* js) {
   // on disk again only after the next sync, so that one follows at once.
   if (removed > 0) (void)sync_store();
   return removed;
+}
+
+std::uint64_t Janitor::block_boundary(std::uint64_t below, std::uint64_t last_seq) {
+  auto firsts = bus::block_first_seqs(shared_.conn->store_dir(), shared_.stream);
+  if (!firsts) {
+    spdlog::debug("[{}] janitor: {}", shared_.flow.name, firsts.status().text());
+    return 0;
+  }
+  std::uint64_t to = 0;
+  for (const auto seq : firsts.value())
+    if (seq <= below && seq <= last_seq) to = seq;
+  return to;
 }
 
 bool Janitor::sync_store() {

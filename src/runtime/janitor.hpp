@@ -9,7 +9,8 @@
 //
 // In a flow whose inputs acknowledge only what is on disk (FlowShared::sync_gate), the janitor
 // fsyncs the server's store before a purge (what was made of the purged messages stays) and
-// after it (nats-server rewrites files to purge).
+// after it, purges whole message blocks only and never the stream's last message (nats-server
+// 2.9 rewrites files without an fsync to purge inside a block or to empty a stream).
 #pragma once
 
 #include <condition_variable>
@@ -34,6 +35,9 @@ class Janitor {
   // With sync_gate: fsyncs every stream of the server's store (bus::StreamSync); false when it
   // cannot. True without.
   bool sync_store();
+  // The highest first sequence of a message block of the stream that is at most `below` and at
+  // most `last_seq` (0 when none or unknown): a purge up to it removes whole blocks only.
+  std::uint64_t block_boundary(std::uint64_t below, std::uint64_t last_seq);
 
   FlowShared& shared_;
   std::chrono::milliseconds every_;

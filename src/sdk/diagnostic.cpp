@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "sdk/base/quote.hpp"
+
 namespace weir::sdk {
 
 std::string pointer_append(std::string_view base, std::string_view token) {
@@ -24,9 +26,15 @@ std::string pointer_append(std::string_view base, std::size_t index) {
 }
 
 std::string format(const Diagnostic& d) {
+  // Each part may quote user input (a key in the pointer, a value in the message, a file name):
+  // control characters are escaped, and a part is cut where no reader follows it any more.
+  constexpr std::size_t max_part = 1000;
+  auto put = [](std::string& out, std::string_view part) {
+    if (append_escaped(out, part, max_part) < part.size()) out += "\xE2\x80\xA6";
+  };
   std::string out;
   if (!d.file.empty()) {
-    out += d.file;
+    put(out, d.file);
     out += ':';
     out += std::to_string(d.line);
     out += ':';
@@ -36,12 +44,12 @@ std::string format(const Diagnostic& d) {
   out += d.severity == Severity::error ? "error[" : "warning[";
   out += d.code;
   out += "] ";
-  out += d.pointer.empty() ? "/" : d.pointer;
+  put(out, d.pointer.empty() ? "/" : d.pointer);
   out += ": ";
-  out += d.message;
+  put(out, d.message);
   if (!d.hint.empty()) {
     out += " (";
-    out += d.hint;
+    put(out, d.hint);
     out += ')';
   }
   return out;

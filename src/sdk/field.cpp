@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "sdk/base/quote.hpp"
 #include "sdk/base/suggest.hpp"
 #include "sdk/base/units.hpp"
 #include "sdk/expr/expr.hpp"
@@ -19,10 +20,6 @@ std::string number_text(double x) {
   std::string s = std::to_string(x);
   while (!s.empty() && s.back() == '0') s.pop_back();
   return s;
-}
-
-std::string quoted(std::string_view s) {
-  return "\"" + std::string(s) + "\"";
 }
 
 bool check_range(double x, ParseCtx& c, const FieldOpts& o, const std::string& shown) {
@@ -130,7 +127,7 @@ bool parse_duration(const json::value& v, std::chrono::nanoseconds& out, ParseCt
   auto d = sdk::parse_duration(v.get_string(), &error);
   if (!d) {
     c.diags.error(c.pointer, "invalid_value",
-                  error.empty() ? "not a duration: " + quoted(v.get_string()) : error,
+                  error.empty() ? "not a duration: " + quote(v.get_string()) : error,
                   "use a number with a unit: 500ms, 30s, 5m, 72h");
     return false;
   }
@@ -152,7 +149,7 @@ bool parse_bytes(const json::value& v, ByteSize& out, ParseCtx& c, const FieldOp
     n = parse_byte_size(v.get_string(), &error);
     shown = std::string(v.get_string());
     if (!n) {
-      c.diags.error(c.pointer, "invalid_value", error.empty() ? "not a byte size: " + quoted(shown) : error,
+      c.diags.error(c.pointer, "invalid_value", error.empty() ? "not a byte size: " + quote(shown) : error,
                     "use a number with a unit: 512KiB, 64MiB, 1GB");
       return false;
     }
@@ -189,8 +186,8 @@ bool parse_enum(const json::value& v, long long& out, ParseCtx& c, const FieldOp
   std::string list;
   for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
   auto near = closest(v.get_string(), names);
-  c.diags.error(c.pointer, "invalid_value", "must be one of " + list + ", got " + quoted(v.get_string()),
-                near.empty() ? "" : "did you mean " + quoted(near) + "?");
+  c.diags.error(c.pointer, "invalid_value", "must be one of " + list + ", got " + quote(v.get_string()),
+                near.empty() ? "" : "did you mean " + quote(near) + "?");
   return false;
 }
 

@@ -1,5 +1,6 @@
 #include "sdk/spec.hpp"
 
+#include "sdk/base/quote.hpp"
 #include "sdk/base/suggest.hpp"
 
 namespace weir::sdk {
@@ -11,18 +12,18 @@ void unknown_field(Diagnostics& d, const std::string& pointer, std::string_view 
   auto near = closest(key, known);
   std::string hint;
   if (!near.empty()) {
-    hint = "did you mean \"" + near + "\"?";
+    hint = "did you mean " + sdk::quote(near) + "?";
   } else if (!known.empty()) {
     hint = "known fields: ";
     for (std::size_t i = 0; i < known.size(); ++i) hint += (i ? ", " : "") + known[i];
   }
-  d.error(pointer_append(pointer, key), "unknown_field", "unknown field \"" + std::string(key) + "\"",
+  d.error(pointer_append(pointer, key), "unknown_field", "unknown field " + sdk::quote(std::string(key)),
           std::move(hint));
 }
 
 void missing_field(Diagnostics& d, const std::string& pointer, std::string_view key) {
   d.error(pointer_append(pointer, key), "missing_field",
-          "missing required field \"" + std::string(key) + "\"");
+          "missing required field " + sdk::quote(std::string(key)));
 }
 
 }  // namespace detail

@@ -508,6 +508,12 @@ class Soak {
     o.hub_sink = R"({ "id": "sink", "type": "file_output", "inputs": ["from_sites"], "config": { "path": ")" +
                  out_ + R"(", "max_size": 0 } })";
     sites_ = std::make_unique<TwoSites>(o);
+    // The hub's engine sees its nats-server's store, so its receiver runs with its default
+    // durability "sync" (acknowledgements wait for an fsync), as an edge hub with the embedded
+    // server would.
+    auto& hub = sites_->hub();
+    hub.write_config(R"("http": {"listen": ")" + hub.api() + R"(", "token": ")" + EngineRig::token() +
+                     R"("}, "nats": {"store_dir": ")" + hub.server().store_dir() + R"("})");
     sites_->proxy().set_delay(std::chrono::milliseconds(static_cast<long>(g_options.link_delay_ms)));
   }
 

@@ -4,6 +4,7 @@
 
 #include "common/websocket/frame.hpp"
 #include "common/websocket/rate_limit.hpp"
+#include "sdk/base/quote.hpp"
 
 namespace weir::ws {
 
@@ -31,7 +32,8 @@ bool valid_host_port(const std::string& s) {
 void lint_link(const LinkConfig& c, sdk::Lint& lint) {
   if (c.mode == Mode::listen) {
     if (!valid_host_port(c.listen))
-      lint.error("listen", "invalid_value", "\"" + c.listen + "\" is not host:port", "e.g. \"0.0.0.0:8765\"");
+      lint.error("listen", "invalid_value", sdk::quote(c.listen) + " is not host:port",
+                 "e.g. \"0.0.0.0:8765\"");
     if (c.path.empty() || c.path.front() != '/')
       lint.error("path", "invalid_value", "the path must start with '/'");
     if (!c.url.empty()) lint.warning("url", "unused", "url is used in connect mode only");

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "sdk/base/quote.hpp"
+#include "sdk/base/record_json.hpp"
+
 namespace weir::ws {
 
 namespace json = boost::json;
@@ -87,9 +90,11 @@ bool decode_frame(std::string_view message, Frame& out, std::string& error) {
     error = "frame without a header line";
     return false;
   }
-  boost::system::error_code ec;
-  auto v = json::parse(message.substr(0, nl), ec);
-  if (ec || !v.is_object()) {
+  // The header is held to a record's limits (size, depth) like any JSON from a peer.
+  static thread_local sdk::RecordParser parser;
+  json::value v;
+  std::string reason;
+  if (!parser.parse(message.substr(0, nl), v, reason) || !v.is_object()) {
     error = "frame header is not a JSON object";
     return false;
   }
@@ -134,7 +139,7 @@ bool decode_frame(std::string_view message, Frame& out, std::string& error) {
     if (auto* r = o.if_contains("reason"); r && r->is_string()) out.reason = r->get_string();
     return true;
   }
-  error = "unknown frame type \"" + type + "\"";
+  error = "unknown frame type " + sdk::quote(type);
   return false;
 }
 

@@ -7,6 +7,7 @@
 
 #include "common/websocket/endpoints.hpp"
 #include "common/websocket/link.hpp"
+#include "sdk/base/quote.hpp"
 
 namespace weir::ws {
 namespace detail {
@@ -64,8 +65,8 @@ void check_tls(const EndpointOptions& o, std::vector<std::string>& problems) {
 void check_listen(const EndpointOptions& o, std::vector<std::string>& problems) {
   std::string host, port;
   if (!detail::split_host_port(o.listen, host, port)) {
-    problems.push_back("listen: expected host:port (port 0-65535, IPv6 in brackets), got \"" + o.listen +
-                       "\"");
+    problems.push_back("listen: expected host:port (port 0-65535, IPv6 in brackets), got " +
+                       sdk::quote(o.listen));
   }
   if (o.path.empty() || o.path.front() != '/') problems.emplace_back("path: must start with /");
   if (o.max_clients == 0) problems.emplace_back("max_clients: must be at least 1");
@@ -75,7 +76,7 @@ void check_listen(const EndpointOptions& o, std::vector<std::string>& problems) 
 void check_url(EndpointOptions& o, std::vector<std::string>& problems) {
   websocketpp::uri uri(o.url);
   if (!uri.get_valid() || (uri.get_scheme() != "ws" && uri.get_scheme() != "wss") || uri.get_host().empty()) {
-    problems.push_back("url: expected ws://host[:port]/path or wss://..., got \"" + o.url + "\"");
+    problems.push_back("url: expected ws://host[:port]/path or wss://..., got " + sdk::quote(o.url));
     return;
   }
   o.tls = uri.get_secure();

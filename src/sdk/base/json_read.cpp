@@ -2,6 +2,7 @@
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <charconv>
+#include <cmath>
 
 namespace weir::sdk {
 
@@ -19,6 +20,7 @@ bool JsonHandler::on_double(double d, sv s, ec_t&) {
   const auto r = std::from_chars(text.data(), text.data() + text.size(), exact);
   if (r.ec == std::errc{} && r.ptr == text.data() + text.size()) d = exact;
   number.clear();
+  if (!std::isfinite(d)) non_finite = true;
   st.push_double(d);
   return true;
 }
@@ -36,6 +38,7 @@ void JsonParser::reset() {
   p_.reset();
   p_.handler().st.reset();
   p_.handler().number.clear();
+  p_.handler().non_finite = false;
 }
 
 boost::json::value JsonParser::release() {

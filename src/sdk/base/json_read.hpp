@@ -22,7 +22,8 @@ struct JsonHandler {
   static constexpr std::size_t max_string_size = boost::json::string::max_size();
 
   boost::json::value_stack st;
-  std::string number;  // the text of a number that arrived in parts
+  std::string number;       // the text of a number that arrived in parts
+  bool non_finite = false;  // a number too large for a double was read (as an infinity)
 
   using ec_t = boost::system::error_code;
   using sv = boost::json::string_view;
@@ -97,6 +98,9 @@ class JsonParser {
   std::size_t write(std::string_view text, boost::system::error_code& ec);
   // The value of the last successful write().
   boost::json::value release();
+  // Whether the last write() read a number out of range of a double (it is an infinity in the
+  // value, which JSON cannot write back).
+  bool non_finite() const { return p_.handler().non_finite; }
 
  private:
   boost::json::basic_parser<detail::JsonHandler> p_;

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "sdk/base/quote.hpp"
+
 namespace weir::sdk {
 namespace {
 
@@ -104,7 +106,7 @@ std::uint64_t fraction_ns(const Decimal& d, const DurationUnit& unit) {
 }  // namespace
 
 std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text, std::string* error) {
-  const std::string quoted = "\"" + std::string(text) + "\"";
+  const std::string quoted = quote(text);
   if (text.empty()) {
     fail(error, "empty duration; expected e.g. \"30s\", \"500ms\" or \"1h30m\"");
     return std::nullopt;
@@ -133,8 +135,8 @@ std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text, st
     }
     const DurationUnit* unit = find_duration_unit(unit_name);
     if (!unit) {
-      fail(error, "invalid duration " + quoted + ": unknown unit \"" + std::string(unit_name) +
-                      "\" (use ns, us, ms, s, m or h)");
+      fail(error, "invalid duration " + quoted + ": unknown unit " + quote(unit_name) +
+                      " (use ns, us, ms, s, m or h)");
       return std::nullopt;
     }
     if (num.overflow || num.integer > max / unit->ns) {
@@ -234,7 +236,7 @@ std::uint64_t gcd(std::uint64_t a, std::uint64_t b) {
 }  // namespace
 
 std::optional<std::uint64_t> parse_byte_size(std::string_view text, std::string* error) {
-  const std::string quoted = "\"" + std::string(text) + "\"";
+  const std::string quoted = quote(text);
   if (text.empty()) {
     fail(error, "empty byte size; expected e.g. \"64MiB\", \"1GB\" or \"512KiB\"");
     return std::nullopt;
@@ -257,9 +259,8 @@ std::optional<std::uint64_t> parse_byte_size(std::string_view text, std::string*
   for (const auto& u : size_units)
     if (u.name == unit) mult = u.bytes;
   if (mult == 0) {
-    std::string message = "invalid byte size " + quoted + ": unknown unit \"" +
-                          std::string(text.substr(pos)) + "\" (use B, KB, MB, GB, TB, PB or " +
-                          "KiB, MiB, GiB, TiB, PiB)";
+    std::string message = "invalid byte size " + quoted + ": unknown unit " + quote(text.substr(pos)) +
+                          " (use B, KB, MB, GB, TB, PB or " + "KiB, MiB, GiB, TiB, PiB)";
     if (unit == "k" || unit == "m" || unit == "g" || unit == "t" || unit == "p") {
       const char up = static_cast<char>(std::toupper(static_cast<unsigned char>(unit[0])));
       message += std::string("; for ") + up + " write " + up + "iB (1024-based) or " + up + "B (1000-based)";

@@ -58,19 +58,30 @@ TEST_CASE("a broken flow is reported and the good one runs") {
     { "id": "sink", "type": "nats_output", "inputs": ["gen"], "config": { "subject": "out.data" } }
   ]
 })");
+  // At boot, a symlink loop named x.json and a 50 MB flow file: each a diagnostic for its file.
+  const auto flows = std::filesystem::path(rig.flows_dir());
+  std::filesystem::create_symlink("x.json", flows / "x.json");
+  { std::ofstream(flows / "huge.json") << R"({"name": "huge", "description": ")"; }
+  std::filesystem::resize_file(flows / "huge.json", 50u << 20);  // sparse: no disk used
   rig.start_engine();
   CHECK(rig.wait_out(50, 60s) == 50);
   std::this_thread::sleep_for(1s);
   CHECK(rig.out_count() == 50);
   CHECK(rig.stop_engine() == 0);
   auto log = rig.engine_log();
+  CHECK_MESSAGE(log.find("x.json:0:0: error[io_error] /: cannot read " + (flows / "x.json").string() +
+                         ": Too many levels of symbolic links") != std::string::npos,
+                log);
+  CHECK(log.find("huge.json:0:0: error[file_too_large] /: cannot read " + (flows / "huge.json").string() +
+                 ": 52428800 bytes, more than the limit of 1048576 bytes (1 MiB) for a flow file") !=
+        std::string::npos);
   CHECK_MESSAGE(
       std::regex_search(
           log,
           std::regex(
               R"(broken\.json:4:61: error\[out_of_range\] /components/0/config/count: must be at least 0, got -1)")),
       log);
-  CHECK(log.find("1/1 flows up, 1 invalid") != std::string::npos);
+  CHECK(log.find("1/1 flows up, 3 invalid") != std::string::npos);
 }
 
 TEST_CASE("embedded nats-server: started without a URL, gone after SIGTERM and after SIGKILL") {

@@ -86,7 +86,8 @@ class PacedSource {
  public:
   PacedSource(EngineRig& rig, std::uint64_t per_second);
   ~PacedSource();
-  std::uint64_t stop();  // returns how many were published
+  std::uint64_t stop();                                     // returns how many were published
+  std::uint64_t published() const { return next_.load(); }  // so far (records 0 .. published()-1)
 
  private:
   void run();

@@ -243,3 +243,16 @@ TEST_CASE("an explicit file that cannot be read is an error") {
   CHECK(d.message.find("missing.json") != std::string::npos);
   CHECK(r.file.empty());
 }
+
+TEST_CASE("an engine config over 1 MiB, or a symlink loop, is an error naming the file, never read whole") {
+  TempCwd cwd;
+  cwd.write("big.json", "{}");
+  fs::resize_file("big.json", 50u << 20);  // sparse
+  const LoadResult big = load_engine_config(fs::path("big.json"), no_env);
+  const auto& d = only(big.diagnostics);
+  CHECK(d.code == "io_error");
+  CHECK(d.message.find("big.json: 52428800 bytes, more than the limit of 1048576") != std::string::npos);
+  fs::create_symlink("loop.json", "loop.json");
+  const LoadResult loop = load_engine_config(fs::path("loop.json"), no_env);
+  CHECK(only(loop.diagnostics).message.find("loop.json") != std::string::npos);
+}

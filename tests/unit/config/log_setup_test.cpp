@@ -92,6 +92,18 @@ TEST_CASE("text format and level filtering") {
   CHECK(lines_of(c.file).size() == 2);
 }
 
+TEST_CASE("text format: control characters from user input are escaped, NUL kept, one line per message") {
+  TempDir tmp;
+  LogConfig c;
+  c.file = tmp.dir / "weir.log";
+  REQUIRE(weir::log::setup_logging(c));
+  spdlog::error("[f/in] peer says {}", std::string("bye\x1b[2J\r\x07\0tail\nforged line", 26));
+  const auto lines = lines_of(c.file);
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].find(R"(peer says bye\u001b[2J\r\u0007\u0000tail\nforged line)") != std::string::npos);
+  CHECK(lines[0].find('\x1b') == std::string::npos);
+}
+
 TEST_CASE("the log file rotates at max_size, keeping max_files") {
   TempDir tmp;
   LogConfig c;

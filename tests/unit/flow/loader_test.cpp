@@ -146,3 +146,48 @@ TEST_CASE("a directory with a broken flow still yields the good one") {
   CHECK_FALSE(results[2].flow.has_value());
   CHECK(results[2].diagnostics.items()[0].code == "duplicate_flow");
 }
+
+TEST_CASE("a symlink loop named x.json is a diagnostic for that file; the other flows load") {
+  auto dir = fs::temp_directory_path() / ("weir-loader-loop-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  fs::create_symlink("x.json", dir / "x.json");             // x.json -> x.json
+  fs::create_symlink("missing.json", dir / ".#lock.json");  // an editor's dangling lock link
+  fs::create_directories(dir / "sub.json");                 // a folder is no flow
+  std::ofstream(dir / "a.json") << head + R"({"id": "gen", "type": "generate"}]})";
+  std::vector<flow::LoadResult> results;
+  CHECK_NOTHROW(results = flow::load_flow_dir(dir, registry::builtins(), env));
+  fs::remove_all(dir);
+  REQUIRE(results.size() == 2);
+  CHECK(results[0].flow.has_value());
+  REQUIRE_FALSE(results[1].flow.has_value());
+  const auto& d = results[1].diagnostics.items().at(0);
+  CHECK(d.code == "io_error");
+  CHECK(d.file == (dir / "x.json").string());
+  CHECK(d.message.find("symbolic links") != std::string::npos);
+}
+
+TEST_CASE("a flow file over 1 MiB is refused unread, naming the file and the limit") {
+  auto dir = fs::temp_directory_path() / ("weir-loader-big-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto big = dir / "big.json";
+  {
+    std::ofstream out(big);
+    out << R"({"name": "big", "description": ")";
+  }
+  // 50 MB that are never written: a sparse file, so the test costs no disk.
+  fs::resize_file(big, 50u << 20);
+  auto r = flow::load_flow_file(big, registry::builtins(), env);
+  auto text = flow::load_flow_text(std::string(flow::max_flow_file_bytes + 1, ' '), "api.json",
+                                   registry::builtins(), env);
+  fs::remove_all(dir);
+  REQUIRE_FALSE(r.flow.has_value());
+  REQUIRE(r.diagnostics.size() == 1);
+  const auto& d = r.diagnostics.items()[0];
+  CHECK(d.code == "file_too_large");
+  CHECK(d.file == big.string());
+  CHECK(d.message.find("52428800") != std::string::npos);
+  CHECK(d.message.find("1048576 bytes (1 MiB)") != std::string::npos);
+  CHECK(r.text.empty());
+  REQUIRE(text.diagnostics.size() == 1);
+  CHECK(text.diagnostics.items()[0].code == "file_too_large");
+}

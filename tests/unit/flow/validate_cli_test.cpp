@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "core/json_source.hpp"
 #include "support/nats_harness.hpp"
@@ -44,4 +45,35 @@ TEST_CASE("validate: warnings are printed and keep the flow valid; an error does
   CHECK(refused.out.find("error[inconsistent_settings] /settings/max_age") != std::string::npos);
 
   CHECK(validate("valid/short_duplicate_window.json invalid/inconsistent_settings.json").code == 1);
+}
+
+TEST_CASE("validate: hostile values are quoted escaped and cut; NULs kept; an oversized file is refused") {
+  weir::testing::TempDir tmp{"weir-validate-hostile"};
+  const auto file = fs::path(tmp.path()) / "hostile.json";
+  {
+    // An id with an escaped NUL, ESC, CR and BEL; a type of 500,000 characters.
+    std::ofstream out(file);
+    out << R"({"name": "hostile", "components": [)"
+        << R"({"id": "a\u0000b\u001b[31m\r\u0007", "type": "generate"},)"
+        << R"({"id": "c", "type": ")" << std::string(500000, 'x') << R"(", "inputs": ["a"]}]})";
+  }
+  auto r = validate(file.string());
+  CHECK(r.code == 1);
+  CHECK_MESSAGE(r.out.find(R"(invalid component id "a\u0000b\u001b[31m\r\u0007")") != std::string::npos,
+                r.out);
+  CHECK(r.out.find('\x1b') == std::string::npos);
+  CHECK(r.out.find('\r') == std::string::npos);
+  CHECK(r.out.find("\xE2\x80\xA6\" (500000 bytes)") != std::string::npos);
+  CHECK(r.out.size() < 2000);
+
+  const auto big = fs::path(tmp.path()) / "big.json";
+  { std::ofstream(big) << R"({"name": "big"})"; }
+  fs::resize_file(big, 50u << 20);  // sparse: no disk used
+  auto b = validate(big.string());
+  CHECK(b.code == 1);
+  CHECK_MESSAGE(
+      b.out.find("big.json:0:0: error[file_too_large] /: cannot read " + big.string() +
+                 ": 52428800 bytes, more than the limit of 1048576 bytes (1 MiB) for a flow file") !=
+          std::string::npos,
+      b.out);
 }

@@ -60,6 +60,18 @@ TEST_CASE("frames: what is not a frame of this version is refused with a reason"
   CHECK(error.find("unknown frame type") != std::string::npos);
 }
 
+TEST_CASE("frames: a hostile header (deep nesting, binary bytes, a huge type) is refused, never a crash") {
+  Frame f;
+  std::string error;
+  CHECK_FALSE(decode_frame(std::string(10000, '[') + "\n", f, error));
+  CHECK(error == "frame header is not a JSON object");
+  CHECK_FALSE(decode_frame(std::string("\xFF\x00\x1B{\n", 5), f, error));
+  CHECK(error == "frame header is not a JSON object");
+  CHECK_FALSE(decode_frame("{\"type\":\"\\u001b[2J" + std::string(100000, 'x') + "\"}\n", f, error));
+  CHECK(error.rfind("unknown frame type \"\\u001b[2J", 0) == 0);
+  CHECK(error.size() < 200);
+}
+
 TEST_CASE("frames: a body is checked line by line and its ids prefixed") {
   std::string out, error;
   REQUIRE(rewrite_body("a 1\nb {\"x\":2}\n", 2, "site-a/", out, error));

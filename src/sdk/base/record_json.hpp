@@ -1,0 +1,47 @@
+// Records from outside (an input's payload, a raw WebSocket client's frame, a batch line on an
+// internal edge) are parsed in one place, with the same limits everywhere: a size, a nesting
+// depth, and numbers a double can hold. A record that fails goes to the `error` port with the
+// reason, carried by raw_record_value(), which is always valid JSON.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "sdk/base/json_read.hpp"
+
+namespace weir::sdk {
+
+// 1 MiB: nats-server's default max_payload, so a larger record could not be published on an edge
+// anyway; refusing it before the parse bounds the memory a hostile payload takes.
+inline constexpr std::size_t record_max_bytes = 1024 * 1024;
+// Nesting deeper than this is refused by the parser itself (no recursion past it anywhere).
+inline constexpr std::size_t record_max_depth = 64;
+
+// Keeps its buffers from record to record: one per thread that parses. Numbers are read correctly
+// rounded (sdk::JsonParser), so a record crosses any number of hops unchanged.
+class RecordParser {
+ public:
+  RecordParser();
+  // One record's JSON text. False with `reason` set ("invalid JSON: ...", "record of N bytes, more
+  // than the limit of 1048576", "nesting deeper than 64 levels", "number out of range of a double
+  // at /a/0"), and `out` left alone.
+  bool parse(std::string_view text, boost::json::value& out, std::string& reason);
+  // An input's payload as a record value: with `as_text`, the payload itself as a JSON string
+  // (false, "not UTF-8 text", when it is not UTF-8); otherwise parse().
+  bool payload(std::string_view payload, bool as_text, boost::json::value& out, std::string& reason);
+
+ private:
+  JsonParser parser_;
+};
+
+// What an input sends to its `error` port for a payload it could not take: the payload as a JSON
+// string when it is UTF-8 text, else {"raw_base64": "...", "reason": "..."}: the bytes kept, and
+// the record still valid JSON for whatever reads the port.
+boost::json::value raw_record_value(std::string_view payload, std::string_view reason);
+
+// Whether `s` is well-formed UTF-8 (no overlongs, no surrogates).
+bool valid_utf8(std::string_view s);
+
+}  // namespace weir::sdk
