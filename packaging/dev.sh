@@ -2,7 +2,8 @@
 # One entry point for a fresh Debian 12 machine (run as root, or with sudo available):
 #   packaging/dev.sh run    install what is missing, build, run the engine (embedded nats-server, flows/)
 #   packaging/dev.sh test   install what is missing, build, run the whole test suite (meson test),
-#                           then the arm64 cross build's unit tests under qemu (CROSS=none skips it)
+#                           the fuzz targets 20 s each (FUZZ=<seconds>|none), then the arm64 cross
+#                           build's unit tests under qemu (CROSS=none skips it)
 #   packaging/dev.sh asan   the unit tests under AddressSanitizer + UBSan
 #   packaging/dev.sh fuzz [seconds]  the libFuzzer targets, each for `seconds` (default 20), built
 #                           with clang in build-fuzz (tests/fuzz/README.md)
@@ -30,6 +31,9 @@ install_test_tools() {
   fi
 }
 
+# The fuzz build (tests/fuzz/run.sh): clang with libFuzzer.
+fuzz_packages=(clang libclang-rt-14-dev)
+
 build() {
   local dir="${BUILD_DIR:-build}"
   if [ ! -f "$dir/build.ninja" ]; then
@@ -53,6 +57,13 @@ case "$cmd" in
     build
     status=0
     meson test -C "${BUILD_DIR:-build}" --print-errorlogs "$@" || status=$?
+    # The fuzz targets, each for FUZZ seconds (default 20; FUZZ=none skips them).
+    if [ "${FUZZ:-20}" != none ]; then
+      apt_install_missing "${fuzz_packages[@]}"
+      tests/fuzz/run.sh --build
+      WEIR_FUZZ_SECONDS="${FUZZ:-20}" meson test -C build-fuzz --no-rebuild --suite fuzz --print-errorlogs ||
+        status=1
+    fi
     # Then the arm64 cross build and its unit tests under qemu-user (CROSS=none skips it).
     for arch in ${CROSS-arm64}; do
       [ "$arch" = none ] && continue
@@ -70,8 +81,7 @@ case "$cmd" in
     ;;
   fuzz)
     # Only what the fuzz build needs: the engine's libraries and clang with libFuzzer.
-    mapfile -t fuzz_packages < <(package_list packaging/build-packages.txt)
-    apt_install_missing "${fuzz_packages[@]}" ccache clang libclang-rt-14-dev
+    apt_install_missing "${packages[@]}" "${fuzz_packages[@]}"
     exec tests/fuzz/run.sh "${1:-20}"
     ;;
   build)
