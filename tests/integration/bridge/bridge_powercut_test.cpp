@@ -128,16 +128,10 @@ TEST_CASE("power cut at the hub, durability none: acknowledged records are lost"
   CHECK(r.missing > 0);
 }
 
-// Known gap, so these two cases may fail without failing the suite (doctest::may_fail: a failure
-// is still printed, with the engines' logs). In 2 of about 14 runs under load, the hub's stream
-// came back empty after the cut ("the stream ends at 0") although its sink had handled 85
-// batches: new batches were stored at sequences the sink had already written, the sink took them
-// for replays, and every record after the cut was lost. Suspected, not confirmed: the cut fell
-// between a purge by the hub's janitor (nats-server 2.9 rewrites files to purge) and the sync
-// that follows it. The fix must keep a purge from regressing the stream's sequence, or let the
-// positions tell a regressed stream apart.
-TEST_CASE("power cut at the hub, durability sync: nothing acknowledged is lost, nothing doubled" *
-          doctest::may_fail()) {
+// (80 runs of the two sync cases under load lost and doubled nothing, after the janitor's purges
+// were made whole-block and never emptying; before, 2 of about 14 lost every record after the cut:
+// the stream came back empty at sequence 0 and the sink took new batches for replays.)
+TEST_CASE("power cut at the hub, durability sync: nothing acknowledged is lost, nothing doubled") {
   auto r = power_cut_at_hub("sync");
   CHECK(r.published > 0);
   // The hub's receiver ran with the setting on, before the cut and after it.
@@ -150,9 +144,7 @@ TEST_CASE("power cut at the hub, durability sync: nothing acknowledged is lost, 
 // On ext4 the consumers' state files (rewritten whole: truncate, write, close) reach the disk
 // within seconds while the tail of the stream's block file (appended) does not: after the cut a
 // consumer can be ahead of its stream.
-// Same known gap as above.
-TEST_CASE("power cut at the hub on an ext4-like disk, durability sync: nothing acknowledged is lost" *
-          doctest::may_fail()) {
+TEST_CASE("power cut at the hub on an ext4-like disk, durability sync: nothing acknowledged is lost") {
   auto r = power_cut_at_hub("sync", true);
   CHECK(r.published > 0);
   CHECK(r.synced_runs == 2);
