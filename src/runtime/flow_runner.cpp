@@ -151,29 +151,41 @@ bool FlowRunner::deploy_topology(std::string& error) {
   // tail). Such a consumer would skip the sequences the stream now hands out again: it is made
   // anew from where the stream and its acknowledgements agree.
   auto stream_now = bus::stream_info(js->raw(), shared_.stream);
-  // A stream that came back empty and shorter has forgotten its last sequence too (nats-server
-  // 2.9 keeps an emptied stream's last sequence in an index file it does not fsync): it would
+  // A stream that came back shorter than its consumers were delivered (after a power cut) would
   // hand out again sequences its readers already handled, and sinks would take the new records
-  // for replays. Its next sequence is moved past the highest any consumer was delivered.
+  // for replays. When every consumer of the stream has handled everything the stream still holds
+  // (an emptied stream, whose last sequence nats-server 2.9 keeps in an index file it does not
+  // fsync, always qualifies), the stream's next sequence is moved past the highest any consumer
+  // was delivered: nothing is removed that a reader still needs.
   std::uint64_t renumbered_from = 0;
-  if (stream_now && stream_now->messages == 0) {
+  if (stream_now && names) {
     std::uint64_t delivered = 0;
-    for (const auto& stage : shared_.plan.stages)
-      for (const auto& up : stage.upstreams)
-        if (auto info = bus::consumer_info(js->raw(), shared_.stream, up.durable))
-          delivered = std::max(delivered, info->delivered_stream_seq);
-    if (delivered > stream_now->last_seq) {
+    bool handled = true;
+    for (const auto& name : names.value()) {
+      auto info = bus::consumer_info(js->raw(), shared_.stream, name);
+      if (!info) {
+        handled = false;
+        continue;
+      }
+      delivered = std::max(delivered, info->delivered_stream_seq);
+      if (info->ack_floor_stream_seq < stream_now->last_seq &&
+          (info->num_pending > 0 || info->num_ack_pending > 0))
+        handled = false;
+    }
+    if ((handled || stream_now->messages == 0) && delivered > stream_now->last_seq) {
       if (auto p = bus::purge_stream(js->raw(), shared_.stream, "", delivered + 1); !p.ok()) {
-        error = "stream " + shared_.stream + " came back empty at sequence " +
+        error = "stream " + shared_.stream + " came back at sequence " +
                 std::to_string(stream_now->last_seq) + " and cannot be moved past " +
                 std::to_string(delivered) + ": " + p.text();
         return false;
       }
       renumbered_from = delivered + 1;
       spdlog::warn(
-          "[{}] stream {} came back empty at sequence {} while its consumers were delivered up to {} (as "
-          "after a power cut): it goes on from sequence {}",
-          shared_.flow.name, shared_.stream, stream_now->last_seq, delivered, renumbered_from);
+          "[{}] stream {} came back {}at sequence {} while its consumers were delivered up to {} (as after a "
+          "power "
+          "cut), and they handled all it holds: it goes on from sequence {}",
+          shared_.flow.name, shared_.stream, stream_now->messages == 0 ? "empty " : "", stream_now->last_seq,
+          delivered, renumbered_from);
     }
   }
   for (const auto& stage : shared_.plan.stages) {
