@@ -3,14 +3,19 @@
 #   packaging/dev.sh run    install what is missing, build, run the engine (embedded nats-server, flows/)
 #   packaging/dev.sh test   install what is missing, build, run the whole test suite (meson test),
 #                           the fuzz targets 20 s each (FUZZ=<seconds>|none), then the arm64 cross
-#                           build's unit tests under qemu (CROSS=none skips it)
-#   packaging/dev.sh asan   the unit tests under AddressSanitizer + UBSan
+#                           build's unit tests under qemu (CROSS=none skips it), then, with
+#                           SANITIZERS="asan tsan" (or one), the unit and integration tests under them
+#   packaging/dev.sh asan   the unit and integration tests under AddressSanitizer + UBSan (build-asan)
+#   packaging/dev.sh tsan   the unit and integration tests under ThreadSanitizer (build-tsan)
 #   packaging/dev.sh fuzz [seconds]  the libFuzzer targets, each for `seconds` (default 20), built
 #                           with clang in build-fuzz (tests/fuzz/README.md)
 #   packaging/dev.sh build  install what is missing and build
 # BUILD_DIR (default: build) and BUILD_TYPE (default: debugoptimized) may be set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache serves a clone in another directory too (its debug info then names the directory of
+# the build that filled the cache).
+export CCACHE_NOHASHDIR=1
 
 source packaging/lib.sh
 # What builds the engine (packaging/build-packages.txt), then what the tests need.
@@ -24,6 +29,7 @@ install_missing() { apt_install_missing "${packages[@]}"; }
 dockerfile_utils=dockerfile-utils@0.16.3
 install_test_tools() {
   command -v docker-compose >/dev/null || apt_install_missing docker-compose
+  command -v clang-tidy >/dev/null || apt_install_missing clang-tidy
   command -v npm >/dev/null || apt_install_missing npm
   if [ ! -x .cache/tools/node_modules/.bin/dockerfile-utils ]; then
     echo "dev.sh: installing $dockerfile_utils into .cache/tools"
@@ -42,6 +48,45 @@ build() {
   fi
   ninja -C "$dir"
 }
+
+# The unit and integration suites under one sanitizer, in a build dir of its own (build-asan,
+# build-tsan) configured with -Dtests=integration (no benchmarks). The integration tests run that
+# dir's weir (WEIR_BIN), so the engine is sanitized too; a report in an engine's log fails the
+# test that started it (tests/support/child_process.cpp). Suppressions: tests/sanitizers/.
+# Extra arguments go to meson test. A subshell, so the *SAN_OPTIONS stay here.
+sanitized_tests() (
+  local kind=$1 supp="$PWD/tests/sanitizers" setup=() wrap=() multiplier
+  shift
+  case "$kind" in
+    asan)
+      # UB fails the test (not recoverable), a leak at exit too; abort_on_error ends every report
+      # in SIGABRT, so a test that expects exit status 1 from weir cannot take a report for it.
+      setup=(-Db_sanitize=address,undefined -Dcpp_args=-fno-sanitize-recover=undefined)
+      export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:check_initialization_order=1:strict_init_order=1"
+      export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1"
+      export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
+      multiplier=3
+      ;;
+    tsan)
+      # A race is reported and the run goes on (every race of a test in one run); the process
+      # then exits with 66, which fails the test.
+      setup=(-Db_sanitize=thread)
+      export TSAN_OPTIONS="second_deadlock_stack=1:suppressions=$supp/tsan.supp:print_suppressions=0"
+      multiplier=10
+      # GCC 12's TSan cannot map its shadow memory when the kernel randomizes mmap with more
+      # than 28 bits ("FATAL: ThreadSanitizer: unexpected memory mapping"): run without ASLR there.
+      if [ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 28)" -gt 28 ]; then
+        wrap=(setarch "$(uname -m)" -R)
+      fi
+      ;;
+  esac
+  # Not -Werror: GCC 12 warns falsely once the sanitizers are on (-Wmaybe-uninitialized inside
+  # <regex>, -Wtsan on atomic_thread_fence); the regular build keeps warnings as errors.
+  BUILD_DIR="build-$kind" WERROR=false build -Dtests=integration -Db_lundef=false "${setup[@]}"
+  echo "dev.sh: the unit and integration tests under $kind"
+  "${wrap[@]}" meson test -C "build-$kind" --suite unit --suite integration --print-errorlogs \
+    --timeout-multiplier "$multiplier" "$@"
+)
 
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
@@ -69,15 +114,17 @@ case "$cmd" in
       [ "$arch" = none ] && continue
       packaging/cross/build.sh "$arch" || status=1
     done
+    # Last, the sanitizer runs when asked for (SANITIZERS="asan tsan"): not by default yet, as they
+    # about double CI's time (README.md, Development).
+    for kind in ${SANITIZERS-none}; do
+      [ "$kind" = none ] && continue
+      sanitized_tests "$kind" || status=1
+    done
     exit "$status"
     ;;
-  asan)
+  asan|tsan)
     install_missing
-    BUILD_DIR="${BUILD_DIR:-build-asan}"
-    # Not -Werror here: GCC 12 warns falsely (-Wmaybe-uninitialized) inside <regex> once the
-    # sanitizers are on; the regular build keeps warnings as errors.
-    WERROR=false build -Db_sanitize=address,undefined -Db_lundef=false
-    exec meson test -C "$BUILD_DIR" --suite unit --print-errorlogs "$@"
+    sanitized_tests "$cmd" "$@"
     ;;
   fuzz)
     # Only what the fuzz build needs: the engine's libraries and clang with libFuzzer.
@@ -89,7 +136,7 @@ case "$cmd" in
     build
     ;;
   *)
-    sed -n '2,9p' "$0"
+    sed -n '2,12p' "$0"
     exit 2
     ;;
 esac

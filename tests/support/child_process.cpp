@@ -6,9 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -29,6 +32,8 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::string log_file, 
   envp.push_back(nullptr);
   int fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   REQUIRE(fd >= 0);
+  std::error_code ec;
+  log_start_ = std::filesystem::file_size(log_file_, ec);
   pid_ = ::fork();
   REQUIRE(pid_ >= 0);
   if (pid_ == 0) {
@@ -50,6 +55,7 @@ bool ChildProcess::running() {
   if (::waitpid(pid_, &status, WNOHANG) == pid_) {
     pid_ = -1;
     exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    reaped();
     return false;
   }
   return true;
@@ -61,6 +67,7 @@ void ChildProcess::kill9() {
   int status = 0;
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
+  reaped();
 }
 
 int ChildProcess::terminate(int timeout_ms) {
@@ -71,12 +78,27 @@ int ChildProcess::terminate(int timeout_ms) {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
+      reaped();
       return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   kill9();
   return -1;
+}
+
+// ASan, LSan and TSan reports name their sanitizer ("==12==ERROR: AddressSanitizer: ...",
+// "WARNING: ThreadSanitizer: data race"); UBSan's read "file:line:col: runtime error: ...".
+void ChildProcess::reaped() {
+  std::ifstream in(log_file_);
+  in.seekg(static_cast<std::streamoff>(log_start_));
+  const std::string out(std::istreambuf_iterator<char>(in), {});
+  auto at = std::min(out.find("Sanitizer: "), out.find(": runtime error: "));
+  if (at == std::string::npos) return;
+  at = out.rfind('\n', at);
+  at = at == std::string::npos ? 0 : at + 1;
+  FAIL_CHECK("a sanitizer report in the output of the child process (" << log_file_ << "):\n"
+                                                                       << out.substr(at, 8000));
 }
 
 std::string ChildProcess::log() const {

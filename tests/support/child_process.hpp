@@ -1,9 +1,12 @@
 // A child process for end-to-end tests: the real weir binary, output to a file, killed by the
-// test (SIGTERM or SIGKILL) and always reaped.
+// test (SIGTERM or SIGKILL) and always reaped. In the sanitizer builds (packaging/dev.sh asan,
+// tsan) the child is sanitized too: a report it wrote to its log fails the test once the child
+// is reaped, whether or not the test looks at its exit status (a killed engine has none).
 #pragma once
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -26,9 +29,12 @@ class ChildProcess {
   std::string log() const;
 
  private:
+  void reaped();
+
   pid_t pid_ = -1;
   int exit_status_ = -1;  // once reaped
   std::string log_file_;
+  std::uintmax_t log_start_ = 0;  // the log's size before this child (it may be appended to)
 };
 
 // The weir binary under test (WEIR_BIN, set by meson).

@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -27,6 +28,15 @@
 #include "common/websocket/wspp_config.hpp"
 
 namespace weir::ws::detail {
+
+// websocketpp 0.8.2's _htonll (every frame with a 64-bit length, and _ntohll on receive) sets a
+// function-local static on first use without synchronization, so two links taking their first
+// large frame at once race on it (ThreadSanitizer reported it in component_websocket_input).
+// Setting it once here, before any endpoint's io thread starts, orders it before every use.
+inline void order_websocketpp_statics() {
+  static std::once_flag once;
+  std::call_once(once, [] { (void)websocketpp::lib::net::_htonll(0); });
+}
 
 using Clock = std::chrono::steady_clock;
 using Hdl = websocketpp::connection_hdl;
@@ -40,6 +50,7 @@ class EndpointBase : public Endpoint {
 
   EndpointBase(EndpointOptions options, Handlers handlers)
       : options_(std::move(options)), handlers_(std::move(handlers)) {
+    order_websocketpp_statics();
     ws_.get_elog().set_prefix(options_.log_prefix);
     websocketpp::lib::error_code ec;
     ws_.init_asio(&ioc_, ec);  // fails only when called twice
@@ -50,13 +61,13 @@ class EndpointBase : public Endpoint {
     ws_.set_close_handler([this](Hdl h) { handle_close(h); });
     ws_.set_fail_handler([this](Hdl h) { handle_fail(h); });
     ws_.set_message_handler([this](Hdl h, MessagePtr msg) { handle_message(h, msg); });
-    ws_.set_ping_handler([this](Hdl h, std::string) {
+    ws_.set_ping_handler([this](Hdl h, const std::string&) {
       touch_rx(h);
       return true;  // websocketpp answers with a pong
     });
-    ws_.set_pong_handler([this](Hdl h, std::string) { touch_rx(h); });
+    ws_.set_pong_handler([this](Hdl h, const std::string&) { touch_rx(h); });
     if constexpr (Config::tls) {
-      ws_.set_tls_init_handler([this](Hdl) { return tls_ctx_; });
+      ws_.set_tls_init_handler([this](const Hdl&) { return tls_ctx_; });
     }
   }
 
@@ -144,7 +155,7 @@ class EndpointBase : public Endpoint {
   // A connection that had been open closed (after on_close).
   virtual void role_closed(const Conn& c) = 0;
 
-  ConnId add_conn(Hdl h) {
+  ConnId add_conn(const Hdl& h) {
     ConnId id = next_id_++;
     conns_[id].hdl = h;
     ids_[h] = id;
@@ -219,14 +230,14 @@ class EndpointBase : public Endpoint {
     }
   }
 
-  std::pair<ConnId, Conn*> find_hdl(Hdl h) {
+  std::pair<ConnId, Conn*> find_hdl(const Hdl& h) {
     auto it = ids_.find(h);
     if (it == ids_.end()) return {0, nullptr};
     return {it->second, &conns_.at(it->second)};
   }
 
   // Forgets the connection; returns its state (hdl expired when unknown).
-  std::pair<ConnId, Conn> take(Hdl h) {
+  std::pair<ConnId, Conn> take(const Hdl& h) {
     auto it = ids_.find(h);
     if (it == ids_.end()) return {0, Conn()};
     ConnId id = it->second;
