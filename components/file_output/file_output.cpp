@@ -87,7 +87,7 @@ class FileOutput final : public sdk::Output {
     if (fd_ < 0) {
       if (auto st = open_file(); !st) return st;
     }
-    constexpr std::size_t kChunk = 256 * 1024;
+    constexpr std::size_t chunk_bytes = 256 * 1024;
     for (const auto& r : records) {
       line_.clear();
       sdk::write_json(line_, r.value);
@@ -101,7 +101,7 @@ class FileOutput final : public sdk::Output {
       if (config_.fsync == Fsync::always) {
         if (auto st = drain(); !st) return st;
         if (auto st = sync(); !st) return st;
-      } else if (buffer_.size() >= kChunk) {
+      } else if (buffer_.size() >= chunk_bytes) {
         if (auto st = drain(); !st) return st;
       }
     }

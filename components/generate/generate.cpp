@@ -146,13 +146,13 @@ struct OpInfo {
   Op op;
   const char* usage;
 };
-constexpr OpInfo kOps[] = {{"seq", Op::seq, "{{seq}}"},
-                           {"now", Op::now, "{{now}}"},
-                           {"now_ms", Op::now_ms, "{{now_ms}}"},
-                           {"rand", Op::rand, "{{rand 1 10}}"},
-                           {"randf", Op::randf, "{{randf 0 100}}"},
-                           {"pick", Op::pick, "{{pick a b c}}"},
-                           {"uuid", Op::uuid, "{{uuid}}"}};
+constexpr OpInfo ops_table[] = {{"seq", Op::seq, "{{seq}}"},
+                                {"now", Op::now, "{{now}}"},
+                                {"now_ms", Op::now_ms, "{{now_ms}}"},
+                                {"rand", Op::rand, "{{rand 1 10}}"},
+                                {"randf", Op::randf, "{{randf 0 100}}"},
+                                {"pick", Op::pick, "{{pick a b c}}"},
+                                {"uuid", Op::uuid, "{{uuid}}"}};
 
 template <class N>
 bool parse_number(std::string_view s, N& out) {
@@ -170,7 +170,7 @@ bool parse_placeholder(std::string_view body, std::size_t offset, Placeholder& o
     while (i < body.size() && body[i] != ' ' && body[i] != '\t') ++i;
     if (i > start) words.push_back(body.substr(start, i - start));
   }
-  auto fail = [&](std::string message, std::string hint = {}) {
+  auto fail = [&](const std::string& message, std::string hint = {}) {
     c.diags.error(c.pointer, "bad_template",
                   message + " at column " + std::to_string(offset + 1) + " of the string", std::move(hint),
                   static_cast<int>(offset));
@@ -179,7 +179,7 @@ bool parse_placeholder(std::string_view body, std::size_t offset, Placeholder& o
   if (words.empty()) return fail("empty placeholder {{}}", "use one of {{seq}}, {{now}}, {{rand 1 10}}");
   const OpInfo* info = nullptr;
   std::vector<std::string> names;
-  for (const auto& o : kOps) {
+  for (const auto& o : ops_table) {
     if (words[0] == o.name) info = &o;
     names.emplace_back(o.name);
   }
@@ -317,7 +317,7 @@ class Generate final : public sdk::Input {
   // does not add up; after a stall (backpressure) the schedule restarts rather than bursting.
   void run(sdk::InputSink& sink) override {
     using clock = std::chrono::steady_clock;
-    constexpr std::size_t kBatch = 256;
+    constexpr std::size_t batch_records = 256;
     auto due = clock::now();
     std::size_t batched = 0;
     for (std::uint64_t seq = 0; count_ == 0 || seq < count_; ++seq) {
@@ -332,7 +332,7 @@ class Generate final : public sdk::Input {
       }
       Tick tick{seq, std::chrono::system_clock::now(), rng_};
       if (!sink.push(sdk::Record{{}, template_->render(tick)})) break;
-      if (interval_ > 0ns || ++batched == kBatch) {
+      if (interval_ > 0ns || ++batched == batch_records) {
         sink.flush();
         batched = 0;
       }

@@ -51,7 +51,7 @@ ApiCommands::ApiCommands(CLI::App& cli) : state_(std::make_unique<State>()) {
   auto& s = *state_;
   s.health = cli.add_subcommand("health", "Ask a running engine whether it is ready; exit 0 ready, 1 not");
   s.health->add_option("-c,--config", s.config_file,
-                       std::string(config::kConfigFlagHelp) + "; its http.listen is the address");
+                       std::string(config::config_flag_help) + "; its http.listen is the address");
   s.health->add_option("--api", s.api, "API address HOST:PORT (overrides the config)");
   s.health->add_flag("-q,--quiet", s.quiet, "Print nothing; only the exit code");
 
@@ -59,7 +59,7 @@ ApiCommands::ApiCommands(CLI::App& cli) : state_(std::make_unique<State>()) {
   s.tap->add_option("flow", s.flow, "Flow name")->required();
   s.tap->add_option("component", s.target, "COMPONENT or COMPONENT.PORT (default port: out)")->required();
   s.tap->add_option("-c,--config", s.config_file,
-                    std::string(config::kConfigFlagHelp) + "; its http.listen is the address");
+                    std::string(config::config_flag_help) + "; its http.listen is the address");
   s.tap->add_option("--api", s.api, "API address HOST:PORT (overrides the config)");
   s.tap->add_option("-n,--count", s.count, "Stop after this many records (0: until Ctrl-C)");
 }

@@ -57,7 +57,7 @@ int print_reference() {
 CLI::App* add_config_command(CLI::App& cli, ConfigOptions& options) {
   auto* cmd = cli.add_subcommand(
       "config", "Print the engine config in effect (file, then WEIR_* variables; secrets masked)");
-  cmd->add_option("-c,--config", options.config_file, config::kConfigFlagHelp);
+  cmd->add_option("-c,--config", options.config_file, config::config_flag_help);
   cmd->add_flag("--reference", options.reference,
                 "Print every option with its variable, flag and default (Markdown)");
   return cmd;

@@ -183,7 +183,7 @@ DlqCommand::DlqCommand(CLI::App& cli) : state_(std::make_unique<State>()) {
   dlq->require_subcommand(1);
   auto add_common = [&](CLI::App* cmd) {
     cmd->add_option("flow", s.flow, "Flow name")->required();
-    cmd->add_option("-c,--config", s.options.config_file, config::kConfigFlagHelp);
+    cmd->add_option("-c,--config", s.options.config_file, config::config_flag_help);
     cmd->add_option("--nats-url", s.options.nats_url,
                     "NATS URL (overrides the config; empty: the embedded server on 127.0.0.1)");
     cmd->add_flag("--json", s.as_json, "Machine-readable output");

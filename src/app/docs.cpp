@@ -80,7 +80,7 @@ std::string component_list(const registry::Registry& registry) {
     name.resize(std::max<std::size_t>(name.size(), 18), ' ');
     std::string kind = kind_text(info.kind);
     kind.resize(10, ' ');
-    out += name + " " + kind + " " + info.summary + "\n";
+    out.append(name).append(" ").append(kind).append(" ").append(info.summary).append("\n");
   }
   return out;
 }

@@ -203,7 +203,7 @@ FlowsCommand::FlowsCommand(CLI::App& cli) : state_(std::make_unique<State>()) {
   auto* flows = cli.add_subcommand("flows", "Deployed flow revisions (data_dir/weir.db): history, rollback");
   flows->require_subcommand(1);
   auto add_config_options = [&](CLI::App* cmd) {
-    cmd->add_option("-c,--config", s.options.config_file, config::kConfigFlagHelp);
+    cmd->add_option("-c,--config", s.options.config_file, config::config_flag_help);
     cmd->add_option("--flows", s.options.flows_dir, "Flows directory (overrides the config)");
     cmd->add_option("--data-dir", s.options.data_dir, "Data directory (overrides the config)");
   };

@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
 
   app::RunOptions run;
   auto* run_cmd = cli.add_subcommand("run", "Run the engine and deploy the flows in the flows dir");
-  run_cmd->add_option("-c,--config", run.config_file, config::kConfigFlagHelp);
+  run_cmd->add_option("-c,--config", run.config_file, config::config_flag_help);
   run_cmd->add_option("--flows", run.flows_dir, "Flows directory (overrides the config)");
   run_cmd->add_option("--data-dir", run.data_dir, "Data directory (overrides the config)");
   run_cmd->add_option("--nats-url", run.nats_url, "NATS URL; empty starts an embedded nats-server");

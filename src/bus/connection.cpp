@@ -124,6 +124,7 @@ Result<std::unique_ptr<Connection>> Connection::connect(const ConnectOptions& o,
   std::unique_ptr<natsOptions, void (*)(natsOptions*)> guard(opts, natsOptions_Destroy);
 
   std::vector<const char*> url_ptrs;
+  url_ptrs.reserve(urls.size());
   for (const auto& u : urls) url_ptrs.push_back(u.c_str());
   auto cb = std::make_unique<Callbacks>();
   cb->name = o.name;

@@ -69,6 +69,7 @@ pid_t NatsServerProcess::spawn(std::string& error) {
   }
   args.insert(args.end(), opt_.extra_args.begin(), opt_.extra_args.end());
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 

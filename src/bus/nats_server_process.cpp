@@ -44,7 +44,7 @@ std::optional<std::string> find_executable(const std::string& name) {
   std::string dir;
   while (std::getline(ss, dir, ':')) {
     if (dir.empty()) continue;
-    const std::string candidate = dir + "/" + name;
+    const std::string candidate = std::string(dir).append("/").append(name);
     if (is_executable(candidate)) return candidate;
   }
   return std::nullopt;

@@ -58,6 +58,7 @@ ConsumerSpec normalized(ConsumerSpec s) {
 
 bool same_stream(const jsStreamConfig& c, const StreamSpec& s) {
   std::vector<std::string> have;
+  have.reserve(static_cast<std::size_t>(c.SubjectsLen));
   for (int i = 0; i < c.SubjectsLen; ++i) have.emplace_back(c.Subjects[i]);
   return sorted(have) == sorted(s.subjects) && c.Retention == to_nats(s.retention) &&
          c.MaxBytes == s.max_bytes && c.MaxAge == s.max_age.count() && c.MaxMsgSize == s.max_msg_size &&

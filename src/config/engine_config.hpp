@@ -82,7 +82,7 @@ struct LoadResult {
 using Getenv = std::function<const char*(const char*)>;
 
 // The --config help every command shows.
-inline constexpr const char* kConfigFlagHelp =
+inline constexpr const char* config_flag_help =
     "Engine config file (default: $WEIR_CONFIG, else config/weir.json if present)";
 
 // A larger engine config file is refused unread (io_error), like a flow file over its limit.

@@ -320,7 +320,7 @@ std::variant<http::Response, http::Upgrade> Api::upgrade(const http::Request& re
   auto* engine = ctx_.engine;
   auto state = std::make_shared<TapSession>();
   http::Upgrade up;
-  up.on_open = [engine, state, t = *target](std::shared_ptr<http::WsChannel> ch) {
+  up.on_open = [engine, state, t = *target](const std::shared_ptr<http::WsChannel>& ch) {
     std::weak_ptr<http::WsChannel> weak = ch;
     state->channel = ch;
     std::string err;

@@ -82,8 +82,8 @@ class Engine {
                                       const std::string& port, std::string* error) const;
   // Subscribes `sink` to a port's records (sampled, never blocking the flow); `on_end` runs when
   // the flow is redeployed whole or removed, which ends the tap. Null with *error on failure.
-  std::unique_ptr<TapHandle> tap(const TapTarget& target, TapHub::Sink sink, std::function<void()> on_end,
-                                 std::string* error);
+  std::unique_ptr<TapHandle> tap(const TapTarget& target, const TapHub::Sink& sink,
+                                 const std::function<void()>& on_end, std::string* error);
   // Every running flow's consumer lag, asked from JetStream now (one request per consumer).
   std::vector<ConsumerLag> consumer_lag() const;
 

@@ -18,8 +18,8 @@ std::optional<TapTarget> Engine::tap_target(const std::string& flow, const std::
   return t;
 }
 
-std::unique_ptr<TapHandle> Engine::tap(const TapTarget& target, TapHub::Sink sink,
-                                       std::function<void()> on_end, std::string* error) {
+std::unique_ptr<TapHandle> Engine::tap(const TapTarget& target, const TapHub::Sink& sink,
+                                       const std::function<void()>& on_end, std::string* error) {
   std::lock_guard lock(mu_);
   auto it = runners_.find(target.flow);
   if (it == runners_.end()) {

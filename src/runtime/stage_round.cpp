@@ -163,12 +163,9 @@ void StageRound::route(std::size_t member, std::size_t port, sdk::Record&& rec, 
     dead_[member].add(rec);
     if (dead_reason_[member].empty()) dead_reason_[member] = reason;
   }
-  for (std::size_t i = 0; i < r.local.size(); ++i) {
-    if (i + 1 == r.local.size())
-      process(r.local[i], std::move(rec));
-    else
-      process(r.local[i], sdk::Record(rec));
-  }
+  // Each local reader but the last gets a copy; the last takes the record.
+  for (std::size_t i = 0; i + 1 < r.local.size(); ++i) process(r.local[i], sdk::Record(rec));
+  if (!r.local.empty()) process(r.local.back(), std::move(rec));
 }
 
 void StageRound::publish_chunk(std::size_t member, std::size_t port) {

@@ -19,7 +19,7 @@
 
 // nats.c's handle type, so components that talk to NATS can use the engine's connection without
 // this header pulling in nats.h.
-typedef struct __natsConnection natsConnection;
+typedef struct __natsConnection natsConnection;  // NOLINT(bugprone-reserved-identifier): nats.c's name
 
 namespace weir::sdk {
 

@@ -43,10 +43,10 @@ template <class T>
 class ObjectSpec {
  public:
   template <class M>
-  ObjectSpec& field(std::string name, M T::*member, FieldOpts opts = {}) {
+  ObjectSpec& field(const std::string& name, M T::*member, const FieldOpts& opts = {}) {
     Field f;
-    f.name = std::move(name);
-    f.opts = std::move(opts);
+    f.name = name;
+    f.opts = opts;
     f.parse = [member](const boost::json::value& v, T& out, ParseCtx& c, const FieldOpts& o) {
       return Codec<M>::parse(v, out.*member, c, o);
     };
