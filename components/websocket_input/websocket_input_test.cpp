@@ -206,13 +206,16 @@ TEST_CASE("websocket_input: with content text a frame becomes a JSON string as i
 
 TEST_CASE(
     "websocket_input: bad raw records go to the error port with a reason, as records that read back as JSON: "
-    "binary garbage, a number beyond a double, 10,000 nested brackets, binary in content text") {
+    "binary garbage, a number beyond a double, 10,000 nested brackets, a record over 1 MiB, binary in "
+    "content "
+    "text") {
   for (const std::string content : {"json", "text"}) {
     TempDir dir{"weir-ws-in"};
     const auto port = free_port();
-    auto p =
-        parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" + std::to_string(port) +
-                                            R"(", "content": ")" + content + R"("})");
+    // Frames up to 4 MiB are taken, so that a record over the record parser's 1 MiB reaches it.
+    auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" +
+                                                 std::to_string(port) + R"(", "content": ")" + content +
+                                                 R"(", "max_frame_size": "4MiB"})");
     auto input = create<sdk::Input>(p, sdk::Context{"f", "in", "[f/in]", nullptr, dir.path()});
     REQUIRE(input->start().is_ok());
     ThreadSafeSink sink;
@@ -224,9 +227,10 @@ TEST_CASE(
       if (content == "json") {
         a.send(R"({"v": 1e999})");
         a.send(std::string(10000, '[') + std::string(10000, ']'));
+        a.send(R"({"big": ")" + std::string(1536 * 1024, 'x') + R"("})");
       }
       a.send(R"({"ok": 1})");
-      const std::size_t bad = content == "json" ? 3 : 1;
+      const std::size_t bad = content == "json" ? 4 : 1;
       CHECK(wait_until(
           [&] { return sink.locked([&] { return sink.pushed.size() == 1 && sink.failed.size() == bad; }); },
           10s));
@@ -249,6 +253,7 @@ TEST_CASE(
         CHECK(sink.failed[1].second.find("number out of range of a double at \"/v\"") != std::string::npos);
         CHECK(sink.failed[1].first.value == boost::json::value(R"({"v": 1e999})"));
         CHECK(sink.failed[2].second == "invalid JSON: nesting deeper than 64 levels");
+        CHECK(sink.failed[3].second == "record of 1572875 bytes, more than the limit of 1048576");
       } else {
         CHECK(sink.failed[0].second == "not UTF-8 text");
       }

@@ -142,7 +142,7 @@ TEST_CASE("websocket_output: batches are confirmed after the receiver stored the
                 r2.callback(id));
   }
   REQUIRE(wait_until([&] { return r2.count() == 3; }, 10s));
-  for (auto& [id, st] : r2.done) CHECK_MESSAGE(st.is_ok(), id);
+  for (auto& entry : r2.done) CHECK_MESSAGE(entry.second.is_ok(), entry.first);
   rx.sink.locked([&] {
     REQUIRE(rx.sink.batches.size() == 8);
     CHECK(rx.sink.batches[5].id == rx.sink.batches[3].id);

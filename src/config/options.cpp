@@ -159,9 +159,10 @@ Problem bad_choice(std::string_view text, const std::array<std::string_view, N>&
 }
 
 Problem out_of_range(const Option& o, std::string_view got) {
-  return {"out_of_range",
-          "must be " + std::to_string(o.min) + ".." + std::to_string(o.max) + ", got " + std::string(got),
-          ""};
+  // `got` holds digits, but a value from the environment or a shell may go on with anything.
+  std::string message = "must be " + std::to_string(o.min) + ".." + std::to_string(o.max) + ", got ";
+  if (sdk::append_escaped(message, got, sdk::quote_max_chars) < got.size()) message += "…";
+  return {"out_of_range", std::move(message), ""};
 }
 
 }  // namespace

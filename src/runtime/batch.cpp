@@ -18,6 +18,28 @@ void BatchWriter::add(const sdk::Record& rec) {
   body_ += '\n';
 }
 
+BatchWriter::Added BatchWriter::add(const sdk::Record& rec, std::size_t max_body) {
+  const std::size_t before = body_.size();
+  body_ += rec.id;
+  body_ += ' ';
+  sdk::write_json(body_, rec.value);
+  body_ += '\n';
+  const std::size_t line = body_.size() - before;
+  Added result = Added::added;
+  if (line > max_body || line - rec.id.size() - 2 > sdk::record_max_bytes)
+    result = Added::too_large;
+  else if (body_.size() > max_body)
+    result = Added::full;
+  if (result != Added::added) {
+    body_.resize(before);
+    return result;
+  }
+  if (count_ == 0) first_id_ = rec.id;
+  last_id_ = rec.id;
+  ++count_;
+  return result;
+}
+
 void BatchWriter::add_raw(std::string_view id, std::string_view json) {
   if (count_ == 0) first_id_ = id;
   last_id_ = id;

@@ -12,9 +12,21 @@
 
 namespace weir::runtime {
 
+// What one message body may hold when the server's max_payload is `max_payload`: the rest is
+// room for the headers weir and NATS add (ids, positions, a dead letter's reason).
+constexpr std::size_t max_body_bytes(std::size_t max_payload) {
+  constexpr std::size_t header_room = 4096;
+  return max_payload > 2 * header_room ? max_payload - header_room : max_payload / 2;
+}
+
 class BatchWriter {
  public:
   void add(const sdk::Record& rec);
+  // add(), held to a message body of `max_body` bytes: `full` when the batch would outgrow it
+  // (publish the batch, then add again), `too_large` when the record alone would (or it is over
+  // the record limit every reader holds it to). Both leave the batch as it was.
+  enum class Added { added, full, too_large };
+  Added add(const sdk::Record& rec, std::size_t max_body);
   // `json` must be one valid compact JSON text without newlines.
   void add_raw(std::string_view id, std::string_view json);
   void clear();

@@ -51,6 +51,10 @@ FlowRunner::FlowRunner(flow::Flow flow, bus::Connection& conn, std::filesystem::
   shared_.flow = std::move(flow);
   shared_.plan = graph::make_plan(shared_.flow);
   shared_.conn = &conn;
+  // The server's max_payload bounds every message the flow publishes (0 while not connected:
+  // the default of nats-server then).
+  if (const auto max = conn.raw() ? natsConnection_GetMaxPayload(conn.raw()) : 0; max > 0)
+    shared_.max_body = max_body_bytes(static_cast<std::size_t>(max));
   shared_.stream = graph::stream_name(shared_.flow.name);
   shared_.dlq_subject = graph::dead_letter_subject(shared_.flow.name);
   shared_.counters = std::make_unique<ComponentCounters[]>(shared_.flow.components.size());

@@ -10,6 +10,8 @@
 #include "bus/pull_consumer.hpp"
 #include "bus/topology.hpp"
 #include "core/hash.hpp"
+#include "sdk/base/json_write.hpp"
+#include "sdk/base/record_json.hpp"
 
 namespace weir::runtime {
 
@@ -47,6 +49,30 @@ void StageStop::request(std::chrono::milliseconds drain) {
 bool StageStop::past_drain_deadline() const {
   if (shared_.stopping() && shared_.past_drain_deadline()) return true;
   return stop_.load() && std::chrono::steady_clock::now().time_since_epoch().count() > deadline_ns_.load();
+}
+
+std::string oversize_reason(std::size_t bytes, std::size_t max_body) {
+  return "record of " + std::to_string(bytes) + " bytes, more than the limit of " +
+         std::to_string(std::min(max_body, sdk::record_max_bytes)) +
+         " (the NATS server's max_payload, less " + "room for headers, bounds a message)";
+}
+
+sdk::Record oversize_error_record(const FlowShared& shared, std::size_t component, sdk::Record&& rec,
+                                  std::string& reason) {
+  const std::string text = sdk::to_json(rec.value);
+  reason = oversize_reason(text.size(), shared.max_body);
+  return error_record(shared, component, sdk::Record{std::move(rec.id), sdk::raw_record_value(text, reason)},
+                      reason);
+}
+
+bool cut_error_record(sdk::Record& err, std::size_t max_body) {
+  auto* env = err.value.if_object();
+  if (env == nullptr) return false;
+  auto* inner = env->if_contains("record");
+  if (inner == nullptr || (inner->is_object() && inner->as_object().contains("raw_bytes"))) return false;
+  const std::string text = sdk::to_json(*inner);
+  *inner = sdk::raw_record_value(text, oversize_reason(text.size(), max_body));
+  return true;
 }
 
 sdk::Record error_record(const FlowShared& shared, std::size_t component, sdk::Record&& rec,

@@ -57,6 +57,9 @@ struct FlowShared {
   bus::Connection* conn = nullptr;
   std::string stream;
   std::string dlq_subject;
+  // What one published batch body may hold: the server's max_payload less room for headers
+  // (max_body_bytes). Read from the connection at deploy.
+  std::size_t max_body = max_body_bytes(1024 * 1024);
   std::vector<std::unique_ptr<sdk::Component>> components;  // by component index
   std::unique_ptr<ComponentCounters[]> counters;            // by component index
   std::shared_ptr<TapHub> taps;                             // live taps on component ports
@@ -110,6 +113,17 @@ class StageStop {
   std::atomic<bool> stop_{false};
   std::atomic<std::int64_t> deadline_ns_{0};
 };
+
+// Why a record goes to the error port when no message could carry it: "record of N bytes, more
+// than the limit of M" (M: what a message body holds, at most the record limit of every reader).
+std::string oversize_reason(std::size_t bytes, std::size_t max_body);
+// A record no message could carry, as the error record that takes its place: its value kept as
+// its head with its size (sdk::raw_record_value). `reason` is set.
+sdk::Record oversize_error_record(const FlowShared& shared, std::size_t component, sdk::Record&& rec,
+                                  std::string& reason);
+// An error record no message could carry: its `record` cut to its head. False when it was cut
+// already (only a max_payload far below nats-server's default makes that too large).
+bool cut_error_record(sdk::Record& err, std::size_t max_body);
 
 // The record an error port carries: the original record plus why it failed.
 sdk::Record error_record(const FlowShared& shared, std::size_t component, sdk::Record&& rec,

@@ -5,6 +5,8 @@
 
 #include "bus/topology.hpp"
 #include "core/hash.hpp"
+#include "sdk/base/json_write.hpp"
+#include "sdk/base/record_json.hpp"
 
 namespace weir::runtime {
 
@@ -271,14 +273,66 @@ bool InputStage::push_batch(sdk::Batch&& batch, std::function<void()> on_durable
     std::string position;
     if (!batch.source.empty())
       position = log_->publishing(subject_index_[0], batch.source, batch.position, batch.position);
-    auto st = publish_batch(*pub_, port.subject, batch.body, batch.records,
-                            derive_id(batch.id, decl.id, decl.info->outputs[0].name), position);
-    if (!st.ok()) spdlog::debug("{} publish: {}", prefix_, st.text());  // retried in settle()
-    ++inflight_batches_;
+    const auto id = derive_id(batch.id, decl.id, decl.info->outputs[0].name);
+    if (batch.body.size() <= shared_.max_body) {
+      auto st = publish_batch(*pub_, port.subject, batch.body, batch.records, id, position);
+      if (!st.ok()) spdlog::debug("{} publish: {}", prefix_, st.text());  // retried in settle()
+      ++inflight_batches_;
+    } else {
+      publish_split(batch.body, id, position);
+    }
   }
   if (on_durable) inflight_callbacks_.push_back(std::move(on_durable));
   if (inflight_batches_ >= static_cast<std::size_t>(shared_.flow.settings.publish_window)) settle_inflight();
   return true;
+}
+
+void InputStage::publish_split(std::string_view body, const std::string& id, const std::string& position) {
+  // A batch received whole (a bridge frame may be larger than a message here): published in
+  // pieces at line boundaries, with ids derived from the batch's, so that a batch sent again
+  // after a crash makes the same pieces. The position goes with the last piece: until it is
+  // stored, the batch counts as not stored, and its pieces stored before are dropped as
+  // duplicates when it comes again. A line that no message could carry goes to the error port.
+  const auto& subject = stage_.members.front().ports[0].subject;
+  std::size_t piece = 0, start = 0, lines = 0, pos = 0;
+  auto publish = [&](std::size_t end, bool last) {
+    // The last piece is published even when empty (a batch ending in a line too large for any
+    // message): it carries the position.
+    if (end > start || last) {
+      auto st = publish_batch(*pub_, subject, body.substr(start, end - start), lines,
+                              id + "#" + std::to_string(piece++), last ? position : std::string());
+      if (!st.ok()) spdlog::debug("{} publish: {}", prefix_, st.text());  // retried in settle()
+      ++inflight_batches_;
+    }
+    start = end;
+    lines = 0;
+  };
+  while (pos < body.size()) {
+    auto end = body.find('\n', pos);
+    end = end == std::string_view::npos ? body.size() : end + 1;
+    if (end - pos > shared_.max_body) {
+      publish(pos, false);
+      auto line = body.substr(pos, end - pos);
+      if (line.back() == '\n') line.remove_suffix(1);
+      const auto space = line.find(' ');
+      const auto json = space == std::string_view::npos ? line : line.substr(space + 1);
+      const std::string reason = oversize_reason(json.size(), shared_.max_body);
+      shared_.counters[component_].errors++;
+      auto err =
+          error_record(shared_, component_,
+                       sdk::Record{std::string(line.substr(0, space == std::string_view::npos ? 0 : space)),
+                                   sdk::raw_record_value(json, reason)},
+                       reason);
+      add(open_.size() - 1, std::move(err), {});  // fits: the value is cut
+      publish_pending();
+      start = end;
+    } else {
+      if (end - start > shared_.max_body) publish(pos, false);
+      ++lines;
+    }
+    pos = end;
+  }
+  publish(body.size(), true);
 }
 
 void InputStage::offer_to_taps(std::string_view body) {
@@ -299,25 +353,67 @@ void InputStage::add(std::size_t port, sdk::Record&& rec, std::function<void()>&
   if (rec.id.empty())
     rec.id = shared_.flow.components[component_].id + ":" + boot_ + ":" + std::to_string(seq_++);
   const auto& route = stage_.members.front().ports[port];
-  if (route.publish && at != nullptr) {
-    // One source per batch, so that one header tells what the batch holds.
+  const std::size_t error_port = open_.size() - 1;
+  if (route.publish) {
     auto& o = open_at_[port];
-    if (!open_[port].empty() && o.source != at->source) publish_pending();
-    if (open_[port].empty()) {
-      o.source.assign(at->source);
-      o.lo = at->seq;
+    // One source per batch, so that one header tells what the batch holds.
+    if (at != nullptr && !open_[port].empty() && o.source != at->source) publish_pending();
+    auto added = open_[port].add(rec, shared_.max_body);
+    if (added == BatchWriter::Added::full) {
+      publish_pending();
+      added = open_[port].add(rec, shared_.max_body);
     }
-    o.hi = at->seq;
+    if (added == BatchWriter::Added::too_large) {
+      // No message could carry it (or no reader would take it): to the error port, kept as its
+      // head with its size, instead of a publish the server refuses for ever.
+      too_large(port, std::move(rec), std::move(on_durable), at);
+      return;
+    }
+    if (at != nullptr) {
+      if (open_[port].count() == 1) {
+        o.source.assign(at->source);
+        o.lo = at->seq;
+      }
+      o.hi = at->seq;
+    }
   }
-  if (route.publish) open_[port].add(rec);
-  if (route.dead_letter) dead_.add(rec);
-  if (port + 1 < open_.size()) shared_.counters[component_].count_out(port);
+  if (route.dead_letter && dead_.add(rec, shared_.max_body) != BatchWriter::Added::added) {
+    publish_pending();
+    if (dead_.add(rec, shared_.max_body) == BatchWriter::Added::too_large) {
+      if (!route.publish) {
+        too_large(port, std::move(rec), std::move(on_durable), at);
+        return;
+      }
+      spdlog::warn("{} an error record too large for a message is not in the dead letters ({} bytes)",
+                   prefix_, sdk::to_json(rec.value).size());
+    }
+  }
+  if (port < error_port) shared_.counters[component_].count_out(port);
   shared_.taps->offer(component_, port, rec);
   if (on_durable) pending_callbacks_.push_back(std::move(on_durable));
   const auto& s = shared_.flow.settings;
   const auto limit = static_cast<std::size_t>(s.batch_records);
   if (open_[port].count() >= limit || open_[port].bytes() >= s.batch_bytes.bytes || dead_.count() >= limit)
     publish_pending();
+}
+
+void InputStage::too_large(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable,
+                           const sdk::Position* at) {
+  const std::size_t error_port = open_.size() - 1;
+  if (port == error_port) {
+    if (!cut_error_record(rec, shared_.max_body)) {
+      spdlog::error("{} an error record of {} bytes is dropped: even cut, no message can carry it (limit {})",
+                    prefix_, sdk::to_json(rec.value).size(), shared_.max_body);
+      if (on_durable) pending_callbacks_.push_back(std::move(on_durable));
+      return;
+    }
+  } else {
+    std::string reason;
+    rec = oversize_error_record(shared_, component_, std::move(rec), reason);
+    shared_.counters[component_].errors++;
+    if (stage_.members.front().ports.back().dead_letter && dead_reason_.empty()) dead_reason_ = reason;
+  }
+  add(error_port, std::move(rec), std::move(on_durable), at);
 }
 
 void InputStage::publish_pending() {

@@ -39,6 +39,11 @@ class InputStage final : public sdk::InputSink {
   void run();
   void add(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable,
            const sdk::Position* at = nullptr);
+  // A record add() could not put in any message: to the error port as an error record keeping
+  // its head (an error record that is too large keeps the head of its `record`).
+  void publish_split(std::string_view body, const std::string& id, const std::string& position);
+  void too_large(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable,
+                 const sdk::Position* at);
   bool recover_positions();
   // Admission control (discard: new): false while the flow's stream has no room for `bytes`
   // below the inputs' share of max_bytes; waits (backpressure) until it has, or until stop.

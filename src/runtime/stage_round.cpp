@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
+#include "sdk/base/json_write.hpp"
+
 namespace weir::runtime {
 
 namespace {
@@ -56,6 +60,7 @@ StageRound::StageRound(FlowShared& shared, const StageStop& stop, const graph::S
     chunks_[m].resize(stage.members[m].ports.size());
   }
   dead_.resize(stage.members.size());
+  dead_chunks_.resize(stage.members.size());
   emitted_.resize(stage.members.size());
   for (std::size_t m = 0; m < stage.members.size(); ++m) emitted_[m].resize(stage.members[m].ports.size());
   dead_reason_.resize(stage.members.size());
@@ -114,7 +119,7 @@ bool StageRound::handle_one(bus::Msg& msg) {
     for (auto& rec : records_) process(0, std::move(rec));
   }
   shared_.counters[root].processing.observe(std::chrono::steady_clock::now() - started);
-  publish_outputs(in_id);
+  publish_outputs();
   return true;
 }
 
@@ -151,16 +156,47 @@ void StageRound::route(std::size_t member, std::size_t port, sdk::Record&& rec, 
     rec.id = derive_id(rec.id, decl.id, k == 0 ? name : name + "/" + std::to_string(k));
   }
   const bool is_error = port + 1 == m.ports.size();
+  if (r.publish || r.dead_letter) {
+    // A record no message could carry goes to the error port instead (an error record that is
+    // too large keeps the head of its `record`), never to a publish the server refuses for ever.
+    auto& w = r.publish ? out_[member][port] : dead_[member];
+    auto added = w.add(rec, shared_.max_body);
+    if (added == BatchWriter::Added::full) {
+      if (r.publish)
+        publish_chunk(member, port);
+      else
+        publish_dead(member);
+      added = w.add(rec, shared_.max_body);
+    }
+    if (added == BatchWriter::Added::too_large) {
+      if (!is_error) {
+        std::string why;
+        auto err = oversize_error_record(shared_, m.component, std::move(rec), why);
+        shared_.counters[m.component].errors++;
+        route(member, m.ports.size() - 1, std::move(err), why);
+        return;
+      }
+      if (!cut_error_record(rec, shared_.max_body) ||
+          w.add(rec, shared_.max_body) != BatchWriter::Added::added) {
+        spdlog::error(
+            "{} an error record of {} bytes is dropped: even cut, no message can carry it (limit {})",
+            prefix_, sdk::to_json(rec.value).size(), shared_.max_body);
+        return;
+      }
+    }
+    if (r.publish && w.bytes() >= std::min(chunk_bytes, shared_.max_body)) publish_chunk(member, port);
+  }
   if (!is_error) shared_.counters[m.component].count_out(port);
   shared_.taps->offer(m.component, port, rec);
-  if (r.publish) {
-    auto& w = out_[member][port];
-    w.add(rec);
-    if (w.bytes() >= chunk_bytes) publish_chunk(member, port);
-  }
   if (r.dead_letter) {
     shared_.counters[m.component].dead_letters++;
-    dead_[member].add(rec);
+    if (r.publish) {
+      auto& d = dead_[member];
+      if (d.add(rec, shared_.max_body) == BatchWriter::Added::full) {
+        publish_dead(member);
+        (void)d.add(rec, shared_.max_body);  // fits: it fit the port's batch
+      }
+    }
     if (dead_reason_[member].empty()) dead_reason_[member] = reason;
   }
   // Each local reader but the last gets a copy; the last takes the record.
@@ -192,21 +228,27 @@ void StageRound::publish_chunk(std::size_t member, std::size_t port) {
   w.clear();
 }
 
-void StageRound::publish_outputs(const std::string& in_id) {
+void StageRound::publish_dead(std::size_t member) {
+  const auto& id = shared_.flow.components[stage_.members[member].component].id;
+  // The first chunk keeps the id a batch's dead letters always had; more chunks (a batch whose
+  // dead letters outgrow a message) are numbered.
+  const auto k = dead_chunks_[member]++;
+  auto st = publish_batch(pub_, shared_.dlq_subject, dead_[member],
+                          derive_id(current_in_id_, id, k == 0 ? "dead" : "dead#" + std::to_string(k)),
+                          dead_reason_[member], id, current_subject_);
+  if (!st.ok()) spdlog::debug("{} dead letter publish: {}", prefix_, st.text());
+  dead_[member].clear();
+}
+
+void StageRound::publish_outputs() {
   for (std::size_t m = 0; m < out_.size(); ++m) {
-    const auto c = stage_.members[m].component;
-    const auto& id = shared_.flow.components[c].id;
     for (std::size_t p = 0; p < out_[m].size(); ++p) {
       if (!out_[m][p].empty()) publish_chunk(m, p);
       chunks_[m][p] = 0;
     }
-    if (!dead_[m].empty()) {
-      auto st = publish_batch(pub_, shared_.dlq_subject, dead_[m], derive_id(in_id, id, "dead"),
-                              dead_reason_[m], id, current_subject_);
-      if (!st.ok()) spdlog::debug("{} dead letter publish: {}", prefix_, st.text());
-      dead_[m].clear();
-      dead_reason_[m].clear();
-    }
+    if (!dead_[m].empty()) publish_dead(m);
+    dead_chunks_[m] = 0;
+    dead_reason_[m].clear();
   }
 }
 

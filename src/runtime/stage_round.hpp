@@ -30,7 +30,8 @@ class StageRound {
   void process(std::size_t member, sdk::Record&& rec);
   bool write_output(std::vector<sdk::Record>& records);
   void publish_chunk(std::size_t member, std::size_t port);
-  void publish_outputs(const std::string& in_id);
+  void publish_dead(std::size_t member);
+  void publish_outputs();
 
   FlowShared& shared_;
   const StageStop& stop_;
@@ -51,6 +52,7 @@ class StageRound {
   std::vector<std::vector<std::size_t>> chunks_;     // [member][port]: chunks published for this batch
   std::vector<BatchWriter> dead_;                    // [member]
   std::vector<std::string> dead_reason_;             // [member]
+  std::vector<std::size_t> dead_chunks_;             // [member]: dead-letter chunks published for this batch
   std::vector<std::vector<std::uint32_t>> emitted_;  // [member][port]: records emitted from the current input
 };
 

@@ -1,5 +1,6 @@
 #include "sdk/base/record_json.hpp"
 
+#include <algorithm>
 #include <boost/beast/core/detail/base64.hpp>
 #include <boost/json/error.hpp>
 #include <boost/locale/utf.hpp>
@@ -104,12 +105,50 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
-json::value raw_record_value(std::string_view payload, std::string_view reason) {
-  if (valid_utf8(payload)) return json::string(payload);
+namespace {
+
+std::string base64_of(std::string_view bytes) {
   namespace base64 = boost::beast::detail::base64;
-  std::string encoded(base64::encoded_size(payload.size()), '\0');
-  encoded.resize(base64::encode(encoded.data(), payload.data(), payload.size()));
-  return json::object{{"raw_base64", std::move(encoded)}, {"reason", reason}};
+  std::string encoded(base64::encoded_size(bytes.size()), '\0');
+  encoded.resize(base64::encode(encoded.data(), bytes.data(), bytes.size()));
+  return encoded;
+}
+
+// The bytes `s` takes as a JSON string's content (an upper bound: escaped controls take 6).
+std::size_t escaped_size(std::string_view s) {
+  std::size_t n = s.size();
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f)
+      n += 5;
+    else if (c == '"' || c == '\\')
+      n += 1;
+  }
+  return n;
+}
+
+}  // namespace
+
+json::value raw_record_value(std::string_view payload, std::string_view reason) {
+  const bool text = valid_utf8(payload);
+  if (payload.size() <= raw_keep_whole_bytes) {
+    if (text && escaped_size(payload) <= raw_keep_whole_bytes) return json::string(payload);
+    if (!text && payload.size() <= raw_keep_max_bytes)
+      return json::object{{"raw_base64", base64_of(payload)}, {"reason", reason}};
+  }
+  std::size_t keep = std::min(payload.size(), raw_keep_max_bytes);
+  json::object out;
+  if (text) {
+    // Back to the start of a character, so that the head is UTF-8 too.
+    while (keep > 0 && keep < payload.size() && (static_cast<unsigned char>(payload[keep]) & 0xC0) == 0x80)
+      --keep;
+    out["raw_head"] = payload.substr(0, keep);
+  } else {
+    out["raw_base64"] = base64_of(payload.substr(0, keep));
+  }
+  out["raw_bytes"] = payload.size();
+  out["reason"] = reason;
+  return out;
 }
 
 }  // namespace weir::sdk

@@ -36,9 +36,18 @@ class RecordParser {
   JsonParser parser_;
 };
 
+// What an error record keeps of a payload that is too large to keep whole: its first bytes.
+inline constexpr std::size_t raw_keep_max_bytes = 64 * 1024;
+// A payload is kept whole as a JSON string while that string takes at most this much (control
+// characters take 6 bytes each once escaped), so that an error record always fits a message.
+inline constexpr std::size_t raw_keep_whole_bytes = 512 * 1024;
+
 // What an input sends to its `error` port for a payload it could not take: the payload as a JSON
 // string when it is UTF-8 text, else {"raw_base64": "...", "reason": "..."}: the bytes kept, and
-// the record still valid JSON for whatever reads the port.
+// the record still valid JSON for whatever reads the port. A payload whose string would take more
+// than raw_keep_whole_bytes is kept as its first raw_keep_max_bytes with its size:
+// {"raw_head": "..."} (UTF-8, cut at a character) or {"raw_base64": "..."}, plus
+// "raw_bytes": <size> and "reason".
 boost::json::value raw_record_value(std::string_view payload, std::string_view reason);
 
 // Whether `s` is well-formed UTF-8 (no overlongs, no surrogates).

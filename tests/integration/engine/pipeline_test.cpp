@@ -3,9 +3,15 @@
 // and transformed, also when the engine is SIGKILLed three times or the server restarts.
 #include <doctest/doctest.h>
 
+#include <nats/nats.h>
+
+#include <boost/json.hpp>
+#include <fstream>
 #include <set>
+#include <thread>
 
 #include "rig.hpp"
+#include "sdk/base/record_json.hpp"
 
 using namespace weir::testing;
 using namespace std::chrono_literals;
@@ -100,4 +106,67 @@ TEST_CASE("nats-server restarted mid-stream: nothing lost, nothing duplicated") 
   rig.server().restart();
   MESSAGE("restarted nats-server at " << rig.out_count() << " of " << want);
   finish_after_fault(rig);
+}
+
+TEST_CASE("records too large for a message go to the error port, cut, and the flow goes on") {
+  // nats-server refuses a message over its max_payload (1 MiB here) for ever: a record that
+  // cannot fit one must not be retried, and must not be lost without a word either.
+  EngineRig rig;
+  rig.create_streams();
+  rig.write_flow("oversize.json", R"({
+  "version": 1,
+  "name": "oversize",
+  "components": [
+    { "id": "src", "type": "nats_input", "config": { "subject": "src.data", "stream": "SRC" } },
+    { "id": "grow", "type": "json_map", "inputs": ["src"], "config": { "set": { "pad2": "pad" } } },
+    { "id": "sink", "type": "nats_output", "inputs": ["grow"], "config": { "subject": "out.data" } },
+    { "id": "errors", "type": "file_output", "inputs": ["src.error", "grow.error"],
+      "config": { "path": "errors.ndjson" } }
+  ]
+})");
+  rig.publish_source(0, 100, 10);
+  rig.publish_source(100, 101, 600000);   // 1.2 MB once json_map doubles it: over the limit
+  rig.publish_source(101, 102, 1046000);  // under max_payload at the source, over it with an id
+  rig.publish_source(102, 200, 10);
+  rig.start_engine();
+  CHECK_MESSAGE(rig.wait_out(198, 60s) == 198, rig.debug_state() << rig.engine_log());
+  const std::string errors_file = rig.dir() + "/data/errors.ndjson";
+  std::vector<boost::json::value> errors;
+  for (int i = 0; i < 300 && errors.size() < 2; ++i) {
+    std::this_thread::sleep_for(100ms);
+    errors.clear();
+    std::ifstream in(errors_file);
+    for (std::string line; std::getline(in, line);) errors.push_back(boost::json::parse(line));
+  }
+  REQUIRE(errors.size() == 2);
+  std::set<std::string> components;
+  for (const auto& e : errors) {
+    const auto& o = e.as_object();
+    components.insert(std::string(o.at("component").as_string()));
+    CHECK(std::string(o.at("error").as_string()).rfind("record of ", 0) == 0);
+    const auto& rec = o.at("record").as_object();
+    CHECK(rec.at("raw_head").as_string().size() == weir::sdk::raw_keep_max_bytes);
+    CHECK(rec.at("raw_bytes").to_number<std::int64_t>() > 1000000);
+  }
+  CHECK(components == std::set<std::string>{"src", "grow"});
+
+  // A batch on an internal subject with a record no reader takes (what a hostile bridge peer's
+  // data frame would be stored as): the batch goes to the dead letters whole, with the reason,
+  // and the flow goes on.
+  natsConnection* nc = nullptr;
+  REQUIRE(natsConnection_ConnectTo(&nc, rig.server().url().c_str()) == NATS_OK);
+  const std::string bad = "p1 {\"n\": 1000, \"v\": 1e999}\np2 {\"n\": 1001}\n";
+  CHECK(natsConnection_PublishString(nc, "weir.oversize.src.out", bad.c_str()) == NATS_OK);
+  CHECK(natsConnection_FlushTimeout(nc, 5000) == NATS_OK);
+  natsConnection_Destroy(nc);
+  CHECK_MESSAGE(wait_until([&] { return rig.stream_messages("WEIR_DLQ_OVERSIZE") == 1; }, 30s),
+                rig.debug_state() << rig.engine_log());
+  CHECK(rig.engine_log().find("not a weir batch: record \"p1\": invalid JSON: number out of range") !=
+        std::string::npos);
+  rig.publish_source(200, 210, 10);
+  CHECK_MESSAGE(rig.wait_out(208, 60s) == 208, rig.debug_state() << rig.engine_log());
+  std::this_thread::sleep_for(2s);
+  CHECK(rig.out_count() == 208);
+  CHECK(rig.engine_log().find("publish failed") == std::string::npos);
+  CHECK(rig.stop_engine() == 0);
 }

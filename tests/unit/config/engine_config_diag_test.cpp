@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "config/engine_config.hpp"
+#include "sdk/diagnostic.hpp"
 
 using namespace weir::config;
 
@@ -134,6 +135,39 @@ TEST_CASE("document-level problems") {
   CHECK(c.flows_dir == "/etc/weir/b");
 }
 
+TEST_CASE("hostile documents: deep nesting, bytes that are not UTF-8, control characters") {
+  // The engine config goes through the flow files' parser: the same 64 levels, the same UTF-8
+  // check, every quoted value escaped and cut.
+  std::string deep = "{\"log\": ";
+  for (int i = 0; i < 70; ++i) deep += "[";
+  for (int i = 0; i < 70; ++i) deep += "]";
+  deep += "}";
+  auto ds = diagnose(deep);
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].code == "json_syntax");
+  CHECK(ds[0].message == "nesting deeper than 64 levels");
+
+  ds = diagnose("{\"flows_dir\": \"a\xff\xfe\"}");
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].code == "json_syntax");
+  CHECK(ds[0].message.find("invalid UTF-8") != std::string::npos);
+
+  // A key with a terminal escape and a value of 200,000 characters: the diagnostic is printable
+  // and short.
+  ds =
+      diagnose("{\"\\u001b]0;owned\\u0007\": 1, \"log\": {\"level\": \"" + std::string(200000, 'x') + "\"}}");
+  REQUIRE(ds.size() == 2);
+  CHECK(ds[0].code == "unknown_field");
+  CHECK(ds[1].code == "invalid_value");
+  for (const auto& d : ds) {
+    const std::string text = weir::sdk::format(d);
+    CHECK(text.find('\x1b') == std::string::npos);
+    CHECK(text.find('\x07') == std::string::npos);
+    CHECK(text.size() < 1000);
+  }
+  CHECK(weir::sdk::format(ds[0]).find("\\u001b]0;owned\\u0007") != std::string::npos);
+}
+
 TEST_CASE("set_option, as command-line flags use it") {
   EngineConfig c = default_engine_config();
   std::string error;
@@ -155,6 +189,19 @@ TEST_CASE("set_option, as command-line flags use it") {
   CHECK(error == "nats.embedded.port: must be 1..65535, got 99999999999999999999");
   CHECK_FALSE(set_option(c, "nats.embedded.port", "12ab", &error));
   CHECK(c.nats.embedded.port == 4999);
+
+  // A value from a shell may hold anything: the error quotes it escaped and cut.
+  const std::string hostile = "\x1b[2J\r" + std::string(100000, '9') + "\x07";
+  for (const char* key : {"log.level", "nats.embedded.port", "shutdown_timeout", "http.listen"}) {
+    CAPTURE(key);
+    CHECK_FALSE(set_option(c, key, hostile, &error));
+    CHECK(error.find('\x1b') == std::string::npos);
+    CHECK(error.find('\r') == std::string::npos);
+    CHECK(error.find('\x07') == std::string::npos);
+    CHECK(error.size() < 1000);
+  }
+  CHECK_FALSE(set_option(c, "nats.embedded.port", "99999999999999999999\x1b", &error));
+  CHECK(error == "nats.embedded.port: must be 1..65535, got 99999999999999999999\\u001b");
 }
 
 TEST_CASE("engine_options lists every option with its variable") {

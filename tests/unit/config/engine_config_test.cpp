@@ -1,4 +1,5 @@
 #include "config/engine_config.hpp"
+#include "sdk/diagnostic.hpp"
 
 #include <doctest/doctest.h>
 
@@ -233,6 +234,28 @@ TEST_CASE("environment problems name the variable") {
   // The bad values left the defaults in place.
   CHECK(r.config.nats.embedded.port == 4222);
   CHECK(r.config.log.level == LogLevel::info);
+}
+
+TEST_CASE("environment values with control characters or of any size are quoted escaped and cut") {
+  // The environment is the operator's and is not bounded; what a diagnostic quotes of it is.
+  TempCwd cwd;
+  Env env;
+  const std::string hostile = "\x1b]0;owned\x07\r" + std::string(1 << 20, 'x');
+  env.vars = {
+      {"WEIR_LOG_LEVEL", hostile}, {"WEIR_NATS_PORT", "1\x1b[2J"}, {"WEIR_SHUTDOWN_TIMEOUT", hostile}};
+  const LoadResult r = load_engine_config(std::nullopt, env.fn());
+  REQUIRE(r.diagnostics.size() == 3);
+  for (const auto& d : r.diagnostics.items()) {
+    const std::string text = weir::sdk::format(d);
+    CAPTURE(text.substr(0, 200));
+    CHECK(text.find('\x1b') == std::string::npos);
+    CHECK(text.find('\x07') == std::string::npos);
+    CHECK(text.find('\r') == std::string::npos);
+    CHECK(text.size() < 1000);
+    CHECK(text.find("WEIR_") != std::string::npos);
+  }
+  CHECK(r.config.log.level == LogLevel::info);
+  CHECK(r.config.nats.embedded.port == 4222);
 }
 
 TEST_CASE("an explicit file that cannot be read is an error") {

@@ -88,3 +88,37 @@ TEST_CASE("valid_utf8") {
   CHECK_FALSE(sdk::valid_utf8("\xE2\x9C"));           // cut
   CHECK(sdk::valid_utf8(std::string("nul\0ok", 6)));  // NUL is UTF-8 (and escaped on output)
 }
+
+TEST_CASE("raw_record_value: a payload too large to keep whole is kept as its head with its size") {
+  const auto check_fits = [](const boost::json::value& v) {
+    const auto text = sdk::to_json(v);
+    CHECK(text.size() < 512 * 1024);
+    auto back = parse(text);
+    CHECK_MESSAGE(back.ok, back.reason);
+  };
+  // Text up to 512 KiB stays whole.
+  const std::string text(500 * 1024, 'x');
+  CHECK(sdk::raw_record_value(text, "r") == boost::json::value(text));
+  // Longer text: the first 64 KiB, cut at a character (é is two bytes across the boundary).
+  std::string longer(sdk::raw_keep_max_bytes - 1, 'a');
+  longer += "é";
+  longer += std::string(600 * 1024, 'b');
+  auto v = sdk::raw_record_value(longer, "too large");
+  REQUIRE(v.is_object());
+  CHECK(v.at("raw_head").as_string().size() == sdk::raw_keep_max_bytes - 1);
+  CHECK(v.at("raw_bytes") == boost::json::value(longer.size()));
+  CHECK(v.at("reason") == boost::json::value("too large"));
+  check_fits(v);
+  // Control characters take 6 bytes each once escaped: 100 KiB of them is cut too.
+  v = sdk::raw_record_value(std::string(100 * 1024, '\x01'), "r");
+  REQUIRE(v.is_object());
+  CHECK(v.at("raw_head").as_string().size() == sdk::raw_keep_max_bytes);
+  check_fits(v);
+  // Bytes that are not UTF-8: base64 of the first 64 KiB.
+  std::string binary(200 * 1024, '\xFF');
+  v = sdk::raw_record_value(binary, "r");
+  REQUIRE(v.is_object());
+  CHECK(v.at("raw_base64").as_string().size() == (sdk::raw_keep_max_bytes + 2) / 3 * 4);
+  CHECK(v.at("raw_bytes") == boost::json::value(binary.size()));
+  check_fits(v);
+}

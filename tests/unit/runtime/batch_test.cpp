@@ -68,3 +68,29 @@ TEST_CASE("doubles cross a hop unchanged") {
     CHECK(in[i].value.get_double() == values[i]);
   }
 }
+
+TEST_CASE("batch: add with a bound says when the batch is full and when a record fits no message") {
+  runtime::BatchWriter w;
+  const std::size_t max_body = 1000;
+  const sdk::Record small{"s1", boost::json::value(std::string(400, 'x'))};
+  CHECK(w.add(small, max_body) == runtime::BatchWriter::Added::added);
+  CHECK(w.add({"s2", small.value}, max_body) == runtime::BatchWriter::Added::added);
+  const auto body = w.body();
+  // A third would take the body past 1000 bytes: refused, the batch as it was.
+  CHECK(w.add({"s3", small.value}, max_body) == runtime::BatchWriter::Added::full);
+  CHECK(w.body() == body);
+  CHECK(w.count() == 2);
+  CHECK(w.last_id() == "s2");
+  // One record whose line alone is over the bound.
+  CHECK(w.add({"big", boost::json::value(std::string(1000, 'x'))}, max_body) ==
+        runtime::BatchWriter::Added::too_large);
+  CHECK(w.body() == body);
+  // The record limit every reader holds a line to applies whatever the bound.
+  runtime::BatchWriter e;
+  CHECK(e.add({"huge", boost::json::value(std::string(sdk::record_max_bytes, 'x'))}, 8 * 1024 * 1024) ==
+        runtime::BatchWriter::Added::too_large);
+  CHECK(e.empty());
+  CHECK(e.body().empty());
+  // max_body_bytes leaves room for headers.
+  CHECK(runtime::max_body_bytes(1024 * 1024) == 1024 * 1024 - 4096);
+}
