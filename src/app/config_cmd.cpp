@@ -9,6 +9,7 @@
 #include <string>
 
 #include "app/run.hpp"
+#include "sdk/base/json_write.hpp"
 #include "config/engine_config.hpp"
 #include "sdk/diagnostic.hpp"
 
@@ -28,7 +29,7 @@ std::string default_text(const boost::json::value& defaults, const std::string& 
     if (!ec && s.rfind(cwd, 0) == 0) s = "./" + s.substr(cwd.size());
     return "`\"" + s + "\"`";
   }
-  return "`" + boost::json::serialize(*v) + "`";
+  return "`" + sdk::to_json(*v) + "`";
 }
 
 int print_reference() {

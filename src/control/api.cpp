@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "bus/connection.hpp"
+#include "sdk/base/json_write.hpp"
 #include "control/flow_manager.hpp"
 #include "control/json_views.hpp"
 #include "runtime/dead_letters.hpp"
@@ -22,7 +23,7 @@ namespace {
 http::Response json_response(unsigned status, const json::value& v) {
   http::Response r;
   r.status = status;
-  r.body = json::serialize(v);
+  r.body = sdk::to_json(v);
   r.body += '\n';
   return r;
 }
@@ -147,7 +148,7 @@ std::pair<bool, std::string> Api::readiness() const {
     if (!f.errors.empty()) invalid.push_back(file_json(f));
   if (!invalid.empty()) out["invalid_files"] = std::move(invalid);
   out["status"] = !ready ? "not ready" : out.contains("degraded") ? "degraded" : "ready";
-  return {ready, json::serialize(out) + "\n"};
+  return {ready, sdk::to_json(out) + "\n"};
 }
 
 http::Response Api::handle(const http::Request& req) {
@@ -336,14 +337,14 @@ std::variant<http::Response, http::Upgrade> Api::upgrade(const http::Request& re
         &err);
     std::lock_guard lock(state->mu);
     if (!sub) {
-      ch->send("{\"error\":" + json::serialize(json::value(err)) + "}");
+      ch->send("{\"error\":" + sdk::to_json(json::value(err)) + "}");
       ch->close();
       return;
     }
     state->sub = std::move(sub);
     json::object hello;
     hello["tap"] = t.describe();
-    ch->send(json::serialize(hello));
+    ch->send(sdk::to_json(hello));
   };
   up.on_close = [state] {
     std::lock_guard lock(state->mu);

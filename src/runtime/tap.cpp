@@ -1,5 +1,7 @@
 #include "runtime/tap.hpp"
 
+#include "sdk/base/json_write.hpp"
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -85,7 +87,7 @@ void TapHub::deliver(std::size_t component, std::size_t port, const sdk::Record&
     boost::json::object o;
     o["id"] = rec.id;
     o["value"] = rec.value;
-    if (s->sink(boost::json::serialize(o)))
+    if (s->sink(sdk::to_json(o)))
       s->sent.fetch_add(1, std::memory_order_relaxed);
     else
       s->sampled_out.fetch_add(1, std::memory_order_relaxed);

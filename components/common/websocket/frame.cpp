@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "sdk/base/json_write.hpp"
 #include "sdk/base/quote.hpp"
 #include "sdk/base/record_json.hpp"
 
@@ -13,7 +14,7 @@ namespace json = boost::json;
 namespace {
 
 std::string with_newline(const json::object& o) {
-  std::string s = json::serialize(o);
+  std::string s = sdk::to_json(o);
   s.push_back('\n');
   return s;
 }

@@ -1,3 +1,4 @@
+#include "sdk/base/json_write.hpp"
 #include "sdk/base/suggest.hpp"
 #include "sdk/expr/program.hpp"
 
@@ -6,14 +7,16 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
+#include <limits>
 
 namespace weir::sdk::expr::detail {
 namespace {
 
-enum Fn : std::uint32_t { lower, upper, len, contains, starts_with, ends_with, now };
+enum Fn : std::uint32_t { lower, upper, len, contains, starts_with, ends_with, now, div };
 
 // Indexed by Fn.
-constexpr std::array<FunctionInfo, 7> functions{{
+constexpr std::array<FunctionInfo, 8> functions{{
     {"lower", 1},
     {"upper", 1},
     {"len", 1},
@@ -21,6 +24,7 @@ constexpr std::array<FunctionInfo, 7> functions{{
     {"starts_with", 2},
     {"ends_with", 2},
     {"now", 0},
+    {"div", 2},
 }};
 
 // Only allocates when some character actually changes, so lower() of an already lower-case field
@@ -39,6 +43,17 @@ std::int64_t code_points(std::string_view s) {
   // Counts every byte that does not continue a UTF-8 sequence.
   return std::count_if(s.begin(), s.end(),
                        [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
+}
+
+// A number that is whole and fits an int64: 7 and 7.0 alike.
+bool whole(const Value& v, std::int64_t& out) {
+  if (v.type == Type::integer) {
+    out = v.i;
+    return true;
+  }
+  if (v.type != Type::real || std::trunc(v.d) != v.d || !(std::fabs(v.d) < 9.2233720368547758e18)) return false;
+  out = static_cast<std::int64_t>(v.d);
+  return true;
 }
 
 bool type_error(std::string& err, Fn fn, const char* expected, const Value* args) {
@@ -120,6 +135,25 @@ bool call_function(std::uint32_t id, const Value* args, Value& out, Scratch& scr
                      : fn == starts_with ? s.starts_with(sub)
                                          : s.ends_with(sub);
       out = Value::boolean(r);
+      return true;
+    }
+    case div: {
+      std::int64_t a = 0, b = 0;
+      if (!args[0].is_number() || !args[1].is_number()) return type_error(err, fn, "two numbers", args);
+      if (!whole(args[0], a) || !whole(args[1], b)) {
+        err = "div() expects two whole numbers, got " + sdk::to_json(to_json(args[0])) + " and " +
+              sdk::to_json(to_json(args[1]));
+        return false;
+      }
+      if (b == 0) {
+        err = "div() by zero";
+        return false;
+      }
+      if (b == -1 && a == std::numeric_limits<std::int64_t>::min()) {
+        err = "integer overflow in div()";
+        return false;
+      }
+      out = Value::integer(a / b);
       return true;
     }
     case now: {

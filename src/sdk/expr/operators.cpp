@@ -41,8 +41,17 @@ bool integer_arithmetic(Op op, std::int64_t a, std::int64_t b, Value& out, std::
         err = "division by zero";
         return false;
       }
-      overflow = a == std::numeric_limits<std::int64_t>::min() && b == -1;
-      if (!overflow) r = a / b;
+      // JSON does not tell 64 from 64.0, so neither does '/': an exact quotient stays an integer,
+      // any other is the double a reader expects (7 / 2 is 3.5, as in JavaScript, jq or VRL).
+      if (b == -1) {
+        overflow = a == std::numeric_limits<std::int64_t>::min();
+        r = overflow ? 0 : -a;
+      } else if (a % b == 0) {
+        r = a / b;
+      } else {
+        out = Value::real(static_cast<double>(a) / static_cast<double>(b));
+        return true;
+      }
       break;
     default:
       if (b == 0) {

@@ -240,7 +240,7 @@ TEST_CASE("environment values with control characters or of any size are quoted 
   // The environment is the operator's and is not bounded; what a diagnostic quotes of it is.
   TempCwd cwd;
   Env env;
-  const std::string hostile = "\x1b]0;owned\x07\r" + std::string(1 << 20, 'x');
+  const std::string hostile = "\x1b]0;owned\x07\r\xff" + std::string(1 << 20, 'x');
   env.vars = {
       {"WEIR_LOG_LEVEL", hostile}, {"WEIR_NATS_PORT", "1\x1b[2J"}, {"WEIR_SHUTDOWN_TIMEOUT", hostile}};
   const LoadResult r = load_engine_config(std::nullopt, env.fn());
@@ -251,6 +251,7 @@ TEST_CASE("environment values with control characters or of any size are quoted 
     CHECK(text.find('\x1b') == std::string::npos);
     CHECK(text.find('\x07') == std::string::npos);
     CHECK(text.find('\r') == std::string::npos);
+    CHECK(text.find('\xff') == std::string::npos);
     CHECK(text.size() < 1000);
     CHECK(text.find("WEIR_") != std::string::npos);
   }

@@ -20,12 +20,22 @@ TEST_CASE("literals") {
   CHECK(eval("9223372036854775807") == std::numeric_limits<std::int64_t>::max());
 }
 
-TEST_CASE("integer arithmetic stays integer") {
+TEST_CASE("integer arithmetic stays integer where it is exact") {
   CHECK(eval("2 + 3") == 5);
   CHECK(eval("2 - 3") == -1);
   CHECK(eval("4 * 3") == 12);
-  CHECK(eval("7 / 2") == 3);
-  CHECK(eval("-7 / 2") == -3);
+  CHECK(eval("6 / 3") == 2);
+  CHECK(eval("-6 / 3") == -2);
+  CHECK(eval("5 / -1") == -5);
+  // A quotient that is not whole is the double JSON readers expect, as for 7.0 / 2.
+  CHECK(eval("7 / 2") == 3.5);
+  CHECK(eval("-7 / 2") == -3.5);
+  CHECK(eval("value * 9 / 5 + 32", R"({"value": 64})") == 147.2);
+  CHECK(eval("value * 9 / 5 + 32", R"({"value": 64.0})") == 147.2);
+  // div() is integer division, truncating toward zero.
+  CHECK(eval("div(7, 2)") == 3);
+  CHECK(eval("div(-7, 2)") == -3);
+  CHECK(eval("div(7.0, 2)") == 3);
   CHECK(eval("7 % 3") == 1);
   CHECK(eval("-7 % 3") == -1);
   CHECK(eval("-9223372036854775808 % -1") == 0);

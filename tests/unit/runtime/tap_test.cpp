@@ -46,6 +46,21 @@ TEST_CASE("tap: only the tapped component and port are delivered, as {id, value}
   CHECK(hub->subscribe(7, 0, [](std::string) { return true; }, {}) == nullptr);  // no such component
 }
 
+TEST_CASE("tap: numbers are written as every output writes them (83.7, not 8.37E1)") {
+  auto hub = std::make_shared<TapHub>(1);
+  std::vector<std::string> got;
+  auto sub = hub->subscribe(0, 0,
+                            [&](std::string s) {
+                              got.push_back(std::move(s));
+                              return true;
+                            },
+                            {});
+  REQUIRE(sub);
+  hub->offer(0, 0, {"r", boost::json::object{{"v", 83.7}, {"w", 140.0}, {"n", 64}}});
+  REQUIRE(got.size() == 1);
+  CHECK(got[0] == R"({"id":"r","value":{"v":83.7,"w":140.0,"n":64}})");
+}
+
 TEST_CASE("tap: sampled to max_per_second, and refusals are counted, never retried") {
   auto hub = std::make_shared<TapHub>(1);
   std::size_t taken = 0;
