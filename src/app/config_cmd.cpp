@@ -9,8 +9,8 @@
 #include <string>
 
 #include "app/run.hpp"
-#include "sdk/base/json_write.hpp"
 #include "config/engine_config.hpp"
+#include "sdk/base/json_write.hpp"
 #include "sdk/diagnostic.hpp"
 
 namespace weir::app {

@@ -6,11 +6,11 @@
 #include <mutex>
 
 #include "bus/connection.hpp"
-#include "sdk/base/json_write.hpp"
 #include "control/flow_manager.hpp"
 #include "control/json_views.hpp"
 #include "runtime/dead_letters.hpp"
 #include "runtime/engine.hpp"
+#include "sdk/base/json_write.hpp"
 #include "sdk/base/quote.hpp"
 #include "store/store.hpp"
 

@@ -51,7 +51,8 @@ bool whole(const Value& v, std::int64_t& out) {
     out = v.i;
     return true;
   }
-  if (v.type != Type::real || std::trunc(v.d) != v.d || !(std::fabs(v.d) < 9.2233720368547758e18)) return false;
+  if (v.type != Type::real || std::trunc(v.d) != v.d || !(std::fabs(v.d) < 9.2233720368547758e18))
+    return false;
   out = static_cast<std::int64_t>(v.d);
   return true;
 }

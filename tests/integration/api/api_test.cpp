@@ -117,11 +117,13 @@ TEST_CASE("api: health, ready, flows, components, validate, errors") {
   auto too_big = call(rig, "PUT", "/api/v1/flows/extra", huge, bearer);
   CHECK(too_big.status == 413);
   // Deep nesting and bytes that are not UTF-8: refused with the reason, nothing written.
-  const std::string deep = "{\"name\": \"extra\", \"x\": " + std::string(100, '[') + std::string(100, ']') + "}";
+  const std::string deep =
+      "{\"name\": \"extra\", \"x\": " + std::string(100, '[') + std::string(100, ']') + "}";
   auto nested = call(rig, "PUT", "/api/v1/flows/extra", deep, bearer);
   CHECK_MESSAGE(nested.status == 400, nested.body);
   CHECK_MESSAGE(nested.body.find("nesting deeper than 64 levels") != std::string::npos, nested.body);
-  auto binary = call(rig, "PUT", "/api/v1/flows/extra", "{\"name\": \"extra\", \"description\": \"\xff\xfe\"}", bearer);
+  auto binary =
+      call(rig, "PUT", "/api/v1/flows/extra", "{\"name\": \"extra\", \"description\": \"\xff\xfe\"}", bearer);
   CHECK_MESSAGE(binary.status == 400, binary.body);
   CHECK_MESSAGE(binary.body.find("UTF-8") != std::string::npos, binary.body);
   CHECK_FALSE(std::filesystem::exists(rig.flows_dir() + "/extra.json"));
