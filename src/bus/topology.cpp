@@ -217,6 +217,8 @@ Result<std::vector<std::string>> consumer_names(jsCtx* js, const std::string& st
   jsConsumerNamesList* list = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
   const natsStatus s = js_ConsumerNames(&list, js, stream.c_str(), nullptr, &code);
+  // nats.c answers NATS_NOT_FOUND for a stream without consumers (a flow's first start): none.
+  if (s == NATS_NOT_FOUND && code != JSStreamNotFoundErr) return std::vector<std::string>{};
   if (s != NATS_OK) return api_error(s, code, "consumer names of " + stream);
   std::vector<std::string> out;
   if (list) {

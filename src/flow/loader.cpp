@@ -8,6 +8,7 @@
 #include "sdk/base/json_write.hpp"
 #include "sdk/base/quote.hpp"
 #include "sdk/base/suggest.hpp"
+#include "sdk/field.hpp"
 
 namespace weir::flow {
 
@@ -83,7 +84,13 @@ bool is_name(std::string_view s, bool allow_upper) {
 
 void parse_components(const json::value& list, const registry::Registry& registry, Flow& flow,
                       sdk::Diagnostics& diags) {
-  if (!list.is_array()) return;  // wrong_type already reported by the document spec
+  if (!list.is_array()) {
+    // An object of components ({"gen": {...}}) or null must not validate as a flow of none.
+    diags.error("/components", "wrong_type", std::string("expected an array, got ") + sdk::detail::kind_name(list),
+                list.is_object() ? "write the components as an array: [ { \"id\": \"gen\", \"type\": ... } ]"
+                                 : "");
+    return;
+  }
   const auto& arr = list.get_array();
   if (arr.empty()) diags.error("/components", "invalid_value", "a flow needs at least one component");
   for (std::size_t i = 0; i < arr.size(); ++i) {

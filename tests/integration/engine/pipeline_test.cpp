@@ -149,6 +149,9 @@ TEST_CASE("records too large for a message go to the error port, cut, and the fl
     CHECK(rec.at("raw_bytes").to_number<std::int64_t>() > 1000000);
   }
   CHECK(components == std::set<std::string>{"src", "grow"});
+  // A first start is a normal start: nothing to warn about (it used to warn that the new flow
+  // stream had no consumers yet).
+  CHECK_MESSAGE(rig.engine_log().find("warning") == std::string::npos, rig.engine_log());
 
   // A batch on an internal subject with a record no reader takes (what a hostile bridge peer's
   // data frame would be stored as): the batch goes to the dead letters whole, with the reason,
