@@ -86,9 +86,9 @@ void parse_components(const json::value& list, const registry::Registry& registr
                       sdk::Diagnostics& diags) {
   if (!list.is_array()) {
     // An object of components ({"gen": {...}}) or null must not validate as a flow of none.
-    diags.error("/components", "wrong_type", std::string("expected an array, got ") + sdk::detail::kind_name(list),
-                list.is_object() ? "write the components as an array: [ { \"id\": \"gen\", \"type\": ... } ]"
-                                 : "");
+    diags.error(
+        "/components", "wrong_type", std::string("expected an array, got ") + sdk::detail::kind_name(list),
+        list.is_object() ? "write the components as an array: [ { \"id\": \"gen\", \"type\": ... } ]" : "");
     return;
   }
   const auto& arr = list.get_array();

@@ -44,8 +44,7 @@ TEST_CASE("arithmetic golden file: the same number gives the same result whateve
     REQUIRE_MESSAGE(parser.parse(record, rec, why), why);
     boost::json::value out;
     weir::sdk::expr::EvalError err;
-    const std::string got =
-        program->eval(rec, out, err) ? weir::sdk::to_json(out) : "error: " + err.message;
+    const std::string got = program->eval(rec, out, err) ? weir::sdk::to_json(out) : "error: " + err.message;
     CHECK(got == want);
     ++cases;
   }
