@@ -4,6 +4,8 @@
 
 #include <optional>
 
+#include "sdk/base/json_read.hpp"
+
 namespace weir::components::json_map {
 
 namespace json = boost::json;
@@ -29,26 +31,6 @@ bool parse_field_path(std::string_view text, FieldPath& out, sdk::ParseCtx& c, b
 
 namespace {
 
-const char* kind_name(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      return "null";
-    case json::kind::bool_:
-      return "a boolean";
-    case json::kind::int64:
-    case json::kind::uint64:
-    case json::kind::double_:
-      return "a number";
-    case json::kind::string:
-      return "a string";
-    case json::kind::array:
-      return "an array";
-    case json::kind::object:
-      return "an object";
-  }
-  return "a value";
-}
-
 struct Assignment {
   std::string key;
   sdk::expr::Path path;
@@ -72,7 +54,7 @@ class JsonMap final : public sdk::Processor {
   // Called from several threads at once: everything here is read-only after construction.
   void process(sdk::Record&& rec, sdk::Emitter& out) override {
     if (!rec.value.is_object()) {
-      std::string reason = std::string("json_map needs an object, got ") + kind_name(rec.value);
+      std::string reason = std::string("json_map needs an object, got ") + sdk::kind_name(rec.value);
       out.fail(std::move(rec), reason);
       return;
     }

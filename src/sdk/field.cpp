@@ -1,5 +1,7 @@
 #include "sdk/field.hpp"
 
+#include "sdk/base/json_read.hpp"
+
 #include <boost/json/kind.hpp>
 #include <cmath>
 #include <string>
@@ -45,24 +47,8 @@ bool check_range(double x, ParseCtx& c, const FieldOpts& o, const std::string& s
 }  // namespace
 
 const char* kind_name(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      return "null";
-    case json::kind::bool_:
-      return "a boolean";
-    case json::kind::int64:
-    case json::kind::uint64:
-      return "an integer";
-    case json::kind::double_:
-      return "a number";
-    case json::kind::string:
-      return "a string";
-    case json::kind::array:
-      return "an array";
-    case json::kind::object:
-      return "an object";
-  }
-  return "a value";
+  // Config fields tell integers from other numbers.
+  return v.is_int64() || v.is_uint64() ? "an integer" : sdk::kind_name(v);
 }
 
 void wrong_type(ParseCtx& ctx, const char* expected, const json::value& v) {

@@ -13,6 +13,9 @@
 
 namespace weir::sdk {
 
+// "null", "a boolean", "a number", "a string", "an array" or "an object": for messages.
+const char* kind_name(const boost::json::value& v);
+
 namespace detail {
 
 struct JsonHandler {

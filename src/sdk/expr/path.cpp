@@ -1,5 +1,7 @@
 #include "sdk/expr/lexer.hpp"
 
+#include "sdk/base/json_read.hpp"
+
 #include <boost/json/value.hpp>
 
 #include <cstdio>
@@ -66,26 +68,6 @@ std::string prefix_text(const Path& path, std::size_t count) {
   std::vector<PathSegment> segments(path.segments().begin(),
                                     path.segments().begin() + static_cast<std::ptrdiff_t>(count));
   return Path(std::move(segments)).to_string();
-}
-
-const char* kind_name(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      return "null";
-    case json::kind::bool_:
-      return "a boolean";
-    case json::kind::int64:
-    case json::kind::uint64:
-    case json::kind::double_:
-      return "a number";
-    case json::kind::string:
-      return "a string";
-    case json::kind::array:
-      return "an array";
-    case json::kind::object:
-      return "an object";
-  }
-  return "a value";
 }
 
 }  // namespace
@@ -212,7 +194,7 @@ bool set_path(json::value& root, const Path& path, json::value v, EvalError& err
       const json::array* a = probe->if_array();
       std::size_t k = 0;
       if (a == nullptr) {
-        err = {0, "cannot set '" + path.to_string() + "': " + where() + " is " + kind_name(*probe) +
+        err = {0, "cannot set '" + path.to_string() + "': " + where() + " is " + sdk::kind_name(*probe) +
                       ", not an array"};
         return false;
       }
@@ -227,7 +209,7 @@ bool set_path(json::value& root, const Path& path, json::value v, EvalError& err
     } else if (const json::object* o = probe->if_object()) {
       probe = o->if_contains(s.key);
     } else {
-      err = {0, "cannot set '" + path.to_string() + "': " + where() + " is " + kind_name(*probe) +
+      err = {0, "cannot set '" + path.to_string() + "': " + where() + " is " + sdk::kind_name(*probe) +
                     ", not an object"};
       return false;
     }
