@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "sdk/base/json_read.hpp"
 #include "sdk/base/json_write.hpp"
 #include "sdk/base/quote.hpp"
 #include "sdk/base/units.hpp"
@@ -213,28 +214,6 @@ std::optional<Problem> set_from_text(EngineConfig& c, const Option& o, std::stri
   return std::nullopt;
 }
 
-namespace {
-std::string_view kind_name(const boost::json::value& v) {
-  switch (v.kind()) {
-    case boost::json::kind::null:
-      return "null";
-    case boost::json::kind::bool_:
-      return "a boolean";
-    case boost::json::kind::int64:
-    case boost::json::kind::uint64:
-    case boost::json::kind::double_:
-      return "a number";
-    case boost::json::kind::string:
-      return "a string";
-    case boost::json::kind::array:
-      return "an array";
-    case boost::json::kind::object:
-      return "an object";
-  }
-  return "";
-}
-}  // namespace
-
 std::optional<Problem> set_from_json(EngineConfig& c, const Option& o, const boost::json::value& v,
                                      const std::filesystem::path& base_dir) {
   const bool is_int = std::holds_alternative<IntRef>(o.field);
@@ -252,16 +231,16 @@ std::optional<Problem> set_from_json(EngineConfig& c, const Option& o, const boo
   }
   Problem p{"wrong_type", "", ""};
   if (is_int) {
-    p.message = "must be a whole number, got " + std::string(kind_name(v));
+    p.message = "must be a whole number, got " + std::string(sdk::kind_name(v));
     if (v.is_string()) p.hint = "write the number without quotes";
   } else if (is_size) {
-    p.message = "must be a byte size string or a number of bytes, got " + std::string(kind_name(v));
+    p.message = "must be a byte size string or a number of bytes, got " + std::string(sdk::kind_name(v));
     p.hint = "e.g. \"10MiB\"";
   } else if (std::holds_alternative<DurationRef>(o.field)) {
-    p.message = "must be a duration string, got " + std::string(kind_name(v));
+    p.message = "must be a duration string, got " + std::string(sdk::kind_name(v));
     p.hint = "e.g. \"10s\"";
   } else {
-    p.message = "must be a string, got " + std::string(kind_name(v));
+    p.message = "must be a string, got " + std::string(sdk::kind_name(v));
   }
   return p;
 }
