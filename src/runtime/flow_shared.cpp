@@ -57,12 +57,16 @@ std::string oversize_reason(std::size_t bytes, std::size_t max_body) {
          " (the NATS server's max_payload, less " + "room for headers, bounds a message)";
 }
 
+sdk::Record oversize_error_record(const FlowShared& shared, std::size_t component, std::string id,
+                                  std::string_view json, std::string& reason) {
+  reason = oversize_reason(json.size(), shared.max_body);
+  return error_record(shared, component, sdk::Record{std::move(id), sdk::raw_record_value(json, reason)},
+                      reason);
+}
+
 sdk::Record oversize_error_record(const FlowShared& shared, std::size_t component, sdk::Record&& rec,
                                   std::string& reason) {
-  const std::string text = sdk::to_json(rec.value);
-  reason = oversize_reason(text.size(), shared.max_body);
-  return error_record(shared, component, sdk::Record{std::move(rec.id), sdk::raw_record_value(text, reason)},
-                      reason);
+  return oversize_error_record(shared, component, std::move(rec.id), sdk::to_json(rec.value), reason);
 }
 
 bool cut_error_record(sdk::Record& err, std::size_t max_body) {

@@ -121,6 +121,9 @@ std::string oversize_reason(std::size_t bytes, std::size_t max_body);
 // its head with its size (sdk::raw_record_value). `reason` is set.
 sdk::Record oversize_error_record(const FlowShared& shared, std::size_t component, sdk::Record&& rec,
                                   std::string& reason);
+// The same for a record known by its id and JSON text (a line of a batch received whole).
+sdk::Record oversize_error_record(const FlowShared& shared, std::size_t component, std::string id,
+                                  std::string_view json, std::string& reason);
 // An error record no message could carry: its `record` cut to its head. False when it was cut
 // already (only a max_payload far below nats-server's default makes that too large).
 bool cut_error_record(sdk::Record& err, std::size_t max_body);

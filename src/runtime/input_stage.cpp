@@ -316,13 +316,11 @@ void InputStage::publish_split(std::string_view body, const std::string& id, con
       if (line.back() == '\n') line.remove_suffix(1);
       const auto space = line.find(' ');
       const auto json = space == std::string_view::npos ? line : line.substr(space + 1);
-      const std::string reason = oversize_reason(json.size(), shared_.max_body);
+      std::string reason;
+      auto err = oversize_error_record(
+          shared_, component_, std::string(line.substr(0, space == std::string_view::npos ? 0 : space)), json,
+          reason);
       shared_.counters[component_].errors++;
-      auto err =
-          error_record(shared_, component_,
-                       sdk::Record{std::string(line.substr(0, space == std::string_view::npos ? 0 : space)),
-                                   sdk::raw_record_value(json, reason)},
-                       reason);
       add(open_.size() - 1, std::move(err), {});  // fits: the value is cut
       publish_pending();
       start = end;
@@ -379,13 +377,10 @@ void InputStage::add(std::size_t port, sdk::Record&& rec, std::function<void()>&
   }
   if (route.dead_letter && dead_.add(rec, shared_.max_body) != BatchWriter::Added::added) {
     publish_pending();
+    // Only a record in no port batch can be too large here: one that fit there fits the same bound.
     if (dead_.add(rec, shared_.max_body) == BatchWriter::Added::too_large) {
-      if (!route.publish) {
-        too_large(port, std::move(rec), std::move(on_durable), at);
-        return;
-      }
-      spdlog::warn("{} an error record too large for a message is not in the dead letters ({} bytes)",
-                   prefix_, sdk::to_json(rec.value).size());
+      too_large(port, std::move(rec), std::move(on_durable), at);
+      return;
     }
   }
   if (port < error_port) shared_.counters[component_].count_out(port);
