@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nats/nats.h>
 
@@ -48,6 +49,16 @@ std::string thread_cpu(pid_t pid);
 std::string pipeline_flow();
 // Streams SRC (src.>) and OUT (out.>) with limits retention; dies (as `who`) on failure.
 void create_pipeline_streams(jsCtx* js, const std::string& who);
+
+// Latency percentiles in ms.
+struct Percentiles {
+  std::uint64_t count = 0;
+  double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0, mean = 0;  // ms
+  std::string json() const;
+};
+
+// Sorts ms and reads its percentiles.
+Percentiles summarize(std::vector<double>& ms);
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
 std::uint16_t free_port();

@@ -36,25 +36,6 @@ void for_each_stamp(std::string_view data, Fn fn) {
   }
 }
 
-Percentiles summarize(std::vector<double>& ms) {
-  Percentiles p;
-  p.count = ms.size();
-  if (ms.empty()) return p;
-  std::sort(ms.begin(), ms.end());
-  auto at = [&ms](double q) {
-    return ms[static_cast<std::size_t>(q * static_cast<double>(ms.size() - 1) + 0.5)];
-  };
-  p.p50 = at(0.50);
-  p.p90 = at(0.90);
-  p.p99 = at(0.99);
-  p.p999 = at(0.999);
-  p.max = ms.back();
-  double sum = 0;
-  for (double l : ms) sum += l;
-  p.mean = sum / static_cast<double>(ms.size());
-  return p;
-}
-
 // One core subscription and the thread that timestamps what it takes. Stops once it has
 // `expected` stamps, when told to drain and the drain deadline passed, or when destroyed.
 class Collector {
@@ -108,13 +89,6 @@ class Collector {
 };
 
 }  // namespace
-
-std::string Percentiles::json() const {
-  char buf[256];
-  std::snprintf(buf, sizeof buf, R"({"p50":%.2f,"p90":%.2f,"p99":%.2f,"p999":%.2f,"max":%.2f,"mean":%.2f})",
-                p50, p90, p99, p999, max, mean);
-  return buf;
-}
 
 LatencyResult run_latency(const bus::Connection& site_a, const bus::Connection& hub,
                           const LatencyOptions& o) {

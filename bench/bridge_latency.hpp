@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "bench_util.hpp"
 #include "bus/connection.hpp"
 
 namespace weir::bench {
@@ -23,12 +24,6 @@ struct LatencyOptions {
   std::string hub_flow_subjects = "weir.hub.>";        // the batches the hub's websocket_input stores
   std::chrono::milliseconds drain{15000};  // how long to wait for the last records after publishing
   bool hops = true;  // also time the intermediate hops (three more subscribers in this process)
-};
-
-struct Percentiles {
-  std::uint64_t count = 0;
-  double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0, mean = 0;  // ms
-  std::string json() const;
 };
 
 struct LatencyResult {
