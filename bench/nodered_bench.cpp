@@ -10,7 +10,7 @@
 // or a duplicate makes the exit status 1. See bench/README.md.
 //
 // build/bench/nodered_bench --weir build/src/app/weir --node-red DIR [--runs K] [--records N]
-//   [--rate R] [--latency-secs S] [--window W] [--only weir|node-red]
+//   [--rate R] [--latency-secs S] [--window W] [--only weir|node-red] [--durability sync|none]
 // DIR holds bin/node and node_modules/node-red (bench/nodered.sh installs both).
 #include <fcntl.h>
 #include <sched.h>
@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -37,6 +38,8 @@
 #include <spdlog/spdlog.h>
 
 #include "bench_util.hpp"
+#include "bus/connection.hpp"
+#include "bus/core_subscription.hpp"
 #include "bus/nats_server_process.hpp"
 #include "common/websocket/link.hpp"
 
@@ -59,6 +62,9 @@ struct Options {
   double latency_secs = 15;
   std::uint64_t window = 1000;  // records sent and not yet accounted for
   std::string only;             // "", "weir" or "node-red"
+  std::string durability = "sync";  // weir's websocket_input
+  bool hops = false;                // weir: also time each record on the flow's subjects
+  bool pin = true;                  // --no-pin: let the scheduler place everything
 };
 
 Options parse(int argc, char** argv) {
@@ -78,6 +84,9 @@ Options parse(int argc, char** argv) {
       else if (a == "--latency-secs") o.latency_secs = std::stod(next());
       else if (a == "--window") o.window = std::stoull(next());
       else if (a == "--only") o.only = next();
+      else if (a == "--durability") o.durability = next();
+      else if (a == "--hops") o.hops = true;
+      else if (a == "--no-pin") o.pin = false;
       else weir::bench::die(me, "unknown option " + a);
     } catch (const std::logic_error&) {
       weir::bench::die(me, "bad value for " + a);
@@ -183,6 +192,10 @@ class Driver {
     timing_.store(false, std::memory_order_release);
     return ok;
   }
+
+  // When record id was sent (ns on the steady clock; 0: not yet) and whether the paced phase runs.
+  std::int64_t sent_ns(std::uint64_t id) const { return sent_ns_[id].load(std::memory_order_acquire); }
+  bool timing() const { return timing_.load(std::memory_order_acquire); }
 
   std::vector<double> latencies() {
     std::lock_guard lock(mu_);
@@ -304,6 +317,70 @@ class Driver {
   std::vector<std::string> samples_;
 };
 
+// ---- where the time goes in weir: each record timed on the flow's subjects ----
+
+class HopTimer {
+ public:
+  HopTimer(const std::string& url, const std::string& subjects, const Driver& d) : d_(d) {
+    weir::bus::ConnectOptions co;
+    co.url = url;
+    auto c = weir::bus::Connection::connect(co);
+    if (!c) throw std::runtime_error("hops: " + c.status().text());
+    conn_ = std::move(c.value());
+    weir::bus::CoreSubscriptionOptions so;
+    so.subject = subjects;
+    auto sub = weir::bus::CoreSubscription::subscribe(conn_->raw(), so);
+    if (!sub) throw std::runtime_error("hops: " + sub.status().text());
+    sub_ = std::move(sub.value());
+    thread_ = std::thread([this] { run(); });
+  }
+  ~HopTimer() {
+    stop_ = true;
+    thread_.join();
+  }
+  // {"<subject>": {p50...}, ...} of what was timed while the driver's paced phase ran.
+  std::string json() {
+    std::lock_guard lock(mu_);
+    std::string out = "{";
+    for (auto& [subject, ms] : ms_) {
+      if (out.size() > 1) out += ",";
+      out += "\"" + subject + "\":" + weir::bench::summarize(ms).json();
+    }
+    return out + "}";
+  }
+
+ private:
+  void run() {
+    std::vector<weir::bus::Msg> msgs;
+    while (!stop_) {
+      msgs.clear();
+      (void)sub_.fetch(256, 50ms, msgs);
+      const auto t = now_ns();
+      if (!d_.timing()) continue;
+      for (auto& m : msgs) {
+        const std::string_view body = m.view();
+        static constexpr std::string_view key = "{\"id\":";
+        std::lock_guard lock(mu_);
+        auto& ms = ms_[std::string(m.subject())];
+        for (auto at = body.find(key); at != std::string_view::npos; at = body.find(key, at + key.size())) {
+          std::uint64_t id = 0;
+          const char* b = body.data() + at + key.size();
+          if (std::from_chars(b, body.data() + body.size(), id).ec != std::errc()) continue;
+          if (const auto sent = d_.sent_ns(id); sent != 0) ms.push_back(static_cast<double>(t - sent) / 1e6);
+        }
+      }
+    }
+  }
+
+  const Driver& d_;
+  std::unique_ptr<weir::bus::Connection> conn_;
+  weir::bus::CoreSubscription sub_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mu_;
+  std::map<std::string, std::vector<double>> ms_;
+};
+
 // ---- the systems under test ----
 
 class System {
@@ -315,12 +392,14 @@ class System {
   virtual std::string in_url() const = 0;
   virtual std::string out_url() const = 0;
   virtual std::string log() const = 0;
+  virtual std::string nats_url() const { return ""; }
   virtual void stop() = 0;
 };
 
 class Weir final : public System {
  public:
-  Weir(std::string bin, fs::path dir) : bin_(std::move(bin)), dir_(std::move(dir)) {}
+  Weir(std::string bin, fs::path dir, std::string durability)
+      : bin_(std::move(bin)), dir_(std::move(dir)), durability_(std::move(durability)) {}
   std::string name() const override { return "weir"; }
   void start() override {
     server_ = weir::bench::start_nats(dir_ / "nats", me);
@@ -333,7 +412,8 @@ class Weir final : public System {
   "name": "nrbench",
   "components": [
     { "id": "in", "type": "websocket_input",
-      "config": { "mode": "listen", "listen": "127.0.0.1:)" + std::to_string(in_port_) + R"(" } },
+      "config": { "mode": "listen", "listen": "127.0.0.1:)" + std::to_string(in_port_) + R"(",
+                  "durability": ")" + durability_ + R"(" } },
     { "id": "keep", "type": "json_filter", "inputs": ["in"], "config": { "where": "value > 50" } },
     { "id": "shape", "type": "json_map", "inputs": ["keep"],
       "config": { "set": { "f": "value * 9 / 5 + 32", "alert": "true" } } },
@@ -348,6 +428,7 @@ class Weir final : public System {
   std::string in_url() const override { return "ws://127.0.0.1:" + std::to_string(in_port_) + "/"; }
   std::string out_url() const override { return "ws://127.0.0.1:" + std::to_string(out_port_) + "/"; }
   std::string log() const override { return engine_ ? engine_->log() : ""; }
+  std::string nats_url() const override { return server_->url(); }
   void stop() override {
     if (engine_) engine_->terminate();
     engine_.reset();
@@ -357,6 +438,7 @@ class Weir final : public System {
  private:
   std::string bin_;
   fs::path dir_;
+  std::string durability_;
   std::unique_ptr<weir::bus::NatsServerProcess> server_;
   std::unique_ptr<weir::bench::EngineProcess> engine_;
   std::uint16_t in_port_ = 0, out_port_ = 0;
@@ -499,12 +581,15 @@ RunResult run_one(System& sys, const Options& o, bool pinned) {
     add("records_out_per_cpu_s", num("%.0f", r.per_cpu));
 
     // Latency at a steady rate.
+    std::unique_ptr<HopTimer> hops;
+    if (o.hops && !sys.nats_url().empty()) hops = std::make_unique<HopTimer>(sys.nats_url(), "weir.nrbench.>", d);
     if (!d.paced(o.rate, o.latency_secs, 60s)) throw std::runtime_error("paced records did not all come out");
     auto ms = d.latencies();
     const auto p = weir::bench::summarize(ms);
     r.p99 = p.p99;
     add("latency_rate", num("%.0f", o.rate));
     add("latency_ms", p.json());
+    if (hops) add("hops_ms", hops->json());
   } catch (const std::exception& e) {
     add("error", json::serialize(json::value(e.what())));
   }
@@ -543,7 +628,7 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt(me));
   spdlog::set_level(spdlog::level::warn);
   const Options o = parse(argc, argv);
-  const bool pinned = cpus() >= 2;
+  const bool pinned = o.pin && cpus() >= 2;
   // The driver's threads (made after this) run on CPU 1; the systems are moved to CPU 0.
   if (pinned) pin_thread(0, 1);
   const fs::path dir = weir::bench::scratch_dir("weir-nodered-bench", me);
@@ -554,7 +639,7 @@ int main(int argc, char** argv) {
       if (!o.only.empty() && o.only != which) continue;
       std::unique_ptr<System> sys;
       const auto sub = dir / (which + "-" + std::to_string(run));
-      if (which == "weir") sys = std::make_unique<Weir>(o.weir, sub);
+      if (which == "weir") sys = std::make_unique<Weir>(o.weir, sub, o.durability);
       else sys = std::make_unique<NodeRed>(o.node_red, sub);
       const auto r = run_one(*sys, o, pinned);
       std::printf("{\"run\":%d,%s\n", run + 1, r.json.c_str() + 1);

@@ -57,6 +57,15 @@ class EndpointBase : public Endpoint {
     ws_.set_max_message_size(options_.max_frame_size);
     ws_.set_open_handshake_timeout(static_cast<long>(options_.open_timeout.count()));
     ws_.set_close_handshake_timeout(close_handshake_timeout_ms);
+    // Frames go out as they are sent: without TCP_NODELAY a small frame can wait for the ACK of
+    // the one before (Nagle), which at a steady low rate costs milliseconds per record.
+    ws_.set_tcp_post_init_handler([this](Hdl h) {
+      websocketpp::lib::error_code ec;
+      if (auto con = ws_.get_con_from_hdl(h, ec)) {
+        websocketpp::lib::asio::error_code aec;
+        con->get_raw_socket().set_option(websocketpp::lib::asio::ip::tcp::no_delay(true), aec);
+      }
+    });
     ws_.set_open_handler([this](Hdl h) { handle_open(h); });
     ws_.set_close_handler([this](Hdl h) { handle_close(h); });
     ws_.set_fail_handler([this](Hdl h) { handle_fail(h); });
