@@ -60,8 +60,8 @@ struct Options {
   std::uint64_t warmup = 4000;
   double rate = 2000;  // latency phase, records/s
   double latency_secs = 15;
-  std::uint64_t window = 1000;  // records sent and not yet accounted for
-  std::string only;             // "", "weir" or "node-red"
+  std::uint64_t window = 1000;      // records sent and not yet accounted for
+  std::string only;                 // "", "weir" or "node-red"
   std::string durability = "sync";  // weir's websocket_input
   bool hops = false;                // weir: also time each record on the flow's subjects
   bool pin = true;                  // --no-pin: let the scheduler place everything
@@ -76,18 +76,30 @@ Options parse(int argc, char** argv) {
       return argv[++i];
     };
     try {
-      if (a == "--weir") o.weir = next();
-      else if (a == "--node-red") o.node_red = next();
-      else if (a == "--runs") o.runs = std::stoi(next());
-      else if (a == "--records") o.records = std::stoull(next());
-      else if (a == "--rate") o.rate = std::stod(next());
-      else if (a == "--latency-secs") o.latency_secs = std::stod(next());
-      else if (a == "--window") o.window = std::stoull(next());
-      else if (a == "--only") o.only = next();
-      else if (a == "--durability") o.durability = next();
-      else if (a == "--hops") o.hops = true;
-      else if (a == "--no-pin") o.pin = false;
-      else weir::bench::die(me, "unknown option " + a);
+      if (a == "--weir")
+        o.weir = next();
+      else if (a == "--node-red")
+        o.node_red = next();
+      else if (a == "--runs")
+        o.runs = std::stoi(next());
+      else if (a == "--records")
+        o.records = std::stoull(next());
+      else if (a == "--rate")
+        o.rate = std::stod(next());
+      else if (a == "--latency-secs")
+        o.latency_secs = std::stod(next());
+      else if (a == "--window")
+        o.window = std::stoull(next());
+      else if (a == "--only")
+        o.only = next();
+      else if (a == "--durability")
+        o.durability = next();
+      else if (a == "--hops")
+        o.hops = true;
+      else if (a == "--no-pin")
+        o.pin = false;
+      else
+        weir::bench::die(me, "unknown option " + a);
     } catch (const std::logic_error&) {
       weir::bench::die(me, "bad value for " + a);
     }
@@ -102,10 +114,18 @@ Options parse(int argc, char** argv) {
 // ---- the records and what must come out of them ----
 
 // value = k / 10 for k in 0..999: one in ten integral, written without a decimal point ("64").
-std::uint64_t tenths(std::uint64_t id) { return (id * 7919 + 13) % 1000; }
-double value_of(std::uint64_t id) { return static_cast<double>(tenths(id)) / 10.0; }
-bool passes(std::uint64_t id) { return value_of(id) > 50; }
-double f_of(std::uint64_t id) { return value_of(id) * 9 / 5 + 32; }
+std::uint64_t tenths(std::uint64_t id) {
+  return (id * 7919 + 13) % 1000;
+}
+double value_of(std::uint64_t id) {
+  return static_cast<double>(tenths(id)) / 10.0;
+}
+bool passes(std::uint64_t id) {
+  return value_of(id) > 50;
+}
+double f_of(std::uint64_t id) {
+  return value_of(id) * 9 / 5 + 32;
+}
 constexpr std::int64_t ts_base = 1700000000123;
 
 std::string input_record(std::uint64_t id) {
@@ -122,7 +142,9 @@ std::int64_t now_ns() {
 
 // ---- CPU pinning ----
 
-int cpus() { return static_cast<int>(std::thread::hardware_concurrency()); }
+int cpus() {
+  return static_cast<int>(std::thread::hardware_concurrency());
+}
 
 bool pin_thread(pid_t tid, int cpu) {
   cpu_set_t set;
@@ -142,7 +164,8 @@ void pin_process(pid_t pid, int cpu) {
 
 class Driver {
  public:
-  explicit Driver(std::uint64_t capacity) : sent_ns_(new std::atomic<std::int64_t>[capacity]), seen_(capacity, 0) {
+  explicit Driver(std::uint64_t capacity)
+      : sent_ns_(new std::atomic<std::int64_t>[capacity]), seen_(capacity, 0) {
     for (std::uint64_t i = 0; i < capacity; ++i) sent_ns_[i].store(0, std::memory_order_relaxed);
   }
   ~Driver() { stop(); }
@@ -164,7 +187,8 @@ class Driver {
     const auto end = next_ + n;
     const auto t_end = Clock::now() + deadline;
     while (next_ < end) {
-      while (expected_.load(std::memory_order_relaxed) - received_.load(std::memory_order_relaxed) >= window) {
+      while (expected_.load(std::memory_order_relaxed) - received_.load(std::memory_order_relaxed) >=
+             window) {
         if (Clock::now() > t_end) return false;
         std::this_thread::sleep_for(20us);
       }
@@ -212,7 +236,8 @@ class Driver {
   }
 
  private:
-  std::unique_ptr<weir::ws::Endpoint> open(const std::string& url, bool output, std::atomic<weir::ws::ConnId>& conn) {
+  std::unique_ptr<weir::ws::Endpoint> open(const std::string& url, bool output,
+                                           std::atomic<weir::ws::ConnId>& conn) {
     weir::ws::EndpointOptions o;
     o.mode = weir::ws::EndpointOptions::Mode::connect;
     o.url = url;
@@ -263,7 +288,8 @@ class Driver {
     const json::value v = json::parse(m, ec);
     const json::object* r = ec ? nullptr : v.if_object();
     const json::value* idv = r ? r->if_contains("id") : nullptr;
-    if (!idv || !idv->is_int64() || idv->as_int64() < 0 || static_cast<std::uint64_t>(idv->as_int64()) >= next_) {
+    if (!idv || !idv->is_int64() || idv->as_int64() < 0 ||
+        static_cast<std::uint64_t>(idv->as_int64()) >= next_) {
       mismatch("not a record sent: " + m.substr(0, 200));
       return;
     }
@@ -289,10 +315,12 @@ class Driver {
     const json::value* site = r->if_contains("site");
     const json::value* sensor = r->if_contains("sensor");
     const json::value* ts = r->if_contains("ts");
-    if (!passes(id)) mismatch("record " + std::to_string(id) + " should have been filtered out: " + m);
+    if (!passes(id))
+      mismatch("record " + std::to_string(id) + " should have been filtered out: " + m);
     else if (!number("value", value) || value != value_of(id) || !number("f", f) || f != f_of(id) || !alert ||
-             !alert->is_bool() || !alert->get_bool() || !site || *site != "a" || !sensor || *sensor != "temp-7" ||
-             !ts || !ts->is_int64() || ts->get_int64() != ts_base + static_cast<std::int64_t>(id)) {
+             !alert->is_bool() || !alert->get_bool() || !site || *site != "a" || !sensor ||
+             *sensor != "temp-7" || !ts || !ts->is_int64() ||
+             ts->get_int64() != ts_base + static_cast<std::int64_t>(id)) {
       char want[64];
       std::snprintf(want, sizeof want, "%.17g", f_of(id));
       mismatch("record " + std::to_string(id) + ": " + m + " (f should be " + want + ")");
@@ -412,13 +440,16 @@ class Weir final : public System {
   "name": "nrbench",
   "components": [
     { "id": "in", "type": "websocket_input",
-      "config": { "mode": "listen", "listen": "127.0.0.1:)" + std::to_string(in_port_) + R"(",
-                  "durability": ")" + durability_ + R"(" } },
+      "config": { "mode": "listen", "listen": "127.0.0.1:)" +
+                                            std::to_string(in_port_) + R"(",
+                  "durability": ")" + durability_ +
+                                            R"(" } },
     { "id": "keep", "type": "json_filter", "inputs": ["in"], "config": { "where": "value > 50" } },
     { "id": "shape", "type": "json_map", "inputs": ["keep"],
       "config": { "set": { "f": "value * 9 / 5 + 32", "alert": "true" } } },
     { "id": "out", "type": "websocket_output", "inputs": ["shape"],
-      "config": { "mode": "listen", "listen": "127.0.0.1:)" + std::to_string(out_port_) + R"(", "raw_only": true } }
+      "config": { "mode": "listen", "listen": "127.0.0.1:)" +
+                                            std::to_string(out_port_) + R"(", "raw_only": true } }
   ]
 })");
     engine_->start();
@@ -452,10 +483,11 @@ class NodeRed final : public System {
   void start() override {
     fs::create_directories(dir_);
     port_ = weir::bench::free_port();
-    std::ofstream(dir_ / "settings.js") << "module.exports = {\n  uiPort: " << port_
-                                        << ",\n  uiHost: \"127.0.0.1\",\n  flowFile: \"flows.json\",\n"
-                                           "  httpAdminRoot: false,\n  logging: { console: { level: \"info\" } },\n"
-                                           "  telemetry: { enabled: false }\n};\n";
+    std::ofstream(dir_ / "settings.js")
+        << "module.exports = {\n  uiPort: " << port_
+        << ",\n  uiHost: \"127.0.0.1\",\n  flowFile: \"flows.json\",\n"
+           "  httpAdminRoot: false,\n  logging: { console: { level: \"info\" } },\n"
+           "  telemetry: { enabled: false }\n};\n";
     // The function node returns a new message: websocket out would otherwise answer the input's
     // session (msg._session), which belongs to the other listener.
     std::ofstream(dir_ / "flows.json") << R"([
@@ -479,8 +511,8 @@ class NodeRed final : public System {
         dup2(fd, 1);
         dup2(fd, 2);
       }
-      execl(node.c_str(), node.c_str(), red.c_str(), "--settings", settings.c_str(), "--userDir", user.c_str(),
-            "--no-telemetry", "flows.json", static_cast<char*>(nullptr));
+      execl(node.c_str(), node.c_str(), red.c_str(), "--settings", settings.c_str(), "--userDir",
+            user.c_str(), "--no-telemetry", "flows.json", static_cast<char*>(nullptr));
       _exit(127);
     }
     const auto deadline = Clock::now() + 60s;
@@ -569,7 +601,8 @@ RunResult run_one(System& sys, const Options& o, bool pinned) {
     const double cpu0 = cpu_of(pids);
     const auto out0 = d.received();
     const auto t0 = Clock::now();
-    if (!d.burst(o.records, o.window, 600s)) throw std::runtime_error("throughput records did not all come out");
+    if (!d.burst(o.records, o.window, 600s))
+      throw std::runtime_error("throughput records did not all come out");
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     const double cpu = cpu_of(pids) - cpu0;
     const auto out = static_cast<double>(d.received() - out0);
@@ -582,7 +615,8 @@ RunResult run_one(System& sys, const Options& o, bool pinned) {
 
     // Latency at a steady rate.
     std::unique_ptr<HopTimer> hops;
-    if (o.hops && !sys.nats_url().empty()) hops = std::make_unique<HopTimer>(sys.nats_url(), "weir.nrbench.>", d);
+    if (o.hops && !sys.nats_url().empty())
+      hops = std::make_unique<HopTimer>(sys.nats_url(), "weir.nrbench.>", d);
     if (!d.paced(o.rate, o.latency_secs, 60s)) throw std::runtime_error("paced records did not all come out");
     auto ms = d.latencies();
     const auto p = weir::bench::summarize(ms);
@@ -610,7 +644,9 @@ RunResult run_one(System& sys, const Options& o, bool pinned) {
   for (auto& s : d.samples()) samples.emplace_back(s);
   if (!samples.empty()) add("mismatch_samples", json::serialize(samples));
   r.ok = lost == 0 && d.duplicates() == 0 && d.mismatches() == 0 && j.find("\"error\"") == std::string::npos;
-  if (!r.ok) std::fprintf(stderr, "%s: %s run failed; its log:\n%s\n", me.c_str(), sys.name().c_str(), sys.log().c_str());
+  if (!r.ok)
+    std::fprintf(stderr, "%s: %s run failed; its log:\n%s\n", me.c_str(), sys.name().c_str(),
+                 sys.log().c_str());
   sys.stop();
   r.json = j + "}";
   return r;
@@ -639,8 +675,10 @@ int main(int argc, char** argv) {
       if (!o.only.empty() && o.only != which) continue;
       std::unique_ptr<System> sys;
       const auto sub = dir / (which + "-" + std::to_string(run));
-      if (which == "weir") sys = std::make_unique<Weir>(o.weir, sub, o.durability);
-      else sys = std::make_unique<NodeRed>(o.node_red, sub);
+      if (which == "weir")
+        sys = std::make_unique<Weir>(o.weir, sub, o.durability);
+      else
+        sys = std::make_unique<NodeRed>(o.node_red, sub);
       const auto r = run_one(*sys, o, pinned);
       std::printf("{\"run\":%d,%s\n", run + 1, r.json.c_str() + 1);
       std::fflush(stdout);

@@ -70,7 +70,9 @@ natsStatus pull(natsSubscription* sub, int batch, std::chrono::milliseconds time
 }
 
 // Nothing waiting (404), or the long poll expired (408 or the client's own timeout).
-bool nothing(natsStatus s) { return s == NATS_NOT_FOUND || s == NATS_TIMEOUT; }
+bool nothing(natsStatus s) {
+  return s == NATS_NOT_FOUND || s == NATS_TIMEOUT;
+}
 
 }  // namespace
 
