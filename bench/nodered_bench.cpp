@@ -372,7 +372,11 @@ class HopTimer {
     std::string out = "{";
     for (auto& [subject, ms] : ms_) {
       if (out.size() > 1) out += ",";
-      out += "\"" + subject + "\":" + weir::bench::summarize(ms).json();
+      const auto& [msgs, records] = counts_[subject];
+      auto p = weir::bench::summarize(ms).json();
+      p.pop_back();
+      out += "\"" + subject + "\":" + p + ",\"messages\":" + std::to_string(msgs) +
+             ",\"records\":" + std::to_string(records) + "}";
     }
     return out + "}";
   }
@@ -384,16 +388,20 @@ class HopTimer {
       msgs.clear();
       (void)sub_.fetch(256, 50ms, msgs);
       const auto t = now_ns();
-      if (!d_.timing()) continue;
+      const bool timing = d_.timing();
       for (auto& m : msgs) {
         const std::string_view body = m.view();
         static constexpr std::string_view key = "{\"id\":";
         std::lock_guard lock(mu_);
-        auto& ms = ms_[std::string(m.subject())];
+        const std::string subject(m.subject());
+        auto& ms = ms_[subject];
+        auto& count = counts_[subject];
+        count.first++;
         for (auto at = body.find(key); at != std::string_view::npos; at = body.find(key, at + key.size())) {
+          count.second++;
           std::uint64_t id = 0;
           const char* b = body.data() + at + key.size();
-          if (std::from_chars(b, body.data() + body.size(), id).ec != std::errc()) continue;
+          if (!timing || std::from_chars(b, body.data() + body.size(), id).ec != std::errc()) continue;
           if (const auto sent = d_.sent_ns(id); sent != 0) ms.push_back(static_cast<double>(t - sent) / 1e6);
         }
       }
@@ -407,6 +415,7 @@ class HopTimer {
   std::thread thread_;
   std::mutex mu_;
   std::map<std::string, std::vector<double>> ms_;
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> counts_;  // messages, records
 };
 
 // ---- the systems under test ----
@@ -597,6 +606,10 @@ RunResult run_one(System& sys, const Options& o, bool pinned) {
     if (pinned)
       for (pid_t p : pids) pin_process(p, 0);  // threads made since the start
 
+    // With --hops (diagnosis: it costs the server a delivery per message) also during the burst.
+    std::unique_ptr<HopTimer> hops;
+    if (o.hops && !sys.nats_url().empty())
+      hops = std::make_unique<HopTimer>(sys.nats_url(), "weir.nrbench.>", d);
     // Throughput: records out per CPU-second of the system's processes.
     const double cpu0 = cpu_of(pids);
     const auto out0 = d.received();
@@ -614,9 +627,6 @@ RunResult run_one(System& sys, const Options& o, bool pinned) {
     add("records_out_per_cpu_s", num("%.0f", r.per_cpu));
 
     // Latency at a steady rate.
-    std::unique_ptr<HopTimer> hops;
-    if (o.hops && !sys.nats_url().empty())
-      hops = std::make_unique<HopTimer>(sys.nats_url(), "weir.nrbench.>", d);
     if (!d.paced(o.rate, o.latency_secs, 60s)) throw std::runtime_error("paced records did not all come out");
     auto ms = d.latencies();
     const auto p = weir::bench::summarize(ms);

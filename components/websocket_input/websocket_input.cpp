@@ -124,6 +124,9 @@ class WebsocketInput final : public sdk::Input {
   }
 
   bool take_raw(sdk::InputSink& sink, Work& w) {
+    // A valid JSON frame on one line goes into the batch as it came.
+    if (config_.content == Content::json && parser_.passes_as_line(w.payload))
+      return sink.push_json(w.payload);
     std::string reason;
     boost::json::value value;
     if (parser_.payload(w.payload, config_.content == Content::text, value, reason))

@@ -95,7 +95,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
     }
     ws::for_each_json(batch.body, [&](std::string_view json) {
       stats_.bytes_out += json.size();
-      endpoint_->send(c, std::string(json), false);
+      endpoint_->send_here(c, json, false);
     });
   }
 

@@ -141,6 +141,7 @@ Result<std::unique_ptr<Connection>> Connection::connect(const ConnectOptions& o,
     s = natsOptions_SetReconnectJitter(opts, o.reconnect_jitter.count(), o.reconnect_jitter.count());
   if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(opts, o.reconnect_buffer_bytes);
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts, 2000);
+  if (s == NATS_OK && o.send_asap) s = natsOptions_SetSendAsap(opts, true);
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, &Callbacks::on_disconnected, cb.get());
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts, &Callbacks::on_reconnected, cb.get());
   if (s == NATS_OK) s = natsOptions_SetClosedCB(opts, &Callbacks::on_closed, cb.get());

@@ -27,6 +27,11 @@ struct ConnectOptions {
   std::chrono::milliseconds reconnect_jitter{100};
   // Publishes made while reconnecting are buffered up to this size, then fail.
   int reconnect_buffer_bytes = 64 * 1024 * 1024;
+  // Each publish (a batch, an ack, a pull request) is written to the socket by the caller at
+  // once. Without it nats.c's flusher thread waits 1 ms for more before every write: a
+  // millisecond on each hop of a record at low rates (weir publishes batches, so the writes it
+  // saves are few).
+  bool send_asap = true;
   // The initial connect is retried until this deadline; zero means a single attempt.
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(30)};
   // Timeout of JetStream API requests (stream/consumer management, sync publish).

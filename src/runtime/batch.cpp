@@ -50,6 +50,14 @@ void BatchWriter::add_raw(std::string_view id, std::string_view json) {
   body_ += '\n';
 }
 
+BatchWriter::Added BatchWriter::add_raw(std::string_view id, std::string_view json, std::size_t max_body) {
+  const std::size_t line = id.size() + json.size() + 2;
+  if (line > max_body || json.size() > sdk::record_max_bytes) return Added::too_large;
+  if (body_.size() + line > max_body) return Added::full;
+  add_raw(id, json);
+  return Added::added;
+}
+
 void BatchWriter::clear() {
   body_.clear();
   count_ = 0;

@@ -27,8 +27,10 @@ class BatchWriter {
   // the record limit every reader holds it to). Both leave the batch as it was.
   enum class Added { added, full, too_large };
   Added add(const sdk::Record& rec, std::size_t max_body);
-  // `json` must be one valid compact JSON text without newlines.
+  // `json` must be one valid JSON text without newlines (sdk::RecordParser::passes_as_line).
   void add_raw(std::string_view id, std::string_view json);
+  // add_raw(), held to `max_body` as add() is.
+  Added add_raw(std::string_view id, std::string_view json, std::size_t max_body);
   void clear();
   bool empty() const { return count_ == 0; }
   std::size_t count() const { return count_; }

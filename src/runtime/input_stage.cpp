@@ -245,6 +245,32 @@ bool InputStage::push(sdk::Record&& rec, std::function<void()> on_durable) {
   return true;
 }
 
+bool InputStage::push_json(std::string_view json, std::function<void()> on_durable) {
+  if (stopping()) return false;
+  const auto& route = stage_.members.front().ports[0];
+  // The common case goes into the batch as it came. A dead-lettered or tapped port, and a record
+  // no message can carry, take the parsed way (sdk::InputSink::push_json, then push()).
+  if (route.publish && !route.dead_letter && !shared_.taps->active(component_)) {
+    const auto id = shared_.flow.components[component_].id + ":" + boot_ + ":" + std::to_string(seq_);
+    auto added = open_[0].add_raw(id, json, shared_.max_body);
+    if (added == BatchWriter::Added::full) {
+      publish_pending();
+      added = open_[0].add_raw(id, json, shared_.max_body);
+    }
+    if (added == BatchWriter::Added::added) {
+      ++seq_;
+      shared_.counters[component_].count_out(0);
+      if (on_durable) pending_callbacks_.push_back(std::move(on_durable));
+      const auto& s = shared_.flow.settings;
+      if (open_[0].count() >= static_cast<std::size_t>(s.batch_records) ||
+          open_[0].bytes() >= s.batch_bytes.bytes)
+        publish_pending();
+      return true;
+    }
+  }
+  return sdk::InputSink::push_json(json, std::move(on_durable));
+}
+
 bool InputStage::fail(sdk::Record&& rec, std::string_view reason, std::function<void()> on_durable) {
   if (stopping()) return false;
   shared_.counters[component_].errors++;

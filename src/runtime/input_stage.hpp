@@ -29,6 +29,7 @@ class InputStage final : public sdk::InputSink {
   bool push(sdk::Record&& rec, std::function<void()> on_durable) override;
   bool push_at(const sdk::Position& at, sdk::Record&& rec, std::function<void()> on_durable) override;
   bool fail(sdk::Record&& rec, std::string_view reason, std::function<void()> on_durable) override;
+  bool push_json(std::string_view json, std::function<void()> on_durable) override;
   bool push_batch(sdk::Batch&& batch, std::function<void()> on_durable) override;
   void flush() override;
   bool stopping() const override { return stop_.stopping(); }

@@ -108,6 +108,11 @@ class InputSink {
     (void)at;
     return push(std::move(rec), std::move(on_durable));
   }
+  // A record given as its JSON text, which the caller checked with RecordParser::passes_as_line:
+  // an engine puts it into the batch as it is, without parsing and writing it again. Blocks and
+  // returns like push(). This default parses it and push()es (a text that fails after all goes
+  // to fail()).
+  virtual bool push_json(std::string_view json, std::function<void()> on_durable = {});
   // A record the input could not read (bad JSON, say): goes to the error port with the reason.
   virtual bool fail(Record&& rec, std::string_view reason, std::function<void()> on_durable = {}) = 0;
   // Publishes a batch whole, as it arrived (a bridge frame): one message whose id derives from

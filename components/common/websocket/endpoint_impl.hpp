@@ -103,6 +103,15 @@ class EndpointBase : public Endpoint {
     thread_.join();
   }
 
+  void send_here(ConnId id, std::string_view payload, bool binary) final {
+    Conn* c = find(id);
+    if (c == nullptr) return;  // gone: on_close already told the owner
+    websocketpp::lib::error_code ec;
+    ws_.send(c->hdl, payload.data(), payload.size(),
+             binary ? websocketpp::frame::opcode::binary : websocketpp::frame::opcode::text, ec);
+    if (!ec) c->last_tx = Clock::now();
+  }
+
   void send(ConnId id, std::string payload, bool binary) final {
     boost::asio::post(ioc_, [this, id, payload = std::move(payload), binary] {
       Conn* c = find(id);

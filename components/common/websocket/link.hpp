@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace weir::ws {
 
@@ -83,6 +84,9 @@ class Endpoint {
 
   // Queues a message; dropped silently when the connection is gone (on_close tells).
   virtual void send(ConnId conn, std::string payload, bool binary) = 0;
+  // As send(), on the io thread itself (in a handler or a function given to post()): the message
+  // is framed at once, with no copy of it queued behind the io thread's other work.
+  virtual void send_here(ConnId conn, std::string_view payload, bool binary) = 0;
   virtual void close(ConnId conn, int code, const std::string& reason) = 0;
   // Runs fn on the io thread.
   virtual void post(std::function<void()> fn) = 0;

@@ -8,6 +8,7 @@
 #include <boost/json/basic_parser.hpp>
 #include <boost/json/value.hpp>
 #include <boost/json/value_stack.hpp>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -107,6 +108,24 @@ class JsonParser {
 
  private:
   boost::json::basic_parser<detail::JsonHandler> p_;
+};
+
+// Checks JSON texts without building them (keep one and reuse it). A text passes when it is one
+// valid value (UTF-8, nested at most `max_depth` levels) whose numbers are all finite doubles;
+// anything else, including a number Boost.JSON reads as infinite, does not: the caller then
+// parses it (JsonParser), which tells why.
+class JsonChecker {
+ public:
+  explicit JsonChecker(std::size_t max_depth);
+  ~JsonChecker();
+  JsonChecker(const JsonChecker&) = delete;
+  JsonChecker& operator=(const JsonChecker&) = delete;
+
+  bool passes(std::string_view text);
+
+ private:
+  struct Handler;
+  std::unique_ptr<boost::json::basic_parser<Handler>> p_;
 };
 
 // One JSON text to a value, numbers correctly rounded.

@@ -53,7 +53,12 @@ bool finite(const json::value& v, std::string& pointer) {
 
 }  // namespace
 
-RecordParser::RecordParser() : parser_(record_options()) {}
+RecordParser::RecordParser() : parser_(record_options()), checker_(record_max_depth) {}
+
+bool RecordParser::passes_as_line(std::string_view text) {
+  return text.size() <= record_max_bytes && text.find_first_of("\r\n") == std::string_view::npos &&
+         checker_.passes(text);
+}
 
 bool RecordParser::payload(std::string_view payload, bool as_text, json::value& out, std::string& reason) {
   if (!as_text) return parse(payload, out, reason);

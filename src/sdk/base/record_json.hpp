@@ -31,9 +31,14 @@ class RecordParser {
   // An input's payload as a record value: with `as_text`, the payload itself as a JSON string
   // (false, "not UTF-8 text", when it is not UTF-8); otherwise parse().
   bool payload(std::string_view payload, bool as_text, boost::json::value& out, std::string& reason);
+  // Whether `text` is a record parse() takes, on one line (no CR, no LF): such a text can go into
+  // a batch as it is (InputSink::push_json), without being parsed and written again. False says
+  // nothing more: parse() tells why.
+  bool passes_as_line(std::string_view text);
 
  private:
   JsonParser parser_;
+  JsonChecker checker_;
 };
 
 // What an error record keeps of a payload that is too large to keep whole: its first bytes.

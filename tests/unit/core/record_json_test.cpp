@@ -122,3 +122,37 @@ TEST_CASE("raw_record_value: a payload too large to keep whole is kept as its he
   CHECK(v.at("raw_bytes") == boost::json::value(binary.size()));
   check_fits(v);
 }
+
+TEST_CASE("record passes as a line: exactly the texts parse() takes that hold no line break") {
+  sdk::RecordParser p;
+  const std::string deep65 = std::string(65, '[') + std::string(65, ']');
+  const std::string deep64 = std::string(64, '[') + std::string(64, ']');
+  const std::string big(sdk::record_max_bytes + 1 - 2, 'x');
+  struct Case {
+    std::string text;
+    bool passes;
+  } cases[] = {
+      {R"({"id":1,"value":21.5})", true},
+      {R"(  {"a": [1, 2.5e3, -0, "é", null, true]}  )", true},
+      {"64", true},
+      {R"("a string")", true},
+      {deep64, true},
+      {"{\"a\":\n1}", false},  // a line break would end the batch line
+      {"{\"a\":\r1}", false},
+      {R"({"a":1e999})", false},  // not a finite double
+      {R"({"a":-1e999})", false},
+      {deep65, false},
+      {"{\"a\":\"\xff\"}", false},  // not UTF-8
+      {R"({"a":1} x)", false},      // extra data
+      {R"({"a":1,})", false},
+      {"", false},
+      {"\"" + big + "\"", false},  // one byte over the record limit
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.text.substr(0, 80));
+    CHECK(p.passes_as_line(c.text) == c.passes);
+    // Whatever passes, parse() takes; whatever parse() takes without a line break, passes.
+    if (c.passes) CHECK(parse(c.text).ok);
+    if (!c.passes && c.text.find_first_of("\r\n") == std::string::npos) CHECK_FALSE(parse(c.text).ok);
+  }
+}
