@@ -625,6 +625,10 @@ RunResult run_one(System& sys, const Options& o, bool pinned) {
     add("records_out_per_s", num("%.0f", out / secs));
     add("cpu_s", num("%.3f", cpu));
     add("records_out_per_cpu_s", num("%.0f", r.per_cpu));
+    // Where the CPU went (cumulative since the start, warm-up included), by thread name.
+    std::string threads = "[";
+    for (pid_t p : pids) threads += (threads.size() > 1 ? "," : "") + weir::bench::thread_cpu(p);
+    add("thread_cpu_s", threads + "]");
 
     // Latency at a steady rate.
     if (!d.paced(o.rate, o.latency_secs, 60s)) throw std::runtime_error("paced records did not all come out");

@@ -49,7 +49,9 @@ class BatchWriter {
 // is held to the limits of every record (sdk::RecordParser): a line over them is no weir batch.
 class BatchReader {
  public:
-  // Appends the records to `out`. False with `error` set when the body is not a batch.
+  // Appends the records to `out`. False with `error` set when the body is not a batch. The
+  // records' values allocate from one arena, freed when the last of them goes: a component that
+  // keeps a record past the round copies it to the heap (boost::json::value(v, {})).
   bool decode(std::string_view body, std::vector<sdk::Record>& out, std::string& error);
 
  private:

@@ -120,6 +120,7 @@ bool StageRound::handle_one(bus::Msg& msg) {
   }
   shared_.counters[root].processing.observe(std::chrono::steady_clock::now() - started);
   publish_outputs();
+  records_.clear();  // and with them the batch's arena (BatchReader)
   return true;
 }
 

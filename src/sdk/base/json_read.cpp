@@ -103,9 +103,9 @@ JsonParser::JsonParser(const boost::json::parse_options& options) : p_(options) 
 
 JsonParser::~JsonParser() = default;
 
-void JsonParser::reset() {
+void JsonParser::reset(boost::json::storage_ptr sp) {
   p_.reset();
-  p_.handler().st.reset();
+  p_.handler().st.reset(std::move(sp));
   p_.handler().number.clear();
   p_.handler().non_finite = false;
 }

@@ -97,7 +97,8 @@ class JsonParser {
   JsonParser(const JsonParser&) = delete;
   JsonParser& operator=(const JsonParser&) = delete;
 
-  void reset();
+  // The values of the next write() allocate from `sp` (default: the heap).
+  void reset(boost::json::storage_ptr sp = {});
   // The whole text; extra data after the value is an error. Returns the bytes consumed.
   std::size_t write(std::string_view text, boost::system::error_code& ec);
   // The value of the last successful write().

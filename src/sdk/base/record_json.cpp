@@ -70,14 +70,14 @@ bool RecordParser::payload(std::string_view payload, bool as_text, json::value& 
   return true;
 }
 
-bool RecordParser::parse(std::string_view text, json::value& out, std::string& reason) {
+bool RecordParser::parse(std::string_view text, json::value& out, std::string& reason, json::storage_ptr sp) {
   if (text.size() > record_max_bytes) {
     reason = "record of " + std::to_string(text.size()) + " bytes, more than the limit of " +
              std::to_string(record_max_bytes);
     return false;
   }
   boost::system::error_code ec;
-  parser_.reset();
+  parser_.reset(std::move(sp));
   parser_.write(text, ec);
   if (ec) {
     reason = ec == json::error::too_deep

@@ -27,7 +27,9 @@ class RecordParser {
   // One record's JSON text. False with `reason` set ("invalid JSON: ...", "record of N bytes, more
   // than the limit of 1048576", "nesting deeper than 64 levels", "number out of range of a double
   // at /a/0"), and `out` left alone.
-  bool parse(std::string_view text, boost::json::value& out, std::string& reason);
+  // `sp`: where the value allocates (default: the heap).
+  bool parse(std::string_view text, boost::json::value& out, std::string& reason,
+             boost::json::storage_ptr sp = {});
   // An input's payload as a record value: with `as_text`, the payload itself as a JSON string
   // (false, "not UTF-8 text", when it is not UTF-8); otherwise parse().
   bool payload(std::string_view payload, bool as_text, boost::json::value& out, std::string& reason);
