@@ -16,7 +16,7 @@ Result<PullConsumer> PullConsumer::bind(jsCtx* js, const std::string& stream, co
   // empty (it is only checked against the consumer's filter when given).
   const natsStatus s = js_PullSubscribe(&sub, js, "", durable.c_str(), nullptr, &so, &code);
   if (s != NATS_OK) {
-    Status st = from_nats(s, what);
+    Status st = from_nats(s, what, code);
     if (s == NATS_NOT_FOUND || code == JSConsumerNotFoundErr || code == JSStreamNotFoundErr)
       return Status::error(s, code, st.text() + " - create it first with ensure_consumer");
     return st;
@@ -45,49 +45,23 @@ PullConsumer::~PullConsumer() {
   natsSubscription_Destroy(sub_);
 }
 
-namespace {
-
-// One pull request: `no_wait`, what is stored now (up to `batch`); else a long poll that ends at
-// the first `batch` messages or at `timeout`. Appends what came to `out`.
-natsStatus pull(natsSubscription* sub, int batch, std::chrono::milliseconds timeout, bool no_wait,
-                std::vector<Msg>& out) {
-  jsFetchRequest req;
-  jsFetchRequest_Init(&req);
-  req.Batch = batch;
-  req.NoWait = no_wait;
-  // Also with no_wait: the client waits this long for the server's answer (nats.c shortens the
-  // server's side by 10 ms).
-  req.Expires = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
+Status PullConsumer::fetch(int max_msgs, std::chrono::milliseconds timeout, std::vector<Msg>& out) {
+  if (sub_ == nullptr) return Status::error("fetch on an unbound pull consumer");
+  if (max_msgs <= 0) return Status::error("fetch: max_msgs must be positive");
   natsMsgList list{nullptr, 0};
-  const natsStatus s = natsSubscription_FetchRequest(&list, sub, &req);
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const natsStatus s = natsSubscription_Fetch(&list, sub_, max_msgs, timeout.count(), &code);
+  // A timeout only means nothing (more) was waiting.
+  Status result = (s == NATS_OK || s == NATS_TIMEOUT)
+                      ? Status::success()
+                      : from_nats(s, "fetch " + stream_ + "/" + durable_, code);
   out.reserve(out.size() + static_cast<std::size_t>(list.Count));
   for (int i = 0; i < list.Count; ++i) {
     out.emplace_back(list.Msgs[i]);
     list.Msgs[i] = nullptr;  // ownership moved into Msg; natsMsgList_Destroy skips nulls
   }
   natsMsgList_Destroy(&list);
-  return s;
-}
-
-// Nothing waiting (404), or the long poll expired (408 or the client's own timeout).
-bool nothing(natsStatus s) {
-  return s == NATS_NOT_FOUND || s == NATS_TIMEOUT;
-}
-
-}  // namespace
-
-// natsSubscription_Fetch returns only once `max_msgs` messages came or the timeout passed: at a
-// low rate a message would wait for the ones after it (up to the whole timeout). So: what is
-// stored now (one no_wait request); when nothing is, a long poll that returns with the first
-// message. What comes after it is taken by the next call, without waiting.
-Status PullConsumer::fetch(int max_msgs, std::chrono::milliseconds timeout, std::vector<Msg>& out) {
-  if (sub_ == nullptr) return Status::error("fetch on an unbound pull consumer");
-  if (max_msgs <= 0) return Status::error("fetch: max_msgs must be positive");
-  const auto before = out.size();
-  natsStatus s = pull(sub_, max_msgs, timeout, true, out);
-  if (out.size() == before && nothing(s)) s = pull(sub_, 1, timeout, false, out);
-  if (out.size() > before || nothing(s)) return Status::success();
-  return from_nats(s, "fetch " + stream_ + "/" + durable_);
+  return result;
 }
 
 }  // namespace weir::bus

@@ -35,8 +35,8 @@ class PullConsumer {
   // Messages fetched from it must be gone by then.
   ~PullConsumer();
 
-  // Appends up to `max_msgs` messages to `out`: those stored now, or else the first one to come
-  // within `timeout` (alone: a message never waits for more). No message is not an error.
+  // Blocks up to `timeout` for up to `max_msgs` messages and appends them to `out`. It returns
+  // early once some messages arrived and no more are waiting. No message is not an error.
   // Run it on a dedicated thread: it never returns before messages or the timeout.
   Status fetch(int max_msgs, std::chrono::milliseconds timeout, std::vector<Msg>& out);
 

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace weir;
@@ -99,6 +100,42 @@ TEST_CASE_FIXTURE(testing::BusFixture,
   while (rest.size() < 6) REQUIRE(again.fetch(10, 5s, rest).ok());
   CHECK(rest.front().view() == "m4");
   CHECK(rest.back().view() == "m9");
+}
+
+TEST_CASE_FIXTURE(
+    testing::BusFixture,
+    "a message that arrives alone is fetched alone: it waits neither for the batch nor the timeout") {
+  make_stream();
+  make_consumer("S", "alone", "s.a");
+  auto consumer = bind(js.raw(), "S", "alone");
+  // A stage reads through fetch(): a record arriving alone at a low rate must not wait there for
+  // the rest of a batch or for the timeout.
+  std::vector<bus::Msg> batch;
+  std::thread late([this] {
+    std::this_thread::sleep_for(300ms);
+    publish_n(*conn, "s.a", 1, "late");
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto st = consumer.fetch(8, 20s, batch);
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  late.join();
+  REQUIRE_MESSAGE(st.ok(), st.text());
+  REQUIRE(batch.size() == 1);
+  CHECK(batch.front().view() == "late0");
+  CHECK_MESSAGE(waited < 10s, "the fetch waited for its timeout");
+  // What is stored when the fetch starts comes at once, up to the batch.
+  publish_n(*conn, "s.a", 20, "more");
+  batch.clear();
+  REQUIRE(consumer.fetch(8, 20s, batch).ok());
+  CHECK(batch.size() == 8);
+  // Nothing stored and nothing coming: an empty result at the timeout, not an error.
+  REQUIRE(bus::ack_all(batch).ok());
+  std::vector<bus::Msg> rest;
+  while (rest.size() < 12) REQUIRE(consumer.fetch(8, 5s, rest).ok());
+  CHECK(rest.size() == 12);
+  std::vector<bus::Msg> none;
+  CHECK(consumer.fetch(8, 300ms, none).ok());
+  CHECK(none.empty());
 }
 
 TEST_CASE_FIXTURE(testing::BusFixture,
