@@ -45,23 +45,48 @@ PullConsumer::~PullConsumer() {
   natsSubscription_Destroy(sub_);
 }
 
-Status PullConsumer::fetch(int max_msgs, std::chrono::milliseconds timeout, std::vector<Msg>& out) {
-  if (sub_ == nullptr) return Status::error("fetch on an unbound pull consumer");
-  if (max_msgs <= 0) return Status::error("fetch: max_msgs must be positive");
+namespace {
+
+// One natsSubscription_Fetch; appends what came.
+natsStatus fetch_into(natsSubscription* sub, int batch, std::chrono::milliseconds timeout,
+                      std::vector<Msg>& out, jsErrCode& code) {
   natsMsgList list{nullptr, 0};
-  jsErrCode code = static_cast<jsErrCode>(0);
-  const natsStatus s = natsSubscription_Fetch(&list, sub_, max_msgs, timeout.count(), &code);
-  // A timeout only means nothing (more) was waiting.
-  Status result = (s == NATS_OK || s == NATS_TIMEOUT)
-                      ? Status::success()
-                      : from_nats(s, "fetch " + stream_ + "/" + durable_, code);
+  const natsStatus s = natsSubscription_Fetch(&list, sub, batch, timeout.count(), &code);
   out.reserve(out.size() + static_cast<std::size_t>(list.Count));
   for (int i = 0; i < list.Count; ++i) {
     out.emplace_back(list.Msgs[i]);
     list.Msgs[i] = nullptr;  // ownership moved into Msg; natsMsgList_Destroy skips nulls
   }
   natsMsgList_Destroy(&list);
-  return result;
+  return s;
+}
+
+}  // namespace
+
+// nats.c 3.4 (Debian 12) overflows the array it returns when a fetch starts with messages already
+// queued on the subscription (late deliveries for an earlier fetch that timed out first) that
+// make up more than half of its batch: it then waits for a count it has passed, and writes past
+// the end as more arrive (fixed upstream in 3.10, nats.c #749; found here by ASan in the bridge
+// test, with link cuts and 20 ms fetches). So queued messages are taken one per fetch (a batch
+// of 1 can never pass its count), and only an empty queue gets a batch. What can still reach a
+// batched fetch is what lands in the microseconds between the check and the fetch's own look.
+Status PullConsumer::fetch(int max_msgs, std::chrono::milliseconds timeout, std::vector<Msg>& out) {
+  if (sub_ == nullptr) return Status::error("fetch on an unbound pull consumer");
+  if (max_msgs <= 0) return Status::error("fetch: max_msgs must be positive");
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s = NATS_OK;
+  int queued = 0;
+  if (natsSubscription_GetPending(sub_, &queued, nullptr) == NATS_OK && queued > 0) {
+    for (int taken = 0; taken < max_msgs && queued > 0 && s == NATS_OK; ++taken) {
+      s = fetch_into(sub_, 1, timeout, out, code);
+      if (natsSubscription_GetPending(sub_, &queued, nullptr) != NATS_OK) queued = 0;
+    }
+  } else {
+    s = fetch_into(sub_, max_msgs, timeout, out, code);
+  }
+  // A timeout only means nothing (more) was waiting.
+  return (s == NATS_OK || s == NATS_TIMEOUT) ? Status::success()
+                                             : from_nats(s, "fetch " + stream_ + "/" + durable_, code);
 }
 
 }  // namespace weir::bus

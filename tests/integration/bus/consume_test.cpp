@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -136,6 +137,51 @@ TEST_CASE_FIXTURE(
   std::vector<bus::Msg> none;
   CHECK(consumer.fetch(8, 300ms, none).ok());
   CHECK(none.empty());
+}
+
+TEST_CASE_FIXTURE(testing::BusFixture,
+                  "messages queued before a fetch (late deliveries) come out whole, none lost, none twice") {
+  // nats.c 3.4 wrote past the end of a fetch's array when messages already queued on the
+  // subscription made up more than half of its batch and more kept arriving (ASan saw it in the
+  // bridge test). Queue them here with pull requests of our own, as a fetch that timed out leaves
+  // them, and keep a second request open so that more arrive during the fetch.
+  make_stream();
+  make_consumer("S", "late", "s.l");
+  publish_n(*conn, "s.l", 10, "a");
+  auto consumer = bind(js.raw(), "S", "late");
+  const char* inbox = natsSubscription_GetSubject(consumer.raw());
+  REQUIRE(inbox != nullptr);
+  const char* next = "$JS.API.CONSUMER.MSG.NEXT.S.late";
+  // Ten delivered at once and queued, unasked for by any fetch...
+  REQUIRE(natsConnection_PublishRequestString(conn->raw(), next, inbox, R"({"batch":10})") == NATS_OK);
+  REQUIRE(conn->flush(5s).ok());
+  REQUIRE(wait_until(
+      [&] {
+        int queued = 0;
+        natsSubscription_GetPending(consumer.raw(), &queued, nullptr);
+        return queued >= 10;
+      },
+      10s, 10ms));
+  // ...and a request still open, served by what is published while the first fetch waits.
+  REQUIRE(natsConnection_PublishRequestString(conn->raw(), next, inbox,
+                                              R"({"batch":40,"expires":5000000000})") == NATS_OK);
+  REQUIRE(conn->flush(5s).ok());
+  std::thread more([this] {
+    std::this_thread::sleep_for(300ms);
+    publish_n(*conn, "s.l", 90, "b");
+  });
+  std::set<std::string> seen;
+  int fetches = 0;
+  while (seen.size() < 100 && fetches < 200) {
+    std::vector<bus::Msg> batch;
+    REQUIRE(consumer.fetch(13, 2s, batch).ok());
+    CHECK(batch.size() <= 13);
+    ++fetches;
+    for (auto& m : batch) CHECK_MESSAGE(seen.insert(std::string(m.view())).second, m.view());
+    REQUIRE(bus::ack_all(batch).ok());
+  }
+  more.join();
+  CHECK(seen.size() == 100);
 }
 
 TEST_CASE_FIXTURE(testing::BusFixture,
