@@ -194,6 +194,9 @@ class NatsOutput final : public sdk::Output {
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = millis(config_.ack_timeout);
+    // On a buffering connection the publishes wait up to 1 ms for nats.c's flusher: a PING sends
+    // them now (its PONG comes back before the PubAcks, which the stream sends once it stored them).
+    (void)natsConnection_FlushTimeout(ctx_.nats, millis(config_.ack_timeout));
     if (js_PublishAsyncComplete(js_.raw(), &po) != NATS_OK)
       take_back("no PubAck within " + std::to_string(millis(config_.ack_timeout)) + " ms");
     std::vector<Failure> failures;

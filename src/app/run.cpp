@@ -151,6 +151,17 @@ int run_engine(const RunOptions& options) {
     return 1;
   }
 
+  // Components (nats_input, nats_output: a message per record on external subjects) get a
+  // connection of their own that buffers writes (nats.c's flusher); the engine's batches, acks and
+  // pull requests go out at once on the first one (send_asap).
+  bus::ConnectOptions cco = co;
+  cco.name = "weir-components";
+  cco.send_asap = false;
+  auto components_conn = bus::Connection::connect(cco, &stop);
+  if (!components_conn)
+    spdlog::warn("components share the engine's connection: a second one did not open: {}",
+                 components_conn.status().text());
+
   std::unique_ptr<store::Store> db;
   {
     auto opened = store::Store::open(cfg.data_dir / "weir.db");
@@ -160,7 +171,8 @@ int run_engine(const RunOptions& options) {
       spdlog::error("flow history is off: {}", opened.error());
   }
   const auto drain = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.shutdown_timeout);
-  auto engine = std::make_unique<runtime::Engine>(*conn.value(), cfg.data_dir);
+  auto engine = std::make_unique<runtime::Engine>(*conn.value(), cfg.data_dir, std::chrono::seconds(5),
+                                                  components_conn ? components_conn.value().get() : nullptr);
   control::FlowManager manager(cfg.flows_dir, *engine, db.get(), registry::builtins(), ::getenv, drain);
   manager.scan();
   control::DirWatcher watcher(cfg.flows_dir, [&] { manager.scan(); });
@@ -248,6 +260,7 @@ int run_engine(const RunOptions& options) {
   io_thread.join();
   engine->stop(drain);
   engine.reset();  // components hold nats.c objects made from the connection
+  if (components_conn) components_conn.value().reset();
   conn.value().reset();
   if (embedded) (void)embedded->stop();
   std::lock_guard lock(exit_mu);

@@ -49,8 +49,12 @@ struct TapHandle {
 
 class Engine {
  public:
+  // `components_conn`: what components reach NATS with (default: `conn`). The engine's own
+  // traffic (batches, acks, pull requests) goes on `conn`, best opened with send_asap; external
+  // subjects carry a message per record, for which a buffered connection costs far fewer writes.
   Engine(bus::Connection& conn, std::filesystem::path data_dir,
-         std::chrono::milliseconds retry_every = std::chrono::seconds(5));
+         std::chrono::milliseconds retry_every = std::chrono::seconds(5),
+         bus::Connection* components_conn = nullptr);
   ~Engine();
 
   // Applies every flow (see apply()). Returns how many flows are running now.
@@ -95,6 +99,7 @@ class Engine {
   std::unique_ptr<FlowRunner> take_runner(const std::string& name);
 
   bus::Connection& conn_;
+  bus::Connection* components_conn_;
   std::filesystem::path data_dir_;
   std::chrono::milliseconds retry_every_;
   // Held for the whole of a change (which may drain for seconds), so changes never interleave.

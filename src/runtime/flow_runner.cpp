@@ -46,11 +46,13 @@ bool same_shape(const flow::Flow& running, const graph::Plan& plan, const flow::
 
 }  // namespace
 
-FlowRunner::FlowRunner(flow::Flow flow, bus::Connection& conn, std::filesystem::path data_dir)
+FlowRunner::FlowRunner(flow::Flow flow, bus::Connection& conn, std::filesystem::path data_dir,
+                       bus::Connection* components_conn)
     : data_dir_(std::move(data_dir)) {
   shared_.flow = std::move(flow);
   shared_.plan = graph::make_plan(shared_.flow);
   shared_.conn = &conn;
+  shared_.components_conn = components_conn ? components_conn : &conn;
   // The server's max_payload bounds every message the flow publishes (0 while not connected:
   // the default of nats-server then).
   if (const auto max = conn.raw() ? natsConnection_GetMaxPayload(conn.raw()) : 0; max > 0)
@@ -296,8 +298,9 @@ bus::Result<std::size_t> FlowRunner::move_backlog(jsCtx* js, const std::string& 
 
 std::unique_ptr<sdk::Component> FlowRunner::start_component(std::size_t i, std::string& error) {
   const auto& decl = shared_.flow.components[i];
-  sdk::Context ctx{shared_.flow.name,   decl.id,   shared_.prefix(i),
-                   shared_.conn->raw(), data_dir_, shared_.flow.settings.ack_wait};
+  sdk::Context ctx{shared_.flow.name, decl.id,
+                   shared_.prefix(i), shared_.components_conn->raw(),
+                   data_dir_,         shared_.flow.settings.ack_wait};
   try {
     auto c = decl.info->create(decl.config.get(), ctx);
     auto st = c->start();

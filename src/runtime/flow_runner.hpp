@@ -47,7 +47,8 @@ struct FlowStatus {
 
 class FlowRunner {
  public:
-  FlowRunner(flow::Flow flow, bus::Connection& conn, std::filesystem::path data_dir);
+  FlowRunner(flow::Flow flow, bus::Connection& conn, std::filesystem::path data_dir,
+             bus::Connection* components_conn = nullptr);
   ~FlowRunner();
 
   // Creates the topology and the components, then starts the stages. On failure the flow is
