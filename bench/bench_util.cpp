@@ -16,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "bus/nats_server_process.hpp"
@@ -120,6 +121,45 @@ std::string thread_cpu(pid_t pid) {
     out += "\"" + name + "\":" + buf;
   }
   return out + "}";
+}
+
+Args& Args::add(std::string name, std::string& to) {
+  options_.push_back({std::move(name), true, [&to](const std::string& v) { to = v; }});
+  return *this;
+}
+Args& Args::add(std::string name, double& to) {
+  options_.push_back({std::move(name), true, [&to](const std::string& v) { to = std::stod(v); }});
+  return *this;
+}
+Args& Args::add(std::string name, int& to) {
+  options_.push_back({std::move(name), true, [&to](const std::string& v) { to = std::stoi(v); }});
+  return *this;
+}
+Args& Args::add(std::string name, std::uint64_t& to) {
+  options_.push_back({std::move(name), true, [&to](const std::string& v) {
+                        if (v.starts_with('-')) throw std::invalid_argument(v);
+                        to = std::stoull(v);
+                      }});
+  return *this;
+}
+Args& Args::add(std::string name, bool& to, bool when_given) {
+  options_.push_back({std::move(name), false, [&to, when_given](const std::string&) { to = when_given; }});
+  return *this;
+}
+
+void Args::parse(int argc, char** argv) const {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto o = std::find_if(options_.begin(), options_.end(), [&](const Option& x) { return x.name == a; });
+    if (o == options_.end()) die(who_, "unknown option " + a + "\nusage: " + usage_);
+    if (o->takes_value && i + 1 >= argc) die(who_, a + " needs a value\nusage: " + usage_);
+    const std::string v = o->takes_value ? argv[++i] : std::string();
+    try {
+      o->set(v);
+    } catch (const std::logic_error&) {
+      die(who_, "bad value for " + a + ": " + v);
+    }
+  }
 }
 
 std::uint16_t free_port() {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,6 +60,29 @@ struct Percentiles {
 
 // Sorts ms and reads its percentiles.
 Percentiles summarize(std::vector<double>& ms);
+
+// The command line of a benchmark: `--name value` options read into typed variables, and
+// `--name` switches into bools. An unknown option, a missing or unreadable value dies (as `who`)
+// with the usage line.
+class Args {
+ public:
+  Args(std::string who, std::string usage) : who_(std::move(who)), usage_(std::move(usage)) {}
+  Args& add(std::string name, std::string& to);
+  Args& add(std::string name, double& to);
+  Args& add(std::string name, int& to);
+  Args& add(std::string name, std::uint64_t& to);
+  Args& add(std::string name, bool& to, bool when_given = true);  // a switch
+  void parse(int argc, char** argv) const;
+
+ private:
+  struct Option {
+    std::string name;
+    bool takes_value = true;
+    std::function<void(const std::string&)> set;
+  };
+  std::string who_, usage_;
+  std::vector<Option> options_;
+};
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
 std::uint16_t free_port();

@@ -48,7 +48,7 @@ struct Options {
   std::string weir = "weir";
   double rate = 5000;
   int latency_secs = 10;
-  std::size_t ws_batch = 512;     // records per frame of the batched WebSocket baseline
+  std::uint64_t ws_batch = 512;   // records per frame of the batched WebSocket baseline
   std::string a_settings = "{}";  // `settings` of site A's flow (batch_records, publish_window...)
   std::string hub_settings = "{}";
   int window = 32;                  // websocket_output / websocket_input `window`
@@ -60,42 +60,23 @@ struct Options {
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) die(me, a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--records")
-      o.records = std::stoull(next());
-    else if (a == "--weir")
-      o.weir = next();
-    else if (a == "--rate")
-      o.rate = std::stod(next());
-    else if (a == "--latency-secs")
-      o.latency_secs = std::stoi(next());
-    else if (a == "--ws-batch")
-      o.ws_batch = std::stoull(next());
-    else if (a == "--site-a-settings")
-      o.a_settings = next();
-    else if (a == "--hub-settings")
-      o.hub_settings = next();
-    else if (a == "--window")
-      o.window = std::stoi(next());
-    else if (a == "--hops")
-      o.hops = true;
-    else if (a == "--durability")
-      o.durability = next();
-    else if (a == "--durability-rounds")
-      o.durability_rounds = std::stoi(next());
-    else if (a == "--durability-records")
-      o.durability_records = std::stoull(next());
-    else
-      die(me,
-          "usage: bridge_bench [--records N] [--weir PATH] [--rate MSGS_PER_S] [--latency-secs S] "
-          "[--ws-batch N] [--site-a-settings JSON] [--hub-settings JSON] [--window N] [--hops] "
-          "[--durability sync|none] [--durability-rounds N] [--durability-records N]");
-  }
+  weir::bench::Args(me,
+                    "bridge_bench [--records N] [--weir PATH] [--rate MSGS_PER_S] [--latency-secs S] "
+                    "[--ws-batch N] [--site-a-settings JSON] [--hub-settings JSON] [--window N] [--hops] "
+                    "[--durability sync|none] [--durability-rounds N] [--durability-records N]")
+      .add("--records", o.records)
+      .add("--weir", o.weir)
+      .add("--rate", o.rate)
+      .add("--latency-secs", o.latency_secs)
+      .add("--ws-batch", o.ws_batch)
+      .add("--site-a-settings", o.a_settings)
+      .add("--hub-settings", o.hub_settings)
+      .add("--window", o.window)
+      .add("--hops", o.hops)
+      .add("--durability", o.durability)
+      .add("--durability-rounds", o.durability_rounds)
+      .add("--durability-records", o.durability_records)
+      .parse(argc, argv);
   if (o.records == 0 || o.rate <= 0 || o.latency_secs <= 0 || o.window < 1 || o.durability_rounds < 0 ||
       o.durability_records == 0 || (o.durability != "sync" && o.durability != "none"))
     die(me, "bad option value");

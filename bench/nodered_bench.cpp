@@ -69,41 +69,22 @@ struct Options {
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) weir::bench::die(me, a + " needs a value");
-      return argv[++i];
-    };
-    try {
-      if (a == "--weir")
-        o.weir = next();
-      else if (a == "--node-red")
-        o.node_red = next();
-      else if (a == "--runs")
-        o.runs = std::stoi(next());
-      else if (a == "--records")
-        o.records = std::stoull(next());
-      else if (a == "--rate")
-        o.rate = std::stod(next());
-      else if (a == "--latency-secs")
-        o.latency_secs = std::stod(next());
-      else if (a == "--window")
-        o.window = std::stoull(next());
-      else if (a == "--only")
-        o.only = next();
-      else if (a == "--durability")
-        o.durability = next();
-      else if (a == "--hops")
-        o.hops = true;
-      else if (a == "--no-pin")
-        o.pin = false;
-      else
-        weir::bench::die(me, "unknown option " + a);
-    } catch (const std::logic_error&) {
-      weir::bench::die(me, "bad value for " + a);
-    }
-  }
+  weir::bench::Args(me,
+                    "nodered_bench --weir PATH --node-red DIR [--runs K] [--records N] [--rate R] "
+                    "[--latency-secs S] [--window W] [--only weir|node-red] [--durability sync|none] "
+                    "[--hops] [--no-pin]")
+      .add("--weir", o.weir)
+      .add("--node-red", o.node_red)
+      .add("--runs", o.runs)
+      .add("--records", o.records)
+      .add("--rate", o.rate)
+      .add("--latency-secs", o.latency_secs)
+      .add("--window", o.window)
+      .add("--only", o.only)
+      .add("--durability", o.durability)
+      .add("--hops", o.hops)
+      .add("--no-pin", o.pin, false)
+      .parse(argc, argv);
   if (o.only != "node-red" && o.weir.empty()) weir::bench::die(me, "--weir PATH is required");
   if (o.only != "weir" && o.node_red.empty()) weir::bench::die(me, "--node-red DIR is required");
   if (o.runs < 1 || o.records == 0 || o.rate <= 0 || o.latency_secs <= 0 || o.window == 0)

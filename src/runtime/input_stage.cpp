@@ -251,7 +251,7 @@ bool InputStage::push_json(std::string_view json, std::function<void()> on_durab
   // The common case goes into the batch as it came. A dead-lettered or tapped port, and a record
   // no message can carry, take the parsed way (sdk::InputSink::push_json, then push()).
   if (route.publish && !route.dead_letter && !shared_.taps->active(component_)) {
-    const auto id = shared_.flow.components[component_].id + ":" + boot_ + ":" + std::to_string(seq_);
+    const auto id = record_id(seq_);
     auto added = open_[0].add_raw(id, json, shared_.max_body);
     if (added == BatchWriter::Added::full) {
       publish_pending();
@@ -261,10 +261,7 @@ bool InputStage::push_json(std::string_view json, std::function<void()> on_durab
       ++seq_;
       shared_.counters[component_].count_out(0);
       if (on_durable) pending_callbacks_.push_back(std::move(on_durable));
-      const auto& s = shared_.flow.settings;
-      if (open_[0].count() >= static_cast<std::size_t>(s.batch_records) ||
-          open_[0].bytes() >= s.batch_bytes.bytes)
-        publish_pending();
+      if (batch_due(0)) publish_pending();
       return true;
     }
   }
@@ -374,8 +371,7 @@ void InputStage::offer_to_taps(std::string_view body) {
 
 void InputStage::add(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable,
                      const sdk::Position* at) {
-  if (rec.id.empty())
-    rec.id = shared_.flow.components[component_].id + ":" + boot_ + ":" + std::to_string(seq_++);
+  if (rec.id.empty()) rec.id = record_id(seq_++);
   const auto& route = stage_.members.front().ports[port];
   const std::size_t error_port = open_.size() - 1;
   if (route.publish) {
@@ -412,10 +408,17 @@ void InputStage::add(std::size_t port, sdk::Record&& rec, std::function<void()>&
   if (port < error_port) shared_.counters[component_].count_out(port);
   shared_.taps->offer(component_, port, rec);
   if (on_durable) pending_callbacks_.push_back(std::move(on_durable));
+  if (batch_due(port)) publish_pending();
+}
+
+std::string InputStage::record_id(std::uint64_t seq) const {
+  return shared_.flow.components[component_].id + ":" + boot_ + ":" + std::to_string(seq);
+}
+
+bool InputStage::batch_due(std::size_t port) const {
   const auto& s = shared_.flow.settings;
   const auto limit = static_cast<std::size_t>(s.batch_records);
-  if (open_[port].count() >= limit || open_[port].bytes() >= s.batch_bytes.bytes || dead_.count() >= limit)
-    publish_pending();
+  return open_[port].count() >= limit || open_[port].bytes() >= s.batch_bytes.bytes || dead_.count() >= limit;
 }
 
 void InputStage::too_large(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable,

@@ -57,6 +57,10 @@ class InputStage final : public sdk::InputSink {
   void replayed(std::size_t records, std::function<void()>&& on_durable);
   // Whether `pos` is at or below what this run already took from `source`; else takes it.
   bool accepted(std::string_view source, std::uint64_t pos);
+  // The id of an input's record that brings none: <component>:<boot>:<seq>, unique per run.
+  std::string record_id(std::uint64_t seq) const;
+  // Whether the open batch of `port` (or the dead letters) is full by count or bytes.
+  bool batch_due(std::size_t port) const;
   void publish_pending();                     // publishes the open batches without waiting
   void offer_to_taps(std::string_view body);  // a batch received whole, when its port is tapped
   void settle_inflight();                     // waits for the PubAcks, then runs the on_durable callbacks
