@@ -315,7 +315,7 @@ class FileOutput final : public sdk::Output {
 sdk::ComponentSpec<Config> spec() {
   using sdk::field;
   using namespace std::chrono_literals;
-  return sdk::ComponentSpec<Config>{"file_output", sdk::Kind::output}
+  return sdk::ComponentSpec<Config>{"file_output"}
       .summary("Appends records to a file as NDJSON, one record per line, with size rotation.")
       .description(
           "Each record's value is written as one line of compact JSON. A batch is acknowledged only "

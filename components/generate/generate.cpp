@@ -351,7 +351,7 @@ class Generate final : public sdk::Input {
 
 sdk::ComponentSpec<Config> spec() {
   using sdk::field;
-  return sdk::ComponentSpec<Config>{"generate", sdk::Kind::input}
+  return sdk::ComponentSpec<Config>{"generate"}
       .summary("Produces synthetic records from a template, for demos and tests.")
       .description(
           "Each record is a copy of `template` with its placeholders filled in: `{{seq}}` (the record "

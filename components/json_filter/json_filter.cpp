@@ -31,7 +31,7 @@ class JsonFilter final : public sdk::Processor {
 
 sdk::ComponentSpec<Config> spec() {
   using sdk::field;
-  return sdk::ComponentSpec<Config>{"json_filter", sdk::Kind::processor}
+  return sdk::ComponentSpec<Config>{"json_filter"}
       .summary("Passes on the records for which an expression is true.")
       .description(
           "Records where `where` is true go to `out`; false or null sends them to `rejected`, which "

@@ -118,7 +118,7 @@ class JsonMap final : public sdk::Processor {
 
 sdk::ComponentSpec<Config> spec() {
   using sdk::field;
-  return sdk::ComponentSpec<Config>{"json_map", sdk::Kind::processor}
+  return sdk::ComponentSpec<Config>{"json_map"}
       .summary("Sets, renames and removes fields of JSON records.")
       .description(
           "Applies, in this order: `set` (every expression is evaluated on the record as it came "

@@ -68,7 +68,7 @@ class Log final : public sdk::Output {
 
 sdk::ComponentSpec<Config> spec() {
   using sdk::field;
-  return sdk::ComponentSpec<Config>{"log", sdk::Kind::output}
+  return sdk::ComponentSpec<Config>{"log"}
       .summary("Writes each record as one line of the engine's log.")
       .description(
           "Each record becomes one log line, `[flow/component] <compact JSON>`, at `level`, in the "

@@ -258,7 +258,7 @@ std::string default_durable(const std::string& flow, const std::string& componen
 
 sdk::ComponentSpec<Config> spec() {
   using sdk::field;
-  return sdk::ComponentSpec<Config>{"nats_input", sdk::Kind::input}
+  return sdk::ComponentSpec<Config>{"nats_input"}
       .summary(
           "Reads messages from a NATS subject: durably from a JetStream stream, or from a core subscription.")
       .description(

@@ -327,7 +327,7 @@ std::string msg_id(const std::string& flow, const std::string& component, const 
 
 sdk::ComponentSpec<Config> spec() {
   using sdk::field;
-  return sdk::ComponentSpec<Config>{"nats_output", sdk::Kind::output}
+  return sdk::ComponentSpec<Config>{"nats_output"}
       .summary(
           "Publishes each record as a JSON message on a NATS subject, with a PubAck when a stream stores it.")
       .description(

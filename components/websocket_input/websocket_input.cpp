@@ -297,7 +297,7 @@ class WebsocketInput final : public sdk::Input {
 
 sdk::ComponentSpec<Config> spec() {
   using sdk::field;
-  sdk::ComponentSpec<Config> s{"websocket_input", sdk::Kind::input};
+  sdk::ComponentSpec<Config> s{"websocket_input"};
   s.summary("Receives records from another site over WebSocket (weir.bridge.v1); raw clients may send JSON.")
       .description(
           "The receiving end of a site bridge: each batch from the peer (a websocket_output) is stored whole "

@@ -279,7 +279,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
 
 sdk::ComponentSpec<Config> spec() {
   using sdk::field;
-  sdk::ComponentSpec<Config> s{"websocket_output", sdk::Kind::output};
+  sdk::ComponentSpec<Config> s{"websocket_output"};
   s.summary(
        "Sends records to another site over WebSocket (weir.bridge.v1), store-and-forward; raw clients get "
        "JSON.")

@@ -6,7 +6,9 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "sdk/component.hpp"
@@ -216,11 +218,9 @@ struct ComponentInfo {
 template <class Config>
 class ComponentSpec {
  public:
-  ComponentSpec(std::string type, Kind kind) {
-    info_.type = std::move(type);
-    info_.kind = kind;
-    if (kind != Kind::input) info_.inputs.push_back({"in", "Records to handle."});
-  }
+  // The kind is not declared: implementation<Impl>() takes it from the interface Impl derives
+  // from, so a spec and its implementation cannot disagree.
+  explicit ComponentSpec(std::string type) { info_.type = std::move(type); }
 
   ComponentSpec& summary(std::string text) {
     info_.summary = std::move(text);
@@ -263,11 +263,14 @@ class ComponentSpec {
     return *this;
   }
 
-  // Impl is constructed from (const Config&, const Context&) and derives from the interface
-  // that matches the kind.
+  // Impl is constructed from (const Config&, const Context&) and derives from exactly one of
+  // Input, Processor, Output and BatchOutput, which makes the component's kind.
   template <class Impl>
   ComponentSpec& implementation() {
-    static_assert(std::is_constructible_v<Impl, const Config&, const Context&>);
+    static_assert(std::is_constructible_v<Impl, const Config&, const Context&>,
+                  "an implementation is constructed from (const Config&, const Context&)");
+    info_.kind = kind_of<Impl>();
+    has_implementation_ = true;
     info_.create = [](const void* cfg, const Context& ctx) -> std::unique_ptr<Component> {
       return std::make_unique<Impl>(*static_cast<const Config*>(cfg), ctx);
     };
@@ -276,9 +279,13 @@ class ComponentSpec {
 
   const ObjectSpec<Config>& object() const { return object_; }
 
-  // Everything the engine needs, without the Config type.
+  // Everything the engine needs, without the Config type. A spec without implementation<>()
+  // is a programming error (std::logic_error).
   ComponentInfo info() const {
+    if (!has_implementation_)
+      throw std::logic_error("component " + info_.type + " declares no implementation");
     ComponentInfo out = info_;
+    if (out.kind != Kind::input) out.inputs.insert(out.inputs.begin(), {"in", "Records to handle."});
     out.outputs.push_back({"error", "Records that failed, with the reason."});
     out.fields = object_.describe();
     out.schema = object_.schema();
@@ -293,9 +300,23 @@ class ComponentSpec {
     return out;
   }
 
+  template <class Impl>
+  static constexpr Kind kind_of() {
+    constexpr int interfaces = int{std::is_base_of_v<Input, Impl>} + int{std::is_base_of_v<Processor, Impl>} +
+                               int{std::is_base_of_v<Output, Impl>} +
+                               int{std::is_base_of_v<BatchOutput, Impl>};
+    static_assert(interfaces == 1,
+                  "an implementation derives from exactly one of sdk::Input, sdk::Processor, sdk::Output and "
+                  "sdk::BatchOutput");
+    if constexpr (std::is_base_of_v<Input, Impl>) return Kind::input;
+    if constexpr (std::is_base_of_v<Processor, Impl>) return Kind::processor;
+    return Kind::output;
+  }
+
  private:
   ComponentInfo info_;
   ObjectSpec<Config> object_;
+  bool has_implementation_ = false;
 };
 
 }  // namespace weir::sdk

@@ -46,7 +46,7 @@ class Noop final : public sdk::Processor {
 
 sdk::ComponentInfo info() {
   using sdk::field;
-  return sdk::ComponentSpec<Config>{"test_thing", sdk::Kind::processor}
+  return sdk::ComponentSpec<Config>{"test_thing"}
       .summary("A test component.")
       .field("name", &Config::name, field().required().not_empty().doc("The name."))
       .field("batch", &Config::batch, field().range(1, 4096))
