@@ -43,7 +43,7 @@ void sync_dir(const fs::path& dir) {
 
 class FileOutput final : public sdk::Output {
  public:
-  FileOutput(const Config& config, const sdk::Context& ctx) : config_(config), prefix_(ctx.prefix) {
+  FileOutput(const Config& config, const sdk::Context& ctx) : config_(config), log_(ctx.log) {
     path_ = config.path;
     if (path_.is_relative() && !ctx.data_dir.empty()) path_ = ctx.data_dir / path_;
   }
@@ -203,8 +203,8 @@ class FileOutput final : public sdk::Output {
       struct stat st {};
       if (::stat(p.c_str(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) <= to)
         return sdk::Status::ok();
-      spdlog::info("{} cutting {} bytes off {}: written after the last confirmed batch, they come again",
-                   prefix_, static_cast<std::uint64_t>(st.st_size) - to, p.string());
+      log_.info("cutting {} bytes off {}: written after the last confirmed batch, they come again",
+                static_cast<std::uint64_t>(st.st_size) - to, p.string());
       if (::truncate(p.c_str(), static_cast<off_t>(to)) != 0) return sys_error("cannot cut back", p, errno);
       return sdk::Status::ok();
     };
@@ -219,8 +219,7 @@ class FileOutput final : public sdk::Output {
       if (auto st = cut(first, confirmed); !st) return st;
       return have ? cut(path_, 0) : sdk::Status::ok();
     }
-    spdlog::warn("{} the file {} last confirmed is gone: positions kept, nothing cut", prefix_,
-                 path_.string());
+    log_.warn("the file {} last confirmed is gone: positions kept, nothing cut", path_.string());
     return sdk::Status::ok();
   }
 
@@ -230,8 +229,7 @@ class FileOutput final : public sdk::Output {
       const int err = errno;
       // Drop a partly written line so that the redelivered batch starts on a clean line.
       if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
-        spdlog::warn("{} cannot cut {} back after a failed write: {}", prefix_, path_.string(),
-                     errno_text(errno));
+        log_.warn("cannot cut {} back after a failed write: {}", path_.string(), errno_text(errno));
       }
       buffer_.clear();
       return sys_error("cannot write", path_, err);
@@ -269,8 +267,7 @@ class FileOutput final : public sdk::Output {
       dirty_ = false;
       lk.unlock();
       if (fd >= 0) {
-        if (::fdatasync(fd) != 0)
-          spdlog::warn("{} cannot fsync {}: {}", prefix_, path_.string(), errno_text(errno));
+        if (::fdatasync(fd) != 0) log_.warn("cannot fsync {}: {}", path_.string(), errno_text(errno));
         ::close(fd);
       }
       lk.lock();
@@ -291,12 +288,12 @@ class FileOutput final : public sdk::Output {
     cv_.notify_all();
     if (flusher_.joinable()) flusher_.join();
     if (fd_ >= 0 && ::fdatasync(fd_) != 0)
-      spdlog::warn("{} cannot fsync {}: {}", prefix_, path_.string(), errno_text(errno));
+      log_.warn("cannot fsync {}: {}", path_.string(), errno_text(errno));
     close_fd();
   }
 
   Config config_;
-  std::string prefix_;
+  sdk::Log log_;
   fs::path path_;
   std::uint64_t size_ = 0;  // bytes in the current file, as written
   std::string line_, buffer_;

@@ -10,7 +10,8 @@ namespace {
 
 class JsonFilter final : public sdk::Processor {
  public:
-  JsonFilter(const Config& config, const sdk::Context&) : where_(config.where.program) {}
+  JsonFilter(const Config& config, const sdk::Context& ctx)
+      : where_(config.where.program), out_(ctx.output("out")), rejected_(ctx.output("rejected")) {}
 
   // Called from several threads at once: evaluation only reads the compiled program.
   void process(sdk::Record&& rec, sdk::Emitter& out) override {
@@ -20,11 +21,12 @@ class JsonFilter final : public sdk::Processor {
       out.fail(std::move(rec), "where: " + err.message);
       return;
     }
-    out.emit(pass ? 0 : 1, std::move(rec));
+    out.emit(pass ? out_ : rejected_, std::move(rec));
   }
 
  private:
   std::shared_ptr<const sdk::expr::Program> where_;
+  sdk::Port out_, rejected_;
 };
 
 }  // namespace

@@ -44,7 +44,7 @@ struct Move {
 
 class JsonMap final : public sdk::Processor {
  public:
-  JsonMap(const Config& config, const sdk::Context&) {
+  JsonMap(const Config& config, const sdk::Context& ctx) : out_(ctx.output("out")) {
     for (const auto& [key, e] : config.set.entries) set_.push_back({key.text, key.path, e.program});
     for (const auto& [from, to] : config.rename.entries)
       rename_.push_back({from.text, to.text, from.path, to.path});
@@ -64,7 +64,7 @@ class JsonMap final : public sdk::Processor {
       return;
     }
     for (const auto& p : remove_) sdk::expr::remove_path(rec.value, p);
-    out.emit(0, std::move(rec));
+    out.emit(out_, std::move(rec));
   }
 
  private:
@@ -112,6 +112,7 @@ class JsonMap final : public sdk::Processor {
   std::vector<Assignment> set_;
   std::vector<Move> rename_;
   std::vector<sdk::expr::Path> remove_;
+  sdk::Port out_;
 };
 
 }  // namespace

@@ -41,18 +41,16 @@ void truncate(std::string& line, std::size_t max) {
 class Log final : public sdk::Output {
  public:
   Log(const Config& config, const sdk::Context& ctx)
-      : level_(to_spdlog(config.level)), max_bytes_(config.max_bytes.bytes), prefix_(ctx.prefix) {}
+      : level_(to_spdlog(config.level)), max_bytes_(config.max_bytes.bytes), log_(ctx.log) {}
 
-  // One thread at a time, so the line buffer is reused. The default logger is looked up on each
-  // call because the engine sets it up (once, at boot) after components may have been created.
+  // One thread at a time, so the line buffer is reused.
   sdk::Status write(std::span<const sdk::Record> records, sdk::Rejects&) override {
-    auto* logger = spdlog::default_logger_raw();
-    if (logger == nullptr || !logger->should_log(level_)) return sdk::Status::ok();
+    if (!log_.should_log(level_)) return sdk::Status::ok();
     for (const auto& r : records) {
       line_.clear();
       sdk::write_json(line_, r.value);
       if (max_bytes_ > 0 && line_.size() > max_bytes_) truncate(line_, max_bytes_);
-      logger->log(level_, "{} {}", prefix_, line_);
+      log_.write(level_, "{}", line_);
     }
     return sdk::Status::ok();
   }
@@ -60,7 +58,7 @@ class Log final : public sdk::Output {
  private:
   spdlog::level::level_enum level_;
   std::size_t max_bytes_;
-  std::string prefix_;
+  sdk::Log log_;
   std::string line_;
 };
 

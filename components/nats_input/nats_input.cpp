@@ -124,8 +124,8 @@ class NatsInput final : public sdk::Input {
     auto info = bus::consumer_info(binding_->js.raw(), config_.stream, durable_);
     if (!info || info->num_ack_pending == 0) return true;
     const auto wait = bus::redelivery_wait(config_.ack_wait);
-    spdlog::info("{} {} messages were unacknowledged: reading again in {} ms, when they are due first",
-                 ctx_.prefix, info->num_ack_pending, wait.count());
+    ctx_.log.info("{} messages were unacknowledged: reading again in {} ms, when they are due first",
+                  info->num_ack_pending, wait.count());
     return sink.sleep_for(wait);
   }
 
@@ -155,7 +155,7 @@ class NatsInput final : public sdk::Input {
         if (!sink.sleep_for(retry_pause)) return;
         // The consumer was deleted under us (by hand, or a stream re-creation): make it again.
         if (st.is_not_found()) {
-          if (auto b = bind(); !b) spdlog::warn("{} {}", ctx_.prefix, b.error());
+          if (auto b = bind(); !b) ctx_.log.warn("{}", b.error());
         }
         continue;
       }
@@ -202,8 +202,8 @@ class NatsInput final : public sdk::Input {
       }
       if (!msgs.empty()) sink.flush();
       if (const auto now = core_.dropped(); now > dropped) {
-        spdlog::warn("{} {} messages on {} dropped: this reader is too slow for a core subscription",
-                     ctx_.prefix, now - dropped, config_.subject);
+        ctx_.log.warn("{} messages on {} dropped: this reader is too slow for a core subscription",
+                      now - dropped, config_.subject);
         dropped = now;
       }
     }
@@ -212,10 +212,10 @@ class NatsInput final : public sdk::Input {
   // A failing read repeats every retry_pause while NATS is away: warn once per distinct error.
   void report(const std::string& error) {
     if (error == last_error_) {
-      spdlog::debug("{} read from {}: {}", ctx_.prefix, config_.subject, error);
+      ctx_.log.debug("read from {}: {}", config_.subject, error);
       return;
     }
-    spdlog::warn("{} read from {}: {}", ctx_.prefix, config_.subject, error);
+    ctx_.log.warn("read from {}: {}", config_.subject, error);
     last_error_ = error;
   }
 

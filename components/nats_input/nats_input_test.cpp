@@ -79,7 +79,7 @@ struct Env : testing::BusFixture {
     return info.value();
   }
 
-  sdk::Context ctx(const std::string& id) { return {"test", id, "[test/" + id + "]", conn->raw(), {}}; }
+  sdk::Context ctx(const std::string& id) { return {"test", id, sdk::Log("test", id), conn->raw(), {}}; }
 };
 
 // Runs the input on its own thread, as the engine does, until the sink stops it.

@@ -74,8 +74,8 @@ class NatsOutput final : public sdk::Output {
     if (ctx_.nats == nullptr) return sdk::Status::error("no NATS connection");
     if (auto st = find_stream(ctx_.nats, config_.subject, stream_); !st) return st;
     if (stream_.empty()) {
-      spdlog::info("{} no JetStream stream captures {}: publishing with core NATS (at-most-once)",
-                   ctx_.prefix, config_.subject);
+      ctx_.log.info("no JetStream stream captures {}: publishing with core NATS (at-most-once)",
+                    config_.subject);
       return sdk::Status::ok();
     }
     jsOptions o;
@@ -88,7 +88,7 @@ class NatsOutput final : public sdk::Output {
     if (natsStatus s = natsConnection_JetStream(&js, ctx_.nats, &o); s != NATS_OK)
       return sdk::Status::error(bus::from_nats(s, "jetstream context").text());
     js_ = bus::JetStream(js);
-    spdlog::info("{} publishing to {}, stored by stream {}", ctx_.prefix, config_.subject, stream_);
+    ctx_.log.info("publishing to {}, stored by stream {}", config_.subject, stream_);
     check_duplicate_window();
     return sdk::Status::ok();
   }
@@ -105,13 +105,12 @@ class NatsOutput final : public sdk::Output {
     window_ms_ = static_cast<double>(window.count());
     if (window >= needed) return;
     window_short_ = true;
-    spdlog::warn(
-        "{} stream {} drops repeated message ids for {} ms only, while a batch published again after a crash "
+    ctx_.log.warn(
+        "stream {} drops repeated message ids for {} ms only, while a batch published again after a crash "
         "comes {} ms after the restart (the flow's ack_wait + 25 % + 1 s) plus the restart itself: a batch "
         "redelivered later than the window is stored twice. Set the stream's duplicate_window to at least "
         "{} s (this allows {} s for a restart)",
-        ctx_.prefix, stream_, window.count(), bus::redelivery_wait(ctx_.ack_wait).count(),
-        (needed.count() + 999) / 1000,
+        stream_, window.count(), bus::redelivery_wait(ctx_.ack_wait).count(), (needed.count() + 999) / 1000,
         std::chrono::duration_cast<std::chrono::seconds>(restart_allowance).count());
   }
 

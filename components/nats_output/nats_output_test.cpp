@@ -65,7 +65,7 @@ struct Env : testing::BusFixture {
     return copies;  // the messages go before the subscription they came from
   }
 
-  sdk::Context ctx(const std::string& id) { return {"test", id, "[test/" + id + "]", conn->raw(), {}}; }
+  sdk::Context ctx(const std::string& id) { return {"test", id, sdk::Log("test", id), conn->raw(), {}}; }
 };
 
 std::vector<sdk::Record> records(std::size_t n) {

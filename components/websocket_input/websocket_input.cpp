@@ -54,7 +54,7 @@ class WebsocketInput final : public sdk::Input {
     h.on_close = [this](ws::ConnId c, int code, const std::string& reason) { on_close(c, code, reason); };
     h.on_connect_failed = [this](const std::string& reason) {
       if (!dial_failures_.should_log(reason)) return;
-      spdlog::warn("{} cannot reach {}: {}; retrying with backoff", ctx_.prefix, config_.url, reason);
+      ctx_.log.warn("cannot reach {}: {}; retrying with backoff", config_.url, reason);
     };
     return ws::start_endpoint(config_, ctx_, &site_, std::move(h), stats_, endpoint_);
   }
@@ -70,10 +70,10 @@ class WebsocketInput final : public sdk::Input {
       if (auto st = sink.set_durability(sdk::Durability::synced); st)
         synced_ = true;
       else
-        spdlog::warn(
-            "{} durability \"sync\" is off: {}. Batches are acknowledged after their PubAck only, so a power "
+        ctx_.log.warn(
+            "durability \"sync\" is off: {}. Batches are acknowledged after their PubAck only, so a power "
             "cut at this site can lose what the sender was told is stored",
-            ctx_.prefix, st.error());
+            st.error());
     }
     std::deque<Work> work;
     while (!sink.stopping()) {
@@ -173,12 +173,12 @@ class WebsocketInput final : public sdk::Input {
       dial_failures_.link_up();
       stats_.ups++;
       stats_.up = true;
-      spdlog::info("{} link up from site {} ({}/{}) at {}", ctx_.prefix, f.site, f.flow, f.component, p.name);
+      ctx_.log.info("link up from site {} ({}/{}) at {}", f.site, f.flow, f.component, p.name);
       return;
     }
     if (p.site.empty()) return protocol_error(c, p, "data before hello");
     if (f.type == ws::FrameType::bye) {
-      spdlog::info("{} site {} says goodbye: {}", ctx_.prefix, p.site, f.reason);
+      ctx_.log.info("site {} says goodbye: {}", p.site, f.reason);
       return;
     }
     if (f.type != ws::FrameType::data) return protocol_error(c, p, "unexpected frame");
@@ -208,7 +208,7 @@ class WebsocketInput final : public sdk::Input {
 
   // A batch that can never be stored: the sender dead-letters it.
   void refuse(ws::ConnId c, Peer& p, std::uint64_t seq, const std::string& why) {
-    spdlog::warn("{} refusing batch {} from site {}: {}", ctx_.prefix, seq, p.site, why);
+    ctx_.log.warn("refusing batch {} from site {}: {}", seq, p.site, why);
     endpoint_->send(c, ws::encode_nack(seq, why), true);
     mark_stored(c, p, seq);
   }
@@ -218,8 +218,8 @@ class WebsocketInput final : public sdk::Input {
     if (raw_queued_ >= raw_queue_limit) {
       raw_dropped_++;
       if (auto n = raw_drop_log_.allow())
-        spdlog::warn("{} raw clients send faster than the flow stores: frame dropped{}", ctx_.prefix,
-                     ws::RateLimit::suppressed_text(*n));
+        ctx_.log.warn("raw clients send faster than the flow stores: frame dropped{}",
+                      ws::RateLimit::suppressed_text(*n));
       return;
     }
     ++raw_queued_;
@@ -256,7 +256,7 @@ class WebsocketInput final : public sdk::Input {
   }
 
   void protocol_error(ws::ConnId c, Peer& p, const std::string& what) {
-    spdlog::warn("{} protocol error from {}: {}", ctx_.prefix, p.site.empty() ? p.name : p.site, what);
+    ctx_.log.warn("protocol error from {}: {}", p.site.empty() ? p.name : p.site, what);
     endpoint_->close(c, 1002, what.substr(0, 120));
   }
 
@@ -265,8 +265,8 @@ class WebsocketInput final : public sdk::Input {
     auto it = peers_.find(c);
     if (it == peers_.end()) return;
     if (!it->second.site.empty())
-      spdlog::warn("{} link down from site {}: closed ({}{}); {} frames were not yet stored", ctx_.prefix,
-                   it->second.site, code, reason.empty() ? "" : " " + reason, it->second.frames.size());
+      ctx_.log.warn("link down from site {}: closed ({}{}); {} frames were not yet stored", it->second.site,
+                    code, reason.empty() ? "" : " " + reason, it->second.frames.size());
     peers_.erase(it);
     bool any = false;
     for (auto& [id, p] : peers_) any = any || !p.site.empty();
@@ -288,7 +288,7 @@ class WebsocketInput final : public sdk::Input {
   sdk::RecordParser parser_;  // the run thread's: raw clients' records
   // io thread only
   std::map<ws::ConnId, Peer> peers_;
-  ws::RawClients raw_{stats_, ctx_.prefix};
+  ws::RawClients raw_{stats_, ctx_.log};
   ws::DialFailures dial_failures_;
   ws::RateLimit raw_drop_log_{std::chrono::seconds(10)};
 };

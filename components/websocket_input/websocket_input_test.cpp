@@ -60,7 +60,8 @@ struct Hub {
   Hub() {
     auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" +
                                                  std::to_string(port) + R"(", "site": "hub"})");
-    input = create<sdk::Input>(p, sdk::Context{"hubflow", "in", "[hubflow/in]", nullptr, dir.path()});
+    input =
+        create<sdk::Input>(p, sdk::Context{"hubflow", "in", sdk::Log("hubflow", "in"), nullptr, dir.path()});
     auto st = input->start();
     REQUIRE_MESSAGE(st.is_ok(), st.error());
     thread = std::thread([this] { input->run(sink); });
@@ -85,7 +86,7 @@ std::unique_ptr<sdk::BatchOutput> bridge_sender(std::uint16_t port, const std::s
                                                 std::to_string(port) + R"(/", "reconnect_max": "200ms")" +
                                                 site_field + "}");
   auto out = create<sdk::BatchOutput>(
-      p, sdk::Context{flow, component, "[" + flow + "/" + component + "]", nullptr, data_dir});
+      p, sdk::Context{flow, component, sdk::Log(flow, component), nullptr, data_dir});
   auto st = out->start();
   REQUIRE_MESSAGE(st.is_ok(), st.error());
   return out;
@@ -127,7 +128,7 @@ TEST_CASE("websocket_input: durability sync (the default) asks for acknowledgeme
                                                                 : R"(, "durability": ")" + durability + "\"";
     auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" +
                                                  std::to_string(free_port()) + "\"" + field + "}");
-    auto input = create<sdk::Input>(p, sdk::Context{"f", "in", "[f/in]", nullptr, dir.path()});
+    auto input = create<sdk::Input>(p, sdk::Context{"f", "in", sdk::Log("f", "in"), nullptr, dir.path()});
     REQUIRE(input->start().is_ok());
     ThreadSafeSink sink;
     sink.can_sync = durability != "sync-impossible";
@@ -153,7 +154,7 @@ TEST_CASE(
   const auto port = free_port();
   auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" +
                                                std::to_string(port) + R"(", "max_frame_size": 4096})");
-  auto input = create<sdk::Input>(p, sdk::Context{"f", "in", "[f/in]", nullptr, dir.path()});
+  auto input = create<sdk::Input>(p, sdk::Context{"f", "in", sdk::Log("f", "in"), nullptr, dir.path()});
   REQUIRE(input->start().is_ok());
   ThreadSafeSink sink;
   std::thread t([&] { input->run(sink); });
@@ -186,7 +187,7 @@ TEST_CASE("websocket_input: with content text a frame becomes a JSON string as i
   const auto port = free_port();
   auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" +
                                                std::to_string(port) + R"(", "content": "text"})");
-  auto input = create<sdk::Input>(p, sdk::Context{"f", "in", "[f/in]", nullptr, dir.path()});
+  auto input = create<sdk::Input>(p, sdk::Context{"f", "in", sdk::Log("f", "in"), nullptr, dir.path()});
   REQUIRE(input->start().is_ok());
   ThreadSafeSink sink;
   std::thread t([&] { input->run(sink); });
@@ -216,7 +217,7 @@ TEST_CASE(
     auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" +
                                                  std::to_string(port) + R"(", "content": ")" + content +
                                                  R"(", "max_frame_size": "4MiB"})");
-    auto input = create<sdk::Input>(p, sdk::Context{"f", "in", "[f/in]", nullptr, dir.path()});
+    auto input = create<sdk::Input>(p, sdk::Context{"f", "in", sdk::Log("f", "in"), nullptr, dir.path()});
     REQUIRE(input->start().is_ok());
     ThreadSafeSink sink;
     std::thread t([&] { input->run(sink); });
@@ -328,7 +329,8 @@ TEST_CASE("websocket_input: without `site`, a data dir that cannot keep the site
   std::ofstream(dir.file("not-a-dir")) << "x";
   auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" +
                                                std::to_string(free_port()) + R"("})");
-  auto input = create<sdk::Input>(p, sdk::Context{"f", "in", "[f/in]", nullptr, dir.file("not-a-dir")});
+  auto input =
+      create<sdk::Input>(p, sdk::Context{"f", "in", sdk::Log("f", "in"), nullptr, dir.file("not-a-dir")});
   auto st = input->start();
   REQUIRE_FALSE(st.is_ok());
   CHECK(st.error().find(dir.file("not-a-dir") + "/site_id") != std::string::npos);

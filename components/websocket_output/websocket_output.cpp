@@ -129,7 +129,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
   void on_open(ws::ConnId c, bool bridge, const std::string& peer) {
     if (!bridge) {
       if (config_.mode == ws::Mode::connect) {
-        spdlog::warn("{} {} does not speak {}: closing", ctx_.prefix, config_.url, ws::bridge_subprotocol);
+        ctx_.log.warn("{} does not speak {}: closing", config_.url, ws::bridge_subprotocol);
         endpoint_->close(c, 1002, "weir.bridge.v1 expected");
         return;
       }
@@ -142,7 +142,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
     }
     if (peer_) {
       // The peer redialed before this side noticed the old link was dead: the new one wins.
-      spdlog::info("{} {} replaces the current bridge connection", ctx_.prefix, peer);
+      ctx_.log.info("{} replaces the current bridge connection", peer);
       const auto old = *peer_;
       link_down("replaced by a new connection");
       endpoint_->close(old, 1000, "replaced by a new connection");
@@ -183,7 +183,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
         on_nack(f.seq, f.reason);
         return;
       case ws::FrameType::bye:
-        spdlog::info("{} peer says goodbye: {}", ctx_.prefix, f.reason);
+        ctx_.log.info("peer says goodbye: {}", f.reason);
         return;
       default:
         protocol_error(c, "unexpected frame");
@@ -217,7 +217,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
   }
 
   void protocol_error(ws::ConnId c, const std::string& what) {
-    spdlog::warn("{} protocol error from {}: {}", ctx_.prefix, peer_name_, what);
+    ctx_.log.warn("protocol error from {}: {}", peer_name_, what);
     endpoint_->close(c, 1002, what.substr(0, 120));
   }
 
@@ -231,8 +231,8 @@ class WebsocketOutput final : public sdk::BatchOutput {
     // Once per outage, not per attempt; again only when the reason changes (the hub came up
     // but refuses the token, say).
     if (!dial_failures_.should_log(reason)) return;
-    spdlog::warn("{} cannot reach {}: {}; retrying with backoff ({} batches wait in the flow's stream)",
-                 ctx_.prefix, config_.url, reason, items_.size());
+    ctx_.log.warn("cannot reach {}: {}; retrying with backoff ({} batches wait in the flow's stream)",
+                  config_.url, reason, items_.size());
   }
 
   void link_up(const std::string& peer_site) {
@@ -240,8 +240,8 @@ class WebsocketOutput final : public sdk::BatchOutput {
     stats_.ups++;
     dial_failures_.link_up();
     std::size_t resend = items_.size();
-    spdlog::info("{} link up to site {} at {} (window {}{})", ctx_.prefix, peer_site, peer_name_, window_,
-                 resend ? ", sending " + std::to_string(resend) + " waiting batches" : "");
+    ctx_.log.info("link up to site {} at {} (window {}{})", peer_site, peer_name_, window_,
+                  resend ? ", sending " + std::to_string(resend) + " waiting batches" : "");
   }
 
   // Everything unconfirmed goes again on the next connection, in order; the receiver drops what
@@ -253,8 +253,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
     for (auto& i : items_) i.seq = 0;
     unacked_ = 0;
     stats_.up = false;
-    if (was_up)
-      spdlog::warn("{} link down: {}; {} batches wait for the link", ctx_.prefix, why, items_.size());
+    if (was_up) ctx_.log.warn("link down: {}; {} batches wait for the link", why, items_.size());
   }
 
   Config config_;
@@ -272,7 +271,7 @@ class WebsocketOutput final : public sdk::BatchOutput {
   std::uint64_t next_seq_ = 1;
   std::uint64_t window_ = 1;
   std::uint64_t peer_max_frame_ = 0;
-  ws::RawClients raw_{stats_, ctx_.prefix};
+  ws::RawClients raw_{stats_, ctx_.log};
 };
 
 }  // namespace

@@ -49,7 +49,7 @@ struct Receiver {
     auto p =
         parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" + std::to_string(port) +
                                             R"(", "token": "t0k", "site": "hub")" + extra + "}");
-    sdk::Context ctx{"hubflow", "in", "[hubflow/in]", nullptr, dir.path()};
+    sdk::Context ctx{"hubflow", "in", sdk::Log("hubflow", "in"), nullptr, dir.path()};
     input = create<sdk::Input>(p, ctx);
     auto st = input->start();
     REQUIRE_MESSAGE(st.is_ok(), st.error());
@@ -66,7 +66,7 @@ std::unique_ptr<sdk::BatchOutput> sender(std::uint16_t port, const std::string& 
   auto p = parse_config("websocket_output", R"({"mode": "connect", "url": "ws://127.0.0.1:)" +
                                                 std::to_string(port) + R"(/", "token": ")" + token +
                                                 R"(", "site": "site-a", "reconnect_max": "200ms"})");
-  auto out = create<sdk::BatchOutput>(p, sdk::Context{"aflow", "out", "[aflow/out]", nullptr, {}});
+  auto out = create<sdk::BatchOutput>(p, sdk::Context{"aflow", "out", sdk::Log("aflow", "out"), nullptr, {}});
   auto st = out->start();
   REQUIRE_MESSAGE(st.is_ok(), st.error());
   return out;
@@ -99,7 +99,7 @@ TEST_CASE("websocket_output: without `site`, a data dir that cannot keep the sit
   std::ofstream(dir.file("not-a-dir")) << "x";
   auto p = parse_config("websocket_output", R"({"mode": "connect", "url": "ws://127.0.0.1:1/"})");
   auto out = create<sdk::BatchOutput>(
-      p, sdk::Context{"aflow", "out", "[aflow/out]", nullptr, dir.file("not-a-dir")});
+      p, sdk::Context{"aflow", "out", sdk::Log("aflow", "out"), nullptr, dir.file("not-a-dir")});
   auto st = out->start();
   REQUIRE_FALSE(st.is_ok());
   CHECK(st.error().find(dir.file("not-a-dir") + "/site_id") != std::string::npos);
@@ -169,7 +169,8 @@ TEST_CASE("websocket_output: batches wait while nobody listens and go out once t
   TempDir dir{"weir-ws-in"};
   auto p = parse_config("websocket_input", R"({"mode": "listen", "listen": "127.0.0.1:)" +
                                                std::to_string(port) + R"(", "token": "t0k"})");
-  auto input = create<sdk::Input>(p, sdk::Context{"hubflow", "in", "[hubflow/in]", nullptr, dir.path()});
+  auto input =
+      create<sdk::Input>(p, sdk::Context{"hubflow", "in", sdk::Log("hubflow", "in"), nullptr, dir.path()});
   REQUIRE(input->start().is_ok());
   ThreadSafeSink sink;
   std::thread t([&] { input->run(sink); });
@@ -202,7 +203,7 @@ TEST_CASE("websocket_output: raw clients get one JSON value per text frame") {
   const auto port = free_port();
   auto p = parse_config("websocket_output", R"({"mode": "listen", "listen": "127.0.0.1:)" +
                                                 std::to_string(port) + R"(", "raw_only": true})");
-  auto out = create<sdk::BatchOutput>(p, sdk::Context{"aflow", "out", "[aflow/out]", nullptr, {}});
+  auto out = create<sdk::BatchOutput>(p, sdk::Context{"aflow", "out", sdk::Log("aflow", "out"), nullptr, {}});
   REQUIRE(out->start().is_ok());
 
   std::mutex mu;
@@ -269,7 +270,8 @@ TEST_CASE("websocket_output: the other way round, the output listens and the inp
   auto po =
       parse_config("websocket_output", R"({"mode": "listen", "listen": "127.0.0.1:)" + std::to_string(port) +
                                            R"(", "token": "t0k", "site": "site-a"})");
-  auto out = create<sdk::BatchOutput>(po, sdk::Context{"aflow", "out", "[aflow/out]", nullptr, {}});
+  auto out =
+      create<sdk::BatchOutput>(po, sdk::Context{"aflow", "out", sdk::Log("aflow", "out"), nullptr, {}});
   REQUIRE(out->start().is_ok());
   Results results;
   out->send(batch("b1", 1, {"r1 1"}), results.callback("b1"));  // waits for the peer to dial in
@@ -278,7 +280,8 @@ TEST_CASE("websocket_output: the other way round, the output listens and the inp
   auto pi = parse_config("websocket_input",
                          R"({"mode": "connect", "url": "ws://127.0.0.1:)" + std::to_string(port) +
                              R"(/", "token": "t0k", "site": "hub", "reconnect_max": "200ms"})");
-  auto input = create<sdk::Input>(pi, sdk::Context{"hubflow", "in", "[hubflow/in]", nullptr, dir.path()});
+  auto input =
+      create<sdk::Input>(pi, sdk::Context{"hubflow", "in", sdk::Log("hubflow", "in"), nullptr, dir.path()});
   REQUIRE(input->start().is_ok());
   ThreadSafeSink sink;
   std::thread t([&] { input->run(sink); });

@@ -298,9 +298,12 @@ bus::Result<std::size_t> FlowRunner::move_backlog(jsCtx* js, const std::string& 
 
 std::unique_ptr<sdk::Component> FlowRunner::start_component(std::size_t i, std::string& error) {
   const auto& decl = shared_.flow.components[i];
-  sdk::Context ctx{shared_.flow.name, decl.id,
-                   shared_.prefix(i), shared_.components_conn->raw(),
-                   data_dir_,         shared_.flow.settings.ack_wait};
+  sdk::Context ctx{shared_.flow.name,
+                   decl.id,
+                   sdk::Log(shared_.flow.name, decl.id),
+                   shared_.components_conn->raw(),
+                   data_dir_,
+                   shared_.flow.settings.ack_wait};
   try {
     auto c = decl.info->create(decl.config.get(), ctx);
     auto st = c->start();

@@ -26,7 +26,9 @@ std::vector<std::string> StageRound::published_subjects(const graph::Stage& stag
 class StageRound::Emitter final : public sdk::Emitter {
  public:
   Emitter(StageRound& round, std::size_t member) : round_(round), member_(member) {}
-  void emit(std::size_t port, sdk::Record&& rec) override { round_.route(member_, port, std::move(rec), {}); }
+  void emit(sdk::Port port, sdk::Record&& rec) override {
+    round_.route(member_, port.index(), std::move(rec), {});
+  }
   void fail(sdk::Record&& rec, std::string_view reason) override {
     auto c = round_.stage_.members[member_].component;
     round_.shared_.counters[c].errors++;

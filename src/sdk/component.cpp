@@ -1,8 +1,19 @@
 #include "sdk/component.hpp"
 
+#include <stdexcept>
+
 #include "sdk/base/record_json.hpp"
 
 namespace weir::sdk {
+
+Port Context::output(std::string_view name) const {
+  for (std::size_t i = 0; i < outputs.size(); ++i)
+    if (outputs[i] == name) return Port(i);
+  std::string known;
+  for (const auto& o : outputs) known += (known.empty() ? "" : ", ") + o;
+  throw std::logic_error("component " + component + " has no output port \"" + std::string(name) +
+                         "\" (its ports: " + (known.empty() ? "none" : known) + ")");
+}
 
 bool InputSink::push_json(std::string_view json, std::function<void()> on_durable) {
   thread_local RecordParser parser;

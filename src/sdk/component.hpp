@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sdk/log.hpp"
 #include "sdk/record.hpp"
 
 // nats.c's handle type, so components that talk to NATS can use the engine's connection without
@@ -25,16 +26,35 @@ namespace weir::sdk {
 
 enum class Kind { input, processor, output };
 
+// One of a processor's output ports, by name (Context::output): a handle, so that a component
+// never counts positions in its spec's list of ports.
+class Port {
+ public:
+  std::size_t index() const { return index_; }  // in the spec's order of outputs (error last)
+  bool operator==(const Port&) const = default;
+
+ private:
+  friend struct Context;
+  explicit Port(std::size_t index) : index_(index) {}
+  std::size_t index_;
+};
+
 // What the engine gives a component when it creates it.
 struct Context {
   std::string flow;                // flow name
   std::string component;           // component id inside the flow
-  std::string prefix;              // "[flow/component]" for log lines
+  Log log;                         // lines carrying the flow and the component
   natsConnection* nats = nullptr;  // the engine's connection; reconnects on its own
   std::filesystem::path data_dir;  // the engine's data dir (component state goes below it)
   // The flow's ack_wait: how long a batch handed to a component waits before it is redelivered
   // (after a crash, from the restart on).
   std::chrono::nanoseconds ack_wait{std::chrono::seconds(10)};
+  // The names of its output ports in the spec's order, error last (set by the spec's create).
+  std::vector<std::string> outputs{};
+
+  // The port named `name`. An unknown name throws std::logic_error naming the ports there are:
+  // the component fails to start with that message, it never emits to a wrong port.
+  Port output(std::string_view name) const;
 };
 
 // A figure a component reports beside the engine's own counters (a bridge's link state, its
@@ -141,11 +161,11 @@ class Input : public Component {
   virtual void run(InputSink& sink) = 0;
 };
 
-// Where a processor sends its results: port indexes follow the order of the spec's outputs.
+// Where a processor sends its results, on ports it took from its Context.
 class Emitter {
  public:
   virtual ~Emitter() = default;
-  virtual void emit(std::size_t port, Record&& rec) = 0;
+  virtual void emit(Port port, Record&& rec) = 0;
   // The record goes to the error port (or the flow's dead letters) with the reason.
   virtual void fail(Record&& rec, std::string_view reason) = 0;
 };

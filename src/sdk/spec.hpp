@@ -287,6 +287,14 @@ class ComponentSpec {
     ComponentInfo out = info_;
     if (out.kind != Kind::input) out.inputs.insert(out.inputs.begin(), {"in", "Records to handle."});
     out.outputs.push_back({"error", "Records that failed, with the reason."});
+    // The component learns its ports' names from here (Context::output), whoever creates it.
+    std::vector<std::string> ports;
+    for (const auto& o : out.outputs) ports.push_back(o.name);
+    out.create = [create = out.create, ports](const void* cfg, const Context& ctx) {
+      Context with_ports = ctx;
+      with_ports.outputs = ports;
+      return create(cfg, with_ports);
+    };
     out.fields = object_.describe();
     out.schema = object_.schema();
     auto object = std::make_shared<ObjectSpec<Config>>(object_);

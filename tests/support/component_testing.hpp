@@ -47,7 +47,7 @@ inline std::string dump(const sdk::Diagnostics& d) {
 }
 
 inline sdk::Context test_context(const std::string& id = "c") {
-  return sdk::Context{"test", id, "[test/" + id + "]", nullptr, {}};
+  return sdk::Context{"test", id, sdk::Log("test", id), nullptr, {}};
 }
 
 template <class T>
@@ -64,7 +64,9 @@ std::unique_ptr<T> create(const Parsed& p, const sdk::Context& ctx = test_contex
 struct CollectingEmitter : sdk::Emitter {
   std::vector<std::pair<std::size_t, sdk::Record>> emitted;
   std::vector<std::pair<sdk::Record, std::string>> failed;
-  void emit(std::size_t port, sdk::Record&& rec) override { emitted.emplace_back(port, std::move(rec)); }
+  void emit(sdk::Port port, sdk::Record&& rec) override {
+    emitted.emplace_back(port.index(), std::move(rec));
+  }
   void fail(sdk::Record&& rec, std::string_view reason) override {
     failed.emplace_back(std::move(rec), std::string(reason));
   }

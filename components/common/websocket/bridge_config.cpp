@@ -76,7 +76,7 @@ EndpointOptions endpoint_options(const LinkConfig& c, const sdk::Context& ctx) {
   o.max_clients = static_cast<std::size_t>(c.max_clients);
   o.heartbeat = std::chrono::duration_cast<std::chrono::milliseconds>(c.heartbeat);
   o.reconnect_max = std::chrono::duration_cast<std::chrono::milliseconds>(c.reconnect_max);
-  o.log_prefix = ctx.prefix;
+  o.log = ctx.log;
   o.thread_name = "ws:" + ctx.component;
   return o;
 }
@@ -110,25 +110,25 @@ bool DialFailures::should_log(const std::string& reason) {
 void RawClients::add(ConnId c, const std::string& peer) {
   clients_.insert(c);
   stats_.raw_clients = clients_.size();
-  spdlog::info("{} raw client {} connected ({} now)", prefix_, peer, clients_.size());
+  log_.info("raw client {} connected ({} now)", peer, clients_.size());
 }
 
 bool RawClients::remove(ConnId c) {
   if (!clients_.erase(c)) return false;
   stats_.raw_clients = clients_.size();
-  spdlog::info("{} raw client left ({} now)", prefix_, clients_.size());
+  log_.info("raw client left ({} now)", clients_.size());
   return true;
 }
 
 sdk::Status start_endpoint(const LinkConfig& c, const sdk::Context& ctx, const SiteIdentity* site, Handlers h,
                            LinkStats& stats, std::unique_ptr<Endpoint>& out) {
   auto limit = std::make_shared<RateLimit>(std::chrono::seconds(10));
-  h.on_rejected = [prefix = ctx.prefix, &stats, limit](const std::string& peer, int status,
-                                                       const std::string& reason) {
+  h.on_rejected = [log = ctx.log, &stats, limit](const std::string& peer, int status,
+                                                 const std::string& reason) {
     stats.rejected++;
     if (auto n = limit->allow())
-      spdlog::warn("{} refused a connection from {}: HTTP {} {}{}", prefix, peer, status, reason,
-                   RateLimit::suppressed_text(*n));
+      log.warn("refused a connection from {}: HTTP {} {}{}", peer, status, reason,
+               RateLimit::suppressed_text(*n));
   };
   std::string error;
   out = Endpoint::create(endpoint_options(c, ctx), std::move(h), error);
@@ -138,10 +138,10 @@ sdk::Status start_endpoint(const LinkConfig& c, const sdk::Context& ctx, const S
   }
   const std::string as = site ? " as site " + site->name + " (from " + site->origin + ")" : "";
   if (c.mode == Mode::listen)
-    spdlog::info("{} listening on {} (port {}{}){}", ctx.prefix, c.listen, out->port(),
-                 c.tls.cert.empty() ? "" : ", wss", as);
+    ctx.log.info("listening on {} (port {}{}){}", c.listen, out->port(), c.tls.cert.empty() ? "" : ", wss",
+                 as);
   else
-    spdlog::info("{} connecting to {}{}", ctx.prefix, c.url, as);
+    ctx.log.info("connecting to {}{}", c.url, as);
   return sdk::Status::ok();
 }
 

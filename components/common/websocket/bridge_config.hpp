@@ -77,7 +77,7 @@ class DialFailures {
 // one log line per client that joins or leaves.
 class RawClients {
  public:
-  RawClients(LinkStats& stats, std::string prefix) : stats_(stats), prefix_(std::move(prefix)) {}
+  RawClients(LinkStats& stats, sdk::Log log) : stats_(stats), log_(std::move(log)) {}
   void add(ConnId c, const std::string& peer);
   bool remove(ConnId c);  // false when c is not a raw client
   bool contains(ConnId c) const { return clients_.count(c) != 0; }
@@ -85,7 +85,7 @@ class RawClients {
 
  private:
   LinkStats& stats_;
-  std::string prefix_;
+  sdk::Log log_;
   std::set<ConnId> clients_;
 };
 

@@ -57,7 +57,7 @@ class ClientEndpoint final : public EndpointBase<Config, websocketpp::client<Con
     if (!o.token.empty()) con->append_header("Authorization", "Bearer " + o.token);
     this->add_conn(con->get_handle());
     dialing_ = true;
-    spdlog::debug("{} websocket: dialing {}", o.log_prefix, o.url);
+    o.log.debug("websocket: dialing {}", o.url);
     this->ws_.connect(con);
   }
 
@@ -66,7 +66,7 @@ class ClientEndpoint final : public EndpointBase<Config, websocketpp::client<Con
   void fail(const std::string& reason) {
     dialing_ = false;
     if (this->stopping_) return;
-    spdlog::debug("{} websocket: dial {} failed: {}", this->options_.log_prefix, this->options_.url, reason);
+    this->options_.log.debug("websocket: dial {} failed: {}", this->options_.url, reason);
     this->call("on_connect_failed", this->handlers_.on_connect_failed, reason);
     schedule_redial();
   }
@@ -82,7 +82,7 @@ class ClientEndpoint final : public EndpointBase<Config, websocketpp::client<Con
     std::uniform_real_distribution<double> jitter(0.8, 1.2);
     auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(backoff_ * jitter(rng_));
     backoff_ = std::min(backoff_ * 2, this->options_.reconnect_max);
-    spdlog::debug("{} websocket: redial in {} ms", this->options_.log_prefix, delay.count());
+    this->options_.log.debug("websocket: redial in {} ms", delay.count());
     redial_timer_.expires_after(delay);
     redial_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) dial();

@@ -51,7 +51,7 @@ class EndpointBase : public Endpoint {
   EndpointBase(EndpointOptions options, Handlers handlers)
       : options_(std::move(options)), handlers_(std::move(handlers)) {
     order_websocketpp_statics();
-    ws_.get_elog().set_prefix(options_.log_prefix);
+    ws_.get_elog().set_log(options_.log);
     websocketpp::lib::error_code ec;
     ws_.init_asio(&ioc_, ec);  // fails only when called twice
     ws_.set_max_message_size(options_.max_frame_size);
@@ -200,9 +200,9 @@ class EndpointBase : public Endpoint {
     try {
       fn(std::forward<Args>(args)...);
     } catch (const std::exception& e) {
-      spdlog::error("{} websocket: {} handler threw: {}", options_.log_prefix, what, e.what());
+      options_.log.error("websocket: {} handler threw: {}", what, e.what());
     } catch (...) {
-      spdlog::error("{} websocket: {} handler threw", options_.log_prefix, what);
+      options_.log.error("websocket: {} handler threw", what);
     }
   }
 
@@ -243,7 +243,7 @@ class EndpointBase : public Endpoint {
         ioc_.run();
         return;
       } catch (const std::exception& e) {
-        spdlog::error("{} websocket: io thread: {}", options_.log_prefix, e.what());
+        options_.log.error("websocket: io thread: {}", e.what());
       }
     }
   }
@@ -271,7 +271,7 @@ class EndpointBase : public Endpoint {
     ws_.close(c.hdl, static_cast<websocketpp::close::status::value>(code), reason, ec);
     if (ec) {
       // An invalid code, or already closing: heartbeat keeps watching the connection.
-      spdlog::debug("{} websocket: close {}: {}", options_.log_prefix, code, ec.message());
+      options_.log.debug("websocket: close {}: {}", code, ec.message());
       return;
     }
     c.close_code = code;
@@ -294,8 +294,8 @@ class EndpointBase : public Endpoint {
     // The response header, not get_subprotocol(): websocketpp 0.8.2 fills that on servers only.
     bool bridge = con->get_response_header("Sec-WebSocket-Protocol") == bridge_subprotocol;
     std::string peer = con->get_remote_endpoint();
-    spdlog::debug("{} websocket: connection {} open with {} ({})", options_.log_prefix, id, peer,
-                  bridge ? bridge_subprotocol : "raw");
+    options_.log.debug("websocket: connection {} open with {} ({})", id, peer,
+                       bridge ? bridge_subprotocol : "raw");
     call("on_open", handlers_.on_open, id, bridge, peer);
   }
 
@@ -304,7 +304,7 @@ class EndpointBase : public Endpoint {
     if (id == 0) return;  // opened while stopping, never told
     ConnectionPtr con = connection(h);
     auto [code, reason] = con ? close_status(*con, c) : std::pair<int, std::string>(1006, "gone");
-    spdlog::debug("{} websocket: connection {} closed: {} {}", options_.log_prefix, id, code, reason);
+    options_.log.debug("websocket: connection {} closed: {} {}", id, code, reason);
     if (c.open) call("on_close", handlers_.on_close, id, code, reason);
     role_closed(c);
     if (stopping_ && std::none_of(conns_.begin(), conns_.end(), [](auto& e) { return e.second.open; })) {
@@ -360,8 +360,7 @@ class EndpointBase : public Endpoint {
       Conn& c = entry.second;
       if (!c.open || c.close_code != 0) continue;
       if (now - c.last_rx >= 3 * options_.heartbeat) {
-        spdlog::debug("{} websocket: connection {} silent for 3 heartbeats", options_.log_prefix,
-                      entry.first);
+        options_.log.debug("websocket: connection {} silent for 3 heartbeats", entry.first);
         request_close(c, websocketpp::close::status::going_away, "heartbeat");
       } else if (now - c.last_tx >= options_.heartbeat ||
                  (now - c.last_rx >= options_.heartbeat && now - c.last_ping >= options_.heartbeat)) {

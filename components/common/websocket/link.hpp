@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 
+#include "sdk/log.hpp"
+
 namespace weir::ws {
 
 inline constexpr const char* bridge_subprotocol = "weir.bridge.v1";
@@ -50,7 +52,7 @@ struct EndpointOptions {
   std::chrono::milliseconds reconnect_min{100};
   std::chrono::milliseconds reconnect_max{30000};
   std::chrono::milliseconds open_timeout{5000};  // TCP + TLS + upgrade
-  std::string log_prefix;                        // "[flow/component]" for log lines
+  sdk::Log log;                                  // lines carrying the flow and the component
   std::string thread_name;                       // of the io thread (top -H, ps -L); 15 chars at most
 };
 

@@ -109,7 +109,7 @@ class ServerEndpoint final : public EndpointBase<Config, websocketpp::server<Con
               const std::string& reason) {
     con.set_status(static_cast<websocketpp::http::status_code::value>(status));
     if (status == 401) con.append_header("WWW-Authenticate", "Bearer");
-    spdlog::debug("{} websocket: refused {}: HTTP {} {}", this->options_.log_prefix, peer, status, reason);
+    this->options_.log.debug("websocket: refused {}: HTTP {} {}", peer, status, reason);
     this->call("on_rejected", this->handlers_.on_rejected, peer, status, reason);
     return false;
   }
@@ -120,7 +120,7 @@ class ServerEndpoint final : public EndpointBase<Config, websocketpp::server<Con
     if (this->stopping_) return;
     std::string reason = Base::describe_failure(con);
     std::string peer = con->get_remote_endpoint();
-    spdlog::debug("{} websocket: upgrade from {} failed: {}", this->options_.log_prefix, peer, reason);
+    this->options_.log.debug("websocket: upgrade from {} failed: {}", peer, reason);
     // TLS and protocol failures have no HTTP status (0); a malformed upgrade may have one.
     this->call("on_rejected", this->handlers_.on_rejected, peer, int(con->get_response_code()), reason);
   }

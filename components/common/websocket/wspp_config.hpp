@@ -14,6 +14,8 @@
 #include <websocketpp/logger/stub.hpp>
 #include <websocketpp/server.hpp>
 
+#include "sdk/log.hpp"
+
 namespace weir::ws::detail {
 
 // websocketpp's error log goes to spdlog at debug, never to stdout/stderr: the owner logs the
@@ -28,17 +30,17 @@ class SpdlogLog {
   SpdlogLog(level, hint) {}
 
   // Set before the io thread starts; read only on it afterwards.
-  void set_prefix(std::string prefix) { prefix_ = std::move(prefix); }
+  void set_log(sdk::Log log) { log_ = std::move(log); }
 
   void set_channels(level) {}
   void clear_channels(level) {}
-  void write(level, std::string const& msg) { spdlog::debug("{} websocketpp: {}", prefix_, msg); }
-  void write(level, char const* msg) { spdlog::debug("{} websocketpp: {}", prefix_, msg); }
+  void write(level, std::string const& msg) { log_.debug("websocketpp: {}", msg); }
+  void write(level, char const* msg) { log_.debug("websocketpp: {}", msg); }
   bool static_test(level) const { return true; }
   bool dynamic_test(level) { return spdlog::should_log(spdlog::level::debug); }
 
  private:
-  std::string prefix_;
+  sdk::Log log_;
 };
 
 // The close handshake waits at most this long for the peer's answer before the socket is cut;

@@ -172,3 +172,56 @@ TEST_CASE("docs, schema, ports and redaction come from the same declaration") {
   CHECK(red.at("token").as_string() == "***");
   CHECK(red.at("name").as_string() == "n");
 }
+
+namespace {
+
+struct PortsConfig {
+  std::string port = "out";
+};
+
+// Asks its Context for the port its config names.
+class PortUser final : public sdk::Processor {
+ public:
+  PortUser(const PortsConfig& c, const sdk::Context& ctx) : port(ctx.output(c.port)) {}
+  void process(sdk::Record&& rec, sdk::Emitter& out) override { out.emit(port, std::move(rec)); }
+  sdk::Port port;
+};
+
+sdk::ComponentInfo ports_info() {
+  return sdk::ComponentSpec<PortsConfig>{"port_user"}
+      .field("port", &PortsConfig::port)
+      .output("out", "Results.")
+      .output("rejected", "The rest.")
+      .implementation<PortUser>()
+      .info();
+}
+
+std::unique_ptr<sdk::Component> create_port_user(const std::string& port) {
+  static const auto info = ports_info();
+  sdk::Diagnostics d;
+  auto v = json::value(json::object{{"port", port}});
+  auto cfg = info.parse(&v, d, "/c");
+  REQUIRE(cfg != nullptr);
+  sdk::Context ctx{"f", "user", sdk::Log("f", "user"), nullptr, {}};
+  return info.create(cfg.get(), ctx);
+}
+
+}  // namespace
+
+TEST_CASE("ports are handles by name: the spec's order, error last; an unknown name stops the component") {
+  const std::vector<std::pair<std::string, std::size_t>> ports{{"out", 0}, {"rejected", 1}, {"error", 2}};
+  for (const auto& port : ports) {
+    CAPTURE(port.first);
+    auto c = create_port_user(port.first);
+    CHECK(dynamic_cast<PortUser&>(*c).port.index() == port.second);
+  }
+  try {
+    (void)create_port_user("rejectd");
+    FAIL("an unknown port name must throw");
+  } catch (const std::logic_error& e) {
+    CHECK(std::string(e.what()) ==
+          "component user has no output port \"rejectd\" (its ports: out, rejected, error)");
+  }
+  CHECK(ports_info().kind == sdk::Kind::processor);
+  CHECK(ports_info().inputs.size() == 1);
+}

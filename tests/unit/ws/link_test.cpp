@@ -110,7 +110,7 @@ EndpointOptions server_options(std::string listen = "127.0.0.1:0") {
   o.mode = EndpointOptions::Mode::listen;
   o.listen = std::move(listen);
   o.path = "/bridge";
-  o.log_prefix = "[test/server]";
+  o.log = weir::sdk::Log("test", "server");
   return o;
 }
 
@@ -121,7 +121,7 @@ EndpointOptions client_options(std::uint16_t port, const std::string& scheme = "
   o.url = scheme + "://" + host + ":" + std::to_string(port) + "/bridge";
   o.reconnect_min = 20ms;
   o.reconnect_max = 200ms;
-  o.log_prefix = "[test/client]";
+  o.log = weir::sdk::Log("test", "client");
   return o;
 }
 
