@@ -47,8 +47,6 @@ class Log {
     auto* logger = spdlog::default_logger_raw();
     return logger != nullptr && logger->should_log(level);
   }
-  // "[flow/component] " (with its space), or empty: for libraries that take a prefix of their own.
-  const std::string& prefix() const { return prefix_; }
 
  private:
   std::string prefix_;

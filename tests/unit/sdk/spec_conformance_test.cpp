@@ -23,7 +23,7 @@
 
 #include "flow/loader.hpp"
 #include "registry/registry.hpp"
-#include "sdk/base/units.hpp"
+#include "support/component_testing.hpp"
 
 namespace json = boost::json;
 using weir::sdk::ComponentInfo;
@@ -43,15 +43,6 @@ json::object example_config(const ComponentInfo& info) {
   if (entry == nullptr) return {};
   const auto* cfg = entry->if_contains("config");
   return cfg != nullptr && cfg->is_object() ? cfg->get_object() : json::object{};
-}
-
-std::string errors_text(const Diagnostics& d) {
-  std::string out;
-  for (const auto& i : d.items())
-    if (i.severity == weir::sdk::Severity::error)
-      out +=
-          "\n  " + i.pointer + " " + i.code + ": " + i.message + (i.hint.empty() ? "" : " (" + i.hint + ")");
-  return out.empty() ? "\n  (none)" : out;
 }
 
 // A component entry standing for an upstream the example reads: a generate for a plain id, a
@@ -176,8 +167,8 @@ class Suite {
     REQUIRE_MESSAGE(info_.example.is_object(), info_.type << " declares no example entry");
     ++checks_;
     auto loaded = load_entry(info_.example.as_object(), nullptr);
-    CHECK_MESSAGE(loaded.flow.has_value(), info_.type << ": its spec's example does not load clean:"
-                                                      << errors_text(loaded.diagnostics));
+    CHECK_MESSAGE(loaded.flow.has_value(), info_.type << ": its spec's example does not load clean:\n"
+                                                      << weir::testing::dump(loaded.diagnostics));
   }
 
   void empty_config() {
@@ -200,9 +191,10 @@ class Suite {
           only_missing = false;
       }
       const std::string given = config != nullptr ? "{}" : "no config";
-      CHECK_MESSAGE((got == want && only_missing),
-                    info_.type << ": " << given << " must give missing_field at exactly the " << want.size()
-                               << " required field(s); got:" << errors_text(d));
+      CHECK_MESSAGE((got == want && only_missing), info_.type << ": " << given
+                                                              << " must give missing_field at exactly the "
+                                                              << want.size() << " required field(s); got:\n"
+                                                              << weir::testing::dump(d));
     }
   }
 
@@ -214,8 +206,8 @@ class Suite {
     bool hinted = false;
     for (const auto& i : d.items())
       if (i.code == "unknown_field" && i.pointer == pointer && !i.hint.empty()) hinted = true;
-    CHECK_MESSAGE(
-        hinted, info_.type << ": an unknown key must give unknown_field with a hint; got:" << errors_text(d));
+    CHECK_MESSAGE(hinted, info_.type << ": an unknown key must give unknown_field with a hint; got:\n"
+                                     << weir::testing::dump(d));
     // A name one letter short of a field's: the hint names the field.
     for (const auto& f : info_.fields) {
       if (f.name.size() < 5 || base_.contains(f.name.substr(0, f.name.size() - 1))) continue;
@@ -229,7 +221,8 @@ class Suite {
             i.hint.find('"' + f.name + '"') != std::string::npos)
           named = true;
       CHECK_MESSAGE(named, info_.type << ": key " << typo << " must give unknown_field with a hint naming "
-                                      << f.name << "; got:" << errors_text(td));
+                                      << f.name << "; got:\n"
+                                      << weir::testing::dump(td));
     }
   }
 
@@ -257,9 +250,10 @@ class Suite {
     ++checks_;
     const auto config = with_value(base_, path, example);
     auto loaded = load_entry(info_.example.as_object(), &config);
-    CHECK_MESSAGE(loaded.flow.has_value(),
-                  info_.type << ": the example at " << pointer_of(path) << " (" << json::serialize(example)
-                             << ") does not load clean:" << errors_text(loaded.diagnostics));
+    CHECK_MESSAGE(loaded.flow.has_value(), info_.type << ": the example at " << pointer_of(path) << " ("
+                                                      << json::serialize(example)
+                                                      << ") does not load clean:\n"
+                                                      << weir::testing::dump(loaded.diagnostics));
   }
 
   void bounded(const FieldInfo& f, std::vector<std::string> path) {
@@ -287,13 +281,14 @@ class Suite {
       auto d_at = parse_config(info_, &at);
       CHECK_MESSAGE(!has_error(d_at, "out_of_range", pointer),
                     info_.type << ": " << pointer << " at its " << b.what << " " << json::serialize(b.at)
-                               << " must be accepted; got:" << errors_text(d_at));
+                               << " must be accepted; got:\n"
+                               << weir::testing::dump(d_at));
       auto past = json::value(with_value(base_, path, wrap(b.past)));
       auto d_past = parse_config(info_, &past);
       CHECK_MESSAGE(has_error(d_past, "out_of_range", pointer),
                     info_.type << ": " << pointer << " just past its " << b.what << " ("
-                               << json::serialize(b.past)
-                               << ") must give out_of_range; got:" << errors_text(d_past));
+                               << json::serialize(b.past) << ") must give out_of_range; got:\n"
+                               << weir::testing::dump(d_past));
     }
   }
 
@@ -308,10 +303,10 @@ class Suite {
       listed = true;
       for (const auto& o : f.opts.options_) listed = listed && i.message.find(o.name) != std::string::npos;
     }
-    CHECK_MESSAGE(listed,
-                  info_.type << ": " << pointer
-                             << " given an unknown option must give invalid_value listing every option; got:"
-                             << errors_text(d));
+    CHECK_MESSAGE(
+        listed, info_.type << ": " << pointer
+                           << " given an unknown option must give invalid_value listing every option; got:\n"
+                           << weir::testing::dump(d));
   }
 
   const ComponentInfo& info_;
