@@ -1,0 +1,386 @@
+#include "mqtt_input/mqtt_input.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <unordered_map>
+
+#include "core/hash.hpp"
+#include "sdk/base/record_json.hpp"
+
+namespace weir::components::mqtt_input {
+
+// ---- Qos2Memory ----
+
+Qos2Memory::~Qos2Memory() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string Qos2Memory::open(const std::string& path) {
+  path_ = path;
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  if (ec) return "cannot create " + std::filesystem::path(path).parent_path().string() + ": " + ec.message();
+  std::ifstream in(path);
+  std::string op;
+  while (in >> op) {
+    unsigned id = 0;
+    if (op == "+") {
+      std::string hash;
+      if (!(in >> id >> hash) || id == 0 || id > 0xFFFF) break;  // a torn last line: the rest is ignored
+      ids_[static_cast<std::uint16_t>(id)] = std::stoull(hash, nullptr, 16);
+    } else if (op == "-") {
+      if (!(in >> id)) break;
+      ids_.erase(static_cast<std::uint16_t>(id));
+    } else {
+      break;
+    }
+  }
+  rewrite();
+  return fd_ < 0 ? "cannot write " + path : std::string();
+}
+
+bool Qos2Memory::contains(std::uint16_t id, std::uint64_t hash) const {
+  auto it = ids_.find(id);
+  return it != ids_.end() && it->second == hash;
+}
+
+void Qos2Memory::add(std::uint16_t id, std::uint64_t hash) {
+  ids_[id] = hash;
+  append("+ " + std::to_string(id) + " " + core::hex64(hash) + "\n");
+}
+
+void Qos2Memory::remove(std::uint16_t id) {
+  if (ids_.erase(id) == 0) return;
+  append("- " + std::to_string(id) + "\n");
+}
+
+void Qos2Memory::clear() {
+  ids_.clear();
+  rewrite();
+}
+
+void Qos2Memory::append(const std::string& line) {
+  if (fd_ < 0) return;
+  // One write per line: a process killed mid-way leaves at most a torn last line, which open()
+  // ignores (the PUBREC it stood for was not sent yet).
+  if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) return;
+  // Compacted when the log is much longer than what it describes.
+  if (++lines_ > 4 * ids_.size() + 4096) rewrite();
+}
+
+void Qos2Memory::rewrite() {
+  if (path_.empty()) return;
+  const std::string tmp = path_ + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const auto& [id, hash] : ids_) out << "+ " << id << " " << core::hex64(hash) << "\n";
+  }
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  std::error_code ec;
+  std::filesystem::rename(tmp, path_, ec);
+  if (ec) return;
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  lines_ = ids_.size();
+}
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Messages taken from the broker and not yet handed to the flow: past either bound, reading
+// stops (the broker holds the rest) until run() took them.
+constexpr std::size_t queue_max_messages = 4096;
+constexpr std::size_t queue_max_bytes = 16u << 20;
+
+std::uint64_t message_hash(const mqtt::Publish& p) {
+  return core::fnv1a64(p.payload, core::fnv1a64(std::string_view(p.topic.data(), p.topic.size() + 1)));
+}
+
+// A QoS 1/2 message between its arrival and the end of its exchange with the broker.
+struct Held {
+  std::uint64_t hash = 0;
+  std::uint64_t serial = 0;  // tells a callback whether this is still its message
+  std::uint8_t qos = 1;
+  bool stored = false;  // the flow holds it: PUBACK / PUBREC may go out (again)
+};
+
+struct Arrival {
+  mqtt::Publish pub;
+  std::uint64_t serial = 0;  // 0: QoS 0, nothing to acknowledge
+};
+
+// What the client's I/O thread, run() and the engine's durable callbacks share. Callbacks may run
+// after the component is gone, so they hold it by shared_ptr.
+struct Shared {
+  explicit Shared(sdk::Log log) : log(std::move(log)) {}
+  sdk::Log log;
+  std::unique_ptr<mqtt::Client> client;
+  mqtt::Version version = mqtt::Version::v311;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Arrival> queue;
+  std::size_t queued_bytes = 0;
+  bool paused = false;
+  std::unordered_map<std::uint16_t, Held> held;
+  std::uint64_t serial = 0;
+  Qos2Memory memory;
+
+  std::atomic<std::uint64_t> received{0}, resent{0}, acked{0}, session_lost{0};
+
+  void send_ack(mqtt::Type type, std::uint16_t id, std::uint64_t conn) {
+    std::string bytes;
+    mqtt::encode(bytes, mqtt::Ack{type, id, 0}, version);
+    if (client->send(conn, std::move(bytes)) && type != mqtt::Type::pubcomp) acked.fetch_add(1);
+  }
+
+  // I/O thread.
+  void on_publish(std::uint64_t conn, mqtt::Publish&& p) {
+    std::unique_lock lock(mu);
+    received.fetch_add(1);
+    std::uint64_t serial_of = 0;
+    if (p.qos > 0) {
+      const auto hash = message_hash(p);
+      auto it = held.find(p.packet_id);
+      // A PUBLISH sent again (DUP set) for a message held here: acknowledged once stored, never
+      // handed to the flow twice. Without DUP it is a new message, whatever the id was before.
+      if (it != held.end() && p.dup && it->second.hash == hash) {
+        resent.fetch_add(1);
+        if (it->second.stored)
+          send_ack(p.qos == 2 ? mqtt::Type::pubrec : mqtt::Type::puback, p.packet_id, conn);
+        return;
+      }
+      // After a restart: a QoS 2 message stored and PUBREC'd by the run before.
+      if (p.qos == 2 && p.dup && memory.contains(p.packet_id, hash)) {
+        resent.fetch_add(1);
+        held[p.packet_id] = Held{hash, ++serial, 2, true};
+        send_ack(mqtt::Type::pubrec, p.packet_id, conn);
+        return;
+      }
+      serial_of = ++serial;
+      held[p.packet_id] = Held{hash, serial_of, p.qos, false};
+    }
+    queued_bytes += p.payload.size() + p.topic.size();
+    queue.push_back({std::move(p), serial_of});
+    if (!paused && (queue.size() >= queue_max_messages || queued_bytes >= queue_max_bytes)) {
+      paused = true;
+      client->pause_reading(true);
+    }
+    lock.unlock();
+    cv.notify_one();
+  }
+
+  // I/O thread: the broker releases a QoS 2 message; it is done once PUBCOMP goes out.
+  void on_ack(std::uint64_t conn, const mqtt::Ack& a) {
+    if (a.type != mqtt::Type::pubrel) return;
+    std::lock_guard lock(mu);
+    auto it = held.find(a.packet_id);
+    if (it != held.end() && !it->second.stored) return;  // PUBREL before our PUBREC: not ours to complete
+    if (it != held.end()) held.erase(it);
+    memory.remove(a.packet_id);
+    send_ack(mqtt::Type::pubcomp, a.packet_id, conn);
+  }
+
+  // I/O thread.
+  void on_connected(bool session_present) {
+    if (session_present) return;  // the broker sends again what it has not seen acknowledged
+    std::lock_guard lock(mu);
+    if (!held.empty() || memory.size() > 0) {
+      session_lost.fetch_add(1);
+      log.warn(
+          "the broker did not keep the session: {} messages it had not seen acknowledged are its to lose "
+          "(those already here are still stored)",
+          held.size());
+    }
+    held.clear();
+    memory.clear();
+  }
+
+  // An engine thread: the flow stored the message.
+  void durable(std::uint16_t id, std::uint64_t serial_of) {
+    std::lock_guard lock(mu);
+    auto it = held.find(id);
+    if (it == held.end() || it->second.serial != serial_of) return;  // its session is gone
+    it->second.stored = true;
+    if (it->second.qos == 2) memory.add(id, it->second.hash);
+    send_ack(it->second.qos == 2 ? mqtt::Type::pubrec : mqtt::Type::puback, id, client->connection());
+  }
+};
+
+class MqttInput final : public sdk::Input {
+ public:
+  MqttInput(const Config& config, const sdk::Context& ctx) : config_(config), ctx_(ctx) {}
+
+  ~MqttInput() override { stop(); }
+
+  sdk::Status start() override {
+    auto options = mqtt::client_options(config_, ctx_);
+    for (const auto& t : config_.topics)
+      options.subscriptions.emplace_back(t, static_cast<std::uint8_t>(config_.qos));
+    shared_ = std::make_shared<Shared>(ctx_.log);
+    shared_->version = options.connect.version;
+    if (config_.qos == 2 && !config_.clean_session) {
+      if (ctx_.data_dir.empty()) return sdk::Status::error("QoS 2 needs the engine's data dir (none is set)");
+      const auto path = ctx_.data_dir / "mqtt_input" / (options.connect.client_id + ".qos2");
+      if (auto e = shared_->memory.open(path.string()); !e.empty()) return sdk::Status::error(e);
+    }
+    std::weak_ptr<Shared> weak = shared_;
+    mqtt::Client::Handlers h;
+    h.publish = [weak](std::uint64_t conn, mqtt::Publish&& p) {
+      if (auto s = weak.lock()) s->on_publish(conn, std::move(p));
+    };
+    h.ack = [weak](std::uint64_t conn, const mqtt::Ack& a) {
+      if (auto s = weak.lock()) s->on_ack(conn, a);
+    };
+    h.connected = [weak](std::uint64_t, bool session_present, const mqtt::ConnAck&) {
+      if (auto s = weak.lock()) s->on_connected(session_present);
+    };
+    shared_->client = std::make_unique<mqtt::Client>(std::move(options), std::move(h));
+    if (auto e = shared_->client->start()) return sdk::Status::error(*e);
+    ctx_.log.info("subscribing to {} at {} (QoS {}, {} session)", fmt::join(config_.topics, ", "),
+                  config_.url, config_.qos, config_.clean_session ? "clean" : "persistent");
+    return sdk::Status::ok();
+  }
+
+  void run(sdk::InputSink& sink) override {
+    std::deque<Arrival> batch;
+    while (!sink.stopping()) {
+      {
+        std::unique_lock lock(shared_->mu);
+        shared_->cv.wait_for(lock, 200ms, [&] { return !shared_->queue.empty(); });
+        batch.swap(shared_->queue);
+        shared_->queued_bytes = 0;
+        if (shared_->paused) {
+          shared_->paused = false;
+          shared_->client->pause_reading(false);
+        }
+      }
+      for (auto& a : batch)
+        if (!deliver(sink, a)) return;
+      if (!batch.empty()) sink.flush();
+      batch.clear();
+    }
+  }
+
+  void stop() override {
+    if (shared_ && shared_->client) shared_->client->stop();
+  }
+
+  void metrics(std::vector<sdk::Metric>& out) const override {
+    if (!shared_ || !shared_->client) return;
+    const auto& c = *shared_->client;
+    out.push_back({"link_up", c.ready() ? 1.0 : 0.0, true, "1 while connected to the broker and subscribed"});
+    out.push_back({"connects", static_cast<double>(c.connects()), false, "connections the broker accepted"});
+    out.push_back({"disconnects", static_cast<double>(c.disconnects()), false, "connections lost"});
+    out.push_back({"messages_received", static_cast<double>(shared_->received.load()), false,
+                   "PUBLISH packets received, resent ones included"});
+    out.push_back({"messages_resent", static_cast<double>(shared_->resent.load()), false,
+                   "PUBLISH packets the broker sent again for a message already here (not stored twice)"});
+    out.push_back({"messages_acked", static_cast<double>(shared_->acked.load()), false,
+                   "PUBACK / PUBREC sent once the flow stored the message"});
+    out.push_back(
+        {"sessions_lost", static_cast<double>(shared_->session_lost.load()), false,
+         "connections where the broker had not kept the session while messages were unacknowledged"});
+  }
+
+ private:
+  bool deliver(sdk::InputSink& sink, Arrival& a) {
+    std::function<void()> on_durable;
+    if (a.serial != 0)
+      on_durable = [s = shared_, id = a.pub.packet_id, serial = a.serial] { s->durable(id, serial); };
+    std::string reason;
+    boost::json::value value;
+    if (!parser_.payload(a.pub.payload, config_.content == Content::text, value, reason))
+      return sink.fail({{}, with_topic(sdk::raw_record_value(a.pub.payload, reason), a.pub.topic)}, reason,
+                       std::move(on_durable));
+    return sink.push({{}, with_topic(std::move(value), a.pub.topic)}, std::move(on_durable));
+  }
+
+  // The topic at `topic_field` of an object record; any other record is wrapped first as
+  // {"payload": <record>}.
+  boost::json::value with_topic(boost::json::value v, const std::string& topic) const {
+    if (config_.topic_field.empty()) return v;
+    if (!v.is_object()) {
+      boost::json::object o;
+      o["payload"] = std::move(v);
+      v = std::move(o);
+    }
+    v.get_object()[config_.topic_field] = topic;
+    return v;
+  }
+
+  Config config_;
+  sdk::Context ctx_;
+  std::shared_ptr<Shared> shared_;
+  sdk::RecordParser parser_;
+};
+
+}  // namespace
+
+sdk::ComponentSpec<Config> spec() {
+  using sdk::field;
+  sdk::ComponentSpec<Config> s{"mqtt_input"};
+  s.summary(
+       "Subscribes to MQTT topics (3.1.1 or 5) and stores each message as a record; acknowledged to the "
+       "broker "
+       "only once stored.")
+      .description(
+          "Each message becomes one record (its payload as JSON, or as a string with `content: text`). With "
+          "QoS 1 "
+          "or 2 and a persistent session (the default), the PUBACK (QoS 1) or PUBREC (QoS 2) goes to the "
+          "broker only "
+          "after the flow's stream stored the record, so an engine killed at any moment loses nothing: the "
+          "broker "
+          "sends again what it has not seen acknowledged. QoS 1: a message stored but not yet acknowledged "
+          "when "
+          "the engine is killed is stored again (at least once). QoS 2: such a message is recognised by its "
+          "packet "
+          "id and content and stored once (see the README for the remaining window). QoS 0 is at most once. "
+          "A payload that is not JSON goes to `error`.");
+  mqtt::add_connection_fields(
+      s,
+      "Maximum QoS of the subscriptions: 0 at most once, 1 at least once, 2 exactly once "
+      "into the flow (README).");
+  s.field("topics", &Config::topics,
+          field()
+              .required()
+              .doc("Topic filters to subscribe to; `+` matches one level, `#` the rest.")
+              .example(boost::json::parse(R"(["sensors/+/temperature", "plant/line1/#"])")))
+      .field("content", &Config::content,
+             field()
+                 .doc("How a payload becomes a record.")
+                 .option("json", Content::json,
+                         "Parse the payload as JSON; one that does not parse goes to `error`.")
+                 .option("text", Content::text, "Take the payload as a JSON string (UTF-8 only)."))
+      .field("topic_field", &Config::topic_field,
+             field()
+                 .doc("Puts the message's topic into the record at this key; a record that is not an object "
+                      "becomes {\"payload\": <record>} first. Empty: the topic is not kept.")
+                 .example("topic"))
+      .lint([](const Config& c, sdk::Lint& lint) {
+        if (c.topics.empty()) lint.error("topics", "invalid_value", "at least one topic filter is needed");
+        for (std::size_t i = 0; i < c.topics.size(); ++i) {
+          std::string error;
+          if (!mqtt::valid_topic_filter(c.topics[i], error))
+            lint.error("topics", "invalid_value",
+                       "topics[" + std::to_string(i) + "] \"" + c.topics[i] + "\": " + error);
+        }
+      })
+      .output("out", "One record per message.")
+      .example(boost::json::parse(R"({"id": "plant", "type": "mqtt_input",
+          "config": {"url": "mqtt://127.0.0.1:1883", "topics": ["sensors/#"], "qos": 2, "topic_field": "topic"}})"))
+      .implementation<MqttInput>();
+  return s;
+}
+
+}  // namespace weir::components::mqtt_input

@@ -1,0 +1,281 @@
+// mqtt_input against a real mosquitto broker: what is acknowledged when, what a restart brings
+// again, and how payloads become records. The engine's sink is played by the test, which decides
+// when a record counts as stored.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "mqtt_input/mqtt_input.hpp"
+#include "sdk/base/json_write.hpp"
+#include "support/component_testing.hpp"
+#include "support/mosquitto_harness.hpp"
+#include "support/nats_harness.hpp"
+
+using namespace weir;
+using namespace weir::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Runs a shell command; fails the test when it exits non-zero.
+void sh(const std::string& cmd) {
+  INFO(cmd);
+  REQUIRE(std::system(cmd.c_str()) == 0);
+}
+
+// Publishes one message per line of `lines` to `topic` with mosquitto_pub (an independent client).
+void publish(const Mosquitto& broker, const std::string& topic, const std::vector<std::string>& lines,
+             int qos, const std::string& args = "") {
+  std::string input;
+  for (const auto& l : lines) input += l + "\n";
+  const std::string file = broker.dir() + "/pub.txt";
+  FILE* f = std::fopen(file.c_str(), "w");
+  REQUIRE(f != nullptr);
+  std::fwrite(input.data(), 1, input.size(), f);
+  std::fclose(f);
+  sh("mosquitto_pub -h 127.0.0.1 -p " + std::to_string(broker.port()) + " -q " + std::to_string(qos) +
+     " -t '" + topic + "' " + args + " -l < " + file);
+}
+
+std::vector<std::string> numbered(int from, int to) {
+  std::vector<std::string> out;
+  for (int i = from; i < to; ++i) out.push_back("{\"n\":" + std::to_string(i) + "}");
+  return out;
+}
+
+// A sink that keeps each record's on_durable until the test runs it: until then the flow has
+// not stored the record.
+struct HoldingSink : ThreadSafeSink {
+  std::vector<std::function<void()>> held;
+  bool push(sdk::Record&& rec, std::function<void()> on_durable) override {
+    std::lock_guard l(mu);
+    pushed.push_back(std::move(rec));
+    held.push_back(std::move(on_durable));
+    return !stop;
+  }
+  void store_first(std::size_t n) {
+    std::vector<std::function<void()>> run;
+    {
+      std::lock_guard l(mu);
+      for (std::size_t i = 0; i < n && i < held.size(); ++i) run.push_back(std::move(held[i]));
+    }
+    for (auto& f : run)
+      if (f) f();
+  }
+};
+
+// One running input: its component and the thread of its run().
+struct Running {
+  std::unique_ptr<sdk::Input> input;
+  std::thread thread;
+  sdk::InputSink* sink = nullptr;
+
+  Running(const std::string& config, ThreadSafeSink& s, const std::string& data_dir) : sink(&s) {
+    auto p = parse_config("mqtt_input", config);
+    auto ctx = test_context("in");
+    ctx.data_dir = data_dir;
+    input = create<sdk::Input>(p, ctx);
+    auto st = input->start();
+    REQUIRE_MESSAGE(st.is_ok(), st.error());
+    thread = std::thread([this, &s] { input->run(s); });
+  }
+  ~Running() { stop(); }
+  void stop() {
+    if (!input) return;
+    static_cast<ThreadSafeSink*>(sink)->stop = true;
+    thread.join();
+    input->stop();
+    input.reset();
+  }
+};
+
+double metric(const sdk::Component& c, const std::string& name) {
+  std::vector<sdk::Metric> m;
+  c.metrics(m);
+  for (const auto& x : m)
+    if (x.name == name) return x.value;
+  return -1;
+}
+
+// Connected, and the subscription granted: what is published from now on arrives.
+void await_link(const Running& r) {
+  REQUIRE(wait_until([&] { return metric(*r.input, "link_up") == 1; }, 10s));
+}
+
+std::size_t pushed(const ThreadSafeSink& s) {
+  return s.locked([&] { return s.pushed.size(); });
+}
+
+std::string config(const Mosquitto& b, int qos, const std::string& extra = "") {
+  return R"({"url": ")" + b.url() + R"(", "topics": ["t/#"], "client_id": "weir-test-in", "qos": )" +
+         std::to_string(qos) + extra + "}";
+}
+
+}  // namespace
+
+TEST_CASE("QoS 1: a message is acknowledged to the broker only once the flow stored it") {
+  Mosquitto broker;
+  TempDir data;
+  const auto cfg = config(broker, 1);
+  {
+    // The first run takes 20 messages and never stores them: it stops as a crash would leave
+    // them (no PUBACK was sent).
+    HoldingSink held;
+    Running a(cfg, held, data.path());
+    await_link(a);
+    publish(broker, "t/a", numbered(0, 20), 1);
+    REQUIRE(wait_until([&] { return pushed(held) == 20; }, 10s));
+    CHECK(metric(*a.input, "messages_acked") == 0);
+  }
+  {
+    // The broker sends all 20 again; this run stores them (on_durable at once).
+    ThreadSafeSink sink;
+    Running b(cfg, sink, data.path());
+    REQUIRE(wait_until([&] { return pushed(sink) == 20; }, 15s));
+    CHECK(metric(*b.input, "messages_acked") == 20);
+    sink.locked([&] {
+      for (int i = 0; i < 20; ++i)
+        CHECK(sink.pushed[static_cast<std::size_t>(i)].value.at("n").to_number<int>() == i);
+      return 0;
+    });
+  }
+  {
+    // Acknowledged: nothing comes a third time.
+    ThreadSafeSink sink;
+    Running c(cfg, sink, data.path());
+    await_link(c);
+    std::this_thread::sleep_for(1s);
+    CHECK(pushed(sink) == 0);
+  }
+}
+
+TEST_CASE("QoS 2: what was stored and PUBREC'd is not stored again by the next run") {
+  Mosquitto broker;
+  TempDir data;
+  const auto cfg = config(broker, 2);
+  {
+    HoldingSink held;
+    Running a(cfg, held, data.path());
+    await_link(a);
+    publish(broker, "t/a", numbered(0, 20), 2);
+    REQUIRE(wait_until([&] { return pushed(held) == 20; }, 10s));
+    held.store_first(12);  // 12 stored: PUBREC goes out for them, the broker releases them
+    REQUIRE(wait_until([&] { return metric(*a.input, "messages_acked") == 12; }, 10s));
+  }
+  ThreadSafeSink sink;
+  Running b(cfg, sink, data.path());
+  await_link(b);
+  REQUIRE(wait_until([&] { return pushed(sink) == 8; }, 15s));
+  std::this_thread::sleep_for(1s);
+  sink.locked([&] {
+    REQUIRE(sink.pushed.size() == 8);
+    for (int i = 0; i < 8; ++i)
+      CHECK(sink.pushed[static_cast<std::size_t>(i)].value.at("n").to_number<int>() == 12 + i);
+    return 0;
+  });
+}
+
+TEST_CASE(
+    "a persistent session keeps what was published while the input was away, and through a broker restart") {
+  Mosquitto broker;
+  TempDir data;
+  const auto cfg = config(broker, 1);
+  {
+    ThreadSafeSink sink;
+    Running a(cfg, sink, data.path());
+    await_link(a);  // the session exists from now on
+  }
+  publish(broker, "t/a", numbered(0, 10), 1);  // nobody connected: the broker queues them
+  ThreadSafeSink sink;
+  Running b(cfg, sink, data.path());
+  REQUIRE(wait_until([&] { return pushed(sink) == 10; }, 15s));
+  broker.restart();
+  REQUIRE(
+      wait_until([&] { return metric(*b.input, "connects") >= 2 && metric(*b.input, "link_up") == 1; }, 20s));
+  publish(broker, "t/b", numbered(10, 20), 1);
+  REQUIRE(wait_until([&] { return pushed(sink) == 20; }, 15s));
+  CHECK(metric(*b.input, "disconnects") >= 1);
+}
+
+TEST_CASE("payloads: JSON, text, the topic in the record, and what is not JSON goes to error") {
+  Mosquitto broker;
+  TempDir data;
+  SUBCASE("json with topic_field") {
+    ThreadSafeSink sink;
+    Running r(config(broker, 0, R"(, "topic_field": "topic")"), sink, data.path());
+    await_link(r);
+    publish(broker, "t/x/y", {R"({"a": 1})", "[1, 2]", "not json"}, 0);
+    REQUIRE(wait_until(
+        [&] { return pushed(sink) == 2 && sink.locked([&] { return sink.failed.size(); }) == 1; }, 10s));
+    sink.locked([&] {
+      CHECK(sdk::to_json(sink.pushed[0].value) == R"({"a":1,"topic":"t/x/y"})");
+      CHECK(sdk::to_json(sink.pushed[1].value) == R"({"payload":[1,2],"topic":"t/x/y"})");
+      CHECK(sink.failed[0].second.find("invalid JSON") != std::string::npos);
+      CHECK(sink.failed[0].first.value.at("topic").as_string() == "t/x/y");
+      return 0;
+    });
+  }
+  SUBCASE("text") {
+    ThreadSafeSink sink;
+    Running r(config(broker, 1, R"(, "content": "text")"), sink, data.path());
+    await_link(r);
+    publish(broker, "t/x", {"plain words"}, 1);
+    REQUIRE(wait_until([&] { return pushed(sink) == 1; }, 10s));
+    CHECK(sink.locked([&] { return std::string(sink.pushed[0].value.as_string()); }) == "plain words");
+  }
+}
+
+TEST_CASE("a wrong password is refused, logged and retried; the right one connects (MQTT 5 too)") {
+  MosquittoOptions o;
+  o.username = "edge";
+  o.password = "s3cret";
+  Mosquitto broker(o);
+  TempDir data;
+  for (const std::string version : {"3.1.1", "5"}) {
+    CAPTURE(version);
+    ThreadSafeSink bad_sink;
+    Running bad(
+        config(broker, 1, R"(, "username": "edge", "password": "wrong", "version": ")" + version + "\""),
+        bad_sink, data.path());
+    std::this_thread::sleep_for(1s);
+    CHECK(metric(*bad.input, "link_up") == 0);
+    CHECK(metric(*bad.input, "connects") == 0);
+    bad.stop();
+    ThreadSafeSink sink;
+    Running good(
+        config(broker, 1, R"(, "username": "edge", "password": "s3cret", "version": ")" + version + "\""),
+        sink, data.path());
+    await_link(good);
+    publish(broker, "t/a", numbered(0, 3), 1, "-u edge -P s3cret");
+    REQUIRE(wait_until([&] { return pushed(sink) == 3; }, 10s));
+  }
+}
+
+TEST_CASE("Qos2Memory: kept across a reopen, torn last line ignored, compacted") {
+  TempDir dir;
+  const auto path = dir.file("m/in.qos2");
+  {
+    components::mqtt_input::Qos2Memory m;
+    REQUIRE(m.open(path).empty());
+    m.add(7, 0xabcdef);
+    m.add(9, 42);
+    m.remove(7);
+  }
+  {
+    FILE* f = std::fopen(path.c_str(), "a");
+    std::fputs("+ 11 ", f);  // a kill in the middle of a line
+    std::fclose(f);
+    components::mqtt_input::Qos2Memory m;
+    REQUIRE(m.open(path).empty());
+    CHECK(m.size() == 1);
+    CHECK(m.contains(9, 42));
+    CHECK_FALSE(m.contains(9, 43));
+    CHECK_FALSE(m.contains(7, 0xabcdef));
+    m.clear();
+    CHECK(m.size() == 0);
+  }
+  components::mqtt_input::Qos2Memory m;
+  REQUIRE(m.open(path).empty());
+  CHECK(m.size() == 0);
+}

@@ -1,0 +1,172 @@
+// MQTT end to end, the way the field breaks it: a publisher keeps publishing numbered messages
+// to mosquitto while the engine running mqtt_input -> json_filter -> json_map -> mqtt_output is
+// SIGKILLed three times and the broker is restarted once. Independent Paho clients publish and
+// count (every message the subscriber gets is a line, duplicates included).
+//
+// Where a duplicate comes from is told by three counts of the same numbers:
+//   tap     a second subscriber on the input topic: what the broker delivered (publisher hop)
+//   stored  a file_output beside the pipeline (exactly once by stream position): what
+//           mqtt_input stored in the flow (broker -> engine hop)
+//   out     the subscriber on the output topic (engine -> broker -> subscriber hop)
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "../engine/rig.hpp"
+#include "support/child_process.hpp"
+#include "support/mosquitto_harness.hpp"
+
+using namespace weir::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string python() {
+  const char* p = std::getenv("WEIR_PYTHON");
+  return p != nullptr && *p != '\0' ? p : "/usr/bin/python3";
+}
+
+std::string clients_script() {
+  const char* root = std::getenv("WEIR_SOURCE_ROOT");
+  REQUIRE_MESSAGE(root != nullptr, "WEIR_SOURCE_ROOT is not set");
+  return std::string(root) + "/tests/integration/mqtt/mqtt_clients.py";
+}
+
+// How often each number n appears in a file of JSON lines {"n": ...}.
+std::map<long, int> counts(const std::string& file) {
+  std::map<long, int> out;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    const auto at = line.find("\"n\":");
+    if (at == std::string::npos) continue;
+    out[std::strtol(line.c_str() + at + 4, nullptr, 10)]++;
+  }
+  return out;
+}
+
+struct Tally {
+  std::size_t distinct = 0, missing = 0, duplicates = 0;
+};
+
+Tally tally(const std::map<long, int>& c, long n) {
+  Tally t;
+  for (long i = 0; i < n; ++i) {
+    auto it = c.find(i);
+    if (it == c.end()) {
+      ++t.missing;
+      continue;
+    }
+    ++t.distinct;
+    t.duplicates += static_cast<std::size_t>(it->second - 1);
+  }
+  return t;
+}
+
+std::unique_ptr<ChildProcess> subscriber(const Mosquitto& b, const std::string& filter, const std::string& id,
+                                         int qos, const std::string& out, const std::string& dir) {
+  auto p = std::make_unique<ChildProcess>(
+      std::vector<std::string>{python(), clients_script(), "sub", "--port", std::to_string(b.port()),
+                               "--filter", filter, "--qos", std::to_string(qos), "--id", id, "--out", out},
+      dir + "/" + id + ".log");
+  REQUIRE(wait_until(
+      [&] {
+        std::ifstream in(dir + "/" + id + ".log");
+        std::string all((std::istreambuf_iterator<char>(in)), {});
+        return all.find("subscribed") != std::string::npos;
+      },
+      15s, 50ms));
+  return p;
+}
+
+void run(int qos, long n, double rate) {
+  MosquittoOptions mo;
+  mo.max_inflight = 100;
+  Mosquitto broker(mo);
+  EngineRig rig;
+  const std::string dir = rig.dir();
+  const std::string q = std::to_string(qos);
+  rig.write_flow("mqtt.json", R"({"version": 1, "name": "mqtt-e2e", "settings": {"ack_wait": "3s"},
+    "components": [
+      {"id": "in", "type": "mqtt_input", "config": {"url": ")" +
+                                  broker.url() + R"(", "topics": ["in/#"], "qos": )" + q +
+                                  R"(, "client_id": "e2e-in"}},
+      {"id": "stored", "type": "file_output", "inputs": ["in"], "config": {"path": ")" +
+                                  dir +
+                                  R"(/stored.ndjson"}},
+      {"id": "valid", "type": "json_filter", "inputs": ["in"], "config": {"where": "n >= 0"}},
+      {"id": "doubled", "type": "json_map", "inputs": ["valid"], "config": {"set": {"v2": "v * 2"}}},
+      {"id": "out", "type": "mqtt_output", "inputs": ["doubled"], "config": {"url": ")" +
+                                  broker.url() + R"(", "topic": "out/data", "qos": )" + q +
+                                  R"(, "client_id": "e2e-out"}}
+    ]})");
+  auto out_sub = subscriber(broker, "out/#", "e2e-count", qos, dir + "/out.ndjson", dir);
+  auto tap_sub = subscriber(broker, "in/#", "e2e-tap", qos, dir + "/tap.ndjson", dir);
+  rig.start_engine();
+  // The input's session must exist before the first message, or the broker has nobody to keep
+  // it for: wait for the engine's subscription.
+  REQUIRE(wait_until([&] { return rig.engine_log().find("[mqtt-e2e/in] connected to") != std::string::npos; },
+                     30s));
+
+  ChildProcess publisher({python(), clients_script(), "pub", "--port", std::to_string(broker.port()),
+                          "--topic", "in/data", "--count", std::to_string(n), "--qos", q, "--rate",
+                          std::to_string(rate), "--id", "e2e-pub", "--done", dir + "/pub.done"},
+                         dir + "/pub.log");
+  const auto secs = [&](double s) { return std::chrono::milliseconds(static_cast<long>(s * 1000)); };
+  const double span = static_cast<double>(n) / rate;  // how long the publisher takes
+  std::this_thread::sleep_for(secs(span * 0.15));
+  for (int kill = 0; kill < 3; ++kill) {
+    MESSAGE("SIGKILL " << kill + 1 << " of the engine, " << counts(dir + "/tap.ndjson").size()
+                       << " messages published so far");
+    rig.kill_engine();
+    std::this_thread::sleep_for(500ms);
+    rig.start_engine();
+    std::this_thread::sleep_for(secs(span * 0.12));
+    if (kill == 1) {
+      MESSAGE("broker restart");
+      broker.restart();
+      std::this_thread::sleep_for(secs(span * 0.1));
+    }
+  }
+  REQUIRE_MESSAGE(wait_until([&] { return std::filesystem::exists(dir + "/pub.done"); }, 300s, 200ms),
+                  publisher.log());
+  // Everything confirmed by the broker; wait until the output has every number (or a deadline
+  // past every timeout: ack_wait 3 s, ack_timeout 30 s, reconnect backoff), then a little more
+  // for duplicates still on their way.
+  wait_until([&] { return tally(counts(dir + "/out.ndjson"), n).missing == 0; }, 180s, 500ms);
+  std::this_thread::sleep_for(3s);
+
+  const auto tap = tally(counts(dir + "/tap.ndjson"), n);
+  const auto stored = tally(counts(dir + "/stored.ndjson"), n);
+  const auto out = tally(counts(dir + "/out.ndjson"), n);
+  MESSAGE("QoS " << qos << ", " << n << " messages: tap " << tap.distinct << " distinct + " << tap.duplicates
+                 << " duplicates (publisher hop); stored " << stored.distinct << " + " << stored.duplicates
+                 << " (broker -> mqtt_input hop: "
+                 << static_cast<long>(stored.duplicates) - static_cast<long>(tap.duplicates) << "); out "
+                 << out.distinct << " + " << out.duplicates << " (mqtt_output hop: "
+                 << static_cast<long>(out.duplicates) - static_cast<long>(stored.duplicates) << ")");
+  if (out.missing != 0) MESSAGE(rig.engine_log());
+  CHECK(tap.missing == 0);
+  CHECK(stored.missing == 0);
+  CHECK(out.missing == 0);
+  if (qos == 2) {
+    CHECK(tap.duplicates == 0);
+    CHECK(stored.duplicates == 0);
+    CHECK(out.duplicates == 0);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("MQTT QoS 2: 100,000 messages through three SIGKILLs and a broker restart: none lost, none twice") {
+  run(2, 100000, 2500);
+}
+
+TEST_CASE(
+    "MQTT QoS 1: 100,000 messages through three SIGKILLs and a broker restart: none lost, duplicates by "
+    "hop") {
+  run(1, 100000, 2500);
+}
