@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <random>
+#include <sstream>
 #include <unordered_map>
 
 #include "core/hash.hpp"
@@ -18,71 +20,107 @@
 
 namespace weir::components::mqtt_input {
 
-// ---- Qos2Memory ----
+// ---- DeliveryLog ----
 
-Qos2Memory::~Qos2Memory() {
+namespace {
+constexpr std::uint64_t reserve_block = 65536;
+}
+
+DeliveryLog::~DeliveryLog() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::string Qos2Memory::open(const std::string& path) {
+std::string DeliveryLog::open(const std::string& path, const std::string& client_id) {
   path_ = path;
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   if (ec) return "cannot create " + std::filesystem::path(path).parent_path().string() + ": " + ec.message();
   std::ifstream in(path);
-  std::string op;
-  while (in >> op) {
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream l(line);
+    std::string op;
+    l >> op;
     unsigned id = 0;
-    if (op == "+") {
-      std::string hash;
-      if (!(in >> id >> hash) || id == 0 || id > 0xFFFF) break;  // a torn last line: the rest is ignored
-      ids_[static_cast<std::uint16_t>(id)] = std::stoull(hash, nullptr, 16);
-    } else if (op == "-") {
-      if (!(in >> id)) break;
+    std::string hash;
+    std::uint64_t pos = 0;
+    if (op == "e" && l >> epoch_) {
+    } else if (op == "r" && l >> pos) {
+      reserved_ = std::max(reserved_, pos);
+    } else if (op == "+" && l >> id >> hash >> pos && id > 0 && id <= 0xFFFF && hash.size() == 16) {
+      if (hash.find_first_not_of("0123456789abcdef") != std::string::npos) continue;
+      ids_[static_cast<std::uint16_t>(id)] = Entry{std::stoull(hash, nullptr, 16), pos};
+      next_ = std::max(next_, pos + 1);
+    } else if (op == "-" && l >> id) {
       ids_.erase(static_cast<std::uint16_t>(id));
-    } else {
-      break;
     }
+    // Anything else is a line torn by a kill: what it stood for was not pushed yet.
   }
+  // Positions handed out before may have been lost with the last lines (a power cut): start
+  // above the last reservation.
+  next_ = std::max(next_, reserved_ + 1);
+  if (epoch_.empty()) {
+    std::random_device rd;
+    epoch_ = core::hex64((static_cast<std::uint64_t>(rd()) << 32) | rd());
+  }
+  source_ = "mqtt:" + client_id + ":" + epoch_;
+  for (char& c : source_)
+    if (c == ' ') c = '_';  // a source key holds no space
   rewrite();
   return fd_ < 0 ? "cannot write " + path : std::string();
 }
 
-bool Qos2Memory::contains(std::uint16_t id, std::uint64_t hash) const {
+std::uint64_t DeliveryLog::arrive(std::uint16_t id, std::uint64_t hash) {
+  const auto pos = next_++;
+  if (pos > reserved_) reserve();
+  ids_[id] = Entry{hash, pos};
+  append("+ " + std::to_string(id) + " " + core::hex64(hash) + " " + std::to_string(pos) + "\n");
+  return pos;
+}
+
+std::uint64_t DeliveryLog::find(std::uint16_t id, std::uint64_t hash) const {
   auto it = ids_.find(id);
-  return it != ids_.end() && it->second == hash;
+  return it != ids_.end() && it->second.hash == hash ? it->second.pos : 0;
 }
 
-void Qos2Memory::add(std::uint16_t id, std::uint64_t hash) {
-  ids_[id] = hash;
-  append("+ " + std::to_string(id) + " " + core::hex64(hash) + "\n");
-}
-
-void Qos2Memory::remove(std::uint16_t id) {
+void DeliveryLog::remove(std::uint16_t id) {
   if (ids_.erase(id) == 0) return;
   append("- " + std::to_string(id) + "\n");
 }
 
-void Qos2Memory::clear() {
+void DeliveryLog::clear() {
   ids_.clear();
   rewrite();
 }
 
-void Qos2Memory::append(const std::string& line) {
-  if (fd_ < 0) return;
-  // One write per line: a process killed mid-way leaves at most a torn last line, which open()
-  // ignores (the PUBREC it stood for was not sent yet).
-  if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) return;
-  // Compacted when the log is much longer than what it describes.
-  if (++lines_ > 4 * ids_.size() + 4096) rewrite();
+void DeliveryLog::reserve() {
+  reserved_ = next_ - 1 + reserve_block;
+  append("r " + std::to_string(reserved_) + "\n");
+  if (fd_ >= 0) ::fsync(fd_);
 }
 
-void Qos2Memory::rewrite() {
+void DeliveryLog::append(const std::string& line) {
+  if (fd_ < 0) return;
+  // One write per line: a process killed mid-way leaves at most a torn last line, which open()
+  // ignores (the message it stood for was not pushed yet).
+  if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) return;
+  if (++lines_ > 4 * ids_.size() + 4096) rewrite();  // compacted when much longer than its content
+}
+
+void DeliveryLog::rewrite() {
   if (path_.empty()) return;
   const std::string tmp = path_ + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    for (const auto& [id, hash] : ids_) out << "+ " << id << " " << core::hex64(hash) << "\n";
+    out << "e " << epoch_ << "\nr " << std::max(reserved_, next_ - 1) << "\n";
+    for (const auto& [id, e] : ids_) out << "+ " << id << " " << core::hex64(e.hash) << " " << e.pos << "\n";
+    out.flush();
+    if (!out) return;
+  }
+  // The new file is complete on disk before it replaces the old one.
+  if (int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
   }
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
@@ -90,7 +128,8 @@ void Qos2Memory::rewrite() {
   std::filesystem::rename(tmp, path_, ec);
   if (ec) return;
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  lines_ = ids_.size();
+  reserved_ = std::max(reserved_, next_ - 1);
+  lines_ = ids_.size() + 2;
 }
 
 namespace {
@@ -116,7 +155,8 @@ struct Held {
 
 struct Arrival {
   mqtt::Publish pub;
-  std::uint64_t serial = 0;  // 0: QoS 0, nothing to acknowledge
+  std::uint64_t serial = 0;    // 0: QoS 0, nothing to acknowledge
+  std::uint64_t position = 0;  // in the log's source (0: QoS 0, none)
 };
 
 // What the client's I/O thread, run() and the engine's durable callbacks share. Callbacks may run
@@ -134,21 +174,32 @@ struct Shared {
   bool paused = false;
   std::unordered_map<std::uint16_t, Held> held;
   std::uint64_t serial = 0;
-  Qos2Memory memory;
+  DeliveryLog log_file;
 
   std::atomic<std::uint64_t> received{0}, resent{0}, acked{0}, session_lost{0};
 
-  void send_ack(mqtt::Type type, std::uint16_t id, std::uint64_t conn) {
+  bool send_ack(mqtt::Type type, std::uint16_t id, std::uint64_t conn) {
     std::string bytes;
     mqtt::encode(bytes, mqtt::Ack{type, id, 0}, version);
-    if (client->send(conn, std::move(bytes)) && type != mqtt::Type::pubcomp) acked.fetch_add(1);
+    if (!client->send(conn, std::move(bytes))) return false;
+    if (type != mqtt::Type::pubcomp) acked.fetch_add(1);
+    return true;
+  }
+
+  // A QoS 1 message is done once its PUBACK went out: the broker may use its id for a new
+  // message from then on, which must not be taken for a resend of this one. (A PUBACK lost with
+  // the link makes the broker send the message again, as a new one: stored twice, at least once.)
+  void puback(std::unordered_map<std::uint16_t, Held>::iterator it, std::uint64_t conn) {
+    if (!send_ack(mqtt::Type::puback, it->first, conn)) return;  // no link: kept for the resend
+    log_file.remove(it->first);
+    held.erase(it);
   }
 
   // I/O thread.
   void on_publish(std::uint64_t conn, mqtt::Publish&& p) {
     std::unique_lock lock(mu);
     received.fetch_add(1);
-    std::uint64_t serial_of = 0;
+    std::uint64_t serial_of = 0, position = 0;
     if (p.qos > 0) {
       const auto hash = message_hash(p);
       auto it = held.find(p.packet_id);
@@ -156,22 +207,22 @@ struct Shared {
       // handed to the flow twice. Without DUP it is a new message, whatever the id was before.
       if (it != held.end() && p.dup && it->second.hash == hash) {
         resent.fetch_add(1);
-        if (it->second.stored)
-          send_ack(p.qos == 2 ? mqtt::Type::pubrec : mqtt::Type::puback, p.packet_id, conn);
+        if (it->second.stored && p.qos == 2) send_ack(mqtt::Type::pubrec, p.packet_id, conn);
+        if (it->second.stored && p.qos == 1) puback(it, conn);
         return;
       }
-      // After a restart: a QoS 2 message stored and PUBREC'd by the run before.
-      if (p.qos == 2 && p.dup && memory.contains(p.packet_id, hash)) {
+      // A message the run before took: its position, so that the flow stores it once. Any other
+      // (DUP or not) is noted with the next position before it goes to the flow.
+      position = p.dup ? log_file.find(p.packet_id, hash) : 0;
+      if (position != 0)
         resent.fetch_add(1);
-        held[p.packet_id] = Held{hash, ++serial, 2, true};
-        send_ack(mqtt::Type::pubrec, p.packet_id, conn);
-        return;
-      }
+      else
+        position = log_file.arrive(p.packet_id, hash);
       serial_of = ++serial;
       held[p.packet_id] = Held{hash, serial_of, p.qos, false};
     }
     queued_bytes += p.payload.size() + p.topic.size();
-    queue.push_back({std::move(p), serial_of});
+    queue.push_back({std::move(p), serial_of, position});
     if (!paused && (queue.size() >= queue_max_messages || queued_bytes >= queue_max_bytes)) {
       paused = true;
       client->pause_reading(true);
@@ -187,7 +238,7 @@ struct Shared {
     auto it = held.find(a.packet_id);
     if (it != held.end() && !it->second.stored) return;  // PUBREL before our PUBREC: not ours to complete
     if (it != held.end()) held.erase(it);
-    memory.remove(a.packet_id);
+    log_file.remove(a.packet_id);
     send_ack(mqtt::Type::pubcomp, a.packet_id, conn);
   }
 
@@ -195,7 +246,7 @@ struct Shared {
   void on_connected(bool session_present) {
     if (session_present) return;  // the broker sends again what it has not seen acknowledged
     std::lock_guard lock(mu);
-    if (!held.empty() || memory.size() > 0) {
+    if (!held.empty() || log_file.size() > 0) {
       session_lost.fetch_add(1);
       log.warn(
           "the broker did not keep the session: {} messages it had not seen acknowledged are its to lose "
@@ -203,7 +254,7 @@ struct Shared {
           held.size());
     }
     held.clear();
-    memory.clear();
+    log_file.clear();
   }
 
   // An engine thread: the flow stored the message.
@@ -212,8 +263,10 @@ struct Shared {
     auto it = held.find(id);
     if (it == held.end() || it->second.serial != serial_of) return;  // its session is gone
     it->second.stored = true;
-    if (it->second.qos == 2) memory.add(id, it->second.hash);
-    send_ack(it->second.qos == 2 ? mqtt::Type::pubrec : mqtt::Type::puback, id, client->connection());
+    if (it->second.qos == 2)
+      send_ack(mqtt::Type::pubrec, id, client->connection());
+    else
+      puback(it, client->connection());
   }
 };
 
@@ -227,12 +280,20 @@ class MqttInput final : public sdk::Input {
     auto options = mqtt::client_options(config_, ctx_);
     for (const auto& t : config_.topics)
       options.subscriptions.emplace_back(t, static_cast<std::uint8_t>(config_.qos));
+    if (const auto path = subscribed_path(options.connect.client_id);
+        !path.empty() && !config_.clean_session) {
+      std::ifstream in(path);
+      const std::string before((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      options.subscribed_before = before == subscriptions_text();
+    }
     shared_ = std::make_shared<Shared>(ctx_.log);
     shared_->version = options.connect.version;
-    if (config_.qos == 2 && !config_.clean_session) {
-      if (ctx_.data_dir.empty()) return sdk::Status::error("QoS 2 needs the engine's data dir (none is set)");
-      const auto path = ctx_.data_dir / "mqtt_input" / (options.connect.client_id + ".qos2");
-      if (auto e = shared_->memory.open(path.string()); !e.empty()) return sdk::Status::error(e);
+    if (config_.qos > 0) {
+      if (ctx_.data_dir.empty())
+        return sdk::Status::error("QoS 1 and 2 need the engine's data dir (none is set)");
+      const auto path = ctx_.data_dir / "mqtt_input" / (options.connect.client_id + ".deliveries");
+      if (auto e = shared_->log_file.open(path.string(), options.connect.client_id); !e.empty())
+        return sdk::Status::error(e);
     }
     std::weak_ptr<Shared> weak = shared_;
     mqtt::Client::Handlers h;
@@ -245,10 +306,21 @@ class MqttInput final : public sdk::Input {
     h.connected = [weak](std::uint64_t, bool session_present, const mqtt::ConnAck&) {
       if (auto s = weak.lock()) s->on_connected(session_present);
     };
-    shared_->client = std::make_unique<mqtt::Client>(std::move(options), std::move(h));
-    if (auto e = shared_->client->start()) return sdk::Status::error(*e);
+    // Remembered, so that a kept session is not subscribed again (its retained messages would
+    // come again).
+    h.subscribed = [path = subscribed_path(options.connect.client_id),
+                    text = subscriptions_text()](std::uint64_t) {
+      if (path.empty()) return;
+      std::error_code ec;
+      std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+      std::ofstream(path, std::ios::trunc) << text;
+    };
+    // Logged before the client's thread exists: its first line and this one do not race for
+    // spdlog's default logger.
     ctx_.log.info("subscribing to {} at {} (QoS {}, {} session)", fmt::join(config_.topics, ", "),
                   config_.url, config_.qos, config_.clean_session ? "clean" : "persistent");
+    shared_->client = std::make_unique<mqtt::Client>(std::move(options), std::move(h));
+    if (auto e = shared_->client->start()) return sdk::Status::error(*e);
     return sdk::Status::ok();
   }
 
@@ -274,6 +346,17 @@ class MqttInput final : public sdk::Input {
 
   void stop() override {
     if (shared_ && shared_->client) shared_->client->stop();
+  }
+
+  // Where the subscriptions made under a client id are kept ("" without a data dir).
+  std::string subscribed_path(const std::string& client_id) const {
+    return ctx_.data_dir.empty() ? std::string()
+                                 : (ctx_.data_dir / "mqtt_input" / (client_id + ".subscribed")).string();
+  }
+  std::string subscriptions_text() const {
+    std::string t = "qos " + std::to_string(config_.qos) + "\n";
+    for (const auto& f : config_.topics) t += f + "\n";
+    return t;
   }
 
   void metrics(std::vector<sdk::Metric>& out) const override {
@@ -303,7 +386,10 @@ class MqttInput final : public sdk::Input {
     if (!parser_.payload(a.pub.payload, config_.content == Content::text, value, reason))
       return sink.fail({{}, with_topic(sdk::raw_record_value(a.pub.payload, reason), a.pub.topic)}, reason,
                        std::move(on_durable));
-    return sink.push({{}, with_topic(std::move(value), a.pub.topic)}, std::move(on_durable));
+    sdk::Record rec{{}, with_topic(std::move(value), a.pub.topic)};
+    if (a.position == 0) return sink.push(std::move(rec), std::move(on_durable));
+    return sink.push_at(sdk::Position{shared_->log_file.source(), a.position}, std::move(rec),
+                        std::move(on_durable));
   }
 
   // The topic at `topic_field` of an object record; any other record is wrapped first as

@@ -20,34 +20,49 @@ struct Config : mqtt::ConnectionConfig {
 
 sdk::ComponentSpec<Config> spec();
 
-// What a QoS 2 message's PUBREC stands for across a restart: the packet ids this input stored
-// and acknowledged with PUBREC, whose PUBREL has not come yet, each with a hash of the message.
-// After a crash the broker sends again every PUBLISH it has no PUBREC for: one listed here, with
-// the same hash, was stored already and only gets its PUBREC.
+// Where each QoS 1/2 message stands between its arrival and the end of its exchange with the
+// broker, kept so that a message the broker sends again after a crash gets the position it had:
+// the engine then stores it once (InputSink::push_at drops a position this source stored).
 //
-// Kept in an append-only file ("+ <id> <hash>" / "- <id>" lines), written before the PUBREC
-// (resp. the PUBCOMP) goes out; a process killed keeps what it wrote (the operating system
-// holds it), a power cut may lose the last lines (no fsync: documented in the README).
-class Qos2Memory {
+// Every message gets the next position of this input's source ("mqtt:<client id>:<epoch>", the
+// epoch made when the file is made, so that a lost file starts a new source and never makes a
+// new message look like a replay). Its packet id, a hash of topic and payload, and its position
+// are written BEFORE the record goes to the flow; the broker's resend (DUP set, same id, same
+// content) finds them. A QoS 2 entry ends at PUBREL; a QoS 1 entry when its id is used again.
+//
+// An append-only file ("+ <id> <hash> <pos>", "- <id>"); positions are reserved in blocks of
+// 65,536 with an fsync ("r <pos>"), so that no position is ever handed out twice, also after a
+// power cut. Entries are not fsynced: a process killed keeps them (the operating system holds
+// them); a power cut may lose the last ones, and with them the exactness of those messages
+// (stored again, never lost).
+class DeliveryLog {
  public:
-  Qos2Memory() = default;
-  ~Qos2Memory();
-  Qos2Memory(const Qos2Memory&) = delete;
-  Qos2Memory& operator=(const Qos2Memory&) = delete;
+  DeliveryLog() = default;
+  ~DeliveryLog();
+  DeliveryLog(const DeliveryLog&) = delete;
+  DeliveryLog& operator=(const DeliveryLog&) = delete;
 
-  // Loads `path` (missing: empty) and rewrites it compacted. An error text when it cannot.
-  std::string open(const std::string& path);
-  bool contains(std::uint16_t id, std::uint64_t hash) const;
-  void add(std::uint16_t id, std::uint64_t hash);
+  // Loads `path` (missing: a new source) and rewrites it compacted. An error text when it cannot.
+  std::string open(const std::string& path, const std::string& client_id);
+  const std::string& source() const { return source_; }
+  // A new message: the next position, noted with the id and hash before the caller pushes it.
+  std::uint64_t arrive(std::uint16_t id, std::uint64_t hash);
+  // The position of a message this log holds with that id and hash (a resend), else 0.
+  std::uint64_t find(std::uint16_t id, std::uint64_t hash) const;
   void remove(std::uint16_t id);
   void clear();  // the broker did not keep the session
   std::size_t size() const { return ids_.size(); }
 
  private:
+  struct Entry {
+    std::uint64_t hash = 0, pos = 0;
+  };
   void append(const std::string& line);
   void rewrite();
-  std::map<std::uint16_t, std::uint64_t> ids_;
-  std::string path_;
+  void reserve();
+  std::map<std::uint16_t, Entry> ids_;
+  std::string path_, epoch_, source_;
+  std::uint64_t next_ = 1, reserved_ = 0;
   int fd_ = -1;
   std::size_t lines_ = 0;
 };

@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <set>
 #include <thread>
 
 #include "mqtt_input/mqtt_input.hpp"
@@ -252,30 +254,392 @@ TEST_CASE("a wrong password is refused, logged and retried; the right one connec
   }
 }
 
-TEST_CASE("Qos2Memory: kept across a reopen, torn last line ignored, compacted") {
+TEST_CASE("DeliveryLog: positions never repeat, entries survive a reopen, a torn line is ignored") {
   TempDir dir;
-  const auto path = dir.file("m/in.qos2");
+  const auto path = dir.file("m/in.deliveries");
+  std::string source;
+  std::uint64_t last = 0;
   {
-    components::mqtt_input::Qos2Memory m;
-    REQUIRE(m.open(path).empty());
-    m.add(7, 0xabcdef);
-    m.add(9, 42);
+    components::mqtt_input::DeliveryLog m;
+    REQUIRE(m.open(path, "cl id").empty());
+    source = m.source();
+    CHECK(source.rfind("mqtt:cl_id:", 0) == 0);
+    CHECK(m.arrive(7, 0xabcdef) == 1);
+    CHECK(m.arrive(9, 42) == 2);
+    last = m.arrive(11, 5);
     m.remove(7);
   }
   {
     FILE* f = std::fopen(path.c_str(), "a");
-    std::fputs("+ 11 ", f);  // a kill in the middle of a line
+    std::fputs("+ 12 00000000000000", f);  // a kill in the middle of a line
     std::fclose(f);
-    components::mqtt_input::Qos2Memory m;
-    REQUIRE(m.open(path).empty());
-    CHECK(m.size() == 1);
-    CHECK(m.contains(9, 42));
-    CHECK_FALSE(m.contains(9, 43));
-    CHECK_FALSE(m.contains(7, 0xabcdef));
+    components::mqtt_input::DeliveryLog m;
+    REQUIRE(m.open(path, "cl id").empty());
+    CHECK(m.source() == source);  // the same source: positions go on
+    CHECK(m.size() == 2);
+    CHECK(m.find(9, 42) == 2);
+    CHECK(m.find(9, 43) == 0);
+    CHECK(m.find(7, 0xabcdef) == 0);
+    // Positions restart above the last reservation (a power cut may have lost the last lines).
+    CHECK(m.arrive(7, 1) > last);
     m.clear();
     CHECK(m.size() == 0);
   }
-  components::mqtt_input::Qos2Memory m;
-  REQUIRE(m.open(path).empty());
-  CHECK(m.size() == 0);
+  std::filesystem::remove(path);
+  components::mqtt_input::DeliveryLog m;
+  REQUIRE(m.open(path, "cl id").empty());
+  CHECK(m.source() != source);  // a lost file is a new source: nothing new looks like a replay
+}
+
+TEST_CASE("QoS 1 and 2: a message the killed run stored is stored once, also when it comes again") {
+  // The engine's replay detection is played by the sink: a position it has seen is not kept.
+  struct PositionSink : ThreadSafeSink {
+    std::set<std::pair<std::string, std::uint64_t>> seen;
+    std::size_t replays = 0;
+    bool push_at(const sdk::Position& at, sdk::Record&& rec, std::function<void()> on_durable) override {
+      {
+        std::lock_guard l(mu);
+        if (!seen.emplace(std::string(at.source), at.seq).second) {
+          ++replays;
+        } else {
+          pushed.push_back(std::move(rec));
+        }
+      }
+      if (on_durable) on_durable();
+      return !stop;
+    }
+  };
+  for (int qos : {1, 2}) {
+    CAPTURE(qos);
+    Mosquitto broker;
+    TempDir data;
+    const auto cfg = config(broker, qos);
+    PositionSink sink;
+    {
+      // The first run stores (the sink keeps them) but is killed before any acknowledgement:
+      // on_durable never runs.
+      struct Unacked : PositionSink {
+        PositionSink* into = nullptr;
+        bool push_at(const sdk::Position& at, sdk::Record&& rec, std::function<void()>) override {
+          return into->push_at(at, std::move(rec), {});
+        }
+      } first;
+      first.into = &sink;
+      Running a(cfg, first, data.path());
+      await_link(a);
+      publish(broker, "t/a", numbered(0, 20), qos);
+      REQUIRE(wait_until([&] { return pushed(sink) == 20; }, 10s));
+    }
+    Running b(cfg, sink, data.path());
+    REQUIRE(wait_until([&] { return sink.locked([&] { return sink.replays; }) == 20; }, 15s));
+    std::this_thread::sleep_for(500ms);
+    CHECK(pushed(sink) == 20);
+    CHECK(metric(*b.input, "messages_resent") == 20);
+    CHECK(metric(*b.input, "messages_acked") == 20);
+  }
+}
+
+// ---- Review tests (appended): a scripted broker, for broker behaviour mosquitto does not show
+// on demand (packet ids reused, PUBLISH before SUBACK, MQTT 5 refusals and CONNACK properties).
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <future>
+#include <optional>
+
+#include "common/mqtt/packet.hpp"
+
+namespace review_fake {
+
+using weir::mqtt::Type;
+using namespace std::chrono_literals;
+
+// One TCP connection at a time on a loopback port; the test reads and writes packets by hand.
+class FakeBroker {
+ public:
+  FakeBroker() {
+    lfd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(lfd_ >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(lfd_, 4) == 0);
+    socklen_t len = sizeof a;
+    REQUIRE(::getsockname(lfd_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    port_ = ntohs(a.sin_port);
+  }
+  ~FakeBroker() {
+    drop();
+    ::close(lfd_);
+  }
+  FakeBroker(const FakeBroker&) = delete;
+  FakeBroker& operator=(const FakeBroker&) = delete;
+
+  std::string url() const { return "mqtt://127.0.0.1:" + std::to_string(port_); }
+
+  bool accept(std::chrono::milliseconds timeout = 10s) {
+    drop();
+    pollfd p{lfd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return false;
+    fd_ = ::accept4(lfd_, nullptr, nullptr, SOCK_CLOEXEC);
+    in_.clear();
+    return fd_ >= 0;
+  }
+  // The link drops (the client sees the connection closed).
+  void drop() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  void send(const std::string& bytes) {
+    std::size_t off = 0;
+    while (fd_ >= 0 && off < bytes.size()) {
+      const auto n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      off += static_cast<std::size_t>(n);
+    }
+  }
+  // The next packet (PINGREQ skipped unless `pings`): fixed header byte and body; nullopt on a
+  // timeout or a closed connection.
+  std::optional<std::pair<std::uint8_t, std::string>> read(std::chrono::milliseconds timeout = 5s,
+                                                           bool pings = false) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      weir::mqtt::Frame f;
+      if (weir::mqtt::next_frame(in_, std::size_t(1) << 28, f) == weir::mqtt::FrameStatus::complete) {
+        std::pair<std::uint8_t, std::string> out{f.header, std::string(f.body)};
+        in_.erase(0, f.size);
+        if (!pings && (out.first >> 4) == static_cast<int>(Type::pingreq)) continue;
+        return out;
+      }
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || fd_ < 0) return std::nullopt;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) != 1) return std::nullopt;
+      char buf[65536];
+      const auto n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return std::nullopt;
+      in_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  // The body of the next packet of type `t` (packets of other types before it are dropped).
+  std::optional<std::string> expect(Type t, std::chrono::milliseconds timeout = 5s) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      auto p = read(std::max(left, 1ms));
+      if (!p) return std::nullopt;
+      if ((p->first >> 4) == static_cast<int>(t)) return p->second;
+    }
+  }
+
+ private:
+  int lfd_ = -1, fd_ = -1, port_ = 0;
+  std::string in_;
+};
+
+inline std::string u16(std::uint16_t v) {
+  return {static_cast<char>(v >> 8), static_cast<char>(v & 0xFF)};
+}
+inline std::uint16_t id_at(const std::string& body, std::size_t at = 0) {
+  return static_cast<std::uint16_t>(static_cast<std::uint8_t>(body[at]) << 8 |
+                                    static_cast<std::uint8_t>(body[at + 1]));
+}
+inline std::string packet(std::uint8_t header, const std::string& body) {
+  std::string out(1, static_cast<char>(header));
+  std::size_t n = body.size();
+  do {
+    auto b = static_cast<std::uint8_t>(n & 0x7F);
+    n >>= 7;
+    if (n) b |= 0x80;
+    out.push_back(static_cast<char>(b));
+  } while (n);
+  return out + body;
+}
+// CONNACK; with v5 a properties block (`props` under 128 bytes).
+inline std::string connack(bool session_present, bool v5 = false, const std::string& props = "") {
+  std::string body{static_cast<char>(session_present ? 1 : 0), '\0'};
+  if (v5) body += static_cast<char>(props.size()) + props;
+  return packet(0x20, body);
+}
+inline std::string suback(std::uint16_t id, std::uint8_t code) {
+  return packet(0x90, u16(id) + static_cast<char>(code));
+}
+// PUBACK, PUBREC, PUBREL, PUBCOMP; `reason` >= 0: an MQTT 5 reason code (and empty properties).
+inline std::string ack(Type t, std::uint16_t id, int reason = -1) {
+  std::string body = u16(id);
+  if (reason >= 0) body += std::string{static_cast<char>(reason), '\0'};
+  return packet(static_cast<std::uint8_t>(static_cast<int>(t) << 4 | (t == Type::pubrel ? 2 : 0)), body);
+}
+inline std::string publish(const std::string& topic, const std::string& payload, std::uint8_t qos,
+                           std::uint16_t id, bool dup) {
+  std::string out;
+  weir::mqtt::encode(out, weir::mqtt::Publish{topic, payload, qos, false, dup, id},
+                     weir::mqtt::Version::v311);
+  return out;
+}
+
+struct Pub {
+  std::uint16_t id = 0;
+  bool dup = false;
+  std::string topic, payload;
+};
+// A PUBLISH the client sent (QoS 1 or 2).
+inline Pub parse_publish(std::uint8_t header, const std::string& body, bool v5) {
+  Pub p;
+  p.dup = header & 0x08;
+  const std::size_t tl = id_at(body);
+  p.topic = body.substr(2, tl);
+  p.id = id_at(body, 2 + tl);
+  std::size_t at = 4 + tl;
+  if (v5) at += 1;  // empty properties
+  p.payload = body.substr(at);
+  return p;
+}
+inline std::optional<Pub> expect_publish(FakeBroker& b, bool v5 = false,
+                                         std::chrono::milliseconds timeout = 5s) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    auto p = b.read(std::max(left, 1ms));
+    if (!p) return std::nullopt;
+    if ((p->first >> 4) == static_cast<int>(Type::publish)) return parse_publish(p->first, p->second, v5);
+  }
+}
+
+inline int thread_count() {
+  int n = 0;
+  DIR* d = ::opendir("/proc/self/task");
+  while (auto* e = ::readdir(d))
+    if (e->d_name[0] != '.') ++n;
+  ::closedir(d);
+  return n;
+}
+
+}  // namespace review_fake
+
+TEST_CASE("review: QoS 1: a new message that reuses an acknowledged packet id, same content, is stored") {
+  // MQTT 3.1.1 §2.3.1: once the broker has the PUBACK, the packet id is free and the next message
+  // may take it. A link that drops before that message arrives makes the broker send it again
+  // with DUP (§4.4). Same topic and payload as the message acknowledged earlier (a status, a
+  // heartbeat): the input must store it, not take it for a resend of the old one.
+  using namespace review_fake;
+  FakeBroker broker;
+  TempDir data;
+  ThreadSafeSink sink;
+  Running r(R"({"url": ")" + broker.url() + R"(", "topics": ["t/#"], "client_id": "weir-test-in", "qos": 1})",
+            sink, data.path());
+  REQUIRE(broker.accept());
+  REQUIRE(broker.expect(Type::connect));
+  broker.send(connack(false));
+  auto sub = broker.expect(Type::subscribe);
+  REQUIRE(sub);
+  broker.send(suback(id_at(*sub), 1));
+  broker.send(publish("t/a", R"({"on":true})", 1, 7, false));
+  REQUIRE(broker.expect(Type::puback));
+  REQUIRE(pushed(sink) == 1);
+  // Id 7 is free again; the broker sends the next message with it, and the link drops first.
+  broker.drop();
+  REQUIRE(broker.accept());
+  REQUIRE(broker.expect(Type::connect));
+  broker.send(connack(true));
+  sub = broker.expect(Type::subscribe);
+  REQUIRE(sub);
+  broker.send(suback(id_at(*sub), 1));
+  broker.send(publish("t/a", R"({"on":true})", 1, 7, true));
+  auto puback = broker.expect(Type::puback);
+  REQUIRE(puback);
+  CHECK(id_at(*puback) == 7);
+  // Acknowledged: the broker forgets it. It must be in the flow, then.
+  CHECK(wait_until([&] { return pushed(sink) == 2; }, 3s));
+}
+
+TEST_CASE("review: a message the broker sends before its SUBACK (new session) is acknowledged once stored") {
+  // MQTT 3.1.1 §3.8.4 / 5.0 §3.8.4: the server may send PUBLISH packets matching a subscription
+  // before the SUBACK.
+  using namespace review_fake;
+  FakeBroker broker;
+  TempDir data;
+  HoldingSink sink;
+  Running r(R"({"url": ")" + broker.url() + R"(", "topics": ["t/#"], "client_id": "weir-test-in", "qos": 1})",
+            sink, data.path());
+  REQUIRE(broker.accept());
+  REQUIRE(broker.expect(Type::connect));
+  broker.send(connack(false));
+  auto sub = broker.expect(Type::subscribe);
+  REQUIRE(sub);
+  broker.send(publish("t/a", R"({"n":1})", 1, 1, false));
+  REQUIRE(wait_until([&] { return pushed(sink) == 1; }, 5s));
+  broker.send(suback(id_at(*sub), 1));
+  await_link(r);
+  std::this_thread::sleep_for(100ms);
+  sink.store_first(1);  // the flow stores it (its PubAck came after the SUBACK)
+  auto puback = broker.expect(Type::puback, 3s);
+  CHECK_MESSAGE(puback.has_value(),
+                "stored, but never acknowledged: the broker sends it again at the next "
+                "connection (a duplicate, for QoS 2 too)");
+}
+
+TEST_CASE("review: a message over the client's packet limit does not stall the subscription") {
+  // A persistent session: the broker sends the large message again at every reconnection, first.
+  Mosquitto broker;
+  TempDir data;
+  ThreadSafeSink sink;
+  Running r(config(broker, 1), sink, data.path());
+  await_link(r);
+  const std::string file = broker.dir() + "/big.json";
+  {
+    FILE* f = std::fopen(file.c_str(), "w");
+    REQUIRE(f != nullptr);
+    const std::string big = "\"" + std::string(1200 * 1024, 'x') + "\"";
+    std::fwrite(big.data(), 1, big.size(), f);
+    std::fclose(f);
+  }
+  sh("mosquitto_pub -h 127.0.0.1 -p " + std::to_string(broker.port()) + " -q 1 -t t/big -f " + file);
+  publish(broker, "t/a", {R"({"n":1})"}, 1);
+  // The large one may go to error or be refused; the next one must arrive.
+  CHECK(wait_until([&] { return pushed(sink) >= 1; }, 10s));
+}
+
+TEST_CASE("review: an input stopped leaves no thread behind") {
+  Mosquitto broker;
+  TempDir data;
+  const int before = review_fake::thread_count();
+  for (int i = 0; i < 3; ++i) {
+    ThreadSafeSink sink;
+    Running r(config(broker, 1), sink, data.path());
+    await_link(r);
+  }
+  CHECK_MESSAGE(wait_until([&] { return review_fake::thread_count() <= before; }, 3s),
+                "threads before: " << before << ", after: " << review_fake::thread_count());
+}
+
+TEST_CASE("review: a retained message is stored once, not again when the persistent session resumes") {
+  // MQTT 3.1.1 §3.8.4: a SUBSCRIBE identical to an existing subscription makes the broker send
+  // the matching retained messages again. The input subscribes after every CONNACK, also when the
+  // session (and its subscription) was kept.
+  Mosquitto broker;
+  TempDir data;
+  {
+    ThreadSafeSink sink;
+    Running a(config(broker, 1), sink, data.path());
+    await_link(a);
+    publish(broker, "t/state", {R"({"on":true})"}, 1, "-r");
+    REQUIRE(wait_until([&] { return pushed(sink) == 1; }, 10s));
+    std::this_thread::sleep_for(300ms);  // its PUBACK reaches the broker
+  }
+  ThreadSafeSink sink;
+  Running b(config(broker, 1), sink, data.path());
+  await_link(b);
+  std::this_thread::sleep_for(1s);
+  CHECK_MESSAGE(pushed(sink) == 0,
+                "the retained message, stored and acknowledged by the run before, was stored again");
 }

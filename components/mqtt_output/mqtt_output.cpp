@@ -22,8 +22,11 @@ namespace weir::components::mqtt_output {
 
 // ---- Progress ----
 //
-// File lines: "B <records> <position> <source>" starts a batch; "P <index> <id>" published;
-// "R <index>" PUBREC'd; "C <index>" confirmed; "X <id>" an id another batch left unconfirmed.
+// File lines: "B <batch> <records> <position> <source>" starts a batch (one per upstream
+// source: an output with several inputs has a batch in progress per input); "P <batch> <index>
+// <id>" published; "R <batch> <index>" PUBREC'd; "C <batch> <index>" confirmed; "D <position>
+// <source>" that source's batches up to there are written whole; "X <id>" an id a batch left
+// with the broker unconfirmed.
 
 Progress::~Progress() {
   if (fd_ >= 0) ::close(fd_);
@@ -35,47 +38,88 @@ std::string Progress::open(const std::string& path) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   if (ec) return "cannot create " + std::filesystem::path(path).parent_path().string() + ": " + ec.message();
   std::ifstream in(path);
+  std::map<std::uint64_t, std::string> handles;  // batch number in the file -> source
   std::string line;
   while (std::getline(in, line)) {
     std::istringstream l(line);
     char op = 0;
     l >> op;
-    std::size_t a = 0;
-    std::uint64_t b = 0;
-    if (op == 'B' && l >> a >> b && a <= 1'000'000) {
+    std::uint64_t h = 0, a = 0, b = 0;
+    auto slot = [&](std::uint64_t handle, std::uint64_t index) -> Slot* {
+      auto it = handles.find(handle);
+      if (it == handles.end()) return nullptr;
+      auto& slots = batches_[it->second].slots;
+      return index < slots.size() ? &slots[index] : nullptr;
+    };
+    if (op == 'B' && l >> h >> a >> b && a <= 1'000'000) {
       std::string source;
       l.get();
       std::getline(l, source);
-      source_ = source;
-      position_ = b;
-      slots_.assign(a, Slot{});
-    } else if (op == 'P' && l >> a >> b && a < slots_.size() && b > 0 && b <= 0xFFFF) {
-      slots_[a] = Slot{State::published, static_cast<std::uint16_t>(b)};
-    } else if (op == 'R' && l >> a && a < slots_.size()) {
-      slots_[a].state = State::released;
-    } else if (op == 'C' && l >> a && a < slots_.size()) {
-      slots_[a].state = State::done;
+      handles[h] = source;
+      batches_[source] = Batch{h, b, std::vector<Slot>(a)};
+      next_handle_ = std::max(next_handle_, h + 1);
+    } else if (op == 'P' && l >> h >> a >> b && b > 0 && b <= 0xFFFF) {
+      if (auto* s = slot(h, a)) *s = Slot{State::published, static_cast<std::uint16_t>(b)};
+    } else if (op == 'R' && l >> h >> a) {
+      if (auto* s = slot(h, a)) s->state = State::released;
+    } else if (op == 'C' && l >> h >> a) {
+      if (auto* s = slot(h, a)) s->state = State::done;
+    } else if (op == 'F' && l >> h >> a >> b && b <= 0xFF) {
+      if (auto* s = slot(h, a)) *s = Slot{State::refused, s->id, static_cast<std::uint8_t>(b)};
     } else if (op == 'X' && l >> b && b > 0 && b <= 0xFFFF) {
       reserved_.insert(static_cast<std::uint16_t>(b));
+    } else if (op == 'D' && l >> b) {
+      std::string source;
+      l.get();
+      std::getline(l, source);
+      auto& high = completed_[source];
+      high = std::max(high, b);
     }
     // Anything else is a line torn by a kill: what it stood for had not gone out yet.
   }
+  for (const auto& [source, batch] : batches_)
+    for (const auto& s : batch.slots)
+      if (s.state == State::published || s.state == State::released) busy_.insert(s.id);
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   return fd_ < 0 ? "cannot write " + path + ": " + std::strerror(errno) : std::string();
 }
 
-void Progress::begin(const std::string& source, std::uint64_t position, std::size_t records) {
-  if (source == source_ && position == position_ && records == slots_.size() && !source.empty()) return;
-  for (const auto& s : slots_)
+bool Progress::begin(const std::string& source, std::uint64_t position, std::size_t records) {
+  if (!source.empty()) {
+    auto it = completed_.find(source);
+    if (it != completed_.end() && position <= it->second) return false;
+  }
+  auto& batch = batches_[source];
+  current_ = &batch;
+  if (!source.empty() && batch.position == position && batch.slots.size() == records && batch.handle != 0)
+    return true;  // the batch in progress for this source, delivered again
+  // A new batch for this source: what its previous one left with the broker stays reserved.
+  for (const auto& s : batch.slots)
     if (s.state == State::published || s.state == State::released) reserved_.insert(s.id);
-  source_ = source;
-  position_ = position;
-  slots_.assign(records, Slot{});
+  batch = Batch{next_handle_++, position, std::vector<Slot>(records)};
+  rewrite();
+  return true;
+}
+
+void Progress::rewrite() {
   if (path_.empty()) return;
-  // A new batch: the file starts over (atomically: a kill leaves the old one or the new one).
+  // The file starts over with what is still true (atomically: a kill leaves the old or the new).
   std::string text;
   for (auto id : reserved_) text += "X " + std::to_string(id) + "\n";
-  text += "B " + std::to_string(records) + " " + std::to_string(position) + " " + source + "\n";
+  for (const auto& [s, high] : completed_) text += "D " + std::to_string(high) + " " + s + "\n";
+  for (const auto& [source, b] : batches_) {
+    text += "B " + std::to_string(b.handle) + " " + std::to_string(b.slots.size()) + " " +
+            std::to_string(b.position) + " " + source + "\n";
+    for (std::size_t i = 0; i < b.slots.size(); ++i) {
+      const auto& sl = b.slots[i];
+      const std::string head = std::to_string(b.handle) + " " + std::to_string(i);
+      if (sl.state == State::none) continue;
+      text += "P " + head + " " + std::to_string(sl.id) + "\n";
+      if (sl.state == State::released) text += "R " + head + "\n";
+      if (sl.state == State::done) text += "C " + head + "\n";
+      if (sl.state == State::refused) text += "F " + head + " " + std::to_string(sl.code) + "\n";
+    }
+  }
   const std::string tmp = path_ + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
@@ -87,23 +131,57 @@ void Progress::begin(const std::string& source, std::uint64_t position, std::siz
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
 }
 
+void Progress::complete() {
+  if (current_ == nullptr) return;
+  std::string source;
+  for (auto it = batches_.begin(); it != batches_.end(); ++it)
+    if (&it->second == current_) {
+      source = it->first;
+      const auto position = it->second.position;
+      batches_.erase(it);
+      current_ = nullptr;
+      if (source.empty()) return;
+      auto& high = completed_[source];
+      high = std::max(high, position);
+      append("D " + std::to_string(position) + " " + source + "\n");
+      return;
+    }
+}
+
 void Progress::published(const std::vector<std::pair<std::size_t, std::uint16_t>>& sent) {
   std::string text;
   for (auto [i, id] : sent) {
-    slots_[i] = Slot{State::published, id};
-    text += "P " + std::to_string(i) + " " + std::to_string(id) + "\n";
+    current_->slots[i] = Slot{State::published, id};
+    busy_.insert(id);
+    text +=
+        "P " + std::to_string(current_->handle) + " " + std::to_string(i) + " " + std::to_string(id) + "\n";
   }
   append(text);
 }
 
 void Progress::released(std::size_t index) {
-  slots_[index].state = State::released;
-  append("R " + std::to_string(index) + "\n");
+  current_->slots[index].state = State::released;
+  append("R " + std::to_string(current_->handle) + " " + std::to_string(index) + "\n");
+}
+
+void Progress::refused(std::size_t index, std::uint8_t code) {
+  auto& sl = current_->slots[index];
+  sl.state = State::refused;
+  sl.code = code;
+  busy_.erase(sl.id);
+  append("F " + std::to_string(current_->handle) + " " + std::to_string(index) + " " + std::to_string(code) +
+         "\n");
+}
+
+void Progress::session_lost() {
+  reserved_.clear();
 }
 
 void Progress::done(std::size_t index) {
-  slots_[index].state = State::done;
-  append("C " + std::to_string(index) + "\n");
+  auto& sl = current_->slots[index];
+  sl.state = State::done;
+  busy_.erase(sl.id);
+  append("C " + std::to_string(current_->handle) + " " + std::to_string(index) + "\n");
 }
 
 void Progress::append(const std::string& text) {
@@ -132,11 +210,17 @@ class MqttOutput final : public sdk::Output {
     h.connected = [this](std::uint64_t conn, bool session_present, const mqtt::ConnAck& a) {
       on_connected(conn, session_present, a);
     };
+    h.disconnected = [this](std::uint64_t) {
+      std::lock_guard lock(mu_);
+      live_ = 0;
+    };
     h.ack = [this](std::uint64_t conn, const mqtt::Ack& a) { on_ack(conn, a); };
-    client_ = std::make_unique<mqtt::Client>(std::move(options), std::move(h));
-    if (auto e = client_->start()) return sdk::Status::error(*e);
+    // Logged before the client's thread exists: its first line and this one do not race for
+    // spdlog's default logger.
     ctx_.log.info("publishing to {} (QoS {}{})", config_.url, config_.qos,
                   config_.topic.empty() ? ", topic per record" : ", topic " + config_.topic);
+    client_ = std::make_unique<mqtt::Client>(std::move(options), std::move(h));
+    if (auto e = client_->start()) return sdk::Status::error(*e);
     return sdk::Status::ok();
   }
 
@@ -155,7 +239,10 @@ class MqttOutput final : public sdk::Output {
                        sdk::Rejects& rejects) override {
     std::unique_lock lock(mu_);
     records_ = &records;
-    progress_.begin(std::string(at.source), at.seq, records.size());
+    if (!progress_.begin(std::string(at.source), at.seq, records.size())) {
+      skipped_.fetch_add(records.size());
+      return sdk::Status::ok();  // written whole before (its upstream ack was lost with a crash)
+    }
     auto& slots = progress_.slots();
     // What a batch delivered again finds: confirmed records are skipped; a PUBREC'd one only
     // needs its PUBREL; a published one goes out again with DUP and its id.
@@ -163,14 +250,14 @@ class MqttOutput final : public sdk::Output {
     for (std::size_t i = 0; i < slots.size(); ++i)
       if (slots[i].state == Progress::State::published || slots[i].state == Progress::State::released)
         ids_[slots[i].id] = i;
-    refused_.clear();
     resume_ = true;
     std::string topic, payload;
     std::size_t next = 0;
     auto deadline = Clock::now() + config_.ack_timeout;
     for (;;) {
       if (stopping_) return sdk::Status::error("stopping");
-      const auto conn = client_->connection();
+      // The connection as on_connected saw it: its session state is known for it.
+      const auto conn = live_;
       if (conn != 0 && resume_) resend(conn, slots);
       // New publishes while the window has room.
       std::string bytes;
@@ -180,13 +267,16 @@ class MqttOutput final : public sdk::Output {
         if (slots[i].state != Progress::State::none) continue;
         std::string why;
         if (!render(records[i], topic, payload, why)) {
-          rejects.add(i, why);
-          slots[i].state = Progress::State::done;
+          rejects.add(i, why);  // left as it is: a write of this batch again reports it again
           continue;
         }
         mqtt::Publish p{topic, payload, static_cast<std::uint8_t>(config_.qos), config_.retain, false, 0};
         if (p.qos > 0) {
           p.packet_id = next_id();
+          if (p.packet_id == 0) {
+            --next;
+            break;  // no free id now: wait for confirmations
+          }
           ids_[p.packet_id] = i;
           sent.emplace_back(i, p.packet_id);
         } else {
@@ -196,6 +286,10 @@ class MqttOutput final : public sdk::Output {
       }
       if (!sent.empty()) progress_.published(sent);
       if (!bytes.empty() && !client_->send(conn, std::move(bytes))) resume_ = true;  // lost with the link
+      // QoS 0 has no confirmations to wait for: a backlog past 4 MiB in front of the socket is
+      // the backpressure instead.
+      while (config_.qos == 0 && client_->backlog() > (4u << 20) && !stopping_ && live_ != 0)
+        cv_.wait_for(lock, 10ms);
       if (!sent.empty() || !bytes.empty()) deadline = Clock::now() + config_.ack_timeout;
       if (next >= records.size() && ids_.empty()) break;
       if (Clock::now() >= deadline)
@@ -203,10 +297,14 @@ class MqttOutput final : public sdk::Output {
             std::to_string(ids_.size() + records.size() - next) + " of " + std::to_string(records.size()) +
             " records not confirmed by the broker within " +
             std::to_string(std::chrono::duration_cast<std::chrono::seconds>(config_.ack_timeout).count()) +
-            " s (" + (client_->connection() != 0 ? "connected" : "not connected") + ")");
+            " s (" + (live_ != 0 ? "connected" : "not connected") + ")");
       cv_.wait_until(lock, std::min(deadline, Clock::now() + 100ms));
     }
-    for (const auto& [i, why] : refused_) rejects.add(i, why);
+    // What the broker refused is kept with the batch, so every write of it reports it.
+    for (std::size_t i = 0; i < slots.size(); ++i)
+      if (slots[i].state == Progress::State::refused)
+        rejects.add(i, "the broker refused the message: " + mqtt::connack_text(slots[i].code, version_));
+    if (config_.qos > 0) progress_.complete();
     return sdk::Status::ok();
   }
 
@@ -219,6 +317,9 @@ class MqttOutput final : public sdk::Output {
     out.push_back({"disconnects", static_cast<double>(client_->disconnects()), false, "connections lost"});
     out.push_back({"messages_resent", static_cast<double>(resent_.load()), false,
                    "PUBLISH / PUBREL sent again after a reconnect or a restart"});
+    out.push_back(
+        {"records_skipped", static_cast<double>(skipped_.load()), false,
+         "records of batches delivered again that the broker had confirmed whole (not published twice)"});
   }
 
  private:
@@ -248,11 +349,14 @@ class MqttOutput final : public sdk::Output {
   }
 
   // A packet id no record of this batch holds and no earlier batch left with the broker.
+  // 0 when every id is taken (the window is far smaller: only ids left with the broker by
+  // batches that never completed can fill the space).
   std::uint16_t next_id() {
-    for (;;) {
+    for (int tries = 0; tries < 0xFFFF; ++tries) {
       id_ = static_cast<std::uint16_t>(id_ == 0xFFFF ? 1 : id_ + 1);
-      if (!ids_.contains(id_) && !progress_.reserved().contains(id_)) return id_;
+      if (!ids_.contains(id_) && !progress_.in_use(id_)) return id_;
     }
+    return 0;
   }
 
   // After a (re)connection: what the broker has not confirmed goes again. With the session kept,
@@ -266,14 +370,12 @@ class MqttOutput final : public sdk::Output {
     std::string topic, payload, why;
     for (auto it = ids_.begin(); it != ids_.end();) {
       const std::size_t i = it->second;
-      if (slots[i].state == Progress::State::released) {
-        if (!session_present_) {
-          progress_.done(i);
-          it = ids_.erase(it);
-          continue;
-        }
+      if (slots[i].state == Progress::State::released && session_present_) {
         mqtt::encode(bytes, mqtt::Ack{mqtt::Type::pubrel, it->first, 0}, version_);
       } else if (render(current_records_view(i), topic, payload, why)) {
+        // Without the session the broker forgot even what it PUBREC'd (mosquitto passes a QoS 2
+        // message on at PUBREL): published again, as new.
+        if (slots[i].state == Progress::State::released) progress_.published({{i, it->first}});
         mqtt::encode(bytes,
                      mqtt::Publish{topic, payload, static_cast<std::uint8_t>(config_.qos), config_.retain,
                                    session_present_, it->first},
@@ -288,9 +390,11 @@ class MqttOutput final : public sdk::Output {
   const sdk::Record& current_records_view(std::size_t i) const { return (*records_)[i]; }
 
   // I/O thread.
-  void on_connected(std::uint64_t, bool session_present, const mqtt::ConnAck& a) {
+  void on_connected(std::uint64_t conn, bool session_present, const mqtt::ConnAck& a) {
     std::lock_guard lock(mu_);
+    live_ = conn;
     session_present_ = session_present;
+    if (!session_present) progress_.session_lost();
     window_ = std::min<std::size_t>(static_cast<std::size_t>(config_.max_inflight), a.receive_maximum);
     resume_ = true;
     cv_.notify_all();
@@ -301,6 +405,7 @@ class MqttOutput final : public sdk::Output {
     std::lock_guard lock(mu_);
     auto it = ids_.find(a.packet_id);
     if (it == ids_.end()) {
+      if (a.type == mqtt::Type::puback || a.type == mqtt::Type::pubcomp) progress_.release(a.packet_id);
       // A PUBREC for what is confirmed already (sent again after a reconnect): finish it.
       if (a.type == mqtt::Type::pubrec) {
         std::string bytes;
@@ -312,8 +417,7 @@ class MqttOutput final : public sdk::Output {
     const std::size_t i = it->second;
     auto& slot = progress_.slots()[i];
     if (a.reason >= 0x80) {  // MQTT 5: the broker refused this message for good
-      refused_.emplace_back(i, "the broker refused the message: " + mqtt::connack_text(a.reason, version_));
-      progress_.done(i);
+      progress_.refused(i, a.reason);
       ids_.erase(it);
     } else if (a.type == mqtt::Type::puback || a.type == mqtt::Type::pubcomp) {
       progress_.done(i);
@@ -335,7 +439,7 @@ class MqttOutput final : public sdk::Output {
   std::condition_variable cv_;
   Progress progress_;
   std::unordered_map<std::uint16_t, std::size_t> ids_;  // in flight: packet id -> index in the batch
-  std::vector<std::pair<std::size_t, std::string>> refused_;
+  std::uint64_t live_ = 0;                              // the connection on_connected saw, 0 when down
   const std::span<const sdk::Record>* records_ = nullptr;
   std::uint16_t id_ = 0;
   std::size_t window_ = 1;
@@ -343,6 +447,7 @@ class MqttOutput final : public sdk::Output {
   bool resume_ = false;
   bool stopping_ = false;
   std::atomic<std::uint64_t> resent_{0};
+  std::atomic<std::uint64_t> skipped_{0};
 };
 
 }  // namespace

@@ -27,13 +27,15 @@ sdk::ComponentSpec<Config> spec();
 // broker still holds. Per record of the batch: published with packet id P, PUBREC'd (QoS 2: from
 // then on only PUBREL is sent again), or confirmed (PUBACK / PUBCOMP). Written before the packet
 // it stands for goes out; a killed process keeps what it wrote, a power cut may lose the last
-// lines (no fsync: the README says what that allows).
+// lines (no fsync: the README says what that allows). Per source, the highest position whose
+// batch completed: batches come in position order, so one at or below it was written whole.
 class Progress {
  public:
-  enum class State : std::uint8_t { none, published, released, done };
+  enum class State : std::uint8_t { none, published, released, done, refused };
   struct Slot {
     State state = State::none;
     std::uint16_t id = 0;
+    std::uint8_t code = 0;  // refused: the broker's reason code (MQTT 5)
   };
 
   Progress() = default;
@@ -44,25 +46,43 @@ class Progress {
   // Loads `path` (missing: nothing in progress). An error text when it cannot be written.
   std::string open(const std::string& path);
 
-  // The batch at (source, position) of `records` records: its slots as the file had them when
-  // it is the batch in progress, else a new batch (what the old one held is kept reserved).
-  void begin(const std::string& source, std::uint64_t position, std::size_t records);
-  std::vector<Slot>& slots() { return slots_; }
-  // Packet ids another batch left with the broker unconfirmed: never used again in this run.
-  const std::set<std::uint16_t>& reserved() const { return reserved_; }
+  // The batch at (source, position) of `records` records: false when every record of it was
+  // confirmed already (a batch delivered again after its write completed: at or below the
+  // highest position completed for that source); else its slots as the file had them when it is
+  // the batch in progress, or a new batch (what the old one held is kept reserved).
+  bool begin(const std::string& source, std::uint64_t position, std::size_t records);
+  // Every record of the current batch is confirmed.
+  void complete();
+  std::vector<Slot>& slots() { return current_->slots; }
+  // Whether packet id `id` is with the broker for any batch (or was left there by one): never
+  // used for a new message meanwhile.
+  bool in_use(std::uint16_t id) const { return busy_.contains(id) || reserved_.contains(id); }
+  // The broker confirmed `id`, which no batch in progress holds (one left behind): usable again.
+  void release(std::uint16_t id) { reserved_.erase(id); }
 
   void published(const std::vector<std::pair<std::size_t, std::uint16_t>>& sent);  // index, id
   void released(std::size_t index);
   void done(std::size_t index);
+  void refused(std::size_t index, std::uint8_t code);
+  // The broker did not keep the session: ids it held for us are free again.
+  void session_lost();
 
  private:
+  struct Batch {
+    std::uint64_t handle = 0;  // its number in the file (0: none yet)
+    std::uint64_t position = 0;
+    std::vector<Slot> slots;
+  };
   void append(const std::string& text);
+  void rewrite();
   std::string path_;
   int fd_ = -1;
-  std::string source_;
-  std::uint64_t position_ = 0;
-  std::vector<Slot> slots_;
-  std::set<std::uint16_t> reserved_;
+  std::map<std::string, Batch> batches_;  // the batch in progress, per upstream source
+  Batch* current_ = nullptr;
+  std::uint64_t next_handle_ = 1;
+  std::set<std::uint16_t> busy_;                    // ids published or PUBREC'd, not confirmed
+  std::set<std::uint16_t> reserved_;                // ids a replaced batch left with the broker
+  std::map<std::string, std::uint64_t> completed_;  // per source, the highest position completed
 };
 
 }  // namespace weir::components::mqtt_output

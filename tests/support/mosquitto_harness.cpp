@@ -247,7 +247,7 @@ void Mosquitto::write_config() {
   c += "persistence true\n";
   c += "persistence_location " + dir_->file("store") + "/\n";
   // Saved every second (and on a graceful stop): a SIGKILL loses at most ~1 s of the broker's state.
-  c += "autosave_interval 1\n";
+  c += "autosave_interval " + std::to_string(opt_.autosave_interval) + "\n";
   c += "log_dest file " + dir_->file("mosquitto.log") + "\n";
   for (const char* t : {"error", "warning", "notice", "information"})
     c += std::string("log_type ") + t + "\n";

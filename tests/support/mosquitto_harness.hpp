@@ -29,6 +29,10 @@ struct MosquittoOptions {
   int max_inflight = 20;  // max_inflight_messages
   // max_queued_messages: high, so a persistent session does not drop while a test's client is down.
   int max_queued = 1000000;
+  // autosave_interval in seconds. Each save writes the whole store, and blocks the broker while it
+  // does: with many messages queued, a long interval (and a graceful stop, which saves) keeps a
+  // fast test fast.
+  int autosave_interval = 1;
 };
 
 // $WEIR_MOSQUITTO, else mosquitto from PATH (or /usr/local/sbin, /usr/sbin, /sbin). Throws

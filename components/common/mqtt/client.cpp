@@ -68,7 +68,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   bool write_busy = false;
   bool reading = false;
   bool paused = false;
-  bool up = false;  // CONNACK (and SUBACK) seen
+  bool opened = false;  // TCP (and TLS) up: reads may start
+  bool up = false;      // CONNACK (and SUBACK) seen
   bool stopping = false;
   std::uint64_t conn = 0;  // this attempt's number
   std::uint16_t sub_id = 0;
@@ -96,8 +97,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     if (stopping) return;
     ++conn;
     in.clear();
-    outbox.clear();
-    write_busy = reading = up = false;
+    drop_outbox();
+    write_busy = reading = up = opened = false;
     stream = tls ? std::make_unique<ssl::stream<tcp::socket>>(io, *tls)
                  : std::make_unique<ssl::stream<tcp::socket>>(io, plain_context());
     arm_deadline(options.connect_timeout, "no CONNACK within the connect timeout");
@@ -143,6 +144,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   }
 
   void say_connect() {
+    opened = true;
     std::string bytes;
     encode(bytes, options.connect);
     queue(std::move(bytes));
@@ -160,15 +162,20 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   // Keep-alive: a PINGREQ when nothing was sent for half the interval; the link is dead when
   // nothing arrived for 1.5 intervals (the broker answers every PINGREQ).
   void keep_alive() {
-    if (options.connect.keep_alive_s == 0) return;
-    const auto interval = std::chrono::seconds(options.connect.keep_alive_s);
-    deadline.expires_after(std::chrono::duration_cast<Clock::duration>(interval) / 4);
+    // MQTT 5: a Server Keep Alive in the CONNACK replaces the client's own.
+    const std::uint16_t seconds = connack.server_keep_alive.value_or(options.connect.keep_alive_s);
+    if (seconds == 0) return;
+    const auto interval = std::chrono::milliseconds(seconds * 1000LL);
+    deadline.expires_after(interval / 4);
     deadline.async_wait([self = shared_from_this(), c = conn, interval](error_code ec) {
       if (ec || c != self->conn || self->stopping) return;
       const auto now = Clock::now();
       if (now - self->last_rx > interval * 3 / 2 && !self->paused)
-        return self->fail("no answer from the broker for " + std::to_string(interval.count() * 3 / 2) + " s");
-      if (now - self->last_tx > interval / 2) {
+        return self->fail("no answer from the broker for " + std::to_string(interval.count() * 3 / 2) +
+                          " ms");
+      // A PINGREQ when nothing went out, or nothing came in, for half the interval: a client that
+      // only publishes QoS 0 hears nothing back otherwise.
+      if (now - self->last_tx > interval / 2 || now - self->last_rx > interval / 2) {
         std::string ping;
         encode_pingreq(ping);
         self->queue(std::move(ping));
@@ -178,6 +185,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   }
 
   void queue(std::string bytes) {
+    owner.backlog_.fetch_add(bytes.size());
     outbox.push_back(std::move(bytes));
     flush();
   }
@@ -189,6 +197,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       writing += outbox.front();
       outbox.pop_front();
     }
+    owner.backlog_.fetch_sub(writing.size());
     write_busy = true;
     last_tx = Clock::now();
     with_stream([&](auto& s) {
@@ -202,8 +211,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     });
   }
 
+  // While paused (the component's queue is full) the broker's packets wait, except before the
+  // CONNACK: a connection must complete to be held at all.
   void read() {
-    if (reading || paused || !stream) return;
+    if (reading || !opened || (paused && connack_seen) || !stream) return;
     reading = true;
     with_stream([&](auto& s) {
       s.async_read_some(asio::buffer(chunk),
@@ -284,9 +295,13 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     }
     connack = a;
     // From here on, acknowledgements may go out: a resumed session's messages come at once,
-    // before the SUBACK.
+    // before the SUBACK, and the component learns whether its session was kept before any.
     owner.conn_.store(conn);
-    if (options.subscriptions.empty()) return established();
+    if (handlers.connected) handlers.connected(conn, a.session_present, a);
+    // A kept session keeps its subscriptions: subscribing again would make the broker send its
+    // retained messages again (MQTT 3.8.4), to be stored twice.
+    if (options.subscriptions.empty() || (a.session_present && options.subscribed_before))
+      return established();
     Subscribe s;
     s.packet_id = sub_id = 1;
     s.filters = options.subscriptions;
@@ -322,18 +337,18 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                        last_failure.empty() ? "" : " (after: " + last_failure + ")");
     last_failure.clear();
     keep_alive();
-    if (handlers.connected) handlers.connected(conn, connack.session_present, connack);
+    if (handlers.subscribed && !options.subscriptions.empty()) handlers.subscribed(conn);
     return true;
   }
 
   void fail(const std::string& why) {
     if (stopping) return;
-    const bool was_up = up;
+    const bool was_connected = connack_seen;
     const auto old = conn;
     close();
     owner.conn_.store(0);
     owner.ready_.store(false);
-    if (was_up) {
+    if (was_connected) {
       owner.disconnects_.fetch_add(1);
       if (handlers.disconnected) handlers.disconnected(old);
     }
@@ -364,14 +379,19 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       stream->next_layer().shutdown(tcp::socket::shutdown_both, ignored);
       stream->next_layer().close(ignored);
     }
+    drop_outbox();
+    write_busy = reading = opened = false;
+  }
+
+  void drop_outbox() {
+    for (const auto& b : outbox) owner.backlog_.fetch_sub(b.size());
     outbox.clear();
-    write_busy = reading = false;
   }
 
   void finish() {
     // A graceful DISCONNECT, written synchronously (the socket is ours alone on this thread):
     // the broker then drops the will and keeps a persistent session as it is.
-    if (up && stream) {
+    if (connack_seen && stream && !write_busy) {  // never in the middle of another packet
       std::string bytes;
       encode_disconnect(bytes, options.connect.version);
       error_code ignored;
@@ -380,8 +400,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     stopping = true;
     close();
     retry.cancel();
+    // No io.stop(): the handlers still queued run (and return: stopping), so none is left
+    // holding this Impl, and run() ends once nothing is pending.
     work.reset();
-    io.stop();
   }
 };
 

@@ -35,20 +35,27 @@ struct ClientOptions {
   std::string key_file;
   Connect connect;  // version, client id, session, keep-alive, credentials, will
   std::vector<std::pair<std::string, std::uint8_t>> subscriptions;  // sent after each CONNACK
-  std::chrono::milliseconds connect_timeout{10000};                 // TCP + TLS + CONNACK
+  // These subscriptions were made under this client id before: a kept session (CONNACK session
+  // present) already has them, and no SUBSCRIBE is sent.
+  bool subscribed_before = false;
+  std::chrono::milliseconds connect_timeout{10000};  // TCP + TLS + CONNACK
   std::chrono::milliseconds backoff_min{100};
   std::chrono::milliseconds backoff_max{30000};
-  std::size_t max_packet = 1 << 20;  // larger received packets close the connection
+  // Larger received packets close the connection (MQTT 5 tells the broker, which then does not
+  // send them); a PUBLISH up to it reaches the component, which sends one over the record limit
+  // (1 MiB) to the error port.
+  std::size_t max_packet = 16u << 20;
   sdk::Log log;
 };
 
 class Client {
  public:
   struct Handlers {
-    // The broker accepted connection `conn` (and granted its subscriptions, when there are any).
+    // The broker accepted connection `conn` (its CONNACK), before any packet of it is handled.
     // `session_present`: the broker kept the session (persistent sessions): what it had not
     // seen acknowledged comes again.
     std::function<void(std::uint64_t conn, bool session_present, const ConnAck&)> connected;
+    std::function<void(std::uint64_t conn)> subscribed;  // every subscription granted
     std::function<void(std::uint64_t conn)> disconnected;
     std::function<void(std::uint64_t conn, Publish&&)> publish;
     std::function<void(std::uint64_t conn, const Ack&)> ack;  // PUBACK, PUBREC, PUBREL, PUBCOMP
@@ -78,6 +85,8 @@ class Client {
   // Connected and every subscription granted: what is published from now on arrives.
   bool ready() const { return ready_.load(); }
   std::uint64_t connects() const { return connects_.load(); }
+  // Bytes queued for the socket and not yet handed to it (a QoS 0 publisher waits on it).
+  std::size_t backlog() const { return backlog_.load(); }
   std::uint64_t disconnects() const { return disconnects_.load(); }
   const ClientOptions& options() const { return options_; }
 
@@ -87,6 +96,7 @@ class Client {
   ClientOptions options_;
   std::atomic<std::uint64_t> conn_{0};
   std::atomic<bool> ready_{false};
+  std::atomic<std::size_t> backlog_{0};
   std::atomic<std::uint64_t> connects_{0};
   std::atomic<std::uint64_t> disconnects_{0};
   std::shared_ptr<Impl> impl_;

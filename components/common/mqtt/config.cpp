@@ -33,6 +33,7 @@ ClientOptions client_options(const ConnectionConfig& c, const sdk::Context& ctx)
                         : static_cast<std::uint32_t>(
                               std::chrono::duration_cast<std::chrono::seconds>(c.session_expiry).count());
     o.connect.receive_maximum = static_cast<std::uint16_t>(c.max_inflight);
+    o.connect.maximum_packet_size = static_cast<std::uint32_t>(o.max_packet);
   }
   o.backoff_max = std::chrono::duration_cast<std::chrono::milliseconds>(c.reconnect_max);
   o.log = ctx.log;

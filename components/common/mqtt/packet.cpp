@@ -134,6 +134,7 @@ std::nullopt_t fail(std::string& error, Type t, std::string_view what) {
 struct Properties {
   std::optional<std::uint16_t> receive_maximum;
   std::optional<std::uint8_t> maximum_qos;
+  std::optional<std::uint16_t> server_keep_alive;
   std::string_view reason_string;
   std::string_view assigned_client_id;
 };
@@ -213,6 +214,8 @@ bool read_properties(Reader& r, Properties& props, std::string& error) {
         return false;
       }
       props.maximum_qos = b;
+    } else if (id == 0x13) {
+      props.server_keep_alive = u16;
     } else if (id == 0x1F) {
       props.reason_string = s;
     } else if (id == 0x12) {
@@ -235,6 +238,7 @@ std::optional<Packet> decode_connack(Reader r, Version v, std::string& error) {
     p.maximum_qos = props.maximum_qos.value_or(p.maximum_qos);
     p.reason_string = props.reason_string;
     p.assigned_client_id = props.assigned_client_id;
+    p.server_keep_alive = props.server_keep_alive;
   }
   if (!r.in.empty()) return fail(error, Type::connack, "bytes after the end");
   return p;
@@ -331,6 +335,10 @@ void encode(std::string& out, const Connect& p) {
     if (p.receive_maximum != 0) {
       put_u8(props, 0x21);
       put_u16(props, p.receive_maximum);
+    }
+    if (p.maximum_packet_size != 0) {
+      put_u8(props, 0x27);
+      put_u32(props, p.maximum_packet_size);
     }
     put_varint(body, props.size());
     body += props;

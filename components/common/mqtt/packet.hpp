@@ -57,6 +57,7 @@ struct Connect {
   // (0: property not sent, the broker's default of 65,535).
   std::uint32_t session_expiry_s = 0;
   std::uint16_t receive_maximum = 0;
+  std::uint32_t maximum_packet_size = 0;  // MQTT 5: larger packets are not sent to it (0: not sent)
 };
 
 struct ConnAck {
@@ -66,6 +67,8 @@ struct ConnAck {
   std::uint8_t maximum_qos = 2;           // MQTT 5 property, else 2
   std::string reason_string;              // MQTT 5 property, else empty
   std::string assigned_client_id;         // MQTT 5 property, else empty
+  // MQTT 5: the keep-alive the client must use instead of its own (§3.2.2.3.14).
+  std::optional<std::uint16_t> server_keep_alive;
 };
 
 struct Publish {
