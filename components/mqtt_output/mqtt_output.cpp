@@ -56,6 +56,10 @@ std::string Progress::open(const std::string& path) {
       l.get();
       std::getline(l, source);
       handles[h] = source;
+      // A later batch of the same source: what the earlier one left with the broker stays reserved.
+      if (auto old = batches_.find(source); old != batches_.end())
+        for (const auto& sl : old->second.slots)
+          if (sl.state == State::published || sl.state == State::released) reserved_.insert(sl.id);
       batches_[source] = Batch{h, b, std::vector<Slot>(a)};
       next_handle_ = std::max(next_handle_, h + 1);
     } else if (op == 'P' && l >> h >> a >> b && b > 0 && b <= 0xFFFF) {
@@ -97,7 +101,14 @@ bool Progress::begin(const std::string& source, std::uint64_t position, std::siz
   for (const auto& s : batch.slots)
     if (s.state == State::published || s.state == State::released) reserved_.insert(s.id);
   batch = Batch{next_handle_++, position, std::vector<Slot>(records)};
-  rewrite();
+  // Appended: at low rates every batch is a record or two, and a rewrite per batch would cost
+  // more than the publish. The file is rewritten (compacted) once it grew long.
+  if (appended_ > 64 * 1024) {
+    rewrite();
+  } else {
+    append("B " + std::to_string(batch.handle) + " " + std::to_string(records) + " " +
+           std::to_string(position) + " " + source + "\n");
+  }
   return true;
 }
 
@@ -129,6 +140,7 @@ void Progress::rewrite() {
   std::filesystem::rename(tmp, path_, ec);
   if (fd_ >= 0) ::close(fd_);
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  appended_ = 0;
 }
 
 void Progress::complete() {
@@ -186,7 +198,7 @@ void Progress::done(std::size_t index) {
 
 void Progress::append(const std::string& text) {
   if (fd_ < 0 || text.empty()) return;
-  (void)!::write(fd_, text.data(), text.size());
+  if (::write(fd_, text.data(), text.size()) > 0) appended_ += text.size();
 }
 
 namespace {

@@ -80,6 +80,7 @@ class Progress {
   std::map<std::string, Batch> batches_;  // the batch in progress, per upstream source
   Batch* current_ = nullptr;
   std::uint64_t next_handle_ = 1;
+  std::size_t appended_ = 0;                        // bytes appended since the last rewrite
   std::set<std::uint16_t> busy_;                    // ids published or PUBREC'd, not confirmed
   std::set<std::uint16_t> reserved_;                // ids a replaced batch left with the broker
   std::map<std::string, std::uint64_t> completed_;  // per source, the highest position completed

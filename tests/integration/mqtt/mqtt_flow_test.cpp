@@ -48,6 +48,14 @@ std::map<long, int> counts(const std::string& file) {
   return out;
 }
 
+// How many numbers of `want` `have` lacks.
+std::size_t lacking(const std::map<long, int>& have, const std::map<long, int>& want) {
+  std::size_t n = 0;
+  for (const auto& [k, v] : want)
+    if (!have.contains(k)) ++n;
+  return n;
+}
+
 struct Tally {
   std::size_t distinct = 0, missing = 0, duplicates = 0;
 };
@@ -139,8 +147,9 @@ void run(int qos, long n, double rate) {
   // for duplicates still on their way.
   wait_until(
       [&] {
-        return tally(counts(dir + "/out.ndjson"), n).missing == 0 &&
-               tally(counts(dir + "/stored.ndjson"), n).missing == 0;
+        const auto tap_now = counts(dir + "/tap.ndjson");
+        return lacking(counts(dir + "/stored.ndjson"), tap_now) == 0 &&
+               lacking(counts(dir + "/out.ndjson"), tap_now) == 0;
       },
       180s, 500ms);
   std::this_thread::sleep_for(3s);
@@ -160,12 +169,6 @@ void run(int qos, long n, double rate) {
   // weir's part: every message the broker delivered (the tap got it) is stored, every stored one
   // reaches the subscriber. What the tap lacks never reached any subscriber: lost between the
   // publisher and the broker, which is measured and reported, not weir's to deliver.
-  const auto lacking = [](const std::map<long, int>& have, const std::map<long, int>& want) {
-    std::size_t n = 0;
-    for (const auto& [k, v] : want)
-      if (!have.contains(k)) ++n;
-    return n;
-  };
   if (tap.missing != 0)
     MESSAGE(tap.missing
             << " messages the publisher had confirmed (PUBCOMP/PUBACK) never reached any subscriber: lost "
@@ -173,7 +176,19 @@ void run(int qos, long n, double rate) {
                "without weir)");
   CHECK(lacking(stored_counts, tap_counts) == 0);
   CHECK(lacking(out_counts, stored_counts) == 0);
-  if (lacking(out_counts, tap_counts) != 0) MESSAGE(rig.engine_log());
+  if (lacking(out_counts, tap_counts) != 0) {
+    std::string which;
+    for (const auto& [k, v] : tap_counts)
+      if (!out_counts.contains(k) && which.size() < 200) which += std::to_string(k) + " ";
+    // Kept for a look: the engine's log and data dir, the counts, the broker's log.
+    const auto keep =
+        std::filesystem::temp_directory_path() / ("weir-mqtt-flow-failed-qos" + std::to_string(qos));
+    std::error_code ec;
+    std::filesystem::remove_all(keep, ec);
+    std::filesystem::copy(dir, keep, std::filesystem::copy_options::recursive, ec);
+    std::filesystem::copy(broker.dir(), keep / "broker", std::filesystem::copy_options::recursive, ec);
+    MESSAGE("not at the subscriber: " << which << "(kept in " << keep.string() << ")");
+  }
   if (qos == 2) {
     // Exactly once through weir: what the tap got twice (the publisher's hop) may be stored twice,
     // nothing more.
