@@ -297,12 +297,13 @@ class MqttOutput final : public sdk::Output {
         mqtt::encode(bytes, p, version_);
       }
       if (!sent.empty()) progress_.published(sent);
-      if (!bytes.empty() && !client_->send(conn, std::move(bytes))) resume_ = true;  // lost with the link
+      const bool wrote = !bytes.empty();
+      if (wrote && !client_->send(conn, std::move(bytes))) resume_ = true;  // lost with the link
       // QoS 0 has no confirmations to wait for: a backlog past 4 MiB in front of the socket is
       // the backpressure instead.
       while (config_.qos == 0 && client_->backlog() > (4u << 20) && !stopping_ && live_ != 0)
         cv_.wait_for(lock, 10ms);
-      if (!sent.empty() || !bytes.empty()) deadline = Clock::now() + config_.ack_timeout;
+      if (wrote) deadline = Clock::now() + config_.ack_timeout;
       if (next >= records.size() && ids_.empty()) break;
       if (Clock::now() >= deadline)
         return sdk::Status::error(

@@ -108,10 +108,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     arm_deadline(options.connect_timeout, "no CONNACK within the connect timeout");
     resolver.async_resolve(
         options.host, std::to_string(options.port),
-        [self = shared_from_this(), c = conn](error_code ec, tcp::resolver::results_type r) {
+        [self = shared_from_this(), c = conn](error_code ec, const tcp::resolver::results_type& r) {
           if (c != self->conn || self->stopping) return;
           if (ec) return self->fail("cannot resolve " + self->options.host + ": " + ec.message());
-          self->dial(std::move(r));
+          self->dial(r);
         });
   }
 
@@ -121,7 +121,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     return ctx;
   }
 
-  void dial(tcp::resolver::results_type endpoints) {
+  void dial(const tcp::resolver::results_type& endpoints) {
     asio::async_connect(stream->next_layer(), endpoints,
                         [self = shared_from_this(), c = conn](error_code ec, const tcp::endpoint&) {
                           if (c != self->conn || self->stopping) return;
