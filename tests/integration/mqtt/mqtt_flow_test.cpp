@@ -143,7 +143,8 @@ void run(int qos, long n, double rate) {
   REQUIRE_MESSAGE(wait_until([&] { return std::filesystem::exists(dir + "/pub.done"); }, 300s, 200ms),
                   publisher.log());
   // Everything confirmed by the broker; wait until the output has every number (or a deadline
-  // past every timeout: ack_wait 3 s, ack_timeout 30 s, reconnect backoff), then a little more
+  // past every timeout: ack_wait 3 s, ack_timeout 30 s, reconnect backoff, and a
+  // sanitizer build's slower catching up), then a little more
   // for duplicates still on their way.
   wait_until(
       [&] {
@@ -151,7 +152,7 @@ void run(int qos, long n, double rate) {
         return lacking(counts(dir + "/stored.ndjson"), tap_now) == 0 &&
                lacking(counts(dir + "/out.ndjson"), tap_now) == 0;
       },
-      180s, 500ms);
+      400s, 500ms);
   std::this_thread::sleep_for(3s);
 
   const auto tap_counts = counts(dir + "/tap.ndjson");
