@@ -43,13 +43,16 @@ std::string DeliveryLog::open(const std::string& path, const std::string& client
     l >> op;
     unsigned id = 0;
     std::string hash;
-    std::uint64_t pos = 0;
+    std::uint64_t pos = 0, run = 0;
     if (op == "e" && l >> epoch_) {
+    } else if (op == "g" && l >> run) {
+      run_ = std::max(run_, run + 1);  // this run is the next one
     } else if (op == "r" && l >> pos) {
       reserved_ = std::max(reserved_, pos);
-    } else if (op == "+" && l >> id >> hash >> pos && id > 0 && id <= 0xFFFF && hash.size() == 16) {
+    } else if (op == "+" && l >> id >> hash >> pos >> run && id > 0 && id <= 0xFFFF && hash.size() == 16) {
       if (hash.find_first_not_of("0123456789abcdef") != std::string::npos) continue;
-      ids_[static_cast<std::uint16_t>(id)] = Entry{std::stoull(hash, nullptr, 16), pos};
+      ids_[static_cast<std::uint16_t>(id)] = Entry{std::stoull(hash, nullptr, 16), pos, run};
+      run_ = std::max(run_, run + 1);
       next_ = std::max(next_, pos + 1);
     } else if (op == "-" && l >> id) {
       ids_.erase(static_cast<std::uint16_t>(id));
@@ -63,24 +66,26 @@ std::string DeliveryLog::open(const std::string& path, const std::string& client
     std::random_device rd;
     epoch_ = core::hex64((static_cast<std::uint64_t>(rd()) << 32) | rd());
   }
-  source_ = "mqtt:" + client_id + ":" + epoch_;
-  for (char& c : source_)
+  base_ = "mqtt:" + client_id + ":" + epoch_;
+  for (char& c : base_)
     if (c == ' ') c = '_';  // a source key holds no space
   rewrite();
   return fd_ < 0 ? "cannot write " + path : std::string();
 }
 
-std::uint64_t DeliveryLog::arrive(std::uint16_t id, std::uint64_t hash) {
+DeliveryLog::At DeliveryLog::arrive(std::uint16_t id, std::uint64_t hash) {
   const auto pos = next_++;
   if (pos > reserved_) reserve();
-  ids_[id] = Entry{hash, pos};
-  append("+ " + std::to_string(id) + " " + core::hex64(hash) + " " + std::to_string(pos) + "\n");
-  return pos;
+  ids_[id] = Entry{hash, pos, run_};
+  append("+ " + std::to_string(id) + " " + core::hex64(hash) + " " + std::to_string(pos) + " " +
+         std::to_string(run_) + "\n");
+  return {run_, pos};
 }
 
-std::uint64_t DeliveryLog::find(std::uint16_t id, std::uint64_t hash) const {
+DeliveryLog::At DeliveryLog::find(std::uint16_t id, std::uint64_t hash) const {
   auto it = ids_.find(id);
-  return it != ids_.end() && it->second.hash == hash ? it->second.pos : 0;
+  if (it == ids_.end() || it->second.hash != hash) return {};
+  return {it->second.run, it->second.pos};
 }
 
 void DeliveryLog::remove(std::uint16_t id) {
@@ -112,8 +117,9 @@ void DeliveryLog::rewrite() {
   const std::string tmp = path_ + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << "e " << epoch_ << "\nr " << std::max(reserved_, next_ - 1) << "\n";
-    for (const auto& [id, e] : ids_) out << "+ " << id << " " << core::hex64(e.hash) << " " << e.pos << "\n";
+    out << "e " << epoch_ << "\ng " << run_ << "\nr " << std::max(reserved_, next_ - 1) << "\n";
+    for (const auto& [id, e] : ids_)
+      out << "+ " << id << " " << core::hex64(e.hash) << " " << e.pos << " " << e.run << "\n";
     out.flush();
     if (!out) return;
   }
@@ -129,7 +135,7 @@ void DeliveryLog::rewrite() {
   if (ec) return;
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   reserved_ = std::max(reserved_, next_ - 1);
-  lines_ = ids_.size() + 2;
+  lines_ = ids_.size() + 3;
 }
 
 namespace {
@@ -155,8 +161,8 @@ struct Held {
 
 struct Arrival {
   mqtt::Publish pub;
-  std::uint64_t serial = 0;    // 0: QoS 0, nothing to acknowledge
-  std::uint64_t position = 0;  // in the log's source (0: QoS 0, none)
+  std::uint64_t serial = 0;  // 0: QoS 0, nothing to acknowledge
+  DeliveryLog::At at;        // its run and position in the log (pos 0: QoS 0, none)
 };
 
 // What the client's I/O thread, run() and the engine's durable callbacks share. Callbacks may run
@@ -199,7 +205,8 @@ struct Shared {
   void on_publish(std::uint64_t conn, mqtt::Publish&& p) {
     std::unique_lock lock(mu);
     received.fetch_add(1);
-    std::uint64_t serial_of = 0, position = 0;
+    std::uint64_t serial_of = 0;
+    DeliveryLog::At position;
     if (p.qos > 0) {
       const auto hash = message_hash(p);
       auto it = held.find(p.packet_id);
@@ -213,8 +220,8 @@ struct Shared {
       }
       // A message the run before took: its position, so that the flow stores it once. Any other
       // (DUP or not) is noted with the next position before it goes to the flow.
-      position = p.dup ? log_file.find(p.packet_id, hash) : 0;
-      if (position != 0)
+      if (p.dup) position = log_file.find(p.packet_id, hash);
+      if (position.pos != 0)
         resent.fetch_add(1);
       else
         position = log_file.arrive(p.packet_id, hash);
@@ -387,9 +394,9 @@ class MqttInput final : public sdk::Input {
       return sink.fail({{}, with_topic(sdk::raw_record_value(a.pub.payload, reason), a.pub.topic)}, reason,
                        std::move(on_durable));
     sdk::Record rec{{}, with_topic(std::move(value), a.pub.topic)};
-    if (a.position == 0) return sink.push(std::move(rec), std::move(on_durable));
-    return sink.push_at(sdk::Position{shared_->log_file.source(), a.position}, std::move(rec),
-                        std::move(on_durable));
+    if (a.at.pos == 0) return sink.push(std::move(rec), std::move(on_durable));
+    const std::string source = shared_->log_file.source(a.at.run);
+    return sink.push_at(sdk::Position{source, a.at.pos}, std::move(rec), std::move(on_durable));
   }
 
   // The topic at `topic_field` of an object record; any other record is wrapped first as

@@ -44,25 +44,33 @@ class DeliveryLog {
 
   // Loads `path` (missing: a new source) and rewrites it compacted. An error text when it cannot.
   std::string open(const std::string& path, const std::string& client_id);
-  const std::string& source() const { return source_; }
-  // A new message: the next position, noted with the id and hash before the caller pushes it.
-  std::uint64_t arrive(std::uint16_t id, std::uint64_t hash);
-  // The position of a message this log holds with that id and hash (a resend), else 0.
-  std::uint64_t find(std::uint16_t id, std::uint64_t hash) const;
+  // Each run (each open()) hands out positions as a source of its own, "<base>:<run>": within a
+  // run positions reach the engine in increasing order, and a run's resends come back in the
+  // order the run took them, also when a later run took new messages meanwhile.
+  struct At {
+    std::uint64_t run = 0, pos = 0;  // pos 0: none
+  };
+  std::string source(std::uint64_t run) const { return base_ + ":" + std::to_string(run); }
+  std::uint64_t run() const { return run_; }
+  // A new message: the next position of this run, noted with the id and hash before the caller
+  // pushes it.
+  At arrive(std::uint16_t id, std::uint64_t hash);
+  // Where a message this log holds with that id and hash was taken (a resend), else pos 0.
+  At find(std::uint16_t id, std::uint64_t hash) const;
   void remove(std::uint16_t id);
   void clear();  // the broker did not keep the session
   std::size_t size() const { return ids_.size(); }
 
  private:
   struct Entry {
-    std::uint64_t hash = 0, pos = 0;
+    std::uint64_t hash = 0, pos = 0, run = 0;
   };
   void append(const std::string& line);
   void rewrite();
   void reserve();
   std::map<std::uint16_t, Entry> ids_;
-  std::string path_, epoch_, source_;
-  std::uint64_t next_ = 1, reserved_ = 0;
+  std::string path_, epoch_, base_;
+  std::uint64_t next_ = 1, reserved_ = 0, run_ = 1;
   int fd_ = -1;
   std::size_t lines_ = 0;
 };

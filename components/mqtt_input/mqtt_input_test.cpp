@@ -262,11 +262,11 @@ TEST_CASE("DeliveryLog: positions never repeat, entries survive a reopen, a torn
   {
     components::mqtt_input::DeliveryLog m;
     REQUIRE(m.open(path, "cl id").empty());
-    source = m.source();
+    source = m.source(m.run());
     CHECK(source.rfind("mqtt:cl_id:", 0) == 0);
-    CHECK(m.arrive(7, 0xabcdef) == 1);
-    CHECK(m.arrive(9, 42) == 2);
-    last = m.arrive(11, 5);
+    CHECK(m.arrive(7, 0xabcdef).pos == 1);
+    CHECK(m.arrive(9, 42).pos == 2);
+    last = m.arrive(11, 5).pos;
     m.remove(7);
   }
   {
@@ -275,20 +275,22 @@ TEST_CASE("DeliveryLog: positions never repeat, entries survive a reopen, a torn
     std::fclose(f);
     components::mqtt_input::DeliveryLog m;
     REQUIRE(m.open(path, "cl id").empty());
-    CHECK(m.source() == source);  // the same source: positions go on
+    CHECK(m.source(1) == source);  // the first run's source: its resends come back under it
+    CHECK(m.run() == 2);           // a run of its own for what it takes
     CHECK(m.size() == 2);
-    CHECK(m.find(9, 42) == 2);
-    CHECK(m.find(9, 43) == 0);
-    CHECK(m.find(7, 0xabcdef) == 0);
+    CHECK(m.find(9, 42).pos == 2);
+    CHECK(m.find(9, 42).run == 1);
+    CHECK(m.find(9, 43).pos == 0);
+    CHECK(m.find(7, 0xabcdef).pos == 0);
     // Positions restart above the last reservation (a power cut may have lost the last lines).
-    CHECK(m.arrive(7, 1) > last);
+    CHECK(m.arrive(7, 1).pos > last);
     m.clear();
     CHECK(m.size() == 0);
   }
   std::filesystem::remove(path);
   components::mqtt_input::DeliveryLog m;
   REQUIRE(m.open(path, "cl id").empty());
-  CHECK(m.source() != source);  // a lost file is a new source: nothing new looks like a replay
+  CHECK(m.source(1) != source);  // a lost file is a new source: nothing new looks like a replay
 }
 
 TEST_CASE("QoS 1 and 2: a message the killed run stored is stored once, also when it comes again") {
