@@ -35,3 +35,19 @@ bool bearer_matches(std::string_view authorization, std::string_view token) {
 }
 
 }  // namespace weir::http
+
+namespace weir::http {
+
+std::string_view Request::header(std::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    if (n.size() != name.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < n.size() && same; ++i)
+      same =
+          std::tolower(static_cast<unsigned char>(n[i])) == std::tolower(static_cast<unsigned char>(name[i]));
+    if (same) return v;
+  }
+  return {};
+}
+
+}  // namespace weir::http

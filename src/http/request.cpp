@@ -4,6 +4,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <cstdint>
+#include <iterator>
 
 #include "http/parse.hpp"
 
@@ -38,6 +39,8 @@ std::optional<Response> to_request(RequestMessage& msg, bool upgrades, Request& 
     return json_error(400, "missing Host header");
   req.content_type = std::string(msg[bhttp::field::content_type]);
   req.authorization = std::string(msg[bhttp::field::authorization]);
+  req.headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
+  for (const auto& f : msg) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
   req.body = std::move(msg.body());
   if (!upgrades || !boost::beast::websocket::is_upgrade(msg)) return std::nullopt;
   // Refused here rather than by the handshake, so that on_open follows every accepted Upgrade

@@ -34,6 +34,11 @@ struct Request {
   std::string content_type;
   std::string authorization;  // raw header value
   std::string remote;         // "127.0.0.1:53412", "[::1]:53412"
+  // Every header as it came (names as sent), in order.
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // The value of the first header named `name` (case-insensitive), empty when there is none.
+  std::string_view header(std::string_view name) const;
 };
 
 struct Response {

@@ -32,6 +32,7 @@ const char* test_env(const char* name) {
   std::string n(name);
   if (n == "WEIR_TEST_TOKEN") return "s3cret";
   if (n == "BRIDGE_TOKEN") return "example-token";  // the bridge examples read their token from it
+  if (n == "INGEST_TOKEN") return "example-token";  // so does http_input's example
   if (n == "WEIR_TEST_SUBJECT") return "sensors.raw";
   return nullptr;
 }

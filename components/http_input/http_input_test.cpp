@@ -1,0 +1,373 @@
+// http_input against real HTTP on loopback: a raw client (so that headers, content types and a
+// dropped response are the test's to choose) and sinks that hold or replay what the engine would.
+#include <doctest/doctest.h>
+
+#include "http_input/http_input.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "support/component_testing.hpp"
+#include "support/free_port.hpp"
+#include "support/raw_http.hpp"
+
+using namespace weir;
+using namespace std::chrono_literals;
+using weir::components::http_input::KeyLog;
+
+namespace {
+
+using Reply = testing::RawReply;
+
+Reply post(std::uint16_t port, const std::string& body, const std::vector<std::string>& headers = {},
+           const std::string& target = "/", const std::string& method = "POST", bool read = true) {
+  return testing::raw_request(port, body, headers, target, method, read);
+}
+
+// What the engine's input stage does with positions: a position this source stored is a replay
+// (its callback runs, nothing is stored). Callbacks may be held back (a slow stream).
+struct EngineSink : sdk::InputSink {
+  std::mutex mu;
+  std::vector<sdk::Record> stored;
+  std::map<std::string, std::set<std::uint64_t>> positions;
+  std::vector<std::function<void()>> held;
+  std::atomic<bool> hold{false}, stop{false};
+  std::size_t replays = 0;
+
+  void done(std::function<void()> cb) {
+    if (!cb) return;
+    if (hold) {
+      std::lock_guard l(mu);
+      held.push_back(std::move(cb));
+      return;
+    }
+    cb();
+  }
+  void release() {
+    std::vector<std::function<void()>> cbs;
+    {
+      std::lock_guard l(mu);
+      cbs.swap(held);
+    }
+    hold = false;
+    for (auto& c : cbs) c();
+  }
+  bool push(sdk::Record&& rec, std::function<void()> cb) override {
+    if (stop) return false;
+    {
+      std::lock_guard l(mu);
+      stored.push_back(std::move(rec));
+    }
+    done(std::move(cb));
+    return true;
+  }
+  bool push_at(const sdk::Position& at, sdk::Record&& rec, std::function<void()> cb) override {
+    if (stop) return false;
+    {
+      std::lock_guard l(mu);
+      if (!positions[std::string(at.source)].insert(at.seq).second) {
+        ++replays;
+      } else {
+        stored.push_back(std::move(rec));
+      }
+    }
+    done(std::move(cb));
+    return true;
+  }
+  bool fail(sdk::Record&&, std::string_view, std::function<void()> cb) override {
+    done(std::move(cb));
+    return true;
+  }
+  bool push_batch(sdk::Batch&&, std::function<void()> cb) override {
+    done(std::move(cb));
+    return true;
+  }
+  void flush() override {}
+  bool stopping() const override { return stop; }
+  bool sleep_for(std::chrono::nanoseconds) override { return !stop; }
+  std::size_t count() {
+    std::lock_guard l(mu);
+    return stored.size();
+  }
+  std::size_t held_count() {
+    std::lock_guard l(mu);
+    return held.size();
+  }
+};
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    path = std::filesystem::temp_directory_path() /
+           ("weir-http-input-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+// An http_input on a free port, its run() on a thread, feeding `sink`.
+struct Running {
+  std::uint16_t port = testing::free_port();
+  std::unique_ptr<sdk::Input> input;
+  std::thread thread;
+  EngineSink& sink;
+  Running(EngineSink& s, const std::filesystem::path& dir, const std::string& extra = "") : sink(s) {
+    auto parsed = testing::parse_config(
+        "http_input", R"({"listen": "127.0.0.1:)" + std::to_string(port) + "\"" + extra + "}");
+    auto ctx = testing::test_context("ingest");
+    ctx.data_dir = dir;
+    input = testing::create<sdk::Input>(parsed, ctx);
+    auto st = input->start();
+    REQUIRE_MESSAGE(st.is_ok(), st.error());
+    thread = std::thread([this] { input->run(sink); });
+  }
+  ~Running() { end(); }
+  void end() {
+    if (!thread.joinable()) return;
+    sink.stop = true;
+    sink.release();
+    thread.join();
+    input->stop();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("config: listen is required, the path starts with /") {
+  auto p = testing::parse_config("http_input", R"({})");
+  CHECK(testing::has_diag(p.diags, "missing_field", "/components/0/config/listen"));
+  p = testing::parse_config("http_input", R"({"listen": "127.0.0.1:8088", "path": "ingest"})");
+  CHECK(testing::has_diag(p.diags, "invalid_value", "/components/0/config/path"));
+  p = testing::parse_config("http_input", R"({"listen": "8088"})");
+  CHECK(testing::has_diag(p.diags, "invalid_value", "/components/0/config/listen"));
+}
+
+TEST_CASE("a JSON object, a JSON array and NDJSON become records; 202 only once stored") {
+  TempDir dir;
+  EngineSink sink;
+  Running in(sink, dir.path);
+  auto r = post(in.port, R"({"t": 1})", {"Content-Type: application/json"});
+  CHECK(r.status == 202);
+  CHECK(r.body == R"({"stored":1})");
+  r = post(in.port, R"([{"t": 2}, {"t": 3}, 4])");
+  CHECK(r.status == 202);
+  CHECK(r.body == R"({"stored":3})");
+  r = post(in.port, "{\"t\": 5}\r\n\n{\"t\": 6}\n", {"Content-Type: application/x-ndjson"});
+  CHECK(r.status == 202);
+  REQUIRE(sink.count() == 6);
+  CHECK(boost::json::serialize(sink.stored[0].value) == R"({"t":1})");
+  CHECK(boost::json::serialize(sink.stored[3].value) == "4");
+  CHECK(boost::json::serialize(sink.stored[5].value) == R"({"t":6})");
+
+  // The answer waits for the stream: held back, no answer; released, 202.
+  sink.hold = true;
+  auto pending = std::async(std::launch::async, [&] { return post(in.port, R"({"t": 7})"); });
+  while (sink.held_count() == 0) std::this_thread::sleep_for(5ms);
+  CHECK(pending.wait_for(200ms) == std::future_status::timeout);
+  sink.release();
+  CHECK(pending.get().status == 202);
+}
+
+TEST_CASE("bad requests get a 4xx with the reason and store nothing") {
+  TempDir dir;
+  EngineSink sink;
+  Running in(sink, dir.path, R"(, "token": "s3cret", "max_body": "2KiB", "path": "/ingest")");
+  const std::string auth = "Authorization: Bearer s3cret";
+  auto r = post(in.port, "{\"a\": 1,\n \"b\": }", {auth}, "/ingest");
+  CHECK(r.status == 400);
+  CHECK(r.body.find("line 2, column") != std::string::npos);
+  r = post(in.port, "{\"a\": 1}\n{\"a\": 2}\n{oops}\n", {auth, "Content-Type: application/x-ndjson"},
+           "/ingest");
+  CHECK(r.status == 400);
+  CHECK(r.body.find("line 3") != std::string::npos);
+  r = post(in.port, "[]", {auth}, "/ingest");
+  CHECK(r.status == 400);
+  r = post(in.port, R"({"a": 1})", {}, "/ingest");
+  CHECK(r.status == 401);
+  CHECK(r.has("WWW-Authenticate: Bearer"));
+  r = post(in.port, R"({"a": 1})", {"Authorization: Bearer wrong"}, "/ingest");
+  CHECK(r.status == 401);
+  r = post(in.port, R"({"a": 1})", {auth}, "/other");
+  CHECK(r.status == 404);
+  r = post(in.port, "", {auth}, "/ingest", "GET");
+  CHECK(r.status == 405);
+  CHECK(r.has("Allow: POST"));
+  r = post(in.port, "a,b\n1,2\n", {auth, "Content-Type: text/csv"}, "/ingest");
+  CHECK(r.status == 415);
+  r = post(in.port, "[" + std::string(3000, ' ') + "1]", {auth}, "/ingest");
+  CHECK(r.status == 413);
+  r = post(in.port, R"({"a": 1})", {auth, "Idempotency-Key: has space"}, "/ingest");
+  CHECK(r.status == 400);
+  CHECK(sink.count() == 0);
+  r = post(in.port, R"({"a": 1})", {auth}, "/ingest");
+  CHECK(r.status == 202);
+  CHECK(sink.count() == 1);
+}
+
+TEST_CASE("Idempotency-Key: a retry is stored once, also after a dropped response") {
+  TempDir dir;
+  EngineSink sink;
+  Running in(sink, dir.path);
+  auto r = post(in.port, R"([{"n": 1}, {"n": 2}])", {"Idempotency-Key: batch-1"});
+  CHECK(r.status == 202);
+  r = post(in.port, R"([{"n": 1}, {"n": 2}])", {"Idempotency-Key: batch-1"});
+  CHECK(r.status == 202);
+  CHECK(r.body == R"({"stored":2,"duplicates":2})");
+  REQUIRE(sink.count() == 2);
+  CHECK(sink.stored[0].id == "batch-1/0");
+  CHECK(sink.stored[1].id == "batch-1/1");
+  // The same key for another body is a client's mistake.
+  r = post(in.port, R"({"n": 3})", {"Idempotency-Key: batch-1"});
+  CHECK(r.status == 422);
+
+  // The response is lost with the link while the stream is slow; the client sends it again.
+  sink.hold = true;
+  post(in.port, R"({"n": 4})", {"Idempotency-Key: k4"}, "/", "POST", false);
+  while (sink.held_count() == 0) std::this_thread::sleep_for(5ms);
+  auto retry =
+      std::async(std::launch::async, [&] { return post(in.port, R"({"n": 4})", {"Idempotency-Key: k4"}); });
+  CHECK(retry.wait_for(200ms) == std::future_status::timeout);  // waits for the first one
+  sink.release();
+  CHECK(retry.get().status == 202);
+  r = post(in.port, R"({"n": 4})", {"Idempotency-Key: k4"});
+  CHECK(r.status == 202);
+  CHECK(sink.count() == 3);
+  CHECK(sink.stored[2].id == "k4");
+}
+
+TEST_CASE("idempotency_field: each record's key is its id, a record sent again is stored once") {
+  TempDir dir;
+  EngineSink sink;
+  Running in(sink, dir.path, R"(, "idempotency_field": "event")");
+  auto r = post(in.port, "{\"event\": \"e1\", \"v\": 1}\n{\"event\": 2, \"v\": 2}\n",
+                {"Content-Type: application/x-ndjson"});
+  CHECK(r.status == 202);
+  r = post(in.port, "{\"event\": 2, \"v\": 2}\n{\"event\": \"e3\", \"v\": 3}\n",
+           {"Content-Type: application/x-ndjson"});
+  CHECK(r.status == 202);
+  CHECK(r.body == R"({"stored":2,"duplicates":1})");
+  REQUIRE(sink.count() == 3);
+  CHECK(sink.stored[0].id == "e1");
+  CHECK(sink.stored[1].id == "2");
+  CHECK(sink.stored[2].id == "e3");
+  r = post(in.port, R"([{"event": "e9", "v": 1}, {"v": 2}])");
+  CHECK(r.status == 400);
+  r = post(in.port, R"([{"event": "e9", "v": 1}, {"event": "e9", "v": 2}])");
+  CHECK(r.status == 422);
+  CHECK(sink.count() == 3);
+}
+
+TEST_CASE("backpressure: 429 with Retry-After past max_pending; 503 past ack_timeout") {
+  TempDir dir;
+  EngineSink sink;
+  Running in(sink, dir.path, R"(, "max_pending": "64KiB", "ack_timeout": "1s")");
+  sink.hold = true;
+  const std::string big = "[\"" + std::string(40000, 'x') + "\"]";
+  auto first = std::async(std::launch::async, [&] { return post(in.port, big); });
+  while (sink.held_count() == 0) std::this_thread::sleep_for(5ms);
+  auto r = post(in.port, big);
+  CHECK(r.status == 429);
+  CHECK(r.has("Retry-After: 1"));
+  auto f = first.get();  // not stored within ack_timeout
+  CHECK(f.status == 503);
+  CHECK(f.has("Retry-After: 5"));
+  sink.release();
+  // Stored after all (a client without an Idempotency-Key may store it twice: the README says so).
+  CHECK(sink.count() == 1);
+}
+
+TEST_CASE("a keyed request taken before a crash is stored once at the next start") {
+  TempDir dir;
+  std::string source;
+  {
+    // The first run takes two keyed requests; the engine dies before either is seen stored.
+    EngineSink sink;
+    sink.hold = true;
+    Running in(sink, dir.path);
+    post(in.port, R"({"n": 1})", {"Idempotency-Key: a"}, "/", "POST", false);
+    post(in.port, R"([{"n": 2}, {"n": 3}])", {"Idempotency-Key: b"}, "/", "POST", false);
+    while (sink.held_count() < 3) std::this_thread::sleep_for(5ms);
+    {
+      std::lock_guard l(sink.mu);
+      sink.held.clear();  // the crash: these callbacks never run
+      REQUIRE(sink.positions.size() == 1);
+      source = sink.positions.begin()->first;
+      CHECK(sink.positions.begin()->second == std::set<std::uint64_t>{1, 2, 3});
+    }
+    sink.stop = true;
+    in.thread.join();
+    in.input->stop();
+  }
+  // The stream of the second run holds "a" (position 1 of the first run, stored before the
+  // crash) and not "b".
+  EngineSink sink;
+  sink.positions[source] = {1};
+  Running in(sink, dir.path);
+  auto r = post(in.port, R"([{"n": 2}, {"n": 3}])", {"Idempotency-Key: b"});
+  CHECK(r.status == 202);
+  CHECK(r.body == R"({"stored":2,"duplicates":2})");
+  r = post(in.port, R"({"n": 1})", {"Idempotency-Key: a"});
+  CHECK(r.status == 202);
+  CHECK(r.body == R"({"stored":1,"duplicates":1})");
+  std::lock_guard l(sink.mu);
+  CHECK(sink.replays == 1);
+  REQUIRE(sink.stored.size() == 2);
+  CHECK(sink.stored[0].id == "b/0");
+  CHECK(sink.stored[1].id == "b/1");
+  CHECK(sink.positions[source] == std::set<std::uint64_t>{1, 2, 3});
+}
+
+TEST_CASE("KeyLog: positions per run, recovery in order, a stored key is remembered") {
+  TempDir dir;
+  const auto path = (dir.path / "k.keys").string();
+  std::string source1;
+  {
+    KeyLog log;
+    REQUIRE(log.open(path, "f/c", 24h, 1000).empty());
+    CHECK(log.run() == 1);
+    source1 = log.source(1);
+    CHECK(log.take("x", 7, {"1", "2"}) == 1);
+    CHECK(log.take("y", 8, {"3"}) == 3);
+    log.stored("x", 7);
+  }
+  KeyLog log;
+  REQUIRE(log.open(path, "f/c", 24h, 1000).empty());
+  CHECK(log.run() == 2);
+  CHECK(log.source(1) == source1);  // the epoch is kept
+  REQUIRE(log.recovered().size() == 1);
+  CHECK(log.recovered()[0].key == "y");
+  CHECK(log.recovered()[0].pos == 3);
+  CHECK(log.recovered()[0].run == 1);
+  CHECK(log.recovered()[0].records == std::vector<std::string>{"3"});
+  REQUIRE(log.find("x") != nullptr);
+  CHECK(log.find("x")->hash == 7);
+  CHECK(log.take("z", 9, {"4"}) == 1);  // a new run starts its positions again
+
+  // A torn last entry (a kill mid-write) is dropped with its records, never misread.
+  { std::ofstream(path, std::ios::app) << "+ 2 5 3 0000000000000009 1 torn\n{\"a\":1}\n"; }
+  KeyLog again;
+  REQUIRE(again.open(path, "f/c", 24h, 1000).empty());
+  for (const auto& p : again.recovered()) CHECK(p.key != "torn");
+}
+
+TEST_CASE("KeyLog: at most max_keys keys are remembered, the oldest forgotten first") {
+  TempDir dir;
+  KeyLog log;
+  REQUIRE(log.open((dir.path / "k.keys").string(), "f/c", 24h, 3).empty());
+  for (int i = 0; i < 5; ++i) {
+    const auto k = "k" + std::to_string(i);
+    log.take(k, 1, {"1"});
+    log.stored(k, 1);
+  }
+  CHECK(log.keys() == 3);
+  CHECK(log.forgotten() == 2);
+  CHECK(log.find("k0") == nullptr);
+  CHECK(log.find("k4") != nullptr);
+}
