@@ -38,6 +38,8 @@ std::optional<Response> to_request(RequestMessage& msg, bool upgrades, Request& 
     return json_error(400, "missing Host header");
   req.content_type = std::string(msg[bhttp::field::content_type]);
   req.authorization = std::string(msg[bhttp::field::authorization]);
+  req.headers.clear();
+  for (const auto& h : msg) req.headers.emplace_back(std::string(h.name_string()), std::string(h.value()));
   req.body = std::move(msg.body());
   if (!upgrades || !boost::beast::websocket::is_upgrade(msg)) return std::nullopt;
   // Refused here rather than by the handshake, so that on_open follows every accepted Upgrade

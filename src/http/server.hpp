@@ -33,7 +33,9 @@ struct Request {
   std::string body;
   std::string content_type;
   std::string authorization;  // raw header value
-  std::string remote;         // "127.0.0.1:53412", "[::1]:53412"
+  // Every header as received (name as sent, value raw), in order; a name may repeat.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string remote;  // "127.0.0.1:53412", "[::1]:53412"
 };
 
 struct Response {
