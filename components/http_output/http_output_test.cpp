@@ -450,9 +450,11 @@ namespace {
 // request, one connection at a time.
 class TlsPeer {
  public:
-  explicit TlsPeer(const Pki& pki) {
+  // With `client_ca`, clients must present a certificate that chains to it (mutual TLS).
+  explicit TlsPeer(const Pki& pki, const std::string& client_ca = "") {
     std::string error;
-    ctx_ = ws::detail::make_server_context({pki.path("server.pem"), pki.path("server.key"), ""}, error);
+    ctx_ =
+        ws::detail::make_server_context({pki.path("server.pem"), pki.path("server.key"), client_ca}, error);
     REQUIRE_MESSAGE(ctx_, error);
     acceptor_.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
     acceptor_.listen();
@@ -531,6 +533,26 @@ TEST_CASE("https: the server verified against tls.ca; with another CA nothing is
   REQUIRE_FALSE(st.is_ok());
   CHECK(st.error().find("certificate") != std::string::npos);
   CHECK(peer.bodies().size() == 2);
+}
+
+TEST_CASE("https with a client certificate (mutual TLS); without one nothing is sent") {
+  Pki pki;
+  TlsPeer peer(pki, pki.path("ca.pem"));
+  auto records = numbered(1);
+  const std::string ca = R"(, "tls": {"ca": ")" + pki.path("ca.pem") + "\"";
+  {
+    auto out = make(config(peer.url(), ca + R"(, "cert": ")" + pki.path("client.pem") + R"(", "key": ")" +
+                                           pki.path("client.key") + R"("})"));
+    sdk::Rejects rejects;
+    auto st = out->write(records, rejects);
+    REQUIRE_MESSAGE(st.is_ok(), st.error());
+    CHECK(peer.bodies().size() == 1);
+  }
+  auto out = make(config(peer.url(), R"(, "retry_time": "0s")" + ca + "}"));
+  sdk::Rejects rejects;
+  auto st = out->write(records, rejects);
+  REQUIRE_FALSE(st.is_ok());
+  CHECK(peer.bodies().size() == 1);
 }
 
 TEST_CASE("config: what the lint refuses, and the secret is redacted") {
