@@ -1,5 +1,7 @@
 #include "http_output/http_output.hpp"
 
+#include <fmt/format.h>
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -149,10 +151,10 @@ class HttpOutput final : public sdk::Output {
             asked = ", Retry-After " + std::to_string(ra->count()) + " s";
           }
         if (now + wait > *give_up)
-          return sdk::Status::error(where(o.req.target) + ": " + what + asked + "; gave up after " +
-                                    std::to_string(retried) + " retries (retry_time " +
-                                    std::to_string(duration_cast<milliseconds>(config_.retry_time).count()) +
-                                    " ms): the batch comes again");
+          return sdk::Status::error(
+              fmt::format("{}: {}{}; gave up after {} retries (retry_time {} ms): the batch comes again",
+                          where(o.req.target), what, asked, retried,
+                          duration_cast<milliseconds>(config_.retry_time).count()));
         if (retried == 0)
           ctx_.log.warn("{}: {}{}; retrying (for up to {} ms)", where(o.req.target), what, asked,
                         duration_cast<milliseconds>(*give_up - now).count());
@@ -291,7 +293,7 @@ class HttpOutput final : public sdk::Output {
       std::string json;
       sdk::write_json(json, records[i].value);
       std::string group = target.origin() + target.path;
-      for (const auto& [n, v] : headers) group += "\n" + n + ": " + v;
+      for (const auto& [n, v] : headers) group.append("\n").append(n).append(": ").append(v);
       const bool fits = !outs.empty() && outs.back().group == group &&
                         outs.back().indexes.size() < max_records &&
                         outs.back().body_bytes + json.size() + 2 <= config_.max_bytes.bytes;
