@@ -113,9 +113,10 @@ class HttpOutput final : public sdk::Output {
     auto backoff = std::min(config_.backoff_min, config_.backoff_max);
     std::size_t retried = 0;
     for (auto& o : outs) {
-      const std::string memo =
-          o.req.target.origin() + o.req.target.path + " " + header(o.req, "Idempotency-Key");
-      if (!header(o.req, "Idempotency-Key").empty() && delivered_set_.contains(memo)) {
+      // Without a key (records without ids) a request is not remembered.
+      const std::string key = header(o.req, "Idempotency-Key");
+      const std::string memo = key.empty() ? "" : o.req.target.origin() + o.req.target.path + " " + key;
+      if (!memo.empty() && delivered_set_.contains(memo)) {
         skipped_.fetch_add(1);
         continue;
       }
@@ -126,7 +127,7 @@ class HttpOutput final : public sdk::Output {
         count(res.status);
         if (res.status >= 200 && res.status < 300) {
           if (retried > 0) ctx_.log.info("{}: delivered after {} retries", where(o.req.target), retried);
-          remember(memo);
+          if (!memo.empty()) remember(memo);
           backoff = std::min(config_.backoff_min, config_.backoff_max);
           retried = 0;
           break;
