@@ -194,6 +194,25 @@ TEST_CASE("a 400 sends the request's records to error with the status and the bo
   CHECK(metric(*out, "retries") == 0);
 }
 
+TEST_CASE("408 is retried; a redirect is not followed: its records go to error") {
+  Peer peer([](const Seen& s, std::size_t n) {
+    if (s.header("idempotency-key") == "r0") return status(n == 0 ? 408 : 200);
+    auto r = status(302, "");
+    r.headers.emplace_back("Location", "/elsewhere");
+    return r;
+  });
+  auto out = make(config(peer.url()));
+  sdk::Rejects rejects;
+  auto records = numbered(2);
+  REQUIRE(out->write(records, rejects).is_ok());
+  REQUIRE(rejects.items.size() == 1);
+  CHECK(rejects.items[0].first == 1);
+  CHECK(rejects.items[0].second.find("HTTP 302") != std::string::npos);
+  CHECK(peer.seen().size() == 3);  // r0 twice, r1 once
+  CHECK(metric(*out, "retries") == 1);
+  CHECK(metric(*out, "responses_3xx") == 1);
+}
+
 TEST_CASE("429 with Retry-After: the next attempt waits at least the time asked") {
   Peer peer([](const Seen&, std::size_t n) {
     if (n > 0) return status(200);
