@@ -398,17 +398,15 @@ sdk::ComponentSpec<Config> spec() {
   sdk::ComponentSpec<Config> s{"http_output"};
   s.summary(
        "Sends records to an HTTP endpoint (POST or PUT), one per request or batched as a JSON array or "
-       "NDJSON; "
-       "a batch counts as written once every request was answered 2xx.")
+       "NDJSON; a batch counts as written once every request was answered 2xx.")
       .description(
           "Each request carries an `Idempotency-Key` derived from its records' ids, the same when a batch "
-          "comes "
-          "again. Connection errors, timeouts, 408, 429 and 5xx are retried with exponential backoff and "
-          "jitter (Retry-After honoured) for up to `retry_time`; then the write fails and the engine "
-          "delivers "
-          "the batch again later. Any other status (3xx, 4xx) sends the request's records to `error` with "
-          "the "
-          "status and the first 1 KiB of the response body.");
+          "comes again. Connection errors, timeouts, 408, 429 and 5xx are retried with exponential backoff "
+          "and jitter (Retry-After honoured) for up to `retry_time`; then the write fails and the engine "
+          "delivers the batch again later. Any other status (3xx, 4xx) sends the request's records to "
+          "`error` with the status and the first 1 KiB of the response body. Limits: one kept-alive "
+          "connection per origin, 8 at most; response bodies read up to 1 MiB, headers up to 64 KiB; the "
+          "last 10,000 requests answered 2xx are remembered so that a batch delivered again skips them.");
   s.field("url", &Config::url,
           field()
               .doc("Where requests go: http://host[:port]/path or https://... (TLS, verified). Required "
