@@ -609,22 +609,25 @@ class Weir final : public System {
   }
   // QoS 1 in and out with persistent sessions (the defaults: acknowledged to the broker only
   // once stored); the broker's in-flight window on both.
+  // Client ids of this run's own: the broker keeps a persistent session, which would hand a
+  // later run what was published to its topic meanwhile.
   std::string mqtt_flow() const {
     const std::string window = std::to_string(MqttLink::inflight_max);
+    const std::string ids = "bench-" + dir_.filename().string();
     return R"({
   "name": "nrbench",
   "components": [
     { "id": "in", "type": "mqtt_input",
       "config": { "url": ")" +
            broker_ + R"(", "topics": [")" + mqtt_in_topic + R"("], "qos": 1, "max_inflight": )" + window +
-           R"( } },
+           R"(, "client_id": ")" + ids + R"(-in" } },
     { "id": "keep", "type": "json_filter", "inputs": ["in"], "config": { "where": "value > 50" } },
     { "id": "shape", "type": "json_map", "inputs": ["keep"],
       "config": { "set": { "f": "value * 9 / 5 + 32", "alert": "true" } } },
     { "id": "out", "type": "mqtt_output", "inputs": ["shape"],
       "config": { "url": ")" +
            broker_ + R"(", "topic": ")" + mqtt_out_topic + R"(", "qos": 1, "max_inflight": )" + window +
-           R"( } }
+           R"(, "client_id": ")" + ids + R"(-out" } }
   ]
 })";
   }
