@@ -498,6 +498,25 @@ class HopTimer {
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> counts_;  // messages, records
 };
 
+// Starts `args` with its output in `logfile`; dies when it cannot fork.
+pid_t spawn_logged(const std::vector<std::string>& args, const std::string& logfile) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) weir::bench::die(me, "fork failed");
+  if (pid == 0) {
+    const int fd = ::open(logfile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 // ---- the MQTT broker both systems use (--transport mqtt) ----
 
 class Broker {
@@ -511,17 +530,7 @@ class Broker {
         << "max_inflight_messages " << MqttLink::inflight_max
         << "\nmax_queued_messages 1000000\nlog_dest stderr\nlog_type error\nlog_type warning\n";
     const auto logfile = (dir / "mosquitto.log").string();
-    pid_ = fork();
-    if (pid_ < 0) weir::bench::die(me, "fork failed");
-    if (pid_ == 0) {
-      const int fd = ::open(logfile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      execl(bin.c_str(), bin.c_str(), "-c", conf.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
+    pid_ = spawn_logged({bin, "-c", conf}, logfile);
     // Up once a client gets through.
     const auto deadline = Clock::now() + 20s;
     for (;;) {
@@ -709,18 +718,8 @@ class NodeRed final : public System {
     const std::string red = (install_ / "node_modules" / "node-red" / "red.js").string();
     const std::string settings = (dir_ / "settings.js").string(), user = dir_.string();
     const std::string logfile = (dir_ / "node-red.log").string();
-    pid_ = fork();
-    if (pid_ < 0) weir::bench::die(me, "fork failed");
-    if (pid_ == 0) {
-      const int fd = ::open(logfile.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      execl(node.c_str(), node.c_str(), red.c_str(), "--settings", settings.c_str(), "--userDir",
-            user.c_str(), "--no-telemetry", "flows.json", static_cast<char*>(nullptr));
-      _exit(127);
-    }
+    pid_ = spawn_logged(
+        {node, red, "--settings", settings, "--userDir", user, "--no-telemetry", "flows.json"}, logfile);
     const auto deadline = Clock::now() + 60s;
     const std::string ready = broker_.empty() ? "Started flows" : "Connected to broker";
     while (log().find(ready) == std::string::npos) {
