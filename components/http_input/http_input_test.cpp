@@ -371,3 +371,45 @@ TEST_CASE("KeyLog: at most max_keys keys are remembered, the oldest forgotten fi
   CHECK(log.find("k0") == nullptr);
   CHECK(log.find("k4") != nullptr);
 }
+
+// ---- review ----
+
+TEST_CASE("review: KeyLog: a key past the window is forgotten even when no other key is stored since") {
+  TempDir dir;
+  KeyLog log;
+  REQUIRE(log.open((dir.path / "k.keys").string(), "f/c", 100ms, 1000).empty());
+  log.take("k", 1, {"1"});
+  log.stored("k", 1);
+  REQUIRE(log.find("k") != nullptr);
+  std::this_thread::sleep_for(250ms);
+  // README: "a retry after that is stored again"; a key reused past the window with another body
+  // must not get 422, nor a retry 202 with nothing stored.
+  CHECK(log.find("k") == nullptr);
+}
+
+TEST_CASE("review: KeyLog: a keyed request of more than a million records is recovered after a crash") {
+  // max_body may be up to 64 MiB: an NDJSON body of "1\n" lines holds 32 Mi records.
+  TempDir dir;
+  const auto path = (dir.path / "k.keys").string();
+  {
+    KeyLog log;
+    REQUIRE(log.open(path, "f/c", 24h, 1000).empty());
+    REQUIRE(log.take("big", 5, std::vector<std::string>(1'000'001, "1")) == 1);
+  }
+  KeyLog log;
+  REQUIRE(log.open(path, "f/c", 24h, 1000).empty());
+  REQUIRE(log.recovered().size() == 1);
+  CHECK(log.recovered()[0].key == "big");
+  CHECK(log.recovered()[0].records.size() == 1'000'001);
+}
+
+TEST_CASE("review: a body with a UTF-8 byte order mark is taken (RFC 8259 8.1: a parser may ignore it)") {
+  TempDir dir;
+  EngineSink sink;
+  Running in(sink, dir.path);
+  auto r = post(in.port, "\xEF\xBB\xBF{\"n\": 1}", {"Content-Type: application/json"});
+  CHECK(r.status == 202);
+  r = post(in.port, "\xEF\xBB\xBF{\"n\": 2}\r\n{\"n\": 3}\r\n", {"Content-Type: application/x-ndjson"});
+  CHECK(r.status == 202);
+  CHECK(sink.count() == 3);
+}
