@@ -413,3 +413,106 @@ TEST_CASE("review: a body with a UTF-8 byte order mark is taken (RFC 8259 8.1: a
   CHECK(r.status == 202);
   CHECK(sink.count() == 3);
 }
+
+namespace {
+
+// Sends `bytes` as they are on one connection, half-closes it, and returns everything read
+// until the server closes it (or `wait` passes).
+std::string raw_exchange(std::uint16_t port, const std::string& bytes, std::chrono::milliseconds wait = 5s) {
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::socket s(io);
+  boost::system::error_code ec;
+  s.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+  REQUIRE_FALSE(ec);
+  asio::write(s, asio::buffer(bytes), ec);
+  std::string all;
+  std::array<char, 4096> buf{};
+  const auto until = std::chrono::steady_clock::now() + wait;
+  s.non_blocking(true);
+  while (std::chrono::steady_clock::now() < until) {
+    const auto n = s.read_some(asio::buffer(buf), ec);
+    if (ec == asio::error::would_block) {
+      std::this_thread::sleep_for(5ms);
+      continue;
+    }
+    all.append(buf.data(), n);
+    if (ec) break;
+  }
+  return all;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("review: HTTP edges: max_body exactly, chunked, Expect 100-continue, pipelined, HEAD, OPTIONS") {
+  TempDir dir;
+  EngineSink sink;
+  Running in(sink, dir.path, R"(, "max_body": "1KiB", "token": "tok")");
+  const std::string auth = "Authorization: Bearer tok";
+  // A body of exactly max_body is taken; one byte more is 413.
+  std::string body = R"({"pad": ")";
+  body += std::string(1024 - body.size() - 2, 'x') + "\"}";
+  REQUIRE(body.size() == 1024);
+  CHECK(post(in.port, body, {auth}).status == 202);
+  CHECK(post(in.port, body + " ", {auth}).status == 413);
+  // Chunked.
+  auto all = raw_exchange(in.port, "POST / HTTP/1.1\r\nHost: t\r\n" + auth +
+                                       "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                                       "4\r\n{\"n\"\r\n4\r\n: 7}\r\n0\r\n\r\n");
+  CHECK(all.starts_with("HTTP/1.1 202"));
+  // Expect: 100-continue.
+  all = raw_exchange(in.port, "POST / HTTP/1.1\r\nHost: t\r\n" + auth +
+                                  "\r\nExpect: 100-continue\r\nContent-Length: 8\r\nConnection: close\r\n\r\n"
+                                  "{\"n\": 8}");
+  CHECK(all.find("HTTP/1.1 202") != std::string::npos);
+  // Two requests pipelined on one connection: two answers, in order.
+  all = raw_exchange(in.port, "POST / HTTP/1.1\r\nHost: t\r\n" + auth +
+                                  "\r\nContent-Length: 8\r\n\r\n{\"n\": 9}"
+                                  "POST / HTTP/1.1\r\nHost: t\r\n" +
+                                  auth + "\r\nContent-Length: 9\r\nConnection: close\r\n\r\n{\"n\": 10}");
+  CHECK(count_of(all, "HTTP/1.1 202") == 2);
+  // HEAD and OPTIONS: 405 with Allow.
+  auto r = post(in.port, "", {auth}, "/", "OPTIONS");
+  CHECK(r.status == 405);
+  CHECK(r.has("Allow: POST"));
+  all = raw_exchange(in.port, "HEAD / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  CHECK(all.starts_with("HTTP/1.1 405"));
+  // The token with odd whitespace around it, and a wrong-case scheme.
+  CHECK(post(in.port, R"({"n": 11})", {"Authorization:   Bearer tok  "}).status == 202);
+  CHECK(post(in.port, R"({"n": 12})", {"Authorization: bearer tok"}).status == 202);
+  CHECK(post(in.port, R"({"n": 13})", {"Authorization: Bearer to"}).status == 401);
+  CHECK(post(in.port, R"({"n": 13})", {"Authorization: Bearer tokk"}).status == 401);
+  CHECK(sink.count() == 7);
+}
+
+TEST_CASE(
+    "review: odd bodies: empty, null, a bare number, out-of-range numbers, invalid UTF-8, deep nesting") {
+  TempDir dir;
+  EngineSink sink;
+  Running in(sink, dir.path);
+  CHECK(post(in.port, "").status == 400);
+  CHECK(post(in.port, "   \r\n").status == 400);
+  CHECK(post(in.port, "", {"Content-Type: application/x-ndjson"}).status == 400);
+  CHECK(post(in.port, "\r\n\r\n", {"Content-Type: application/x-ndjson"}).status == 400);
+  CHECK(post(in.port, "1e400").status == 400);
+  CHECK(post(in.port, R"({"a": -1e999})").status == 400);
+  CHECK(post(in.port, "{\"a\": \"\xC3\x28\"}").status == 400);
+  CHECK(post(in.port, "{\"a\": \"\xC3\x28\"}\n", {"Content-Type: application/x-ndjson"}).status == 400);
+  CHECK(post(in.port, std::string(100, '[') + std::string(100, ']')).status == 400);
+  CHECK(post(in.port, R"({"a": 1} {"b": 2})").status == 400);  // two values in a JSON body
+  CHECK(sink.count() == 0);
+  const auto before = sink.count();
+  auto r = post(in.port, "null");
+  INFO("null: " << r.status << " " << r.body);
+  r = post(in.port, "42");
+  INFO("42: " << r.status << " " << r.body);
+  r = post(in.port, "18446744073709551616");  // 2^64: a double
+  INFO("2^64: " << r.status << " " << r.body);
+  CHECK(sink.count() >= before);
+}
