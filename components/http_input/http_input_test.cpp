@@ -4,6 +4,8 @@
 
 #include "http_input/http_input.hpp"
 
+#include <sys/resource.h>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -515,4 +517,51 @@ TEST_CASE(
   r = post(in.port, "18446744073709551616");  // 2^64: a double
   INFO("2^64: " << r.status << " " << r.body);
   CHECK(sink.count() >= before);
+}
+
+TEST_CASE("review: the same key from many clients at once: stored once, every client 202; another body 422") {
+  TempDir dir;
+  EngineSink sink;
+  sink.hold = true;
+  Running in(sink, dir.path);
+  const std::string body = R"([{"n": 1}, {"n": 2}])";
+  std::vector<std::future<Reply>> same;
+  for (int i = 0; i < 8; ++i)
+    same.push_back(
+        std::async(std::launch::async, [&] { return post(in.port, body, {"Idempotency-Key: same"}); }));
+  while (sink.held_count() < 2) std::this_thread::sleep_for(5ms);
+  std::this_thread::sleep_for(100ms);  // the others wait for the first
+  CHECK(post(in.port, R"([{"n": 1}, {"n": 3}])", {"Idempotency-Key: same"}).status == 422);
+  sink.release();
+  for (auto& f : same) CHECK(f.get().status == 202);
+  CHECK(sink.count() == 2);
+  CHECK(post(in.port, body, {"Idempotency-Key: same"}).body == R"({"stored":2,"duplicates":2})");
+}
+
+TEST_CASE("review: the key log cannot grow (file size limit, as a full disk): 503, then taken once it can") {
+  TempDir dir;
+  EngineSink sink;
+  Running in(sink, dir.path);
+  std::string big = R"({"pad": ")" + std::string(8000, 'x') + "\"}";
+  ::rlimit old{};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+  auto* prev = std::signal(SIGXFSZ, SIG_IGN);
+  ::rlimit small = old;
+  small.rlim_cur = 4096;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  auto r = post(in.port, big, {"Idempotency-Key: big"});
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &old) == 0);
+  std::signal(SIGXFSZ, prev);
+  CHECK(r.status == 503);
+  CHECK(r.has("Retry-After"));
+  CHECK(sink.count() == 0);
+  r = post(in.port, big, {"Idempotency-Key: big"});
+  CHECK(r.status == 202);
+  CHECK(r.body == R"({"stored":1})");
+  in.end();
+  // The next start finds no torn entry and nothing to recover.
+  EngineSink again;
+  Running in2(again, dir.path);
+  CHECK(post(in2.port, big, {"Idempotency-Key: big"}).body == R"({"stored":1,"duplicates":1})");
+  CHECK(again.count() == 0);
 }
