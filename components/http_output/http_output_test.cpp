@@ -618,6 +618,8 @@ namespace {
 // choosing (script(request body, how many came before it)), one connection at a time, kept alive.
 class RawPeer {
  public:
+  // A reply ending in it: the connection is closed once the rest is written.
+  static constexpr std::string_view close_marker = "\x01close";
   using Script = std::function<std::string(const std::string&, std::size_t)>;
   explicit RawPeer(Script script) : script_(std::move(script)) {
     acceptor_.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
@@ -658,8 +660,11 @@ class RawPeer {
           n = bodies_.size();
           bodies_.push_back(req.body());
         }
-        boost::asio::write(s, boost::asio::buffer(script_(req.body(), n)), ec);
-        if (ec) break;
+        auto reply = script_(req.body(), n);
+        const bool close = reply.ends_with(close_marker);
+        if (close) reply.resize(reply.size() - close_marker.size());
+        boost::asio::write(s, boost::asio::buffer(reply), ec);
+        if (ec || close) break;
       }
     }
   }
@@ -695,4 +700,37 @@ TEST_CASE("review: an informational 1xx before the final answer is not the answe
   CHECK(metric(*out, "responses_2xx") == 3);
   CHECK(metric(*out, "request_errors") == 0);
   CHECK(metric(*out, "connects") == 1);
+}
+
+TEST_CASE("review: odd servers: a 200 cut mid-body, garbage Retry-After, a huge 2xx body, close-delimited") {
+  const std::string huge(3 << 20, 'x');
+  RawPeer peer([&](const std::string& body, std::size_t n) -> std::string {
+    const std::string close(RawPeer::close_marker);
+    if (body.find("\"n\":0") != std::string::npos) {
+      if (n == 0) return "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial" + close;
+      return "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    }
+    if (body.find("\"n\":1") != std::string::npos) {
+      if (n == 2) return "HTTP/1.1 503 Busy\r\nRetry-After: soon-ish\r\nContent-Length: 0\r\n\r\n";
+      if (n == 3) return "HTTP/1.1 503 Busy\r\nRetry-After: -5\r\nContent-Length: 0\r\n\r\n";
+      if (n == 4)
+        return "HTTP/1.1 503 Busy\r\nRetry-After: Thu, 01 Jan 1970 00:00:00 GMT\r\nContent-Length: 0\r\n\r\n";
+      return "HTTP/1.1 201 Created\r\nContent-Length: " + std::to_string(huge.size()) + "\r\n\r\n" + huge;
+    }
+    return "HTTP/1.0 200 OK\r\n\r\nclose-delimited" + close;
+  });
+  auto out = make(config(peer.url(), R"(, "retry_time": "10s")"));
+  auto records = numbered(3);
+  sdk::Rejects rejects;
+  auto st = out->write(records, rejects);
+  REQUIRE_MESSAGE(st.is_ok(), st.error());
+  CHECK(rejects.items.empty());
+  const auto bodies = peer.bodies();
+  CHECK(bodies.size() == 7);  // r0 twice, r1 four times, r2 once
+  CHECK(metric(*out, "responses_2xx") == 3);
+  // A later request opens a new connection where the last one was closed or cut.
+  auto more = numbered(3);
+  REQUIRE(out->write(more, rejects).is_ok());  // all delivered before: nothing sent
+  CHECK(peer.bodies().size() == 7);
+  CHECK(metric(*out, "requests_skipped") == 3);
 }
