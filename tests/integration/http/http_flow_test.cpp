@@ -141,3 +141,36 @@ TEST_CASE(
       20s, 100ms);
   CHECK_MESSAGE(found, "the 202-answered record {\"n\": \"again\"} never reached the flow's output");
 }
+
+TEST_CASE(
+    "review: SIGTERM while http_output retries against a dead endpoint: the engine stops within its "
+    "shutdown_timeout (10 s)") {
+  // README (http_output): "stop() ends a write that is waiting". The engine calls stop() only
+  // after its output threads were joined, and a write retries for retry_time.
+  EngineRig rig;
+  const std::string dir = rig.dir();
+  const auto port = free_port();
+  const auto dead = free_port();  // nothing listens there
+  rig.write_flow("http.json", R"({"version": 1, "name": "http-stop",
+    "components": [
+      {"id": "in", "type": "http_input", "config": {"listen": "127.0.0.1:)" +
+                                  std::to_string(port) + R"(", "path": "/ingest"}},
+      {"id": "out", "type": "http_output", "inputs": ["in"], "config": {"url": "http://127.0.0.1:)" +
+                                  std::to_string(dead) + R"(/x", "retry_time": "10m", "backoff_max": "1s"}}
+    ]})");
+  rig.start_engine();
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  for (;;) {
+    if (raw_request(port, R"({"n": 1})", {}, "/ingest").status == 202) break;
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(100ms);
+  }
+  REQUIRE(wait_until([&] { return rig.engine_log().find("retrying") != std::string::npos; }, 20s, 50ms));
+  const auto t0 = std::chrono::steady_clock::now();
+  const int rc = rig.stop_engine();  // SIGTERM; SIGKILL after 20 s
+  const auto took = std::chrono::steady_clock::now() - t0;
+  MESSAGE("stopped in " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms, rc "
+                        << rc);
+  CHECK(took < 15s);
+  CHECK(rc == 0);
+}
