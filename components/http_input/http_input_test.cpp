@@ -565,3 +565,47 @@ TEST_CASE("review: the key log cannot grow (file size limit, as a full disk): 50
   CHECK(post(in2.port, big, {"Idempotency-Key: big"}).body == R"({"stored":1,"duplicates":1})");
   CHECK(again.count() == 0);
 }
+
+TEST_CASE(
+    "review: stop with every handler thread waiting and more requests queued: prompt 503s, the retries "
+    "at the next start stored once") {
+  TempDir dir;
+  std::string source;
+  std::vector<Reply> replies;
+  {
+    EngineSink sink;
+    sink.hold = true;
+    Running in(sink, dir.path, R"(, "max_concurrent": 2)");
+    std::vector<std::future<Reply>> waiting;
+    for (int i = 0; i < 6; ++i)
+      waiting.push_back(std::async(std::launch::async, [&, i] {
+        return post(in.port, R"({"n": )" + std::to_string(i) + "}",
+                    {"Idempotency-Key: s" + std::to_string(i)});
+      }));
+    while (sink.held_count() < 2) std::this_thread::sleep_for(5ms);
+    std::this_thread::sleep_for(200ms);
+    const auto t0 = std::chrono::steady_clock::now();
+    {
+      std::lock_guard l(sink.mu);
+      sink.held.clear();  // never stored
+    }
+    sink.stop = true;
+    in.thread.join();
+    in.input->stop();
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+    for (auto& f : waiting) replies.push_back(f.get());
+  }
+  for (const auto& r : replies) CHECK(r.status != 202);
+  EngineSink sink;
+  Running in(sink, dir.path);
+  for (int i = 0; i < 6; ++i) {
+    auto r = post(in.port, R"({"n": )" + std::to_string(i) + "}", {"Idempotency-Key: s" + std::to_string(i)});
+    CHECK(r.status == 202);
+  }
+  // The first two were pushed before the stop, never stored: stored now, once; none twice.
+  CHECK(sink.count() == 6);
+  std::set<std::string> ids;
+  std::lock_guard l(sink.mu);
+  for (const auto& r : sink.stored) ids.insert(r.id);
+  CHECK(ids.size() == 6);
+}
