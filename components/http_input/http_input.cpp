@@ -44,6 +44,9 @@ bool valid_key(std::string_view key, std::string& reason) {
 namespace {
 // The file is rewritten compacted once this much was appended since the last rewrite.
 constexpr std::uint64_t rewrite_after_bytes = 64ull << 20;
+// Most records an entry can hold: a body of at most 64 MiB (max_body), each record a byte and its
+// newline at least.
+constexpr std::uint64_t max_entry_records = 32ull << 20;
 }  // namespace
 
 KeyLog::~KeyLog() {
@@ -76,7 +79,8 @@ std::string KeyLog::open(const std::string& path, const std::string& name, std::
     } else if (op == "g" && l >> run) {
       last_run = std::max(last_run, run);
     } else if (op == "+" && l >> run >> pos >> n >> hash >> time >> key && hash.size() == 16 &&
-               hash.find_first_not_of("0123456789abcdef") == std::string::npos && n > 0 && n <= 1'000'000) {
+               hash.find_first_not_of("0123456789abcdef") == std::string::npos && n > 0 &&
+               n <= max_entry_records) {
       Pending p{key, std::stoull(hash, nullptr, 16), run, pos, time, {}};
       // A kill may have torn the entry: its records were not pushed yet (the entry is written
       // whole before they are), so it is dropped with them.
@@ -116,7 +120,11 @@ std::string KeyLog::open(const std::string& path, const std::string& name, std::
 
 const KeyLog::Stored* KeyLog::find(const std::string& key) const {
   auto it = stored_.find(key);
-  return it == stored_.end() ? nullptr : &it->second;
+  if (it == stored_.end()) return nullptr;
+  // Past the window, even when no key was stored since (expire() runs then).
+  const auto window_ms =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(window_).count());
+  return it->second.time_ms + window_ms < now_ms() ? nullptr : &it->second;
 }
 
 std::string KeyLog::entry_text(const Pending& p) const {
@@ -289,6 +297,8 @@ std::string where(std::string_view text, std::size_t offset) {
 // The records of a body. False with the reason (for a 400).
 bool parse_body(std::string_view body, bool ndjson, sdk::RecordParser& parser,
                 std::vector<boost::json::value>& out, std::string& reason) {
+  // A UTF-8 byte order mark (Windows tools, PowerShell) is ignored (RFC 8259 8.1).
+  if (body.starts_with("\xEF\xBB\xBF")) body.remove_prefix(3);
   if (ndjson) {
     std::size_t start = 0, line = 0;
     while (start < body.size()) {

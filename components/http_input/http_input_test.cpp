@@ -4,6 +4,8 @@
 
 #include "http_input/http_input.hpp"
 
+#include <sys/resource.h>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -370,4 +372,240 @@ TEST_CASE("KeyLog: at most max_keys keys are remembered, the oldest forgotten fi
   CHECK(log.forgotten() == 2);
   CHECK(log.find("k0") == nullptr);
   CHECK(log.find("k4") != nullptr);
+}
+
+// ---- review ----
+
+TEST_CASE("review: KeyLog: a key past the window is forgotten even when no other key is stored since") {
+  TempDir dir;
+  KeyLog log;
+  REQUIRE(log.open((dir.path / "k.keys").string(), "f/c", 100ms, 1000).empty());
+  log.take("k", 1, {"1"});
+  log.stored("k", 1);
+  REQUIRE(log.find("k") != nullptr);
+  std::this_thread::sleep_for(250ms);
+  // README: "a retry after that is stored again"; a key reused past the window with another body
+  // must not get 422, nor a retry 202 with nothing stored.
+  CHECK(log.find("k") == nullptr);
+}
+
+TEST_CASE("review: KeyLog: a keyed request of more than a million records is recovered after a crash") {
+  // max_body may be up to 64 MiB: an NDJSON body of "1\n" lines holds 32 Mi records.
+  TempDir dir;
+  const auto path = (dir.path / "k.keys").string();
+  {
+    KeyLog log;
+    REQUIRE(log.open(path, "f/c", 24h, 1000).empty());
+    REQUIRE(log.take("big", 5, std::vector<std::string>(1'000'001, "1")) == 1);
+  }
+  KeyLog log;
+  REQUIRE(log.open(path, "f/c", 24h, 1000).empty());
+  REQUIRE(log.recovered().size() == 1);
+  CHECK(log.recovered()[0].key == "big");
+  CHECK(log.recovered()[0].records.size() == 1'000'001);
+}
+
+TEST_CASE("review: a body with a UTF-8 byte order mark is taken (RFC 8259 8.1: a parser may ignore it)") {
+  TempDir dir;
+  EngineSink sink;
+  Running in(sink, dir.path);
+  auto r = post(in.port, "\xEF\xBB\xBF{\"n\": 1}", {"Content-Type: application/json"});
+  CHECK(r.status == 202);
+  r = post(in.port, "\xEF\xBB\xBF{\"n\": 2}\r\n{\"n\": 3}\r\n", {"Content-Type: application/x-ndjson"});
+  CHECK(r.status == 202);
+  CHECK(sink.count() == 3);
+}
+
+namespace {
+
+// Sends `bytes` as they are on one connection, half-closes it, and returns everything read
+// until the server closes it (or `wait` passes).
+std::string raw_exchange(std::uint16_t port, const std::string& bytes, std::chrono::milliseconds wait = 5s) {
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::socket s(io);
+  boost::system::error_code ec;
+  s.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+  REQUIRE_FALSE(ec);
+  asio::write(s, asio::buffer(bytes), ec);
+  std::string all;
+  std::array<char, 4096> buf{};
+  const auto until = std::chrono::steady_clock::now() + wait;
+  s.non_blocking(true);
+  while (std::chrono::steady_clock::now() < until) {
+    const auto n = s.read_some(asio::buffer(buf), ec);
+    if (ec == asio::error::would_block) {
+      std::this_thread::sleep_for(5ms);
+      continue;
+    }
+    all.append(buf.data(), n);
+    if (ec) break;
+  }
+  return all;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("review: HTTP edges: max_body exactly, chunked, Expect 100-continue, pipelined, HEAD, OPTIONS") {
+  TempDir dir;
+  EngineSink sink;
+  Running in(sink, dir.path, R"(, "max_body": "1KiB", "token": "tok")");
+  const std::string auth = "Authorization: Bearer tok";
+  // A body of exactly max_body is taken; one byte more is 413.
+  std::string body = R"({"pad": ")";
+  body += std::string(1024 - body.size() - 2, 'x') + "\"}";
+  REQUIRE(body.size() == 1024);
+  CHECK(post(in.port, body, {auth}).status == 202);
+  CHECK(post(in.port, body + " ", {auth}).status == 413);
+  // Chunked.
+  auto all = raw_exchange(in.port, "POST / HTTP/1.1\r\nHost: t\r\n" + auth +
+                                       "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                                       "4\r\n{\"n\"\r\n4\r\n: 7}\r\n0\r\n\r\n");
+  CHECK(all.starts_with("HTTP/1.1 202"));
+  // Expect: 100-continue.
+  all = raw_exchange(in.port, "POST / HTTP/1.1\r\nHost: t\r\n" + auth +
+                                  "\r\nExpect: 100-continue\r\nContent-Length: 8\r\nConnection: close\r\n\r\n"
+                                  "{\"n\": 8}");
+  CHECK(all.find("HTTP/1.1 202") != std::string::npos);
+  // Two requests pipelined on one connection: two answers, in order.
+  all = raw_exchange(in.port, "POST / HTTP/1.1\r\nHost: t\r\n" + auth +
+                                  "\r\nContent-Length: 8\r\n\r\n{\"n\": 9}"
+                                  "POST / HTTP/1.1\r\nHost: t\r\n" +
+                                  auth + "\r\nContent-Length: 9\r\nConnection: close\r\n\r\n{\"n\": 10}");
+  CHECK(count_of(all, "HTTP/1.1 202") == 2);
+  // HEAD and OPTIONS: 405 with Allow.
+  auto r = post(in.port, "", {auth}, "/", "OPTIONS");
+  CHECK(r.status == 405);
+  CHECK(r.has("Allow: POST"));
+  all = raw_exchange(in.port, "HEAD / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  CHECK(all.starts_with("HTTP/1.1 405"));
+  // The token with odd whitespace around it, and a wrong-case scheme.
+  CHECK(post(in.port, R"({"n": 11})", {"Authorization:   Bearer tok  "}).status == 202);
+  CHECK(post(in.port, R"({"n": 12})", {"Authorization: bearer tok"}).status == 202);
+  CHECK(post(in.port, R"({"n": 13})", {"Authorization: Bearer to"}).status == 401);
+  CHECK(post(in.port, R"({"n": 13})", {"Authorization: Bearer tokk"}).status == 401);
+  CHECK(sink.count() == 7);
+}
+
+TEST_CASE(
+    "review: odd bodies: empty, null, a bare number, out-of-range numbers, invalid UTF-8, deep nesting") {
+  TempDir dir;
+  EngineSink sink;
+  Running in(sink, dir.path);
+  CHECK(post(in.port, "").status == 400);
+  CHECK(post(in.port, "   \r\n").status == 400);
+  CHECK(post(in.port, "", {"Content-Type: application/x-ndjson"}).status == 400);
+  CHECK(post(in.port, "\r\n\r\n", {"Content-Type: application/x-ndjson"}).status == 400);
+  CHECK(post(in.port, "1e400").status == 400);
+  CHECK(post(in.port, R"({"a": -1e999})").status == 400);
+  CHECK(post(in.port, "{\"a\": \"\xC3\x28\"}").status == 400);
+  CHECK(post(in.port, "{\"a\": \"\xC3\x28\"}\n", {"Content-Type: application/x-ndjson"}).status == 400);
+  CHECK(post(in.port, std::string(100, '[') + std::string(100, ']')).status == 400);
+  CHECK(post(in.port, R"({"a": 1} {"b": 2})").status == 400);  // two values in a JSON body
+  CHECK(sink.count() == 0);
+  const auto before = sink.count();
+  auto r = post(in.port, "null");
+  INFO("null: " << r.status << " " << r.body);
+  r = post(in.port, "42");
+  INFO("42: " << r.status << " " << r.body);
+  r = post(in.port, "18446744073709551616");  // 2^64: a double
+  INFO("2^64: " << r.status << " " << r.body);
+  CHECK(sink.count() >= before);
+}
+
+TEST_CASE("review: the same key from many clients at once: stored once, every client 202; another body 422") {
+  TempDir dir;
+  EngineSink sink;
+  sink.hold = true;
+  Running in(sink, dir.path);
+  const std::string body = R"([{"n": 1}, {"n": 2}])";
+  std::vector<std::future<Reply>> same;
+  for (int i = 0; i < 8; ++i)
+    same.push_back(
+        std::async(std::launch::async, [&] { return post(in.port, body, {"Idempotency-Key: same"}); }));
+  while (sink.held_count() < 2) std::this_thread::sleep_for(5ms);
+  std::this_thread::sleep_for(100ms);  // the others wait for the first
+  CHECK(post(in.port, R"([{"n": 1}, {"n": 3}])", {"Idempotency-Key: same"}).status == 422);
+  sink.release();
+  for (auto& f : same) CHECK(f.get().status == 202);
+  CHECK(sink.count() == 2);
+  CHECK(post(in.port, body, {"Idempotency-Key: same"}).body == R"({"stored":2,"duplicates":2})");
+}
+
+TEST_CASE("review: the key log cannot grow (file size limit, as a full disk): 503, then taken once it can") {
+  TempDir dir;
+  EngineSink sink;
+  Running in(sink, dir.path);
+  std::string big = R"({"pad": ")" + std::string(8000, 'x') + "\"}";
+  ::rlimit old{};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+  auto* prev = std::signal(SIGXFSZ, SIG_IGN);
+  ::rlimit small = old;
+  small.rlim_cur = 4096;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  auto r = post(in.port, big, {"Idempotency-Key: big"});
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &old) == 0);
+  std::signal(SIGXFSZ, prev);
+  CHECK(r.status == 503);
+  CHECK(r.has("Retry-After"));
+  CHECK(sink.count() == 0);
+  r = post(in.port, big, {"Idempotency-Key: big"});
+  CHECK(r.status == 202);
+  CHECK(r.body == R"({"stored":1})");
+  in.end();
+  // The next start finds no torn entry and nothing to recover.
+  EngineSink again;
+  Running in2(again, dir.path);
+  CHECK(post(in2.port, big, {"Idempotency-Key: big"}).body == R"({"stored":1,"duplicates":1})");
+  CHECK(again.count() == 0);
+}
+
+TEST_CASE(
+    "review: stop with every handler thread waiting and more requests queued: prompt 503s, the retries "
+    "at the next start stored once") {
+  TempDir dir;
+  std::string source;
+  std::vector<Reply> replies;
+  {
+    EngineSink sink;
+    sink.hold = true;
+    Running in(sink, dir.path, R"(, "max_concurrent": 2)");
+    std::vector<std::future<Reply>> waiting;
+    for (int i = 0; i < 6; ++i)
+      waiting.push_back(std::async(std::launch::async, [&, i] {
+        return post(in.port, R"({"n": )" + std::to_string(i) + "}",
+                    {"Idempotency-Key: s" + std::to_string(i)});
+      }));
+    while (sink.held_count() < 2) std::this_thread::sleep_for(5ms);
+    std::this_thread::sleep_for(200ms);
+    const auto t0 = std::chrono::steady_clock::now();
+    {
+      std::lock_guard l(sink.mu);
+      sink.held.clear();  // never stored
+    }
+    sink.stop = true;
+    in.thread.join();
+    in.input->stop();
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+    for (auto& f : waiting) replies.push_back(f.get());
+  }
+  for (const auto& r : replies) CHECK(r.status != 202);
+  EngineSink sink;
+  Running in(sink, dir.path);
+  for (int i = 0; i < 6; ++i) {
+    auto r = post(in.port, R"({"n": )" + std::to_string(i) + "}", {"Idempotency-Key: s" + std::to_string(i)});
+    CHECK(r.status == 202);
+  }
+  // The first two were pushed before the stop, never stored: stored now, once; none twice.
+  CHECK(sink.count() == 6);
+  std::set<std::string> ids;
+  std::lock_guard l(sink.mu);
+  for (const auto& r : sink.stored) ids.insert(r.id);
+  CHECK(ids.size() == 6);
 }

@@ -609,3 +609,128 @@ TEST_CASE("config: what the lint refuses, and the secret is redacted") {
       sdk::to_json(p.info->redacted(boost::json::parse(R"({"authorization": "Bearer s3cret"})")));
   CHECK(shown.find("s3cret") == std::string::npos);
 }
+
+// ---- review ----
+
+namespace {
+
+// A plain HTTP/1.1 server on loopback that answers each request with raw bytes of the script's
+// choosing (script(request body, how many came before it)), one connection at a time, kept alive.
+class RawPeer {
+ public:
+  // A reply ending in it: the connection is closed once the rest is written.
+  static constexpr std::string_view close_marker = "\x01close";
+  using Script = std::function<std::string(const std::string&, std::size_t)>;
+  explicit RawPeer(Script script) : script_(std::move(script)) {
+    acceptor_.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
+    acceptor_.listen();
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~RawPeer() {
+    stop_ = true;
+    boost::asio::ip::tcp::socket wake(io_);
+    boost::system::error_code ec;
+    wake.connect(acceptor_.local_endpoint(), ec);
+    thread_.join();
+  }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/raw";
+  }
+  std::vector<std::string> bodies() const {
+    std::lock_guard l(mu_);
+    return bodies_;
+  }
+
+ private:
+  void serve() {
+    namespace bhttp = boost::beast::http;
+    while (!stop_) {
+      boost::system::error_code ec;
+      boost::asio::ip::tcp::socket s(io_);
+      acceptor_.accept(s, ec);
+      if (ec || stop_) continue;
+      boost::beast::flat_buffer buffer;
+      for (;;) {
+        bhttp::request<bhttp::string_body> req;
+        bhttp::read(s, buffer, req, ec);
+        if (ec) break;
+        std::size_t n = 0;
+        {
+          std::lock_guard l(mu_);
+          n = bodies_.size();
+          bodies_.push_back(req.body());
+        }
+        auto reply = script_(req.body(), n);
+        const bool close = reply.ends_with(close_marker);
+        if (close) reply.resize(reply.size() - close_marker.size());
+        boost::asio::write(s, boost::asio::buffer(reply), ec);
+        if (ec || close) break;
+      }
+    }
+  }
+  Script script_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_{io_, boost::asio::ip::tcp::v4()};
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mu_;
+  std::vector<std::string> bodies_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("review: an informational 1xx before the final answer is not the answer") {
+  // 103 Early Hints (or an unsolicited 100 Continue) precedes the real response; RFC 9110 15.2: a
+  // client must be able to parse one or more 1xx responses before a final one.
+  RawPeer peer([](const std::string& body, std::size_t) {
+    const std::string reply = R"({"got":)" + body + "}";
+    return "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+           "HTTP/1.1 100 Continue\r\n\r\n"
+           "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(reply.size()) + "\r\n\r\n" + reply;
+  });
+  auto out = make(config(peer.url()));
+  auto records = numbered(3);
+  sdk::Rejects rejects;
+  auto st = out->write(records, rejects);
+  REQUIRE_MESSAGE(st.is_ok(), st.error());
+  for (const auto& [i, why] : rejects.items) INFO(i << ": " << why);
+  CHECK(rejects.items.empty());
+  CHECK(peer.bodies().size() == 3);
+  CHECK(metric(*out, "responses_2xx") == 3);
+  CHECK(metric(*out, "request_errors") == 0);
+  CHECK(metric(*out, "connects") == 1);
+}
+
+TEST_CASE("review: odd servers: a 200 cut mid-body, garbage Retry-After, a huge 2xx body, close-delimited") {
+  const std::string huge(3 << 20, 'x');
+  RawPeer peer([&](const std::string& body, std::size_t n) -> std::string {
+    const std::string close(RawPeer::close_marker);
+    if (body.find("\"n\":0") != std::string::npos) {
+      if (n == 0) return "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial" + close;
+      return "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    }
+    if (body.find("\"n\":1") != std::string::npos) {
+      if (n == 2) return "HTTP/1.1 503 Busy\r\nRetry-After: soon-ish\r\nContent-Length: 0\r\n\r\n";
+      if (n == 3) return "HTTP/1.1 503 Busy\r\nRetry-After: -5\r\nContent-Length: 0\r\n\r\n";
+      if (n == 4)
+        return "HTTP/1.1 503 Busy\r\nRetry-After: Thu, 01 Jan 1970 00:00:00 GMT\r\nContent-Length: 0\r\n\r\n";
+      return "HTTP/1.1 201 Created\r\nContent-Length: " + std::to_string(huge.size()) + "\r\n\r\n" + huge;
+    }
+    return "HTTP/1.0 200 OK\r\n\r\nclose-delimited" + close;
+  });
+  auto out = make(config(peer.url(), R"(, "retry_time": "10s")"));
+  auto records = numbered(3);
+  sdk::Rejects rejects;
+  auto st = out->write(records, rejects);
+  REQUIRE_MESSAGE(st.is_ok(), st.error());
+  CHECK(rejects.items.empty());
+  const auto bodies = peer.bodies();
+  CHECK(bodies.size() == 7);  // r0 twice, r1 four times, r2 once
+  CHECK(metric(*out, "responses_2xx") == 3);
+  // A later request opens a new connection where the last one was closed or cut.
+  auto more = numbered(3);
+  REQUIRE(out->write(more, rejects).is_ok());  // all delivered before: nothing sent
+  CHECK(peer.bodies().size() == 7);
+  CHECK(metric(*out, "requests_skipped") == 3);
+}

@@ -222,27 +222,37 @@ struct Client::Impl {
       return r;
     }
     r.sent = true;
-    bhttp::response_parser<bhttp::string_body> p;
-    p.body_limit(options.max_response);
-    p.header_limit(64 * 1024);
-    done = false;
-    c.with([&](auto& s) {
-      bhttp::async_read(s, c.buffer, p, [&](error_code e, std::size_t) {
-        ec = e;
-        done = true;
+    // Informational 1xx responses (100 Continue, 103 Early Hints) may come before the final one
+    // (RFC 9110 15.2): each is read and passed over, within the same deadline.
+    std::optional<bhttp::response_parser<bhttp::string_body>> p;
+    bool informational = false;
+    for (;;) {
+      p.emplace();
+      p->body_limit(options.max_response);
+      p->header_limit(64 * 1024);
+      done = false;
+      c.with([&](auto& s) {
+        bhttp::async_read(s, c.buffer, *p, [&](error_code e, std::size_t) {
+          ec = e;
+          done = true;
+        });
       });
-    });
-    if (!wait(done, deadline, close)) {
-      r.error = cancelled ? "cancelled" : "no response within " + ms_text(options.request_timeout);
-      return r;
+      if (!wait(done, deadline, close)) {
+        r.error = cancelled ? "cancelled" : "no response within " + ms_text(options.request_timeout);
+        return r;
+      }
+      if (ec) break;
+      const unsigned code = p->get().result_int();
+      if (code < 100 || code >= 200 || code == 101) break;
+      informational = true;
     }
-    const bool too_long = ec == bhttp::error::body_limit && p.is_header_done();
+    const bool too_long = ec == bhttp::error::body_limit && p->is_header_done();
     if (ec && !too_long) {
-      stale = !p.got_some();
+      stale = !informational && !p->got_some();
       r.error = "reading the response: " + ec.message();
       return r;
     }
-    auto& res = p.get();
+    auto& res = p->get();
     r.status = res.result_int();
     r.body_head = res.body().substr(0, options.max_body_head);
     r.retry_after = std::string(res[bhttp::field::retry_after]);
