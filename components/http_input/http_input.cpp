@@ -410,7 +410,7 @@ class HttpInput final : public sdk::Input {
         boost::json::value v;
         std::string reason;
         if (!parser_.parse(p.records[i], v, reason)) v = sdk::raw_record_value(p.records[i], reason);
-        job.records.push_back({record_id(p.key, i, p.records.size()), std::move(v)});
+        job.records.push_back({record_id(p.key, i, p.records.size(), p.run, p.pos), std::move(v)});
         job.bytes += p.records[i].size();
       }
       shared_->pending_bytes += job.bytes;
@@ -502,8 +502,15 @@ class HttpInput final : public sdk::Input {
  private:
   using Work = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
 
-  static std::string record_id(const std::string& key, std::size_t i, std::size_t n) {
-    return n == 1 ? key : key + "/" + std::to_string(i);
+  // "<key>@<run>.<position>" ("<key>/<index>@..." for a request of several records): the same
+  // for a retry (which is answered from the first one) and for a request pushed again after a
+  // crash (which keeps its run and positions), and never the same for two requests taken: a key
+  // forgotten and used again makes new ids, whose batch JetStream's duplicate window cannot take
+  // for the first one's.
+  static std::string record_id(const std::string& key, std::size_t i, std::size_t n, std::uint64_t run,
+                               std::uint64_t pos) {
+    return (n == 1 ? key : key + "/" + std::to_string(i)) + "@" + std::to_string(run) + "." +
+           std::to_string(pos + i);
   }
 
   bool deliver(sdk::InputSink& sink, Job& j) {
@@ -660,7 +667,8 @@ class HttpInput final : public sdk::Input {
       }
       for (std::size_t i = 0; i < p.values.size(); ++i)
         job.records.push_back(
-            {p.key.empty() ? std::string() : record_id(p.key, i, p.values.size()), std::move(p.values[i])});
+            {p.key.empty() ? std::string() : record_id(p.key, i, p.values.size(), s.keys.run(), job.pos),
+             std::move(p.values[i])});
       s.pending_bytes += job.bytes;
       s.queue.push_back(std::move(job));
       waits.push_back(std::move(unit));

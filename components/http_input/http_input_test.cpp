@@ -223,8 +223,8 @@ TEST_CASE("Idempotency-Key: a retry is stored once, also after a dropped respons
   CHECK(r.status == 202);
   CHECK(r.body == R"({"stored":2,"duplicates":2})");
   REQUIRE(sink.count() == 2);
-  CHECK(sink.stored[0].id == "batch-1/0");
-  CHECK(sink.stored[1].id == "batch-1/1");
+  CHECK(sink.stored[0].id == "batch-1/0@1.1");
+  CHECK(sink.stored[1].id == "batch-1/1@1.2");
   // The same key for another body is a client's mistake.
   r = post(in.port, R"({"n": 3})", {"Idempotency-Key: batch-1"});
   CHECK(r.status == 422);
@@ -241,7 +241,7 @@ TEST_CASE("Idempotency-Key: a retry is stored once, also after a dropped respons
   r = post(in.port, R"({"n": 4})", {"Idempotency-Key: k4"});
   CHECK(r.status == 202);
   CHECK(sink.count() == 3);
-  CHECK(sink.stored[2].id == "k4");
+  CHECK(sink.stored[2].id == "k4@1.3");
 }
 
 TEST_CASE("idempotency_field: each record's key is its id, a record sent again is stored once") {
@@ -256,9 +256,9 @@ TEST_CASE("idempotency_field: each record's key is its id, a record sent again i
   CHECK(r.status == 202);
   CHECK(r.body == R"({"stored":2,"duplicates":1})");
   REQUIRE(sink.count() == 3);
-  CHECK(sink.stored[0].id == "e1");
-  CHECK(sink.stored[1].id == "2");
-  CHECK(sink.stored[2].id == "e3");
+  CHECK(sink.stored[0].id == "e1@1.1");
+  CHECK(sink.stored[1].id == "2@1.2");
+  CHECK(sink.stored[2].id == "e3@1.3");
   r = post(in.port, R"([{"event": "e9", "v": 1}, {"v": 2}])");
   CHECK(r.status == 400);
   r = post(in.port, R"([{"event": "e9", "v": 1}, {"event": "e9", "v": 2}])");
@@ -321,8 +321,8 @@ TEST_CASE("a keyed request taken before a crash is stored once at the next start
   std::lock_guard l(sink.mu);
   CHECK(sink.replays == 1);
   REQUIRE(sink.stored.size() == 2);
-  CHECK(sink.stored[0].id == "b/0");
-  CHECK(sink.stored[1].id == "b/1");
+  CHECK(sink.stored[0].id == "b/0@1.2");
+  CHECK(sink.stored[1].id == "b/1@1.3");
   CHECK(sink.positions[source] == std::set<std::uint64_t>{1, 2, 3});
 }
 
