@@ -105,6 +105,8 @@ class HttpOutput final : public sdk::Output {
     if (client_) client_->cancel();
     cv_.notify_all();
   }
+  // A write retrying against a peer that is down ends at once (stop() is safe during a write).
+  void interrupt() override { stop(); }
 
   sdk::Status write(std::span<const sdk::Record> records, sdk::Rejects& rejects) override {
     std::vector<Outgoing> outs;

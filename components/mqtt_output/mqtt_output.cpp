@@ -242,6 +242,12 @@ class MqttOutput final : public sdk::Output {
     stopping_ = true;
     cv_.notify_all();
   }
+  // A write waiting for confirmations ends at once; the client stays until stop().
+  void interrupt() override {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
 
   sdk::Status write(std::span<const sdk::Record> records, sdk::Rejects& rejects) override {
     return write_at(sdk::Position{}, records, rejects);

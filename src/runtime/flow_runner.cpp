@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -43,6 +45,37 @@ bool same_shape(const flow::Flow& running, const graph::Plan& plan, const flow::
     if (next.components[i].id != running.components[i].id) return false;
   return graph::make_plan(next) == plan;
 }
+
+// While stages are joined: once `drain` has passed, every component is interrupted, so that a
+// write retrying against a peer that is down (http_output, mqtt_output) does not hold the stop
+// (a SIGTERM, a reload) for its own retry time. Ends, without interrupting, when it goes out of
+// scope first.
+class InterruptAfter {
+ public:
+  InterruptAfter(std::chrono::milliseconds drain, std::vector<sdk::Component*> components)
+      : thread_([this, drain, components = std::move(components)] {
+          std::unique_lock lock(mu_);
+          if (cv_.wait_for(lock, drain, [this] { return done_; })) return;
+          lock.unlock();
+          for (auto* c : components) c->interrupt();
+        }) {}
+  ~InterruptAfter() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  InterruptAfter(const InterruptAfter&) = delete;
+  InterruptAfter& operator=(const InterruptAfter&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -377,8 +410,14 @@ void FlowRunner::stop(std::chrono::milliseconds drain) {
   shared_.drain_deadline_ns = (std::chrono::steady_clock::now() + drain).time_since_epoch().count();
   shared_.stop = true;
   if (janitor_) janitor_->stop();
-  for (auto& i : inputs_) i->join();
-  for (auto& c : consumers_) c->join();
+  {
+    std::vector<sdk::Component*> all;
+    for (auto& c : shared_.components)
+      if (c) all.push_back(c.get());
+    InterruptAfter watchdog(drain, std::move(all));
+    for (auto& i : inputs_) i->join();
+    for (auto& c : consumers_) c->join();
+  }
   for (auto& c : shared_.components)
     if (c) c->stop();
   inputs_.clear();
@@ -426,10 +465,17 @@ bool FlowRunner::update(flow::Flow next, std::chrono::milliseconds drain, std::s
     if (redeployed(c->stage())) c->request_stop(drain);
   for (auto& i : inputs_)
     if (redeployed(i->stage())) i->request_stop(drain);
-  for (auto& c : consumers_)
-    if (redeployed(c->stage())) c->join();
-  for (auto& i : inputs_)
-    if (redeployed(i->stage())) i->join();
+  {
+    std::vector<sdk::Component*> members;
+    for (const auto* stage : changed)
+      for (const auto& m : stage->members)
+        if (shared_.components[m.component]) members.push_back(shared_.components[m.component].get());
+    InterruptAfter watchdog(drain, std::move(members));
+    for (auto& c : consumers_)
+      if (redeployed(c->stage())) c->join();
+    for (auto& i : inputs_)
+      if (redeployed(i->stage())) i->join();
+  }
   // The old instances go before their declarations do: a component may point into its config.
   for (const auto* stage : changed)
     for (const auto& m : stage->members) {

@@ -89,6 +89,12 @@ class Component {
   virtual Status start() { return Status::ok(); }
   // Called once after the last record (inputs: after run() returned).
   virtual void stop() {}
+  // Called from another thread while a write() or send() may be running, when the engine stops
+  // (or redeploys) and the drain time has passed: a component waiting long inside a call (retries
+  // against a peer that is down, confirmations that do not come) returns from it soon, with an
+  // error (the batch then comes again at the next start). stop() still follows. Default: nothing
+  // (a component whose calls never wait long).
+  virtual void interrupt() {}
   // Appends the component's own figures (see Metric). Called from any thread.
   virtual void metrics(std::vector<Metric>& /*out*/) const {}
 };
