@@ -293,7 +293,9 @@ TEST_CASE("a keyed request taken before a crash is stored once at the next start
     EngineSink sink;
     sink.hold = true;
     Running in(sink, dir.path);
+    // One after the other, so that "a" takes position 1 and "b" 2 and 3.
     post(in.port, R"({"n": 1})", {"Idempotency-Key: a"}, "/", "POST", false);
+    while (sink.held_count() < 1) std::this_thread::sleep_for(5ms);
     post(in.port, R"([{"n": 2}, {"n": 3}])", {"Idempotency-Key: b"}, "/", "POST", false);
     while (sink.held_count() < 3) std::this_thread::sleep_for(5ms);
     {
