@@ -25,9 +25,9 @@
 //      then `std::vector<Entry> stream_entries() { return {{traits, [] { return
 //      std::make_unique<HttpStream>(); }}}; }`. An output whose records come from SRC derives
 //      from NatsSourced instead and only gives its flow and consumed() (file_entry.cpp: 30 lines).
-//   2. tests/integration/stream/meson.build: add `'http' : [[], ['http']],` to stream_files
-//      (file name, then the entries' Traits::name: one meson test `stream_http` per entry, run
-//      with STREAM_ENTRY=http).
+//   2. tests/integration/stream/meson.build: add `'http' : [[], ['http'], ['integration']],` to
+//      stream_files (file name: extra sources, the entries' Traits::name, each a meson test
+//      `stream_<name>` run with STREAM_ENTRY=<name>, and the suites; add 'long' past ~90 s).
 //   Records are JSON objects {"n": <number>, ...}; consumed() returns the n of every record the
 //   consumer got, in arrival order, duplicates included.
 #pragma once
