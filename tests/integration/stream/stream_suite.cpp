@@ -76,6 +76,13 @@ void NatsSourced::kill_and_restart(int) {
   rig_.start_engine();
 }
 
+std::string NatsSourced::logs() {
+  const auto durable = "weir_" + flow_name_ + "_src";
+  return rig_.debug_state() + "SRC " + std::to_string(rig_.stream_messages("SRC")) + " messages, " + durable +
+         " outstanding (pending + ack pending): " +
+         std::to_string(rig_.consumer_outstanding("SRC", durable)) + "\n" + rig_.engine_log();
+}
+
 std::string NatsSourced::source_component(const std::string& ack_wait) {
   return R"({"id": "src", "type": "nats_input", "config": {"subject": "src.data", "stream": "SRC", "ack_wait": ")" +
          ack_wait + R"("}})";
@@ -242,84 +249,64 @@ TEST_CASE("open/close: the engine starts with the connector and stops cleanly, t
   });
 }
 
-TEST_CASE("batch: N records produced at once arrive per the connector's guarantee") {
-  for_each_entry("batch", [](const Traits& tr, Stream& s) {
+// The shape of the delivery cases: start, `produce` n records (with its faults), wait for them,
+// check the guarantee (and with `check_order`, the order where the entry keeps it), stop, print
+// the row (with `note`, what the faults were).
+void deliver(const std::string& case_name, std::uint64_t n, const std::function<void(Stream&)>& produce,
+             const std::function<std::string(const Traits&)>& note = {}, bool check_order = false) {
+  for_each_entry(case_name, [&](const Traits& tr, Stream& s) {
     const auto since = std::chrono::steady_clock::now();
     s.start();
-    s.produce(0, batch_n, 0);
-    const auto t = await(s, batch_n);
+    produce(s);
+    const auto t = await(s, n);
     check_guarantee(tr, s, t);
+    std::string extra;
+    if (check_order) {
+      if (tr.ordered) CHECK_MESSAGE(t.out_of_order == 0, tr.name << ": records arrived out of order");
+      extra = tr.ordered ? ", order checked" : ", order not kept: " + tr.order_note;
+    }
+    if (note) extra += note(tr);
     CHECK_MESSAGE(s.stop() == 0, s.logs());
-    row(tr, "batch", figures(t, batch_n, since));
+    row(tr, case_name, figures(t, n, since) + extra);
   });
+}
+
+// Produces [0, paced_n) at a pace and calls `fault` (k = 1, 2) at a third and at two thirds.
+void paced_with_faults(Stream& s, const std::function<void(int)>& fault) {
+  PacedProducer producer(s, paced_n);
+  for (int k = 1; k <= 2; ++k) {
+    producer.reach(paced_n * static_cast<std::uint64_t>(k) / 3);
+    fault(k);
+  }
+}
+
+TEST_CASE("batch: N records produced at once arrive per the connector's guarantee") {
+  deliver("batch", batch_n, [](Stream& s) { s.produce(0, batch_n, 0); });
 }
 
 TEST_CASE("sequential: N records one at a time from one producer arrive in order") {
-  for_each_entry("sequential", [](const Traits& tr, Stream& s) {
-    const auto since = std::chrono::steady_clock::now();
-    s.start();
-    s.produce_sequential(0, sequential_n);
-    const auto t = await(s, sequential_n);
-    check_guarantee(tr, s, t);
-    if (tr.ordered) CHECK_MESSAGE(t.out_of_order == 0, tr.name << ": records arrived out of order");
-    CHECK_MESSAGE(s.stop() == 0, s.logs());
-    row(tr, "sequential",
-        figures(t, sequential_n, since) +
-            (tr.ordered ? ", order checked" : ", order not kept: " + tr.order_note));
-  });
+  deliver(
+      "sequential", sequential_n, [](Stream& s) { s.produce_sequential(0, sequential_n); }, {}, true);
 }
 
 TEST_CASE("parallel: N records from four producers at once") {
-  for_each_entry("parallel", [](const Traits& tr, Stream& s) {
-    const auto since = std::chrono::steady_clock::now();
-    s.start();
-    {
-      std::vector<std::jthread> producers;
-      for (std::uint64_t p = 0; p < parallel_producers; ++p)
-        producers.emplace_back([&s, p] { s.produce(p * parallel_each, (p + 1) * parallel_each, 0); });
-    }
-    constexpr auto n = parallel_producers * parallel_each;
-    const auto t = await(s, n);
-    check_guarantee(tr, s, t);
-    CHECK_MESSAGE(s.stop() == 0, s.logs());
-    row(tr, "parallel", figures(t, n, since));
+  deliver("parallel", parallel_producers * parallel_each, [](Stream& s) {
+    std::vector<std::jthread> producers;
+    for (std::uint64_t p = 0; p < parallel_producers; ++p)
+      producers.emplace_back([&s, p] { s.produce(p * parallel_each, (p + 1) * parallel_each, 0); });
   });
 }
 
 TEST_CASE("reconnect: the external system restarted or the link cut twice mid-stream; nothing lost") {
-  for_each_entry("reconnect", [](const Traits& tr, Stream& s) {
-    const auto since = std::chrono::steady_clock::now();
-    s.start();
-    {
-      PacedProducer producer(s, paced_n);
-      for (int k = 1; k <= 2; ++k) {
-        producer.reach(paced_n * k / 3);
-        s.disrupt();
-      }
-    }
-    const auto t = await(s, paced_n);
-    check_guarantee(tr, s, t);
-    CHECK_MESSAGE(s.stop() == 0, s.logs());
-    row(tr, "reconnect", figures(t, paced_n, since) + ", 2 x " + tr.disruption);
-  });
+  deliver(
+      "reconnect", paced_n, [](Stream& s) { paced_with_faults(s, [&s](int) { s.disrupt(); }); },
+      [](const Traits& tr) { return ", 2 x " + tr.disruption; });
 }
 
 TEST_CASE("sigkill: the engine SIGKILLed twice while the producer goes on; the guarantee holds") {
-  for_each_entry("sigkill", [](const Traits& tr, Stream& s) {
-    const auto since = std::chrono::steady_clock::now();
-    s.start();
-    {
-      PacedProducer producer(s, paced_n);
-      for (int k = 1; k <= 2; ++k) {
-        producer.reach(paced_n * static_cast<std::uint64_t>(k) / 3);
-        s.kill_and_restart(k);
-      }
-    }
-    const auto t = await(s, paced_n);
-    check_guarantee(tr, s, t);
-    CHECK_MESSAGE(s.stop() == 0, s.logs());
-    row(tr, "sigkill", figures(t, paced_n, since) + ", 2 SIGKILLs");
-  });
+  deliver(
+      "sigkill", paced_n, [](Stream& s) { paced_with_faults(s, [&s](int k) { s.kill_and_restart(k); }); },
+      [](const Traits&) { return std::string(", 2 SIGKILLs"); });
 }
 
 TEST_CASE(

@@ -123,7 +123,7 @@ class NatsSourced : public Stream {
   void disrupt() override { proxy_->cut(); }
   void away(bool gone) override { proxy_->set_stalled(gone); }
   pid_t memory_pid() override { return rig_.engine_pid(); }
-  std::string logs() override { return rig_.debug_state() + rig_.engine_log(); }
+  std::string logs() override;
 
   // The nats_input component of a flow over SRC with the given ack_wait.
   static std::string source_component(const std::string& ack_wait);
