@@ -4,11 +4,14 @@ python3-paho-mqtt): a publisher of numbered messages and a subscriber that write
 message it gets, duplicates included. Neither shares code with weir's own MQTT client.
 
   mqtt_clients.py pub --port P --topic T --count N --qos Q --rate R --id ID --done FILE
+                    [--start S] [--pad BYTES] [--inflight K]
   mqtt_clients.py sub --port P --filter F --qos Q --id ID --out FILE
 
 Both use a persistent session and reconnect on their own (a broker restarted mid-stream); the
 publisher keeps unconfirmed QoS 1/2 messages and sends them again (paho does, with DUP). The
-publisher writes `--done` once every message was confirmed by the broker.
+publisher writes `--done` once every message was confirmed by the broker. It publishes n = S ..
+S+N-1 (`--start`, default 0), each with a "pad" string of BYTES characters when `--pad` is given,
+with at most K unconfirmed at a time (`--inflight`, default 100; 1: one at a time, in order).
 """
 import argparse
 import sys
@@ -61,20 +64,22 @@ def run_pub(a):
 
     c = mqtt.Client(client_id=a.id, clean_session=False)
     c.on_publish = on_publish
-    c.max_inflight_messages_set(100)
+    c.max_inflight_messages_set(a.inflight)
     c.max_queued_messages_set(0)  # unlimited: what cannot go out while the broker is away waits
     c.reconnect_delay_set(0.1, 1)
     connect(c, a.port)
     c.loop_start()
     infos = []
     start = time.monotonic()
+    pad = ',"pad":"%s"' % ("x" * a.pad) if a.pad > 0 else ""
     for i in range(a.count):
         if a.rate > 0:
             due = start + i / a.rate
             now = time.monotonic()
             if due > now:
                 time.sleep(due - now)
-        infos.append(c.publish(a.topic, '{"n":%d,"v":%d}' % (i, i % 100), qos=a.qos))
+        n = a.start + i
+        infos.append(c.publish(a.topic, '{"n":%d,"v":%d%s}' % (n, n % 100, pad), qos=a.qos))
     print("published", a.count, "in", round(time.monotonic() - start, 1), "s", flush=True)
     # A message published while the broker was away has rc "not connected" but stays queued and
     # goes out after the reconnect: confirmed is what on_publish saw (PUBACK / PUBCOMP).
@@ -100,6 +105,9 @@ def main():
     p.add_argument("--id", required=True)
     p.add_argument("--topic")
     p.add_argument("--count", type=int, default=0)
+    p.add_argument("--start", type=int, default=0)
+    p.add_argument("--pad", type=int, default=0)
+    p.add_argument("--inflight", type=int, default=100)
     p.add_argument("--rate", type=float, default=0)
     p.add_argument("--done")
     p.add_argument("--filter")

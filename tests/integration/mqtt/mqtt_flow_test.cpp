@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "../engine/rig.hpp"
+#include "paho_clients.hpp"
 #include "support/child_process.hpp"
 #include "support/mosquitto_harness.hpp"
 
@@ -24,17 +25,6 @@ using namespace weir::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string python() {
-  const char* p = std::getenv("WEIR_PYTHON");
-  return p != nullptr && *p != '\0' ? p : "/usr/bin/python3";
-}
-
-std::string clients_script() {
-  const char* root = std::getenv("WEIR_SOURCE_ROOT");
-  REQUIRE_MESSAGE(root != nullptr, "WEIR_SOURCE_ROOT is not set");
-  return std::string(root) + "/tests/integration/mqtt/mqtt_clients.py";
-}
 
 // How often each number n appears in a file of JSON lines {"n": ...}.
 std::map<long, int> counts(const std::string& file) {
@@ -72,22 +62,6 @@ Tally tally(const std::map<long, int>& c, long n) {
     t.duplicates += static_cast<std::size_t>(it->second - 1);
   }
   return t;
-}
-
-std::unique_ptr<ChildProcess> subscriber(const Mosquitto& b, const std::string& filter, const std::string& id,
-                                         int qos, const std::string& out, const std::string& dir) {
-  auto p = std::make_unique<ChildProcess>(
-      std::vector<std::string>{python(), clients_script(), "sub", "--port", std::to_string(b.port()),
-                               "--filter", filter, "--qos", std::to_string(qos), "--id", id, "--out", out},
-      dir + "/" + id + ".log");
-  REQUIRE(wait_until(
-      [&] {
-        std::ifstream in(dir + "/" + id + ".log");
-        std::string all((std::istreambuf_iterator<char>(in)), {});
-        return all.find("subscribed") != std::string::npos;
-      },
-      15s, 50ms));
-  return p;
 }
 
 void run(int qos, long n, double rate) {
