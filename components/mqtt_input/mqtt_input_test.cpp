@@ -510,6 +510,10 @@ TEST_CASE(
   auto first = batch(0, 200);
   st = out->write_at({"up", 1}, first, rejects);
   REQUIRE_MESSAGE(st.is_ok(), st.error());
+  // The first half delivered before the restart: what mosquitto 2.0.11 does with QoS 2 messages
+  // in flight at its own restart (it loses some, also without weir: mqtt_flow's tap measures
+  // it) is not this test's subject; both links coming back over TLS with the password is.
+  REQUIRE_MESSAGE(wait_until([&] { return pushed(sink) >= 200; }, 30s), pushed(sink) << " records");
   broker.restart();
   // The batch after the restart is written once both links are back (a write that finds the link
   // down fails and comes again, as the engine would deliver it again).
