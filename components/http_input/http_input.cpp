@@ -311,7 +311,7 @@ bool parse_body(std::string_view body, bool ndjson, sdk::RecordParser& parser,
       if (text.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank lines
       boost::json::value v;
       if (!parser.parse(text, v, reason)) {
-        reason = "line " + std::to_string(line) + ": " + reason;
+        reason.insert(0, "line " + std::to_string(line) + ": ");
         return false;
       }
       out.push_back(std::move(v));
@@ -344,7 +344,7 @@ bool parse_body(std::string_view body, bool ndjson, sdk::RecordParser& parser,
   for (std::size_t i = 0; i < out.size(); ++i) {
     boost::json::value check;
     if (!parser.parse(boost::json::serialize(out[i]), check, reason)) {
-      reason = (out.size() > 1 ? "record " + std::to_string(i) + ": " : std::string()) + reason;
+      if (out.size() > 1) reason.insert(0, "record " + std::to_string(i) + ": ");
       return false;
     }
   }
@@ -370,7 +370,7 @@ std::string field_key(const boost::json::value& v, const std::string& field, std
   return key;
 }
 
-http::Response answer(unsigned status, boost::json::object body, std::string retry_after = {}) {
+http::Response answer(unsigned status, const boost::json::object& body, std::string retry_after = {}) {
   http::Response r;
   r.status = status;
   r.body = boost::json::serialize(body);
@@ -705,7 +705,7 @@ class HttpInput final : public sdk::Input {
     if (duplicate_records > 0) ++s.duplicates;
     boost::json::object body{{"stored", records}};
     if (duplicate_records > 0) body["duplicates"] = duplicate_records;
-    return answer(202, std::move(body));
+    return answer(202, body);
   }
 
   Config config_;
