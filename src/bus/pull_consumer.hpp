@@ -22,6 +22,10 @@ inline std::chrono::milliseconds redelivery_wait(std::chrono::nanoseconds ack_wa
          std::chrono::seconds(1);
 }
 
+// How long a reader waits at its start for pull requests still open at the server (an earlier
+// process's, killed: they expire within a fetch's timeout, 500 ms everywhere here) to be gone.
+inline constexpr std::chrono::milliseconds pull_request_expiry_wait{2000};
+
 class PullConsumer {
  public:
   static Result<PullConsumer> bind(jsCtx* js, const std::string& stream, const std::string& durable);

@@ -173,6 +173,22 @@ bool await_redeliveries(const StageStop& stop, jsCtx* js, const std::string& str
                         const std::string& durable, std::chrono::nanoseconds ack_wait,
                         const std::string& prefix) {
   auto info = bus::consumer_info(js, stream, durable);
+  // Pull requests of an engine that was killed stay open at the server until they expire (a
+  // fetch asks for at most 500 ms): meanwhile they take messages that nobody acknowledges, which
+  // come back after ack_wait below the positions this stage stores first, and would be taken for
+  // replays. So first wait, a bounded time, until no request is waiting; what they took by then is
+  // unacknowledged and waited for below.
+  const auto ghosts_gone = std::chrono::steady_clock::now() + bus::pull_request_expiry_wait;
+  if (info && info->num_waiting > 0)
+    spdlog::info(
+        "{} {} pull requests on {} still open at the server (an earlier run's): waiting for them "
+        "to expire",
+        prefix, info->num_waiting, durable);
+  while (info && info->num_waiting > 0 && std::chrono::steady_clock::now() < ghosts_gone) {
+    if (stop.stopping()) return false;
+    std::this_thread::sleep_for(50ms);
+    info = bus::consumer_info(js, stream, durable);
+  }
   if (!info || info->num_ack_pending == 0) return !stop.stopping();
   const auto wait = bus::redelivery_wait(ack_wait);
   spdlog::info(

@@ -31,6 +31,9 @@ std::vector<std::int64_t> read_numbers(const std::string& path) {
     std::ifstream in(file);
     std::string line;
     while (std::getline(in, line)) {
+      // The last line while its writer (a subscriber process, the engine) is still at it: read
+      // at the next look, once its newline is there.
+      if (in.eof()) break;
       boost::system::error_code ec;
       auto v = boost::json::parse(line, ec);
       const auto* n = !ec && v.is_object() ? v.get_object().if_contains("n") : nullptr;
