@@ -17,6 +17,7 @@
 
 #include "core/unique_fd.hpp"
 #include "sdk/base/json_write.hpp"
+#include "store/atomic_file.hpp"
 
 namespace weir::components::file_output {
 
@@ -152,20 +153,10 @@ class FileOutput final : public sdk::Output {
     if (::fstat(fd_, &st) != 0) return sys_error("cannot stat", path_, errno);
     std::string body = "file " + std::to_string(st.st_ino) + " " + std::to_string(size_) + "\n";
     for (const auto& [source, pos] : written_) body += source + " " + std::to_string(pos) + "\n";
-    const fs::path tmp(state_path().string() + ".tmp");
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return sys_error("cannot open", tmp, errno);
-    int err = 0;
-    bool ok = core::write_all(fd, body);
-    if (!ok) err = errno;
-    if (ok && durable_state() && ::fdatasync(fd) != 0) {
-      ok = false;
-      err = errno;
-    }
-    ::close(fd);
-    if (!ok) return sys_error("cannot write", tmp, err);
-    if (::rename(tmp.c_str(), state_path().c_str()) != 0) return sys_error("cannot rename", tmp, errno);
-    if (durable_state()) sync_dir(path_.has_parent_path() ? path_.parent_path() : fs::path("."));
+    std::string error;
+    if (!store::write_file_atomically(state_path(), body, &error,
+                                      durable_state() ? store::Sync::yes : store::Sync::no))
+      return sdk::Status::error("cannot save the positions: " + error);
     return sdk::Status::ok();
   }
 

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +18,7 @@
 
 #include "core/hash.hpp"
 #include "sdk/base/record_json.hpp"
+#include "store/atomic_file.hpp"
 
 namespace weir::components::mqtt_input {
 
@@ -69,8 +71,8 @@ std::string DeliveryLog::open(const std::string& path, const std::string& client
   base_ = "mqtt:" + client_id + ":" + epoch_;
   for (char& c : base_)
     if (c == ' ') c = '_';  // a source key holds no space
-  rewrite();
-  return fd_ < 0 ? "cannot write " + path : std::string();
+  if (auto e = rewrite(); !e.empty()) return e;
+  return fd_ < 0 ? "cannot write " + path + ": " + std::strerror(errno) : std::string();
 }
 
 DeliveryLog::At DeliveryLog::arrive(std::uint16_t id, std::uint64_t hash) {
@@ -95,7 +97,7 @@ void DeliveryLog::remove(std::uint16_t id) {
 
 void DeliveryLog::clear() {
   ids_.clear();
-  rewrite();
+  (void)rewrite();
 }
 
 void DeliveryLog::reserve() {
@@ -109,33 +111,25 @@ void DeliveryLog::append(const std::string& line) {
   // One write per line: a process killed mid-way leaves at most a torn last line, which open()
   // ignores (the message it stood for was not pushed yet).
   if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) return;
-  if (++lines_ > 4 * ids_.size() + 4096) rewrite();  // compacted when much longer than its content
+  if (++lines_ > 4 * ids_.size() + 4096) (void)rewrite();  // compacted when much longer than its content
 }
 
-void DeliveryLog::rewrite() {
-  if (path_.empty()) return;
-  const std::string tmp = path_ + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << "e " << epoch_ << "\ng " << run_ << "\nr " << std::max(reserved_, next_ - 1) << "\n";
-    for (const auto& [id, e] : ids_)
-      out << "+ " << id << " " << core::hex64(e.hash) << " " << e.pos << " " << e.run << "\n";
-    out.flush();
-    if (!out) return;
-  }
-  // The new file is complete on disk before it replaces the old one.
-  if (int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
+std::string DeliveryLog::rewrite() {
+  if (path_.empty()) return {};
+  std::string text = "e " + epoch_ + "\ng " + std::to_string(run_) + "\nr " +
+                     std::to_string(std::max(reserved_, next_ - 1)) + "\n";
+  for (const auto& [id, e] : ids_)
+    text += "+ " + std::to_string(id) + " " + core::hex64(e.hash) + " " + std::to_string(e.pos) + " " +
+            std::to_string(e.run) + "\n";
+  // The new file is complete on disk before it replaces the old one (a kill or a power cut
+  // leaves the old or the new).
+  std::string error;
+  if (!store::write_file_atomically(path_, text, &error)) return error;  // appends go on to the old file
   if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-  std::error_code ec;
-  std::filesystem::rename(tmp, path_, ec);
-  if (ec) return;
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   reserved_ = std::max(reserved_, next_ - 1);
   lines_ = ids_.size() + 3;
+  return {};
 }
 
 namespace {

@@ -66,7 +66,7 @@ class DeliveryLog {
     std::uint64_t hash = 0, pos = 0, run = 0;
   };
   void append(const std::string& line);
-  void rewrite();
+  std::string rewrite();  // an error text when it cannot (the old file then stays)
   void reserve();
   std::map<std::uint16_t, Entry> ids_;
   std::string path_, epoch_, base_;

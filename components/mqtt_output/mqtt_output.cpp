@@ -17,6 +17,7 @@
 
 #include "sdk/base/json_write.hpp"
 #include "sdk/expr/expr.hpp"
+#include "store/atomic_file.hpp"
 
 namespace weir::components::mqtt_output {
 
@@ -131,13 +132,8 @@ void Progress::rewrite() {
       if (sl.state == State::refused) text += "F " + head + " " + std::to_string(sl.code) + "\n";
     }
   }
-  const std::string tmp = path_ + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path_, ec);
+  std::string error;
+  if (!store::write_file_atomically(path_, text, &error)) return;  // appends go on to the old file
   if (fd_ >= 0) ::close(fd_);
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   appended_ = 0;

@@ -33,7 +33,8 @@ std::filesystem::path temp_name(const std::filesystem::path& path) {
 
 }  // namespace
 
-bool write_file_atomically(const std::filesystem::path& path, std::string_view text, std::string* error) {
+bool write_file_atomically(const std::filesystem::path& path, std::string_view text, std::string* error,
+                           Sync sync) {
   if (path.filename().empty()) return set_error(error, "write", path, EISDIR);
   const std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
 
@@ -55,11 +56,12 @@ bool write_file_atomically(const std::filesystem::path& path, std::string_view t
   if (::stat(path.c_str(), &st) == 0 && ::fchmod(fd.get(), st.st_mode & 07777) != 0)
     return abandon("chmod", tmp);
   if (!write_all(fd.get(), text)) return abandon("write", tmp);
-  if (::fsync(fd.get()) != 0) return abandon("fsync", tmp);
+  if (sync == Sync::yes && ::fsync(fd.get()) != 0) return abandon("fsync", tmp);
   if (fd.close() != 0) return abandon("close", tmp);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return abandon("rename to", path);
 
   // The rename is durable only once the directory entry is on disk.
+  if (sync == Sync::no) return true;
   Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd.get() < 0 || ::fsync(dir_fd.get()) != 0) return set_error(error, "fsync directory", dir, errno);
   return true;

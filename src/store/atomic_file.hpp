@@ -9,10 +9,17 @@
 
 namespace weir::store {
 
+enum class Sync {
+  yes,  // through a power cut: the new file and the rename are fsynced
+  no,   // through a crash of the process only (the operating system's cache): no fsync
+};
+
 // Writes `text` to a temporary file in the same directory (a hidden name that does not end in
 // .json, so the flow loader skips it), fsyncs it, renames it over `path` and fsyncs the
-// directory. An existing file keeps its permission bits; a new one gets 0666 minus the umask.
-// On failure returns false with a one-line reason in *error, and leaves no temporary file.
-bool write_file_atomically(const std::filesystem::path& path, std::string_view text, std::string* error);
+// directory (the fsyncs only with Sync::yes). An existing file keeps its permission bits; a new
+// one gets 0666 minus the umask. On failure returns false with a one-line reason in *error, and
+// leaves no temporary file.
+bool write_file_atomically(const std::filesystem::path& path, std::string_view text, std::string* error,
+                           Sync sync = Sync::yes);
 
 }  // namespace weir::store

@@ -65,6 +65,12 @@ TEST_CASE("an existing file is replaced whole and keeps its permissions") {
 
   REQUIRE(write_file_atomically(target, "", &error));
   CHECK(fs::file_size(target) == 0);
+
+  // Without the fsyncs (state a crash of the process must not lose, a power cut may): the same
+  // replacement by a new file.
+  REQUIRE_MESSAGE(write_file_atomically(target, "unsynced", &error, weir::store::Sync::no), error);
+  CHECK(slurp(target) == "unsynced");
+  CHECK(names_in(tmp.path()) == std::vector<std::string>{"a.json"});
 }
 
 TEST_CASE("a missing directory or a directory as target fails with the path and leaves nothing") {
