@@ -467,7 +467,59 @@ namespace {
 
 // A TLS HTTP/1.1 server on loopback with the test PKI's server certificate: answers 200 to each
 // request, one connection at a time.
-class TlsPeer {
+// A loopback server on a thread of its own, one connection at a time; what it answers is the
+// subclass's (serve()). A subclass calls listen() last in its constructor and shut() first in
+// its destructor.
+class LoopbackPeer {
+ public:
+  virtual ~LoopbackPeer() = default;
+  std::vector<std::string> bodies() const {
+    std::lock_guard l(mu_);
+    return bodies_;
+  }
+
+ protected:
+  void listen() {
+    acceptor_.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
+    acceptor_.listen();
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        boost::system::error_code ec;
+        boost::asio::ip::tcp::socket sock(io_);
+        acceptor_.accept(sock, ec);
+        if (ec || stop_) continue;
+        serve(std::move(sock));
+      }
+    });
+  }
+  void shut() {
+    stop_ = true;
+    boost::asio::ip::tcp::socket wake(io_);
+    boost::system::error_code ec;
+    wake.connect(acceptor_.local_endpoint(), ec);
+    thread_.join();
+  }
+  std::string url(const std::string& scheme, const std::string& path) const {
+    return scheme + "://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + path;
+  }
+  // Keeps a request's body; returns how many came before it.
+  std::size_t keep(const std::string& body) {
+    std::lock_guard l(mu_);
+    bodies_.push_back(body);
+    return bodies_.size() - 1;
+  }
+  virtual void serve(boost::asio::ip::tcp::socket&& sock) = 0;
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_{io_, boost::asio::ip::tcp::v4()};
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mu_;
+  std::vector<std::string> bodies_;
+  std::thread thread_;
+};
+
+class TlsPeer final : public LoopbackPeer {
  public:
   // With `client_ca`, clients must present a certificate that chains to it (mutual TLS).
   explicit TlsPeer(const Pki& pki, const std::string& client_ca = "") {
@@ -475,60 +527,32 @@ class TlsPeer {
     ctx_ =
         ws::detail::make_server_context({pki.path("server.pem"), pki.path("server.key"), client_ca}, error);
     REQUIRE_MESSAGE(ctx_, error);
-    acceptor_.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
-    acceptor_.listen();
-    thread_ = std::thread([this] { serve(); });
+    listen();
   }
-  ~TlsPeer() {
-    stop_ = true;
-    boost::asio::ip::tcp::socket wake(io_);
-    boost::system::error_code ec;
-    wake.connect(acceptor_.local_endpoint(), ec);
-    thread_.join();
-  }
-  std::string url() const {
-    return "https://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/tls";
-  }
-  std::vector<std::string> bodies() const {
-    std::lock_guard l(mu_);
-    return bodies_;
-  }
+  ~TlsPeer() override { shut(); }
+  std::string url() const { return LoopbackPeer::url("https", "/tls"); }
 
  private:
-  void serve() {
+  void serve(boost::asio::ip::tcp::socket&& sock) override {
     namespace bhttp = boost::beast::http;
-    while (!stop_) {
-      boost::system::error_code ec;
-      boost::asio::ip::tcp::socket sock(io_);
-      acceptor_.accept(sock, ec);
-      if (ec || stop_) continue;
-      boost::asio::ssl::stream<boost::asio::ip::tcp::socket> s(std::move(sock), *ctx_);
-      s.handshake(boost::asio::ssl::stream_base::server, ec);
-      if (ec) continue;
-      boost::beast::flat_buffer buffer;
-      for (;;) {
-        bhttp::request<bhttp::string_body> req;
-        bhttp::read(s, buffer, req, ec);
-        if (ec) break;
-        {
-          std::lock_guard l(mu_);
-          bodies_.push_back(req.body());
-        }
-        bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
-        res.keep_alive(req.keep_alive());
-        res.prepare_payload();
-        bhttp::write(s, res, ec);
-        if (ec || !req.keep_alive()) break;
-      }
+    boost::system::error_code ec;
+    boost::asio::ssl::stream<boost::asio::ip::tcp::socket> s(std::move(sock), *ctx_);
+    s.handshake(boost::asio::ssl::stream_base::server, ec);
+    if (ec) return;
+    boost::beast::flat_buffer buffer;
+    for (;;) {
+      bhttp::request<bhttp::string_body> req;
+      bhttp::read(s, buffer, req, ec);
+      if (ec) break;
+      keep(req.body());
+      bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
+      res.keep_alive(req.keep_alive());
+      res.prepare_payload();
+      bhttp::write(s, res, ec);
+      if (ec || !req.keep_alive()) break;
     }
   }
-  boost::asio::io_context io_;
-  boost::asio::ip::tcp::acceptor acceptor_{io_, boost::asio::ip::tcp::v4()};
   ws::detail::SslContextPtr ctx_;
-  std::atomic<bool> stop_{false};
-  mutable std::mutex mu_;
-  std::vector<std::string> bodies_;
-  std::thread thread_;
 };
 
 }  // namespace
@@ -616,65 +640,33 @@ namespace {
 
 // A plain HTTP/1.1 server on loopback that answers each request with raw bytes of the script's
 // choosing (script(request body, how many came before it)), one connection at a time, kept alive.
-class RawPeer {
+class RawPeer final : public LoopbackPeer {
  public:
   // A reply ending in it: the connection is closed once the rest is written.
   static constexpr std::string_view close_marker = "\x01close";
   using Script = std::function<std::string(const std::string&, std::size_t)>;
-  explicit RawPeer(Script script) : script_(std::move(script)) {
-    acceptor_.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
-    acceptor_.listen();
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~RawPeer() {
-    stop_ = true;
-    boost::asio::ip::tcp::socket wake(io_);
-    boost::system::error_code ec;
-    wake.connect(acceptor_.local_endpoint(), ec);
-    thread_.join();
-  }
-  std::string url() const {
-    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/raw";
-  }
-  std::vector<std::string> bodies() const {
-    std::lock_guard l(mu_);
-    return bodies_;
-  }
+  explicit RawPeer(Script script) : script_(std::move(script)) { listen(); }
+  ~RawPeer() override { shut(); }
+  std::string url() const { return LoopbackPeer::url("http", "/raw"); }
 
  private:
-  void serve() {
+  void serve(boost::asio::ip::tcp::socket&& s) override {
     namespace bhttp = boost::beast::http;
-    while (!stop_) {
-      boost::system::error_code ec;
-      boost::asio::ip::tcp::socket s(io_);
-      acceptor_.accept(s, ec);
-      if (ec || stop_) continue;
-      boost::beast::flat_buffer buffer;
-      for (;;) {
-        bhttp::request<bhttp::string_body> req;
-        bhttp::read(s, buffer, req, ec);
-        if (ec) break;
-        std::size_t n = 0;
-        {
-          std::lock_guard l(mu_);
-          n = bodies_.size();
-          bodies_.push_back(req.body());
-        }
-        auto reply = script_(req.body(), n);
-        const bool close = reply.ends_with(close_marker);
-        if (close) reply.resize(reply.size() - close_marker.size());
-        boost::asio::write(s, boost::asio::buffer(reply), ec);
-        if (ec || close) break;
-      }
+    boost::system::error_code ec;
+    boost::beast::flat_buffer buffer;
+    for (;;) {
+      bhttp::request<bhttp::string_body> req;
+      bhttp::read(s, buffer, req, ec);
+      if (ec) break;
+      const auto n = keep(req.body());
+      auto reply = script_(req.body(), n);
+      const bool close = reply.ends_with(close_marker);
+      if (close) reply.resize(reply.size() - close_marker.size());
+      boost::asio::write(s, boost::asio::buffer(reply), ec);
+      if (ec || close) break;
     }
   }
   Script script_;
-  boost::asio::io_context io_;
-  boost::asio::ip::tcp::acceptor acceptor_{io_, boost::asio::ip::tcp::v4()};
-  std::atomic<bool> stop_{false};
-  mutable std::mutex mu_;
-  std::vector<std::string> bodies_;
-  std::thread thread_;
 };
 
 }  // namespace
