@@ -1,6 +1,8 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <string>
 #include <vector>
@@ -15,7 +17,8 @@ enum class Content { json, text };
 struct Config : mqtt::ConnectionConfig {
   std::vector<std::string> topics;  // required: topic filters
   Content content = Content::json;
-  std::string topic_field;  // empty: the topic is not put in the record
+  std::string topic_field;             // empty: the topic is not put in the record
+  std::chrono::nanoseconds linger{0};  // 0: what arrived is stored at once
 };
 
 sdk::ComponentSpec<Config> spec();
@@ -28,7 +31,11 @@ sdk::ComponentSpec<Config> spec();
 // epoch made when the file is made, so that a lost file starts a new source and never makes a
 // new message look like a replay). Its packet id, a hash of topic and payload, and its position
 // are written BEFORE the record goes to the flow; the broker's resend (DUP set, same id, same
-// content) finds them. A QoS 2 entry ends at PUBREL; a QoS 1 entry when its id is used again.
+// content) finds them. A QoS 1 entry ends when its PUBACK went out. A QoS 2 entry is released at
+// PUBREL and kept as released (the last 32,768): a broker restarted before our PUBCOMP reached it
+// may send the PUBLISH again instead of the PUBREL (mosquitto 2.0.11 does: its database keeps a
+// message's state from before our PUBREC), and that resend (DUP set, same id, same content) must
+// still find its position. A new message with the id (DUP clear, or other content) replaces it.
 //
 // An append-only file ("+ <id> <hash> <pos>", "- <id>"); positions are reserved in blocks of
 // 65,536 with an fsync ("r <pos>"), so that no position is ever handed out twice, also after a
@@ -56,19 +63,26 @@ class DeliveryLog {
   // pushes it.
   At arrive(std::uint16_t id, std::uint64_t hash);
   // Where a message this log holds with that id and hash was taken (a resend), else pos 0.
+  // A released entry too (see above).
   At find(std::uint16_t id, std::uint64_t hash) const;
   void remove(std::uint16_t id);
-  void clear();  // the broker did not keep the session
-  std::size_t size() const { return ids_.size(); }
+  // QoS 2: the broker released the message (PUBREL); kept as released, the oldest beyond 32,768
+  // removed.
+  void release(std::uint16_t id);
+  void clear();              // the broker did not keep the session
+  std::size_t size() const;  // entries not released
 
  private:
   struct Entry {
     std::uint64_t hash = 0, pos = 0, run = 0;
+    bool released = false;
   };
+  void mark_released(std::uint16_t id, Entry& e);
   void append(const std::string& line);
   std::string rewrite();  // an error text when it cannot (the old file then stays)
   void reserve();
   std::map<std::uint16_t, Entry> ids_;
+  std::deque<std::pair<std::uint16_t, std::uint64_t>> released_;  // id and pos, oldest first
   std::string path_, epoch_, base_;
   std::uint64_t next_ = 1, reserved_ = 0, run_ = 1;
   int fd_ = -1;

@@ -64,7 +64,7 @@ Tally tally(const std::map<long, int>& c, long n) {
   return t;
 }
 
-void run(int qos, long n, double rate) {
+void run(int qos, long n, double rate, const std::string& linger = "0s") {
   MosquittoOptions mo;
   mo.max_inflight = 100;
   mo.autosave_interval = 600;  // the restart below is graceful: the broker saves then
@@ -76,7 +76,7 @@ void run(int qos, long n, double rate) {
     "components": [
       {"id": "in", "type": "mqtt_input", "config": {"url": ")" +
                                   broker.url() + R"(", "topics": ["in/#"], "qos": )" + q +
-                                  R"(, "client_id": "e2e-in"}},
+                                  R"(, "client_id": "e2e-in", "linger": ")" + linger + R"("}},
       {"id": "stored", "type": "file_output", "inputs": ["in"], "config": {"path": ")" +
                                   dir +
                                   R"(/stored.ndjson"}},
@@ -183,7 +183,7 @@ long messages() {
 }  // namespace
 
 TEST_CASE("MQTT QoS 2: 100,000 messages through three SIGKILLs and a broker restart: none lost, none twice") {
-  run(2, messages(), 2500);
+  run(2, messages(), 2500, "5ms");  // the input's batches of several messages through the kills too
 }
 
 TEST_CASE(
