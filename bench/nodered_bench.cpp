@@ -14,7 +14,7 @@
 //
 // build/bench/nodered_bench --weir build/src/app/weir --node-red DIR [--runs K] [--records N]
 //   [--rate R] [--latency-secs S] [--window W] [--only weir|node-red] [--durability sync|none]
-//   [--transport ws|mqtt] [--mosquitto PATH]
+//   [--transport ws|mqtt] [--mosquitto PATH] [--linger DURATION]
 // DIR holds bin/node and node_modules/node-red (bench/nodered.sh installs both).
 #include <fcntl.h>
 #include <sched.h>
@@ -74,6 +74,7 @@ struct Options {
   bool pin = true;                  // --no-pin: let the scheduler place everything
   std::string transport = "ws";     // or "mqtt"
   std::string mosquitto = "/usr/sbin/mosquitto";
+  std::string linger = "0s";  // weir's mqtt_input `linger`
 };
 
 Options parse(int argc, char** argv) {
@@ -81,7 +82,7 @@ Options parse(int argc, char** argv) {
   weir::bench::Args(me,
                     "nodered_bench --weir PATH --node-red DIR [--runs K] [--records N] [--rate R] "
                     "[--latency-secs S] [--window W] [--only weir|node-red] [--durability sync|none] "
-                    "[--hops] [--no-pin] [--transport ws|mqtt] [--mosquitto PATH]")
+                    "[--hops] [--no-pin] [--transport ws|mqtt] [--mosquitto PATH] [--linger DURATION]")
       .add("--weir", o.weir)
       .add("--node-red", o.node_red)
       .add("--runs", o.runs)
@@ -95,6 +96,7 @@ Options parse(int argc, char** argv) {
       .add("--no-pin", o.pin, false)
       .add("--transport", o.transport)
       .add("--mosquitto", o.mosquitto)
+      .add("--linger", o.linger)
       .parse(argc, argv);
   if (o.transport != "ws" && o.transport != "mqtt") weir::bench::die(me, "--transport is ws or mqtt");
   if (o.only != "node-red" && o.weir.empty()) weir::bench::die(me, "--weir PATH is required");
@@ -576,11 +578,12 @@ class System {
 class Weir final : public System {
  public:
   // `broker`: an MQTT broker URL for the MQTT flow, empty for the WebSocket one.
-  Weir(std::string bin, fs::path dir, std::string durability, std::string broker)
+  Weir(std::string bin, fs::path dir, std::string durability, std::string broker, std::string linger)
       : bin_(std::move(bin)),
         dir_(std::move(dir)),
         durability_(std::move(durability)),
-        broker_(std::move(broker)) {}
+        broker_(std::move(broker)),
+        linger_(std::move(linger)) {}
   std::string name() const override { return "weir"; }
   void start() override {
     server_ = weir::bench::start_nats(dir_ / "nats", me);
@@ -629,7 +632,7 @@ class Weir final : public System {
     { "id": "in", "type": "mqtt_input",
       "config": { "url": ")" +
            broker_ + R"(", "topics": [")" + mqtt_in_topic + R"("], "qos": 1, "max_inflight": )" + window +
-           R"(, "client_id": ")" + ids + R"(-in" } },
+           R"(, "client_id": ")" + ids + R"(-in", "linger": ")" + linger_ + R"(" } },
     { "id": "keep", "type": "json_filter", "inputs": ["in"], "config": { "where": "value > 50" } },
     { "id": "shape", "type": "json_map", "inputs": ["keep"],
       "config": { "set": { "f": "value * 9 / 5 + 32", "alert": "true" } } },
@@ -658,7 +661,7 @@ class Weir final : public System {
  private:
   std::string bin_;
   fs::path dir_;
-  std::string durability_, broker_;
+  std::string durability_, broker_, linger_;
   std::unique_ptr<weir::bus::NatsServerProcess> server_;
   std::unique_ptr<weir::bench::EngineProcess> engine_;
   std::uint16_t in_port_ = 0, out_port_ = 0;
@@ -898,7 +901,7 @@ int main(int argc, char** argv) {
       std::unique_ptr<System> sys;
       const auto sub = dir / (which + "-" + std::to_string(run));
       if (which == "weir")
-        sys = std::make_unique<Weir>(o.weir, sub, o.durability, broker_url);
+        sys = std::make_unique<Weir>(o.weir, sub, o.durability, broker_url, o.linger);
       else
         sys = std::make_unique<NodeRed>(o.node_red, sub, broker_url);
       const auto r = run_one(*sys, o, pinned);
