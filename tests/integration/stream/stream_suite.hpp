@@ -17,6 +17,9 @@
 // The guarantee is checked as the connector documents it (components/<type>/README.md):
 // exactly_once: every record once, no duplicate; at_least_once: every record, duplicates counted
 // and printed. The consumer of every entry counts every record it is given (duplicates kept).
+// A connector that is exactly once only at a consumer that deduplicates (http_output at a
+// receiver that honours Idempotency-Key) names how in Traits::deduplicated_by and gives what
+// such a consumer keeps (Stream::deduplicated()): that is checked exactly once as well.
 //
 // Adding an entry (say http_input → http_output):
 //   1. tests/integration/stream/http_entry.cpp: a class deriving from Stream (below) that starts
@@ -56,6 +59,7 @@ struct Traits {
   std::chrono::seconds ack_wait{2};  // the flow's ack_wait: backpressure stays away longer
   std::string disruption;            // what disrupt() does, for the report
   std::string away;                  // what away(true) does, for the report
+  std::string deduplicated_by;       // not empty: deduplicated() is checked exactly once
 };
 
 // One running instance of an entry: its external systems, its engine(s) and its flow.
@@ -82,6 +86,10 @@ class Stream {
   virtual std::vector<std::int64_t> consumed() = 0;
   // The external system restarted, or the connection cut (see Traits::disruption).
   virtual void disrupt() = 0;
+  // With Traits::deduplicated_by: the n of every record a consumer that deduplicates that way kept.
+  virtual std::vector<std::int64_t> deduplicated() { return {}; }
+  // Figures of the entry's own for a case's row (requests seen, retries), or "".
+  virtual std::string figures() { return {}; }
   // The consumer side gone (true) and back (false).
   virtual void away(bool gone) = 0;
   // The engine whose memory the backpressure case watches.
