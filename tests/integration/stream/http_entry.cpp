@@ -11,14 +11,12 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <mutex>
 #include <set>
 #include <thread>
 
-#include "http/server.hpp"
+#include "../../unit/http/http_test_support.hpp"  // http::testing::TestServer
 #include "stream_suite.hpp"
 #include "support/free_port.hpp"
 #include "support/raw_http.hpp"
@@ -33,17 +31,6 @@ namespace {
 // per Idempotency-Key.
 class Collector {
  public:
-  Collector() : server_(io_, options(), [this](const http::Request& r) { return on_request(r); }) {
-    std::string error;
-    REQUIRE_MESSAGE(server_.start(&error), error);
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~Collector() {
-    server_.stop();
-    work_.reset();
-    io_.stop();
-    thread_.join();
-  }
   std::uint16_t port() const { return server_.port(); }
   std::vector<std::int64_t> all() const {
     std::lock_guard lock(mu_);
@@ -64,7 +51,6 @@ class Collector {
  private:
   static http::ServerOptions options() {
     http::ServerOptions o;
-    o.listen = "127.0.0.1:0";
     o.max_body = 64 << 20;
     o.workers = 4;
     return o;
@@ -107,15 +93,12 @@ class Collector {
   std::set<std::string> keys_;
   std::size_t requests_ = 0, repeated_keys_ = 0, answers_lost_ = 0;
   std::atomic<TcpProxy*> cut_after_next_{nullptr};
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
-  http::Server server_;
-  std::thread thread_;
+  http::testing::TestServer server_{options(), [this](const http::Request& r) { return on_request(r); }};
 };
 
-class HttpStream : public Stream {
+class HttpStream : public OneEngine {
  public:
-  HttpStream() : input_port_(free_port()), link_("127.0.0.1", collector_.port()) {
+  HttpStream() : OneEngine("stream"), input_port_(free_port()), link_("127.0.0.1", collector_.port()) {
     rig_.write_flow("stream.json", R"({"version": 1, "name": "stream", "settings": {"ack_wait": "2s"},
       "components": [
         {"id": "in", "type": "http_input", "config": {"listen": "127.0.0.1:)" +
@@ -125,15 +108,6 @@ class HttpStream : public Stream {
                                        R"(/collect", "format": "ndjson", "max_records": 100}}]})");
   }
 
-  void start() override {
-    rig_.start_engine();
-    wait_flow_running(rig_, "stream");
-  }
-  int stop() override { return rig_.stop_engine(); }
-  void kill_and_restart(int) override {
-    rig_.kill_engine();
-    rig_.start_engine();
-  }
   // One request per chunk of records (100, or 32 of the padded ones: under max_body), each with
   // its own Idempotency-Key, retried until 202.
   void produce(std::uint64_t from, std::uint64_t to, std::size_t pad) override {
@@ -154,7 +128,6 @@ class HttpStream : public Stream {
     collector_.lose_next_answer(link_);
   }
   void away(bool gone) override { link_.set_down(gone); }
-  pid_t memory_pid() override { return rig_.engine_pid(); }
   std::string logs() override { return collector_.figures() + "\n" + rig_.engine_log(); }
 
  private:
@@ -175,7 +148,6 @@ class HttpStream : public Stream {
   }
 
   Collector collector_;
-  EngineRig rig_;
   std::uint16_t input_port_;
   TcpProxy link_;
 };

@@ -61,22 +61,22 @@ void wait_flow_running(EngineRig& rig, const std::string& name, std::chrono::sec
   REQUIRE_MESSAGE(running, "flow " << name << " not running: " << body << "\n" << rig.engine_log());
 }
 
-NatsSourced::NatsSourced(std::string flow_name, const std::function<std::string(EngineRig&)>& flow)
-    : flow_name_(std::move(flow_name)) {
-  rig_.create_streams();
-  proxy_ = std::make_unique<TcpProxy>("127.0.0.1", static_cast<std::uint16_t>(rig_.server().port()));
-  rig_.route_engine_through(proxy_->port());
-  rig_.write_flow(flow_name_ + ".json", flow(rig_));
-}
-
-void NatsSourced::start() {
+void OneEngine::start() {
   rig_.start_engine();
   wait_flow_running(rig_, flow_name_);
 }
 
-void NatsSourced::kill_and_restart(int) {
+void OneEngine::kill_and_restart(int) {
   rig_.kill_engine();
   rig_.start_engine();
+}
+
+NatsSourced::NatsSourced(std::string flow_name, const std::function<std::string(EngineRig&)>& flow)
+    : OneEngine(std::move(flow_name)) {
+  rig_.create_streams();
+  proxy_ = std::make_unique<TcpProxy>("127.0.0.1", static_cast<std::uint16_t>(rig_.server().port()));
+  rig_.route_engine_through(proxy_->port());
+  rig_.write_flow(flow_name_ + ".json", flow(rig_));
 }
 
 std::string NatsSourced::logs() {

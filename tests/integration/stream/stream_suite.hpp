@@ -115,31 +115,40 @@ std::vector<std::int64_t> read_numbers(const std::string& path);
 void wait_flow_running(EngineRig& rig, const std::string& name,
                        std::chrono::seconds deadline = std::chrono::seconds(60));
 
-// An entry whose records come from the rig's SRC stream through nats_input (the neutral partner
-// of an output under test), with the engine reaching nats-server through a TcpProxy:
-// disrupt() cuts that link, away() stalls it (the engine's whole bus gone) .
-class NatsSourced : public Stream {
+// An entry with one engine (rig_) that runs the flow named `flow_name`: started until the flow
+// runs, stopped, killed and restarted; its memory is the one watched.
+class OneEngine : public Stream {
  public:
-  // `flow(rig)`: the flow file, named `flow_name`, reading SRC with nats_input.
-  NatsSourced(std::string flow_name, const std::function<std::string(EngineRig&)>& flow);
+  explicit OneEngine(std::string flow_name) : flow_name_(std::move(flow_name)) {}
   void start() override;
   int stop() override { return rig_.stop_engine(); }
   void kill_and_restart(int k) override;
+  pid_t memory_pid() override { return rig_.engine_pid(); }
+
+ protected:
+  EngineRig rig_;
+  std::string flow_name_;
+};
+
+// An entry whose records come from the rig's SRC stream through nats_input (the neutral partner
+// of an output under test), with the engine reaching nats-server through a TcpProxy:
+// disrupt() cuts that link, away() stalls it (the engine's whole bus gone) .
+class NatsSourced : public OneEngine {
+ public:
+  // `flow(rig)`: the flow file, named `flow_name`, reading SRC with nats_input.
+  NatsSourced(std::string flow_name, const std::function<std::string(EngineRig&)>& flow);
   void produce(std::uint64_t from, std::uint64_t to, std::size_t pad) override {
     rig_.publish_source(from, to, pad);
   }
   void disrupt() override { proxy_->cut(); }
   void away(bool gone) override { proxy_->set_stalled(gone); }
-  pid_t memory_pid() override { return rig_.engine_pid(); }
   std::string logs() override;
 
   // The nats_input component of a flow over SRC with the given ack_wait.
   static std::string source_component(const std::string& ack_wait);
 
  protected:
-  EngineRig rig_;
   std::unique_ptr<TcpProxy> proxy_;
-  std::string flow_name_;
 };
 
 }  // namespace weir::testing::stream
