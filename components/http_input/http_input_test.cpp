@@ -652,7 +652,7 @@ std::string tls_config(const testing::Pki& pki, const std::string& client_ca = "
 }  // namespace
 
 TEST_CASE(
-    "TLS: 202 over HTTPS; a plain HTTP client and a client that does not trust the server get nothing") {
+    "TLS: 202 over HTTPS; a plain HTTP client gets 400, a client that does not trust the server nothing") {
   TempDir dir;
   EngineSink sink;
   testing::Pki pki;
@@ -667,7 +667,8 @@ TEST_CASE(
   CHECK(sink.count() == 3);
 
   r = post(in.port, R"({"t": 4})");
-  CHECK(r.status == 0);
+  CHECK(r.status == 400);
+  CHECK(r.body.find("this listener speaks HTTPS only") != std::string::npos);
   r = tls_post(in.port, {"", "", pki.path("other_ca.pem")}, R"({"t": 5})");
   CHECK(r.status == 0);
   CHECK(r.error.find("certificate verify failed") != std::string::npos);

@@ -96,18 +96,56 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   const ServerOptions& opts() const { return shared_->options; }
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
 
-  // HTTPS: the TLS handshake, within read_timeout, before anything else (a 503 too).
+  // HTTPS: the TLS handshake, within read_timeout, before anything else (a 503 too). Its first
+  // byte is looked at first (peeked, not read): a TLS record starts with 0x16, a request line with
+  // a capital letter, and a plain HTTP request gets a plain 400 that says so rather than a
+  // connection closed without a word.
   void do_handshake() {
-    lowest().expires_after(opts().read_timeout);
-    stream_.async_handshake(Stream::server, [self = this->shared_from_this()](error_code ec) {
-      if (self->closed_) return;
-      if (ec) {
-        ++self->shared_->tls_failures;
-        spdlog::debug("http: {} TLS handshake failed: {}", self->remote_, ec.message());
-        return self->close_now();
-      }
-      self->begin();
+    timer_.expires_after(opts().read_timeout);
+    timer_.async_wait([self = this->shared_from_this()](error_code ec) {
+      if (ec || self->closed_ || self->peeked_) return;
+      self->handshake_failed("nothing sent within read_timeout");
     });
+    lowest().socket().async_wait(tcp::socket::wait_read, [self = this->shared_from_this()](error_code ec) {
+      if (self->closed_) return;
+      self->peeked_ = true;
+      self->timer_.cancel();
+      unsigned char first = 0;
+      std::size_t n = 0;
+      if (!ec) n = self->lowest().socket().receive(asio::buffer(&first, 1), tcp::socket::message_peek, ec);
+      if (ec || n == 0) return self->handshake_failed(ec ? ec.message() : "closed by the client");
+      if (first >= 'A' && first <= 'Z') return self->refuse_plain_http();
+      self->lowest().expires_after(self->opts().read_timeout);
+      self->stream_.async_handshake(Stream::server, [self](error_code ec) {
+        if (self->closed_) return;
+        if (ec) return self->handshake_failed(ec.message());
+        self->begin();
+      });
+    });
+  }
+
+  void handshake_failed(const std::string& why) {
+    ++shared_->tls_failures;
+    spdlog::debug("http: {} TLS handshake failed: {}", remote_, why);
+    close_now();
+  }
+
+  void refuse_plain_http() {
+    ++shared_->tls_failures;
+    spdlog::debug("http: {} sent plain HTTP to an HTTPS listener", remote_);
+    const auto r = json_error(400, "this listener speaks HTTPS only: use https://");
+    plain_reply_ = "HTTP/1.1 400 Bad Request\r\nServer: weir\r\nContent-Type: " + r.content_type +
+                   "\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\nConnection: close\r\n\r\n" +
+                   r.body;
+    asio::async_write(lowest(), asio::buffer(plain_reply_),
+                      [self = this->shared_from_this()](error_code ec, std::size_t) {
+                        if (self->closed_) return;
+                        if (ec) return self->close_now();
+                        error_code ignored;
+                        self->lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+                        self->lowest().expires_after(std::min(self->opts().read_timeout, max_linger));
+                        self->do_drain(true);
+                      });
   }
 
   void begin() {
@@ -313,13 +351,15 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     do_drain();
   }
 
-  void do_drain() {
-    stream_.async_read_some(asio::buffer(drain_),
-                            [self = this->shared_from_this()](error_code ec, std::size_t) {
-                              if (self->closed_) return;
-                              if (ec) return self->close_now();
-                              self->do_drain();
-                            });
+  // `raw`: the TCP stream under a TLS one (after a plain HTTP request to it).
+  void do_drain(bool raw = false) {
+    auto next = [self = this->shared_from_this(), raw](error_code ec, std::size_t) {
+      if (self->closed_) return;
+      if (ec) return self->close_now();
+      self->do_drain(raw);
+    };
+    if (raw) return lowest().async_read_some(asio::buffer(drain_), std::move(next));
+    stream_.async_read_some(asio::buffer(drain_), std::move(next));
   }
 
   void close_now() {
@@ -341,6 +381,8 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   std::optional<RequestMessage> upgrade_request_;
   std::optional<bhttp::response<bhttp::string_body>> res_;
   std::array<char, 4096> drain_{};
+  std::string plain_reply_;  // HTTPS: the 400 to a plain HTTP request
+  bool peeked_ = false;      // HTTPS: the first byte came (the handshake's own timeout from then)
   unsigned version_ = 11;
   bool head_ = false;
   bool keep_alive_ = false;

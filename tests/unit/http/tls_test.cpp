@@ -90,15 +90,18 @@ TEST_CASE("HTTPS: two requests on one TLS connection; Connection: close ends it 
   CHECK(ts.server.tls_handshake_failures() == 0);
 }
 
-TEST_CASE("HTTPS: a plain HTTP client and a stalled handshake are closed and counted; the server goes on") {
+TEST_CASE("HTTPS: a plain HTTP request gets a plain 400, a stalled handshake is closed; both counted") {
   weir::testing::Pki pki;
   auto o = tls_options(pki);
   o.read_timeout = 500ms;
   TestServer ts(o, [](const Request&) { return text("ok"); });
   RawConn plain(ts.port());
   REQUIRE(plain.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const Reply refused = plain.read_response();
+  CHECK(refused.status == 400);
+  CHECK(refused.header("connection") == "close");
+  CHECK(refused.body == R"({"error":"this listener speaks HTTPS only: use https://","status":400})");
   CHECK(plain.wait_closed());
-  CHECK(plain.pending().find("HTTP/1.1") == std::string::npos);
   RawConn silent(ts.port());
   const auto t0 = std::chrono::steady_clock::now();
   CHECK(silent.wait_closed());
