@@ -113,7 +113,9 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       unsigned char first = 0;
       std::size_t n = 0;
       if (!ec) n = self->lowest().socket().receive(asio::buffer(&first, 1), tcp::socket::message_peek, ec);
-      if (ec || n == 0) return self->handshake_failed(ec ? ec.message() : "closed by the client");
+      // Closed without a byte (a TCP health check, a port scan): no failed handshake.
+      if (ec == asio::error::eof || (!ec && n == 0)) return self->close_now();
+      if (ec) return self->handshake_failed(ec.message());
       if (first >= 'A' && first <= 'Z') return self->refuse_plain_http();
       self->lowest().expires_after(self->opts().read_timeout);
       self->stream_.async_handshake(Stream::server, [self](error_code ec) {
