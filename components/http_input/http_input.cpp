@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/websocket/tls_context.hpp"
 #include "core/hash.hpp"
 #include "http/server.hpp"
 #include "sdk/base/record_json.hpp"
@@ -429,6 +430,12 @@ class HttpInput final : public sdk::Input {
     o.read_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_.read_timeout);
     o.max_connections = static_cast<std::size_t>(config_.max_connections);
     o.workers = static_cast<std::size_t>(config_.max_concurrent);
+    if (!config_.tls.cert.empty()) {
+      std::string error;
+      o.tls = ws::detail::make_server_context({config_.tls.cert, config_.tls.key, config_.tls.ca}, error);
+      if (!o.tls) return sdk::Status::error("cannot serve HTTPS: " + error);
+    }
+    server_.reset();  // before its io_context
     io_ = std::make_unique<boost::asio::io_context>(1);
     server_ = std::make_unique<http::Server>(*io_, o, [this](const http::Request& r) { return handle(r); });
     std::string error;
@@ -438,7 +445,10 @@ class HttpInput final : public sdk::Input {
     }
     work_ = std::make_unique<Work>(io_->get_executor());
     io_thread_ = std::thread([io = io_.get()] { io->run(); });
-    ctx_.log.info("listening on {} for POST {} ({})", config_.listen, config_.path,
+    ctx_.log.info("listening on {} for POST {} ({}, {})", config_.listen, config_.path,
+                  config_.tls.cert.empty() ? "plain HTTP"
+                  : config_.tls.ca.empty() ? "HTTPS"
+                                           : "HTTPS, client certificates required",
                   config_.token.empty() ? "no token" : "bearer token");
     return sdk::Status::ok();
   }
@@ -473,7 +483,7 @@ class HttpInput final : public sdk::Input {
     work_.reset();
     if (io_) io_->stop();
     if (io_thread_.joinable()) io_thread_.join();
-    server_.reset();
+    // server_ stays (stopped) until the component goes: metrics() may read it meanwhile.
   }
 
   void metrics(std::vector<sdk::Metric>& out) const override {
@@ -492,6 +502,10 @@ class HttpInput final : public sdk::Input {
         {"records_received", static_cast<double>(s.records_in.load()), false, "records taken from requests"});
     out.push_back({"duplicate_requests", static_cast<double>(s.duplicates.load()), false,
                    "keyed requests whose key was stored already (not stored again)"});
+    if (server_)
+      out.push_back({"tls_handshake_failures", static_cast<double>(server_->tls_handshake_failures()), false,
+                     "connections closed for a failed TLS handshake (plain HTTP, no or an unknown client "
+                     "certificate)"});
     std::lock_guard lock(shared_->mu);
     out.push_back({"pending_bytes", static_cast<double>(shared_->pending_bytes), true,
                    "bytes of records taken and not yet stored"});
@@ -746,6 +760,9 @@ sdk::ComponentSpec<Config> spec() {
           "token", &Config::token,
           field().secret().doc("When set, requests need `Authorization: Bearer <token>` (else 401); set it "
                                "from the environment: \"${INGEST_TOKEN}\"."))
+      .field("tls", &Config::tls,
+             field().doc("`cert` and `key` serve HTTPS (TLS 1.2 or later) instead of plain HTTP; `ca` then "
+                         "requires a client certificate that chains to it (mutual TLS)."))
       .field("format", &Config::format,
              field()
                  .doc("How a body is read.")
@@ -802,6 +819,10 @@ sdk::ComponentSpec<Config> spec() {
         const auto colon = c.listen.rfind(':');
         if (!c.listen.empty() && (colon == std::string::npos || colon + 1 == c.listen.size()))
           lint.error("listen", "invalid_value", "host:port expected, e.g. \"0.0.0.0:8088\"");
+        if (c.tls.cert.empty() != c.tls.key.empty())
+          lint.error("tls", "invalid_value", "serving HTTPS needs both tls.cert and tls.key");
+        if (!c.tls.ca.empty() && c.tls.cert.empty())
+          lint.error("tls", "invalid_value", "tls.ca (client certificates) needs tls.cert and tls.key");
       })
       .output("out", "One record per JSON value, array element or NDJSON line.")
       .example(boost::json::parse(R"({"id": "ingest", "type": "http_input",

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/websocket/bridge_config.hpp"  // ws::TlsConfig: cert, key, ca
 #include "sdk/field.hpp"
 #include "sdk/spec.hpp"
 
@@ -19,6 +20,7 @@ struct Config {
   std::string listen;  // required: host:port
   std::string path = "/";
   std::string token;  // secret; empty: no Authorization needed
+  ws::TlsConfig tls;  // cert and key: HTTPS; ca: client certificates required
   Format format = Format::auto_detect;
   sdk::ByteSize max_body{1024 * 1024};
   sdk::ByteSize max_pending{32 * 1024 * 1024};

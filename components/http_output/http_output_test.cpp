@@ -127,15 +127,6 @@ std::string config(const std::string& url, const std::string& extra = "") {
   return R"({"url": ")" + url + R"(", "backoff_min": "10ms", "backoff_max": "50ms")" + extra + "}";
 }
 
-double metric(const sdk::Component& c, const std::string& name) {
-  std::vector<sdk::Metric> m;
-  c.metrics(m);
-  for (const auto& x : m)
-    if (x.name == name) return x.value;
-  FAIL("no metric " << name);
-  return -1;
-}
-
 std::vector<sdk::Record> numbered(int n) {
   std::vector<sdk::Record> out;
   for (int i = 0; i < n; ++i)

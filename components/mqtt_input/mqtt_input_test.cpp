@@ -92,14 +92,6 @@ struct Running {
   }
 };
 
-double metric(const sdk::Component& c, const std::string& name) {
-  std::vector<sdk::Metric> m;
-  c.metrics(m);
-  for (const auto& x : m)
-    if (x.name == name) return x.value;
-  return -1;
-}
-
 // Connected, and the subscription granted: what is published from now on arrives.
 void await_link(const Running& r) {
   REQUIRE(wait_until([&] { return metric(*r.input, "link_up") == 1; }, 10s));

@@ -51,14 +51,6 @@ struct Subscriber {
   }
 };
 
-double metric(const sdk::Component& c, const std::string& name) {
-  std::vector<sdk::Metric> m;
-  c.metrics(m);
-  for (const auto& x : m)
-    if (x.name == name) return x.value;
-  return -1;
-}
-
 std::vector<sdk::Record> numbered(int from, int to) {
   std::vector<sdk::Record> out;
   for (int i = from; i < to; ++i)

@@ -11,6 +11,7 @@
 
 using namespace weir;
 using namespace std::chrono_literals;
+using testing::metric;
 using testing::parse_config;
 
 namespace {
@@ -216,17 +217,6 @@ TEST_CASE("nats_output: without a stream, a core publish with the same headers")
   CHECK(got[2].view() == R"({"n":2,"t":21.5})");
   out->stop();
 }
-
-namespace {
-double metric(const sdk::Output& out, const std::string& name) {
-  std::vector<sdk::Metric> ms;
-  out.metrics(ms);
-  for (const auto& m : ms)
-    if (m.name == name) return m.value;
-  FAIL("no metric " << name);
-  return -1;
-}
-}  // namespace
 
 TEST_CASE(
     "nats_output: a target stream's duplicate window shorter than a redelivery after a crash is reported") {

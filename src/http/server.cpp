@@ -135,6 +135,8 @@ bool Server::start(std::string* error) {
     return false;
   };
   if (impl_->started || impl_->stopped) return fail(listen + ": the server was started already");
+  if (impl_->shared->options.tls && impl_->shared->upgrade)
+    return fail(listen + ": WebSocket upgrades are not served over TLS");
   std::string host, port;
   if (!detail::split_host_port(listen, host, port)) return fail(listen + ": not host:port");
   if (host.empty()) host = "0.0.0.0";
@@ -162,7 +164,8 @@ bool Server::start(std::string* error) {
   impl_->started = true;
   impl_->shared->pool.start(impl_->shared->options.workers);
   listener->run();
-  spdlog::info("http: listening on {} (port {})", listen, impl_->port);
+  spdlog::info("http: listening on {} (port {}{})", listen, impl_->port,
+               impl_->shared->options.tls ? ", TLS" : "");
   return true;
 }
 
@@ -189,6 +192,10 @@ unsigned short Server::port() const {
 
 std::size_t Server::connections() const {
   return impl_->shared->count();
+}
+
+std::uint64_t Server::tls_handshake_failures() const {
+  return impl_->shared->tls_failures.load();
 }
 
 }  // namespace weir::http

@@ -21,7 +21,10 @@
 
 namespace boost::asio {
 class io_context;
+namespace ssl {
+class context;
 }
+}  // namespace boost::asio
 
 namespace weir::http {
 
@@ -99,6 +102,11 @@ struct ServerOptions {
   std::size_t max_connections = 64;  // HTTP and WebSocket; beyond: 503 and close
   std::size_t workers = 2;           // handler threads
   std::size_t ws_max_backlog_bytes = 1 << 20;
+  // Set: HTTPS only. Each connection's TLS handshake must complete within read_timeout; the
+  // context decides the certificate, the protocol versions and whether clients need a
+  // certificate. A client that fails it (plain HTTP, an unknown certificate) is closed. No
+  // WebSocket upgrades then: start() refuses an UpgradeHandler.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 class Server {
@@ -117,8 +125,9 @@ class Server {
   // Called off the io_context while it runs, it also waits (bounded) until every connection is
   // gone, so all on_close callbacks have run when it returns. Never call it from a handler.
   void stop();
-  unsigned short port() const;      // the bound port, 0 before start()
-  std::size_t connections() const;  // open HTTP and WebSocket connections
+  unsigned short port() const;                   // the bound port, 0 before start()
+  std::size_t connections() const;               // open HTTP and WebSocket connections
+  std::uint64_t tls_handshake_failures() const;  // connections closed for a failed TLS handshake
 
  private:
   struct Impl;

@@ -32,8 +32,9 @@ struct Shared {
   const UpgradeHandler upgrade;
   WorkerPool pool;
   std::atomic<bool> stopping{false};
-  std::atomic<std::size_t> busy_replies{0};  // 503 answers being written
-  std::atomic<bool> at_limit{false};         // max_connections reached (logged once)
+  std::atomic<std::size_t> busy_replies{0};    // 503 answers being written
+  std::atomic<bool> at_limit{false};           // max_connections reached (logged once)
+  std::atomic<std::uint64_t> tls_failures{0};  // TLS handshakes that failed
 
   void add(const std::shared_ptr<Session>& s) {
     std::lock_guard lock(mu_);

@@ -60,6 +60,16 @@ std::unique_ptr<T> create(const Parsed& p, const sdk::Context& ctx = test_contex
   return std::unique_ptr<T>(typed);
 }
 
+// The value of a component's metric `name` (fails the test when it has none).
+inline double metric(const sdk::Component& c, const std::string& name) {
+  std::vector<sdk::Metric> m;
+  c.metrics(m);
+  for (const auto& x : m)
+    if (x.name == name) return x.value;
+  FAIL("no metric " << name);
+  return -1;
+}
+
 // Collects what a processor emits.
 struct CollectingEmitter : sdk::Emitter {
   std::vector<std::pair<std::size_t, sdk::Record>> emitted;

@@ -21,6 +21,37 @@ struct RawReply {
   bool has(const std::string& text) const { return head.find(text) != std::string::npos; }
 };
 
+// The bytes of a request as raw_request sends it (Connection: close, Content-Length).
+inline std::string raw_request_text(const std::string& body, const std::vector<std::string>& headers = {},
+                                    const std::string& target = "/", const std::string& method = "POST") {
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n";
+  for (const auto& h : headers) req += h + "\r\n";
+  return req + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// Reads `s` (a socket, a TLS stream) until the server closes it, and parses the answer.
+template <class Stream>
+RawReply read_reply(Stream& s) {
+  RawReply r;
+  boost::system::error_code ec;
+  std::string all;
+  std::array<char, 4096> buf{};
+  for (;;) {
+    const auto n = s.read_some(boost::asio::buffer(buf), ec);
+    all.append(buf.data(), n);
+    if (ec) break;
+  }
+  const auto end = all.find("\r\n\r\n");
+  if (end == std::string::npos || all.size() < 12 || all.compare(0, 5, "HTTP/") != 0) {
+    r.error = "no complete answer (" + ec.message() + ")";
+    return r;
+  }
+  r.head = all.substr(0, end);
+  r.body = all.substr(end + 4);
+  r.status = std::stoi(all.substr(9, 3));
+  return r;
+}
+
 // `read` false: the request is sent and the connection closed without reading the answer.
 inline RawReply raw_request(std::uint16_t port, const std::string& body,
                             const std::vector<std::string>& headers = {}, const std::string& target = "/",
@@ -35,31 +66,13 @@ inline RawReply raw_request(std::uint16_t port, const std::string& body,
     r.error = ec.message();
     return r;
   }
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n";
-  for (const auto& h : headers) req += h + "\r\n";
-  req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-  asio::write(s, asio::buffer(req), ec);
+  asio::write(s, asio::buffer(raw_request_text(body, headers, target, method)), ec);
   if (ec) {
     r.error = ec.message();
     return r;
   }
   if (!read) return r;
-  std::string all;
-  std::array<char, 4096> buf{};
-  for (;;) {
-    const auto n = s.read_some(asio::buffer(buf), ec);
-    all.append(buf.data(), n);
-    if (ec) break;
-  }
-  const auto end = all.find("\r\n\r\n");
-  if (end == std::string::npos || all.size() < 12 || all.compare(0, 5, "HTTP/") != 0) {
-    r.error = "no complete answer (" + ec.message() + ")";
-    return r;
-  }
-  r.head = all.substr(0, end);
-  r.body = all.substr(end + 4);
-  r.status = std::stoi(all.substr(9, 3));
-  return r;
+  return read_reply(s);
 }
 
 }  // namespace weir::testing

@@ -25,10 +25,11 @@ MosquittoOptions broker_options() {
   return mo;
 }
 
-class MqttStream : public Stream {
+class MqttStream : public OneEngine {
  public:
   explicit MqttStream(int qos)
-      : qos_(qos),
+      : OneEngine("stream"),
+        qos_(qos),
         broker_(broker_options()),
         in_link_("127.0.0.1", static_cast<std::uint16_t>(broker_.port())),
         out_link_("127.0.0.1", static_cast<std::uint16_t>(broker_.port())) {
@@ -45,16 +46,7 @@ class MqttStream : public Stream {
     counter_ = subscriber(broker_, "out/#", "suite-count", qos, out_file(), rig_.dir());
   }
 
-  void start() override {
-    rig_.start_engine();
-    // The input's session must exist before the first message: wait for its subscription.
-    wait_flow_running(rig_, "stream");
-  }
-  int stop() override { return rig_.stop_engine(); }
-  void kill_and_restart(int) override {
-    rig_.kill_engine();
-    rig_.start_engine();
-  }
+  // start() waits for the flow to run: the input's session must exist before the first message.
   void produce(std::uint64_t from, std::uint64_t to, std::size_t pad) override {
     publish(from, to, pad, 100);
   }
@@ -65,7 +57,6 @@ class MqttStream : public Stream {
     out_link_.cut();
   }
   void away(bool gone) override { out_link_.set_down(gone); }
-  pid_t memory_pid() override { return rig_.engine_pid(); }
   std::string logs() override { return rig_.engine_log() + "\n---- broker ----\n" + broker_.log(); }
 
  private:
@@ -104,7 +95,6 @@ class MqttStream : public Stream {
 
   int qos_;
   Mosquitto broker_;
-  EngineRig rig_;
   TcpProxy in_link_, out_link_;
   std::unique_ptr<ChildProcess> counter_;
   std::atomic<int> publishers_{0};

@@ -61,22 +61,22 @@ void wait_flow_running(EngineRig& rig, const std::string& name, std::chrono::sec
   REQUIRE_MESSAGE(running, "flow " << name << " not running: " << body << "\n" << rig.engine_log());
 }
 
-NatsSourced::NatsSourced(std::string flow_name, const std::function<std::string(EngineRig&)>& flow)
-    : flow_name_(std::move(flow_name)) {
-  rig_.create_streams();
-  proxy_ = std::make_unique<TcpProxy>("127.0.0.1", static_cast<std::uint16_t>(rig_.server().port()));
-  rig_.route_engine_through(proxy_->port());
-  rig_.write_flow(flow_name_ + ".json", flow(rig_));
-}
-
-void NatsSourced::start() {
+void OneEngine::start() {
   rig_.start_engine();
   wait_flow_running(rig_, flow_name_);
 }
 
-void NatsSourced::kill_and_restart(int) {
+void OneEngine::kill_and_restart(int) {
   rig_.kill_engine();
   rig_.start_engine();
+}
+
+NatsSourced::NatsSourced(std::string flow_name, const std::function<std::string(EngineRig&)>& flow)
+    : OneEngine(std::move(flow_name)) {
+  rig_.create_streams();
+  proxy_ = std::make_unique<TcpProxy>("127.0.0.1", static_cast<std::uint16_t>(rig_.server().port()));
+  rig_.route_engine_through(proxy_->port());
+  rig_.write_flow(flow_name_ + ".json", flow(rig_));
 }
 
 std::string NatsSourced::logs() {
@@ -178,12 +178,27 @@ Tally await(Stream& s, std::uint64_t n) {
   return tally(s.consumed(), n);
 }
 
-// The guarantee, as the connector documents it.
-void check_guarantee(const Traits& tr, Stream& s, const Tally& t) {
+// The guarantee, as the connector documents it, for records [0, n); returns what the row adds:
+// the deduplicated view's figures and the entry's own.
+std::string check_guarantee(const Traits& tr, Stream& s, const Tally& t, std::uint64_t n) {
   INFO("entry " << tr.name << " (" << guarantee_name(tr.guarantee) << ")");
   CHECK_MESSAGE(t.missing == 0, "missing records: " << t.missing_ranges << "\n" << s.logs());
   CHECK(t.foreign == 0);
   if (tr.guarantee == Guarantee::exactly_once) CHECK_MESSAGE(t.duplicates == 0, s.logs());
+  std::string note;
+  if (!tr.deduplicated_by.empty()) {
+    const auto d = tally(s.deduplicated(), n);
+    CHECK_MESSAGE(d.missing == 0, "missing after deduplication by " << tr.deduplicated_by << ": "
+                                                                    << d.missing_ranges << "\n"
+                                                                    << s.logs());
+    CHECK_MESSAGE(d.duplicates == 0, d.duplicates << " duplicates left after deduplication by "
+                                                  << tr.deduplicated_by << "\n"
+                                                  << s.logs());
+    note = ", by " + tr.deduplicated_by + ": " + std::to_string(d.records) + " kept, " +
+           std::to_string(d.duplicates) + " duplicates";
+  }
+  if (const auto own = s.figures(); !own.empty()) note += ", " + own;
+  return note;
 }
 
 // Produces [0, n) in chunks of `paced_chunk` on its own thread, until stopped or done.
@@ -262,11 +277,10 @@ void deliver(const std::string& case_name, std::uint64_t n, const std::function<
     s.start();
     produce(s);
     const auto t = await(s, n);
-    check_guarantee(tr, s, t);
-    std::string extra;
+    std::string extra = check_guarantee(tr, s, t, n);
     if (check_order) {
       if (tr.ordered) CHECK_MESSAGE(t.out_of_order == 0, tr.name << ": records arrived out of order");
-      extra = tr.ordered ? ", order checked" : ", order not kept: " + tr.order_note;
+      extra += tr.ordered ? ", order checked" : ", order not kept: " + tr.order_note;
     }
     if (note) extra += note(tr);
     CHECK_MESSAGE(s.stop() == 0, s.logs());
@@ -336,7 +350,7 @@ TEST_CASE(
     s.away(false);
     constexpr auto n = bp_warmup + bp_n;
     const auto t = await(s, n);
-    check_guarantee(tr, s, t);
+    const auto note = check_guarantee(tr, s, t, n);
     const auto hwm = proc_status_kib(pid, "VmHWM");
     const auto rss_after = proc_status_kib(pid, "VmRSS");
     CHECK_MESSAGE(hwm - rss_before < rss_bound_kib(), "VmHWM " << hwm << " KiB, VmRSS before " << rss_before
@@ -348,7 +362,7 @@ TEST_CASE(
             std::to_string(bp_n * bp_pad / (1024 * 1024)) + " MiB sent meanwhile, VmRSS before " +
             std::to_string(rss_before / 1024) + " MiB, VmHWM " + std::to_string(hwm / 1024) +
             " MiB, VmRSS after " + std::to_string(rss_after / 1024) + " MiB (bound: +" +
-            std::to_string(rss_bound_kib() / 1024) + " MiB)");
+            std::to_string(rss_bound_kib() / 1024) + " MiB)" + note);
   });
 }
 

@@ -17,6 +17,9 @@
 // The guarantee is checked as the connector documents it (components/<type>/README.md):
 // exactly_once: every record once, no duplicate; at_least_once: every record, duplicates counted
 // and printed. The consumer of every entry counts every record it is given (duplicates kept).
+// A connector that is exactly once only at a consumer that deduplicates (http_output at a
+// receiver that honours Idempotency-Key) names how in Traits::deduplicated_by and gives what
+// such a consumer keeps (Stream::deduplicated()): that is checked exactly once as well.
 //
 // Adding an entry (say http_input → http_output):
 //   1. tests/integration/stream/http_entry.cpp: a class deriving from Stream (below) that starts
@@ -56,6 +59,7 @@ struct Traits {
   std::chrono::seconds ack_wait{2};  // the flow's ack_wait: backpressure stays away longer
   std::string disruption;            // what disrupt() does, for the report
   std::string away;                  // what away(true) does, for the report
+  std::string deduplicated_by;       // not empty: deduplicated() is checked exactly once
 };
 
 // One running instance of an entry: its external systems, its engine(s) and its flow.
@@ -82,6 +86,10 @@ class Stream {
   virtual std::vector<std::int64_t> consumed() = 0;
   // The external system restarted, or the connection cut (see Traits::disruption).
   virtual void disrupt() = 0;
+  // With Traits::deduplicated_by: the n of every record a consumer that deduplicates that way kept.
+  virtual std::vector<std::int64_t> deduplicated() { return {}; }
+  // Figures of the entry's own for a case's row (requests seen, retries), or "".
+  virtual std::string figures() { return {}; }
   // The consumer side gone (true) and back (false).
   virtual void away(bool gone) = 0;
   // The engine whose memory the backpressure case watches.
@@ -107,31 +115,40 @@ std::vector<std::int64_t> read_numbers(const std::string& path);
 void wait_flow_running(EngineRig& rig, const std::string& name,
                        std::chrono::seconds deadline = std::chrono::seconds(60));
 
-// An entry whose records come from the rig's SRC stream through nats_input (the neutral partner
-// of an output under test), with the engine reaching nats-server through a TcpProxy:
-// disrupt() cuts that link, away() stalls it (the engine's whole bus gone) .
-class NatsSourced : public Stream {
+// An entry with one engine (rig_) that runs the flow named `flow_name`: started until the flow
+// runs, stopped, killed and restarted; its memory is the one watched.
+class OneEngine : public Stream {
  public:
-  // `flow(rig)`: the flow file, named `flow_name`, reading SRC with nats_input.
-  NatsSourced(std::string flow_name, const std::function<std::string(EngineRig&)>& flow);
+  explicit OneEngine(std::string flow_name) : flow_name_(std::move(flow_name)) {}
   void start() override;
   int stop() override { return rig_.stop_engine(); }
   void kill_and_restart(int k) override;
+  pid_t memory_pid() override { return rig_.engine_pid(); }
+
+ protected:
+  EngineRig rig_;
+  std::string flow_name_;
+};
+
+// An entry whose records come from the rig's SRC stream through nats_input (the neutral partner
+// of an output under test), with the engine reaching nats-server through a TcpProxy:
+// disrupt() cuts that link, away() stalls it (the engine's whole bus gone) .
+class NatsSourced : public OneEngine {
+ public:
+  // `flow(rig)`: the flow file, named `flow_name`, reading SRC with nats_input.
+  NatsSourced(std::string flow_name, const std::function<std::string(EngineRig&)>& flow);
   void produce(std::uint64_t from, std::uint64_t to, std::size_t pad) override {
     rig_.publish_source(from, to, pad);
   }
   void disrupt() override { proxy_->cut(); }
   void away(bool gone) override { proxy_->set_stalled(gone); }
-  pid_t memory_pid() override { return rig_.engine_pid(); }
   std::string logs() override;
 
   // The nats_input component of a flow over SRC with the given ack_wait.
   static std::string source_component(const std::string& ack_wait);
 
  protected:
-  EngineRig rig_;
   std::unique_ptr<TcpProxy> proxy_;
-  std::string flow_name_;
 };
 
 }  // namespace weir::testing::stream
