@@ -7,7 +7,6 @@
 #include "bus/publisher.hpp"
 #include "bus/topology.hpp"
 #include "nats_input/nats_input.hpp"
-#include "runtime/component_nats.hpp"
 #include "support/component_testing.hpp"
 #include "support/nats_fixture.hpp"
 
@@ -80,8 +79,7 @@ struct Env : testing::BusFixture {
     return info.value();
   }
 
-  runtime::ComponentNats nats{*conn};  // what the engine gives components
-  sdk::Context ctx(const std::string& id) { return {"test", id, sdk::Log("test", id), &nats, {}}; }
+  sdk::Context ctx(const std::string& id) { return {"test", id, sdk::Log("test", id), conn->raw(), {}}; }
 };
 
 // Runs the input on its own thread, as the engine does, until the sink stops it.

@@ -47,9 +47,8 @@ struct FlowStatus {
 
 class FlowRunner {
  public:
-  // `components_nats` (what components reach NATS with) outlives the runner.
   FlowRunner(flow::Flow flow, bus::Connection& conn, std::filesystem::path data_dir,
-             sdk::Nats& components_nats);
+             bus::Connection* components_conn = nullptr);
   ~FlowRunner();
 
   // Creates the topology and the components, then starts the stages. On failure the flow is
