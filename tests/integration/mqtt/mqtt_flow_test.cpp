@@ -174,20 +174,22 @@ void run(int qos, long n, double rate, const std::string& linger = "0s") {
   }
 }
 
-// MQTT_FLOW_MESSAGES overrides the count (a quicker look while working on it).
+// 30,000 messages by default (the kills and the restart fall at the same fractions of the
+// publisher's run whatever the count; 100,000 take about 9 minutes, too long for CI):
+// MQTT_FLOW_MESSAGES=100000 is the figure.
 long messages() {
   const char* v = std::getenv("MQTT_FLOW_MESSAGES");
-  return v != nullptr && *v != '\0' ? std::strtol(v, nullptr, 10) : 100000;
+  return v != nullptr && *v != '\0' ? std::strtol(v, nullptr, 10) : 30000;
 }
 
 }  // namespace
 
-TEST_CASE("MQTT QoS 2: 100,000 messages through three SIGKILLs and a broker restart: none lost, none twice") {
+TEST_CASE("MQTT QoS 2: a live publisher's messages through three SIGKILLs and a broker restart: none lost, none twice") {
   run(2, messages(), 2500, "5ms");  // the input's batches of several messages through the kills too
 }
 
 TEST_CASE(
-    "MQTT QoS 1: 100,000 messages through three SIGKILLs and a broker restart: none lost, duplicates by "
+    "MQTT QoS 1: a live publisher's messages through three SIGKILLs and a broker restart: none lost, duplicates by "
     "hop") {
   run(1, messages(), 2500);
 }
