@@ -261,21 +261,23 @@ struct Shared {
   }
 };
 
-bool is_ndjson_type(std::string_view ct) {
-  const auto semi = ct.find(';');
-  std::string t(ct.substr(0, semi));
+// A Content-Type's media type: lower case, without parameters or trailing blanks.
+std::string media_type(std::string_view ct) {
+  std::string t(ct.substr(0, ct.find(';')));
   while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.pop_back();
   std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+  return t;
+}
+
+bool is_ndjson_type(std::string_view ct) {
+  const auto t = media_type(ct);
   return t == "application/x-ndjson" || t == "application/ndjson" || t == "application/jsonl" ||
          t == "application/x-jsonlines" || t == "application/jsonlines";
 }
 
 // JSON, or a type that is not clearly something else (absent, text/plain from curl -d, */*+json).
 bool is_json_type(std::string_view ct) {
-  const auto semi = ct.find(';');
-  std::string t(ct.substr(0, semi));
-  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.pop_back();
-  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+  const auto t = media_type(ct);
   return t.empty() || t == "application/json" || t == "text/plain" ||
          t == "application/x-www-form-urlencoded" || (t.size() > 5 && t.ends_with("+json"));
 }

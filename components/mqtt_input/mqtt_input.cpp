@@ -111,9 +111,14 @@ void DeliveryLog::release(std::uint16_t id) {
   while (released_.size() > released_max) {
     const auto [old, pos] = released_.front();
     released_.pop_front();
-    // Only if the id still stands for that message (a new one may have replaced it since).
-    if (auto o = ids_.find(old); o != ids_.end() && o->second.released && o->second.pos == pos) remove(old);
+    if (stands(old, pos)) remove(old);
   }
+}
+
+bool DeliveryLog::stands(std::uint16_t id, std::uint64_t pos) const {
+  // A new message may have taken the id since it was released.
+  auto it = ids_.find(id);
+  return it != ids_.end() && it->second.released && it->second.pos == pos;
 }
 
 void DeliveryLog::mark_released(std::uint16_t id, Entry& e) {
@@ -157,7 +162,7 @@ std::string DeliveryLog::rewrite() {
   // Released entries oldest first, so that a reload keeps the order they leave in.
   std::deque<std::pair<std::uint16_t, std::uint64_t>> kept;
   for (const auto& [id, pos] : released_)
-    if (auto it = ids_.find(id); it != ids_.end() && it->second.released && it->second.pos == pos) {
+    if (stands(id, pos)) {
       text += "x " + std::to_string(id) + "\n";
       kept.emplace_back(id, pos);
     }

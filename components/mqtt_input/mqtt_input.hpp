@@ -78,6 +78,8 @@ class DeliveryLog {
     bool released = false;
   };
   void mark_released(std::uint16_t id, Entry& e);
+  // The released entry (id, pos) is still what the id stands for.
+  bool stands(std::uint16_t id, std::uint64_t pos) const;
   void append(const std::string& line);
   std::string rewrite();  // an error text when it cannot (the old file then stays)
   void reserve();

@@ -481,7 +481,9 @@ void InputStage::publish_pending() {
 void InputStage::settle_inflight() {
   if (inflight_batches_ == 0 && inflight_callbacks_.empty()) return;
   if (!settle(stop_, *pub_, prefix_)) {
-    // Not acknowledged: the source is not acked either and redelivers.
+    // Not acknowledged: the source is not acked either and redelivers. The positions are not
+    // claimed either, or a later settle (flush() after the input's run) would take them for stored.
+    log_->abandon();
     inflight_callbacks_.clear();
     inflight_batches_ = 0;
     return;

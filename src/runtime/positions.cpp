@@ -203,7 +203,7 @@ void PositionLog::settled(std::uint64_t last_seq) {
   std::lock_guard lock(mu_);
   for (auto& [subject, key, lo, hi] : pending_) {
     auto [it, fresh] = settled_.try_emplace({subjects_[subject], std::move(key)});
-    it->second.add(lo, hi, true);
+    it->second.add(lo, hi, !gapped_);  // after a gap, what follows is a range, not "all up to hi"
     if (fresh) cached_marks_.clear();  // a new mark: covers_any() looks again
   }
   if (!pending_.empty()) dirty_ = true;
@@ -212,13 +212,23 @@ void PositionLog::settled(std::uint64_t last_seq) {
   unsettled_ = false;
 }
 
+void PositionLog::abandon() {
+  std::lock_guard lock(mu_);
+  pending_.clear();
+  gapped_ = true;
+  // Some of those publishes may be stored all the same (a PubAck lost, or the rest of a window
+  // one publish of failed): checkpoints say no more than what the last settle knew, so that the
+  // next run reads their headers (and the janitor keeps them until then, hold()).
+  through_cap_ = std::min(through_cap_, settled_through_);
+}
+
 bus::Status PositionLog::checkpoint(bus::AsyncPublisher& pub) {
   std::string body;
   std::uint64_t through = 0;
   {
     std::lock_guard lock(mu_);
     if (!recovered_ || !dirty_) return bus::Status::success();
-    through = settled_through_;
+    through = std::min(settled_through_, through_cap_);
     body = encode_checkpoint(through, settled_);
     dirty_ = false;
   }

@@ -88,6 +88,10 @@ class PositionLog {
   // Everything published since the last call has its PubAck; `last_seq` is the publisher's
   // highest acknowledged sequence in the flow's stream.
   void settled(std::uint64_t last_seq);
+  // What was published since the last settled() got no PubAck and will not be waited for (the
+  // publisher gave up: stopping past the drain deadline). Its positions are not claimed, so the
+  // source's redelivery is stored; hold() keeps holding what the stream may have of them.
+  void abandon();
 
   // The janitor's side. Writes a checkpoint when the settled state changed (one PubAck round
   // trip); then purging below hold() is safe for this publisher (0: no limit).
@@ -110,6 +114,8 @@ class PositionLog {
   std::uint64_t covered_ = 0;          // `through` of the last stored checkpoint
   bool dirty_ = false;                 // settled_ changed since the last checkpoint
   bool unsettled_ = false;             // publishes without their PubAck yet
+  bool gapped_ = false;                // abandon() left a gap: later positions are ranges
+  std::uint64_t through_cap_ = UINT64_MAX;  // a checkpoint's `through` after abandon()
   std::atomic<bool> recovered_{false};
 };
 

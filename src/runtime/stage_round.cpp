@@ -88,7 +88,10 @@ void StageRound::handle(std::vector<bus::Msg>& msgs) {
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
   // What is left unacknowledged (stopping) comes back after ack_wait, with the same ids.
-  if (!settle(stop_, pub_, prefix_)) return;
+  if (!settle(stop_, pub_, prefix_)) {
+    if (log_) log_->abandon();  // not stored as far as anyone knows: upstream redelivers
+    return;
+  }
   if (log_) log_->settled(pub_.last_acked_seq());
   std::vector<bus::Msg> handled(std::make_move_iterator(msgs.begin()),
                                 std::make_move_iterator(msgs.begin() + static_cast<std::ptrdiff_t>(done)));

@@ -108,3 +108,21 @@ TEST_CASE("a position log covers per subject, or on any subject for an input") {
   CHECK_FALSE(log.covers_any("src", 12));
   CHECK_FALSE(log.covers_any("other", 1));
 }
+
+TEST_CASE("publishes given up on are not claimed by a later settle, and the janitor keeps holding") {
+  // An input stage that stops past its drain deadline gives up on publishes without a PubAck;
+  // its flush() afterwards may settle later ones: the given-up positions must not ride along, or
+  // the source's redelivery of them would be dropped as a replay (lost).
+  PositionLog log("f", "WEIR_F", "input__in", {"weir.f.in.out"});
+  (void)log.publishing(0, "src", 1, 10);
+  log.settled(5);
+  CHECK(log.covers_any("src", 10));
+  (void)log.publishing(0, "src", 11, 20);  // no PubAck: given up
+  log.abandon();
+  CHECK_FALSE(log.covers(0, "src", 15));
+  (void)log.publishing(0, "src", 21, 30);
+  log.settled(7);
+  CHECK_FALSE(log.covers_any("src", 15));  // the gap stays a gap
+  CHECK(log.covers_any("src", 21));
+  CHECK(log.covers_any("src", 30));
+}
