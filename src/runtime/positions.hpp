@@ -109,12 +109,12 @@ class PositionLog {
   mutable std::string cached_key_;                       // covers_any()'s last key
   mutable std::vector<const SourceMark*> cached_marks_;  // its marks, by subject (null: none)
   std::vector<std::tuple<std::size_t, std::string, std::uint64_t, std::uint64_t>>
-      pending_;                        // published, not settled
-  std::uint64_t settled_through_ = 0;  // highest acknowledged data sequence
-  std::uint64_t covered_ = 0;          // `through` of the last stored checkpoint
-  bool dirty_ = false;                 // settled_ changed since the last checkpoint
-  bool unsettled_ = false;             // publishes without their PubAck yet
-  bool gapped_ = false;                // abandon() left a gap: later positions are ranges
+      pending_;                             // published, not settled
+  std::uint64_t settled_through_ = 0;       // highest acknowledged data sequence
+  std::uint64_t covered_ = 0;               // `through` of the last stored checkpoint
+  bool dirty_ = false;                      // settled_ changed since the last checkpoint
+  bool unsettled_ = false;                  // publishes without their PubAck yet
+  bool gapped_ = false;                     // abandon() left a gap: later positions are ranges
   std::uint64_t through_cap_ = UINT64_MAX;  // a checkpoint's `through` after abandon()
   std::atomic<bool> recovered_{false};
 };

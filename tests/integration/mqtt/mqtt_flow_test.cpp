@@ -184,12 +184,15 @@ long messages() {
 
 }  // namespace
 
-TEST_CASE("MQTT QoS 2: a live publisher's messages through three SIGKILLs and a broker restart: none lost, none twice") {
+TEST_CASE(
+    "MQTT QoS 2: a live publisher's messages through three SIGKILLs and a broker restart: none lost, none "
+    "twice") {
   run(2, messages(), 2500, "5ms");  // the input's batches of several messages through the kills too
 }
 
 TEST_CASE(
-    "MQTT QoS 1: a live publisher's messages through three SIGKILLs and a broker restart: none lost, duplicates by "
+    "MQTT QoS 1: a live publisher's messages through three SIGKILLs and a broker restart: none lost, "
+    "duplicates by "
     "hop") {
   run(1, messages(), 2500);
 }
