@@ -2,13 +2,13 @@
 # One entry point for a fresh Debian 12 machine (run as root, or with sudo available):
 #   packaging/dev.sh run    install what is missing, build the engine (only), run it (embedded
 #                           nats-server, flows/)
-#   packaging/dev.sh test   install what is missing, build, run the whole test suite (meson test),
-#                           then the unit and integration tests under ASan+UBSan (what CI runs:
-#                           it fits CI's 90 minutes on 2 cores with a cold ccache). More, by
-#                           variables: FUZZ=<seconds> the fuzz targets, CROSS=arm64|armhf the
-#                           cross build's unit tests under qemu, SANITIZERS="asan tsan" TSan too,
-#                           SANITIZER_LONG=1 the `long` suite under the sanitizers too.
-#                           Everything: FUZZ=20 CROSS=arm64 SANITIZERS="asan tsan" (about 2 hours)
+#   packaging/dev.sh test   install what is missing, build, run the whole test suite (meson test):
+#                           what CI runs (a cold build and the suite fit its 90 minutes on 2
+#                           cores). More, by variables: SANITIZERS=asan (or "asan tsan") the unit
+#                           and integration tests under ASan+UBSan (and TSan), SANITIZER_LONG=1
+#                           the `long` suite under them too, FUZZ=<seconds> the fuzz targets,
+#                           CROSS=arm64|armhf the cross build's unit tests under qemu. Everything:
+#                           SANITIZERS="asan tsan" FUZZ=20 CROSS=arm64 (about 2 hours on 2 cores)
 #   packaging/dev.sh asan   the unit and integration tests under AddressSanitizer + UBSan (build-asan)
 #   packaging/dev.sh tsan   the unit and integration tests under ThreadSanitizer (build-tsan)
 #   packaging/dev.sh fuzz [seconds]  the libFuzzer targets, each for `seconds` (default 20), built
@@ -128,9 +128,9 @@ case "$cmd" in
       [ "$arch" = none ] && continue
       packaging/cross/build.sh "$arch" || status=1
     done
-    # Last, the unit and integration suites under ASan+UBSan (SANITIZERS=asan by default; "asan
-    # tsan" adds TSan, none skips them): README.md, Development.
-    for kind in ${SANITIZERS-asan}; do
+    # Last, the unit and integration suites under the sanitizers (SANITIZERS=asan, "asan tsan";
+    # none by default): README.md, Development.
+    for kind in ${SANITIZERS-none}; do
       [ "$kind" = none ] && continue
       sanitized_tests "$kind" || status=1
     done
