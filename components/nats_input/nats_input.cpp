@@ -1,7 +1,6 @@
 #include "nats_input/nats_input.hpp"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -9,13 +8,9 @@
 #include <random>
 #include <vector>
 
-#include "bus/connection.hpp"
-#include "bus/core_subscription.hpp"
-#include "bus/msg.hpp"
-#include "bus/pull_consumer.hpp"
-#include "bus/topology.hpp"
 #include "sdk/base/record_json.hpp"
 #include "sdk/base/units.hpp"
+#include "sdk/nats.hpp"
 
 namespace weir::components::nats_input {
 
@@ -34,22 +29,6 @@ bool valid_name(std::string_view s) {
   });
 }
 
-// The JetStream context and the pull subscription bound with it. Every fetch round holds a
-// reference: a fetched message must be acked (or dropped) before its subscription goes away,
-// and the engine may run a round's ack callbacks after run() returned.
-struct Binding {
-  bus::JetStream js;
-  bus::PullConsumer consumer;  // declared after js: destroyed before it
-};
-
-// One fetch round. Each record's on_durable acks its own message once the engine holds the
-// record durably. If the engine drops the callbacks (its publish failed), the messages are
-// destroyed unacked and the stream redelivers them after ack_wait.
-struct Round {
-  std::shared_ptr<Binding> binding;  // declared first: outlives the messages
-  std::vector<bus::Msg> msgs;
-};
-
 class NatsInput final : public sdk::Input {
  public:
   NatsInput(const Config& config, const sdk::Context& ctx)
@@ -60,59 +39,45 @@ class NatsInput final : public sdk::Input {
   sdk::Status start() override {
     if (ctx_.nats == nullptr) return sdk::Status::error("no NATS connection");
     if (!config_.stream.empty()) return bind();
-    bus::CoreSubscriptionOptions options;
-    options.subject = config_.subject;
-    auto sub = bus::CoreSubscription::subscribe(ctx_.nats, options);
-    if (!sub) return sdk::Status::error(sub.status().text());
-    core_ = std::move(sub).value();
+    if (auto st = ctx_.nats->subscribe(config_.subject, core_); !st) return st;
     std::random_device rd;
     run_prefix_ = fmt::format("{:08x}", rd());
     return sdk::Status::ok();
   }
 
   void run(sdk::InputSink& sink) override {
-    if (binding_)
+    if (consumer_)
       run_stream(sink);
     else
       run_core(sink);
   }
 
-  // Rounds whose callbacks the engine still holds keep the binding alive on their own.
+  // Fetched messages whose callbacks the engine still holds keep what their acks need.
   void stop() override {
-    binding_.reset();
-    core_ = bus::CoreSubscription();
+    consumer_.reset();
+    core_.reset();
   }
 
  private:
   sdk::Status bind() {
-    jsCtx* raw = nullptr;
-    if (natsStatus s = natsConnection_JetStream(&raw, ctx_.nats, nullptr); s != NATS_OK)
-      return sdk::Status::error(bus::from_nats(s, "jetstream context").text());
-    auto binding = std::make_shared<Binding>();
-    binding->js = bus::JetStream(raw);
-    if (auto info = bus::stream_info(raw, config_.stream); !info) {
-      if (info.status().is_not_found())
+    sdk::NatsStreamInfo info;
+    if (auto st = ctx_.nats->stream_info(config_.stream, info); !st) {
+      if (st.code() == sdk::NatsErrc::not_found)
         return sdk::Status::error("stream \"" + config_.stream +
                                   "\" does not exist: create it (capturing \"" + config_.subject +
                                   "\"), or leave out `stream` to read a core subscription");
-      return sdk::Status::error(info.status().text());
+      return st;
     }
-    bus::ConsumerSpec cs;
+    sdk::NatsConsumerSpec cs;
     cs.durable = durable_;
     cs.filter_subject = config_.subject;
     cs.ack_wait = config_.ack_wait;
     // Unacked messages are at most one fetch round whose records wait for their PubAck.
     cs.max_ack_pending = std::max<std::int64_t>(1000, 2 * static_cast<std::int64_t>(config_.fetch_batch));
-    if (auto e = bus::ensure_consumer(raw, config_.stream, cs); !e)
-      return sdk::Status::error(e.status().text());
-    auto consumer = bus::PullConsumer::bind(raw, config_.stream, durable_);
-    if (!consumer) return sdk::Status::error(consumer.status().text());
-    binding->consumer = std::move(consumer).value();
-    binding_ = std::move(binding);
+    if (auto st = ctx_.nats->consumer(config_.stream, cs, consumer_); !st) return st;
     // Positions are the stream's sequences, which start over in a stream made anew.
-    auto info = bus::stream_info(raw, config_.stream);
     source_ = "nats:" + config_.stream + "/" + durable_ + "@" +
-              fmt::format("{:016x}", info ? static_cast<std::uint64_t>(info->created_ns) : 0);
+              fmt::format("{:016x}", static_cast<std::uint64_t>(info.created_ns));
     return sdk::Status::ok();
   }
 
@@ -121,99 +86,74 @@ class NatsInput final : public sdk::Input {
   // comes back only after ack_wait, while new messages would come at once: so when messages are
   // unacked, nothing is fetched until they are due (they are then delivered first).
   bool await_redeliveries(sdk::InputSink& sink) {
-    auto info = bus::consumer_info(binding_->js.raw(), config_.stream, durable_);
-    // Pull requests of a killed engine still open at the server take messages nobody acks, which
-    // come back below what this run stores first: wait (bounded) until none is waiting, so that
-    // what they took counts as unacknowledged below (as ConsumerStage does).
-    const auto ghosts_gone = std::chrono::steady_clock::now() + bus::pull_request_expiry_wait;
-    if (info && info->num_waiting > 0)
-      ctx_.log.info(
-          "{} pull requests still open at the server (an earlier run's): waiting for them to expire",
-          info->num_waiting);
-    while (info && info->num_waiting > 0 && std::chrono::steady_clock::now() < ghosts_gone) {
-      if (!sink.sleep_for(50ms)) return false;
-      info = bus::consumer_info(binding_->js.raw(), config_.stream, durable_);
-    }
-    if (!info || info->num_ack_pending == 0) return true;
-    const auto wait = bus::redelivery_wait(config_.ack_wait);
-    ctx_.log.info("{} messages were unacknowledged: reading again in {} ms, when they are due first",
-                  info->num_ack_pending, wait.count());
-    return sink.sleep_for(wait);
-  }
-
-  std::uint64_t reconnects() const {
-    natsStatistics* stats = nullptr;
-    if (natsStatistics_Create(&stats) != NATS_OK) return 0;
-    std::uint64_t n = 0;
-    if (natsConnection_GetStats(ctx_.nats, stats) == NATS_OK)
-      (void)natsStatistics_GetCounts(stats, nullptr, nullptr, nullptr, nullptr, &n);
-    natsStatistics_Destroy(stats);
-    return n;
+    return consumer_->await_redeliveries([&sink](std::chrono::nanoseconds d) { return sink.sleep_for(d); },
+                                         ctx_.log);
   }
 
   void run_stream(sdk::InputSink& sink) {
-    auto seen_reconnects = reconnects();
+    auto seen_reconnects = ctx_.nats->reconnects();
     if (!await_redeliveries(sink)) return;
     while (!sink.stopping()) {
-      if (const auto n = reconnects(); n != seen_reconnects) {
+      if (const auto n = ctx_.nats->reconnects(); n != seen_reconnects) {
         seen_reconnects = n;
         if (!await_redeliveries(sink)) return;
       }
-      auto round = std::make_shared<Round>();
-      round->binding = binding_;
-      bus::Status st = binding_->consumer.fetch(config_.fetch_batch, fetch_timeout, round->msgs);
-      if (!st && round->msgs.empty()) {
-        report(st.text());
+      std::shared_ptr<sdk::NatsFetched> round;
+      const auto st = consumer_->fetch(config_.fetch_batch, fetch_timeout, round);
+      if (!st && round->size() == 0) {
+        report(st.error());
         if (!sink.sleep_for(retry_pause)) return;
         // The consumer was deleted under us (by hand, or a stream re-creation): make it again.
-        if (st.is_not_found()) {
+        if (st.code() == sdk::NatsErrc::not_found) {
           if (auto b = bind(); !b) ctx_.log.warn("{}", b.error());
         }
         continue;
       }
       last_error_.clear();
-      for (std::size_t i = 0; i < round->msgs.size(); ++i) {
+      for (std::size_t i = 0; i < round->size(); ++i) {
         if (!deliver_stream(sink, round, i)) {
           // Not taken: hand these back at once rather than after ack_wait.
-          for (std::size_t j = i; j < round->msgs.size(); ++j) (void)round->msgs[j].nak();
+          for (std::size_t j = i; j < round->size(); ++j) round->nak(j);
           return;
         }
       }
-      if (!round->msgs.empty()) sink.flush();
+      if (round->size() > 0) sink.flush();
     }
   }
 
-  bool deliver_stream(sdk::InputSink& sink, const std::shared_ptr<Round>& round, std::size_t i) {
-    const bus::Msg& m = round->msgs[i];
-    // Runs on whichever engine thread settles the batch; an ack is a buffered publish and
-    // does not throw. A failed ack only means a redelivery, which the origin id makes harmless.
-    auto ack = [round, i] { (void)round->msgs[i].ack(); };
-    auto md = m.metadata();
-    if (!md)
-      return sink.fail({"", sdk::raw_record_value(m.view(), "no JetStream metadata")},
-                       "no JetStream metadata: " + md.status().text(), ack);
-    const sdk::Position at{source_, md->stream_seq};
-    return deliver(sink, md->stream + ":" + std::to_string(md->stream_seq), m.view(), ack, &at);
+  // Each record's on_durable acks its own message once the engine holds the record durably. If
+  // the engine drops the callbacks (its publish failed), the messages go unacked and the stream
+  // delivers them again after ack_wait.
+  bool deliver_stream(sdk::InputSink& sink, const std::shared_ptr<sdk::NatsFetched>& round, std::size_t i) {
+    // Runs on whichever engine thread settles the batch. A failed ack only means a redelivery,
+    // which the origin id makes harmless.
+    auto ack = [round, i] { round->ack(i); };
+    std::string stream;
+    std::uint64_t seq = 0;
+    if (auto st = round->position(i, stream, seq); !st)
+      return sink.fail({"", sdk::raw_record_value(round->data(i), "no JetStream metadata")},
+                       "no JetStream metadata: " + st.error(), ack);
+    const sdk::Position at{source_, seq};
+    return deliver(sink, stream + ":" + std::to_string(seq), round->data(i), ack, &at);
   }
 
   void run_core(sdk::InputSink& sink) {
     std::int64_t dropped = 0;
-    std::vector<bus::Msg> msgs;
     while (!sink.stopping()) {
-      msgs.clear();
-      bus::Status st = core_.fetch(config_.fetch_batch, fetch_timeout, msgs);
-      if (!st && msgs.empty()) {
-        report(st.text());
+      std::shared_ptr<sdk::NatsFetched> msgs;
+      const auto st = core_->fetch(config_.fetch_batch, fetch_timeout, msgs);
+      if (!st && msgs->size() == 0) {
+        report(st.error());
         if (!sink.sleep_for(retry_pause)) return;
         continue;
       }
       last_error_.clear();
-      for (const auto& m : msgs) {
+      for (std::size_t i = 0; i < msgs->size(); ++i) {
         std::string id = config_.subject + ":" + run_prefix_ + "-" + std::to_string(counter_++);
-        if (!deliver(sink, std::move(id), m.view(), {})) return;
+        if (!deliver(sink, std::move(id), msgs->data(i), {})) return;
       }
-      if (!msgs.empty()) sink.flush();
-      if (const auto now = core_.dropped(); now > dropped) {
+      if (msgs->size() > 0) sink.flush();
+      if (const auto now = core_->dropped(); now > dropped) {
         ctx_.log.warn("{} messages on {} dropped: this reader is too slow for a core subscription",
                       now - dropped, config_.subject);
         dropped = now;
@@ -247,9 +187,9 @@ class NatsInput final : public sdk::Input {
   Config config_;
   sdk::Context ctx_;
   std::string durable_;
-  std::shared_ptr<Binding> binding_;
-  bus::CoreSubscription core_;
-  sdk::RecordParser parser_;  // reused across messages: keeps its buffers
+  std::unique_ptr<sdk::NatsConsumer> consumer_;  // with `stream`
+  std::unique_ptr<sdk::NatsSubscription> core_;  // without
+  sdk::RecordParser parser_;                     // reused across messages: keeps its buffers
   std::string run_prefix_;
   std::uint64_t counter_ = 0;
   std::string last_error_;

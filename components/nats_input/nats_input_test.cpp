@@ -7,6 +7,7 @@
 #include "bus/publisher.hpp"
 #include "bus/topology.hpp"
 #include "nats_input/nats_input.hpp"
+#include "runtime/component_nats.hpp"
 #include "support/component_testing.hpp"
 #include "support/nats_fixture.hpp"
 
@@ -79,7 +80,8 @@ struct Env : testing::BusFixture {
     return info.value();
   }
 
-  sdk::Context ctx(const std::string& id) { return {"test", id, sdk::Log("test", id), conn->raw(), {}}; }
+  runtime::ComponentNats nats{*conn};  // what the engine gives components
+  sdk::Context ctx(const std::string& id) { return {"test", id, sdk::Log("test", id), &nats, {}}; }
 };
 
 // Runs the input on its own thread, as the engine does, until the sink stops it.

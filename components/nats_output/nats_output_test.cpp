@@ -5,6 +5,7 @@
 #include "bus/pull_consumer.hpp"
 #include "bus/topology.hpp"
 #include "nats_output/nats_output.hpp"
+#include "runtime/component_nats.hpp"
 #include "sdk/base/json_write.hpp"
 #include "support/component_testing.hpp"
 #include "support/nats_fixture.hpp"
@@ -66,7 +67,8 @@ struct Env : testing::BusFixture {
     return copies;  // the messages go before the subscription they came from
   }
 
-  sdk::Context ctx(const std::string& id) { return {"test", id, sdk::Log("test", id), conn->raw(), {}}; }
+  runtime::ComponentNats nats{*conn};  // what the engine gives components
+  sdk::Context ctx(const std::string& id) { return {"test", id, sdk::Log("test", id), &nats, {}}; }
 };
 
 std::vector<sdk::Record> records(std::size_t n) {
@@ -158,6 +160,37 @@ TEST_CASE("nats_output: a record over max_payload is rejected, the rest is writt
   CHECK(rejects.items[0].first == 1);
   CHECK(env.stored() == 2);
   out->stop();
+}
+
+TEST_CASE("nats_output: a record that fits max_payload only without its headers is rejected") {
+  // The payload is checked before the publish; the headers count too, which the publish finds.
+  auto batch = records(3);
+  auto check = [&](Env& env, const std::string& subject) {
+    auto out = testing::create<sdk::Output>(
+        parse_config("nats_output", R"({"subject": ")" + subject + R"(", "headers": {"source": "t"}})"),
+        env.ctx("sink"));
+    REQUIRE(out->start().is_ok());
+    const auto max = natsConnection_GetMaxPayload(env.conn->raw());
+    batch[1].value = boost::json::string(std::string(static_cast<std::size_t>(max) - 4, 'x'));  // + 2 quotes
+    REQUIRE(sdk::to_json(batch[1].value).size() == static_cast<std::size_t>(max) - 2);
+    sdk::Rejects rejects;
+    auto st = out->write(batch, rejects);
+    REQUIRE_MESSAGE(st.is_ok(), st.error());
+    REQUIRE(rejects.items.size() == 1);
+    CHECK(rejects.items[0].first == 1);
+    CHECK(rejects.items[0].second.find("Maximum Payload") != std::string::npos);
+    out->stop();
+  };
+  SUBCASE("into a stream") {
+    Env env;
+    env.make_stream();
+    check(env, "out.big");
+    CHECK(env.stored() == 2);
+  }
+  SUBCASE("with core NATS") {
+    Env env;
+    check(env, "plain.big");
+  }
 }
 
 TEST_CASE("nats_output: a record over the stream's max_msg_size is rejected after its PubAck") {

@@ -1,6 +1,5 @@
 #include "websocket_input/websocket_input.hpp"
 
-#include <nats/nats.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
@@ -15,6 +14,7 @@
 #include "common/websocket/link.hpp"
 #include "common/websocket/rate_limit.hpp"
 #include "sdk/base/record_json.hpp"
+#include "sdk/nats.hpp"
 
 namespace weir::components::websocket_input {
 
@@ -45,7 +45,7 @@ class WebsocketInput final : public sdk::Input {
   sdk::Status start() override {
     if (auto st = ws::resolve_site(config_, ctx_, site_); !st) return st;
     if (ctx_.nats)
-      max_payload_ = static_cast<std::size_t>(std::max<int64_t>(0, natsConnection_GetMaxPayload(ctx_.nats)));
+      max_payload_ = static_cast<std::size_t>(std::max<std::int64_t>(0, ctx_.nats->max_payload()));
     ws::Handlers h;
     h.on_open = [this](ws::ConnId c, bool bridge, const std::string& peer) { on_open(c, bridge, peer); };
     h.on_message = [this](ws::ConnId c, std::string&& m, bool binary) {

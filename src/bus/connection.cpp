@@ -224,4 +224,34 @@ Status Connection::flush(std::chrono::milliseconds timeout) const {
   return from_nats(natsConnection_FlushTimeout(nc_, timeout.count()), "nats flush");
 }
 
+Status Connection::publish(const Msg& msg) const {
+  const natsStatus s = natsConnection_PublishMsg(nc_, msg.raw());
+  if (s == NATS_OK) return Status::success();
+  return from_nats(s, "publish to " + std::string(msg.subject()));
+}
+
+Result<Msg> Connection::request(const std::string& subject, std::string_view data,
+                                std::chrono::milliseconds timeout) const {
+  natsMsg* raw = nullptr;
+  const natsStatus s = natsConnection_Request(&raw, nc_, subject.c_str(), data.data(),
+                                              static_cast<int>(data.size()), timeout.count());
+  Msg reply(raw);
+  if (s != NATS_OK) return from_nats(s, "request on " + subject);
+  return reply;
+}
+
+std::int64_t Connection::max_payload() const {
+  return natsConnection_GetMaxPayload(nc_);
+}
+
+std::uint64_t Connection::reconnects_now() const {
+  natsStatistics* stats = nullptr;
+  if (natsStatistics_Create(&stats) != NATS_OK) return 0;
+  std::uint64_t n = 0;
+  if (natsConnection_GetStats(nc_, stats) == NATS_OK)
+    (void)natsStatistics_GetCounts(stats, nullptr, nullptr, nullptr, nullptr, &n);
+  natsStatistics_Destroy(stats);
+  return n;
+}
+
 }  // namespace weir::bus

@@ -3,6 +3,7 @@
 // One NATS connection, reconnecting forever. nats.c runs its own threads (reader, flusher,
 // async callbacks); everything here is safe to call from any thread.
 
+#include "bus/msg.hpp"
 #include "bus/status.hpp"
 
 #include <nats/nats.h>
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace weir::bus {
@@ -86,6 +88,17 @@ class Connection {
   Result<JetStream> jetstream(const jsOptions* opts = nullptr) const;
 
   Status flush(std::chrono::milliseconds timeout) const;
+  // A core publish (at most once): buffered, written by nats.c's flusher or the next flush().
+  // NATS_MAX_PAYLOAD when it exceeds max_payload(). Takes the message's content, not the message.
+  Status publish(const Msg& msg) const;
+  // One request and its reply. NATS_NO_RESPONDERS when nobody listens on `subject`.
+  Result<Msg> request(const std::string& subject, std::string_view data,
+                      std::chrono::milliseconds timeout) const;
+  // The server's max_payload (0 while never connected).
+  std::int64_t max_payload() const;
+  // nats.c's own count of reconnects (its statistics), taken as it reconnects; reconnects()
+  // counts the reconnected events, which nats.c delivers later on its callback thread.
+  std::uint64_t reconnects_now() const;
 
   struct Callbacks;  // shared with nats.c callback threads; outlives this object if needed
 

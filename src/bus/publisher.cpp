@@ -87,7 +87,9 @@ void AsyncPublisher::on_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae
                                std::move(text));
     self->record_failure(std::move(m), std::move(err));
   } catch (...) {
-    self->failed_.fetch_add(1);  // out of memory: the message is lost to retry, not to counting
+    // Out of memory: the message is lost to retry, not to counting; the next wait_all() fails.
+    self->failed_.fetch_add(1);
+    self->lost_.fetch_add(1);
   }
 }
 
@@ -163,6 +165,7 @@ std::size_t AsyncPublisher::take_back_outstanding(const char* reason) {
       record_failure(std::move(m), std::move(err));
     } catch (...) {
       failed_.fetch_add(1);
+      lost_.fetch_add(1);
     }
   }
   natsMsgList_Destroy(&pending);
@@ -187,6 +190,13 @@ Status AsyncPublisher::wait_all(std::chrono::milliseconds timeout, std::vector<P
   {
     std::lock_guard lock(mu_);
     mine.swap(failures_);
+  }
+  // Failures that could not be listed (out of memory) are one entry without a message.
+  if (const auto lost = lost_.exchange(0); lost > 0) {
+    PublishFailure f;
+    f.error =
+        Status::error(std::to_string(lost) + " publish(es) failed and could not be listed (out of memory)");
+    mine.push_back(std::move(f));
   }
   if (mine.empty()) {
     if (s != NATS_OK) return from_nats(s, "wait for PubAcks");

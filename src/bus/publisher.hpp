@@ -80,6 +80,7 @@ class AsyncPublisher {
   // Waits until every outstanding publish completed or `timeout` passed; what is still
   // outstanding then is taken back and reported failed too. Appends the failures since the
   // previous wait to `failures` and returns an error summarising them, ok when there were none.
+  // Failures that could not be listed (out of memory) come as one entry without a message.
   Status wait_all(std::chrono::milliseconds timeout, std::vector<PublishFailure>& failures);
 
   // Republishes failed messages unchanged (same msg ids). Consumes `failures`.
@@ -110,8 +111,9 @@ class AsyncPublisher {
   std::atomic<std::uint64_t> duplicates_{0};
   std::atomic<std::uint64_t> failed_{0};
   std::atomic<std::uint64_t> last_acked_seq_{0};
-  bool window_stuck_ = false;  // owner thread only: a stall timed out since the last wait_all
-  std::mutex mu_;              // guards failures_: appended from nats.c's reply thread
+  std::atomic<std::uint64_t> lost_{0};  // failures not listed (out of memory) since the last wait
+  bool window_stuck_ = false;           // owner thread only: a stall timed out since the last wait_all
+  std::mutex mu_;                       // guards failures_: appended from nats.c's reply thread
   std::vector<PublishFailure> failures_;
 };
 

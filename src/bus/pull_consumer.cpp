@@ -1,6 +1,10 @@
 #include "bus/pull_consumer.hpp"
 
+#include <fmt/format.h>
+
 #include <utility>
+
+#include "bus/topology.hpp"
 
 namespace weir::bus {
 
@@ -87,6 +91,30 @@ Status PullConsumer::fetch(int max_msgs, std::chrono::milliseconds timeout, std:
   // A timeout only means nothing (more) was waiting.
   return (s == NATS_OK || s == NATS_TIMEOUT) ? Status::success()
                                              : from_nats(s, "fetch " + stream_ + "/" + durable_, code);
+}
+
+bool await_redeliveries(jsCtx* js, const std::string& stream, const std::string& durable,
+                        std::chrono::nanoseconds ack_wait,
+                        const std::function<bool(std::chrono::nanoseconds)>& sleep,
+                        const std::function<void(const std::string&)>& note) {
+  using namespace std::chrono_literals;
+  auto info = consumer_info(js, stream, durable);
+  const auto ghosts_gone = std::chrono::steady_clock::now() + pull_request_expiry_wait;
+  if (info && info->num_waiting > 0)
+    note(fmt::format(
+        "{} pull requests on {} still open at the server (an earlier run's): waiting for them to expire",
+        info->num_waiting, durable));
+  while (info && info->num_waiting > 0 && std::chrono::steady_clock::now() < ghosts_gone) {
+    if (!sleep(50ms)) return false;
+    info = consumer_info(js, stream, durable);
+  }
+  if (!info || info->num_ack_pending == 0) return sleep(0ns);  // no wait: only whether to go on
+  const auto wait = redelivery_wait(ack_wait);
+  note(fmt::format(
+      "{} messages of {} were unacknowledged (a crash or a broker restart): reading again in {} ms, when "
+      "they are due first",
+      info->num_ack_pending, durable, wait.count()));
+  return sleep(wait);
 }
 
 }  // namespace weir::bus

@@ -10,6 +10,7 @@
 #include <nats/nats.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,19 @@ inline std::chrono::milliseconds redelivery_wait(std::chrono::nanoseconds ack_wa
 // How long a reader waits at its start for pull requests still open at the server (an earlier
 // process's, killed: they expire within a fetch's timeout, 500 ms everywhere here) to be gone.
 inline constexpr std::chrono::milliseconds pull_request_expiry_wait{2000};
+
+// After a crash or a broker restart, a consumer's unacked messages come back only after its
+// ack_wait, while new ones would be delivered at once: a reader that needs its messages in
+// stream order calls this before it fetches. Pull requests of a process that was killed stay
+// open at the server until they expire, and meanwhile take messages nobody acknowledges: so
+// first it waits, at most pull_request_expiry_wait, until no request is waiting; then, when the
+// consumer has unacked messages, it waits until they are due again (redelivery_wait), when they
+// are delivered before anything new. `sleep` waits up to its argument and returns false to stop
+// (this then returns false); `note` gets each line worth logging.
+bool await_redeliveries(jsCtx* js, const std::string& stream, const std::string& durable,
+                        std::chrono::nanoseconds ack_wait,
+                        const std::function<bool(std::chrono::nanoseconds)>& sleep,
+                        const std::function<void(const std::string&)>& note);
 
 class PullConsumer {
  public:

@@ -27,7 +27,7 @@ const char* to_string(ApplyResult r) {
 Engine::Engine(bus::Connection& conn, std::filesystem::path data_dir, std::chrono::milliseconds retry_every,
                bus::Connection* components_conn)
     : conn_(conn),
-      components_conn_(components_conn),
+      components_nats_(std::make_unique<ComponentNats>(components_conn ? *components_conn : conn)),
       data_dir_(std::move(data_dir)),
       retry_every_(retry_every) {
   retry_thread_ = std::thread([this] { retry_loop(); });
@@ -72,7 +72,7 @@ ApplyResult Engine::apply(flow::Flow f, std::string* what, std::chrono::millisec
     return done(ApplyResult::removed);
   }
   if (it == runners_.end()) {
-    add_runner(std::make_unique<FlowRunner>(std::move(f), conn_, data_dir_, components_conn_));
+    add_runner(std::make_unique<FlowRunner>(std::move(f), conn_, data_dir_, *components_nats_));
     if (runners_.at(name)->start()) {
       told = "deployed";
       return done(ApplyResult::deployed);
@@ -98,7 +98,7 @@ ApplyResult Engine::apply(flow::Flow f, std::string* what, std::chrono::millisec
   // consumers the new plan keeps.
   runner.stop(drain);
   take_runner(name);
-  add_runner(std::make_unique<FlowRunner>(std::move(f), conn_, data_dir_, components_conn_));
+  add_runner(std::make_unique<FlowRunner>(std::move(f), conn_, data_dir_, *components_nats_));
   if (!runners_.at(name)->start()) {
     told = "redeploy failed to start (retried): " + runners_.at(name)->status().error;
     return done(ApplyResult::failed);

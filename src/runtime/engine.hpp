@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/component_nats.hpp"
 #include "runtime/flow_runner.hpp"
 
 namespace weir::runtime {
@@ -99,7 +100,9 @@ class Engine {
   std::unique_ptr<FlowRunner> take_runner(const std::string& name);
 
   bus::Connection& conn_;
-  bus::Connection* components_conn_;
+  // What components reach NATS with: over components_conn, else conn. Declared before
+  // runners_, so that it outlives every component.
+  std::unique_ptr<ComponentNats> components_nats_;
   std::filesystem::path data_dir_;
   std::chrono::milliseconds retry_every_;
   // Held for the whole of a change (which may drain for seconds), so changes never interleave.

@@ -80,15 +80,15 @@ class InterruptAfter {
 }  // namespace
 
 FlowRunner::FlowRunner(flow::Flow flow, bus::Connection& conn, std::filesystem::path data_dir,
-                       bus::Connection* components_conn)
+                       sdk::Nats& components_nats)
     : data_dir_(std::move(data_dir)) {
   shared_.flow = std::move(flow);
   shared_.plan = graph::make_plan(shared_.flow);
   shared_.conn = &conn;
-  shared_.components_conn = components_conn ? components_conn : &conn;
+  shared_.components_nats = &components_nats;
   // The server's max_payload bounds every message the flow publishes (0 while not connected:
   // the default of nats-server then).
-  if (const auto max = conn.raw() ? natsConnection_GetMaxPayload(conn.raw()) : 0; max > 0)
+  if (const auto max = conn.raw() ? conn.max_payload() : 0; max > 0)
     shared_.max_body = max_body_bytes(static_cast<std::size_t>(max));
   shared_.stream = graph::stream_name(shared_.flow.name);
   shared_.dlq_subject = graph::dead_letter_subject(shared_.flow.name);
@@ -331,12 +331,12 @@ bus::Result<std::size_t> FlowRunner::move_backlog(jsCtx* js, const std::string& 
 
 std::unique_ptr<sdk::Component> FlowRunner::start_component(std::size_t i, std::string& error) {
   const auto& decl = shared_.flow.components[i];
-  sdk::Context ctx{shared_.flow.name,
-                   decl.id,
-                   sdk::Log(shared_.flow.name, decl.id),
-                   shared_.components_conn->raw(),
-                   data_dir_,
-                   shared_.flow.settings.ack_wait};
+  sdk::Context ctx{.flow = shared_.flow.name,
+                   .component = decl.id,
+                   .log = sdk::Log(shared_.flow.name, decl.id),
+                   .nats = shared_.components_nats,
+                   .data_dir = data_dir_,
+                   .ack_wait = shared_.flow.settings.ack_wait};
   try {
     auto c = decl.info->create(decl.config.get(), ctx);
     auto st = c->start();

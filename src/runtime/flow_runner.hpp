@@ -47,8 +47,9 @@ struct FlowStatus {
 
 class FlowRunner {
  public:
+  // `components_nats` (what components reach NATS with) outlives the runner.
   FlowRunner(flow::Flow flow, bus::Connection& conn, std::filesystem::path data_dir,
-             bus::Connection* components_conn = nullptr);
+             sdk::Nats& components_nats);
   ~FlowRunner();
 
   // Creates the topology and the components, then starts the stages. On failure the flow is

@@ -172,35 +172,16 @@ bool settle(const StageStop& stop, bus::AsyncPublisher& pub, const std::string& 
 bool await_redeliveries(const StageStop& stop, jsCtx* js, const std::string& stream,
                         const std::string& durable, std::chrono::nanoseconds ack_wait,
                         const std::string& prefix) {
-  auto info = bus::consumer_info(js, stream, durable);
-  // Pull requests of an engine that was killed stay open at the server until they expire (a
-  // fetch asks for at most 500 ms): meanwhile they take messages that nobody acknowledges, which
-  // come back after ack_wait below the positions this stage stores first, and would be taken for
-  // replays. So first wait, a bounded time, until no request is waiting; what they took by then is
-  // unacknowledged and waited for below.
-  const auto ghosts_gone = std::chrono::steady_clock::now() + bus::pull_request_expiry_wait;
-  if (info && info->num_waiting > 0)
-    spdlog::info(
-        "{} {} pull requests on {} still open at the server (an earlier run's): waiting for them "
-        "to expire",
-        prefix, info->num_waiting, durable);
-  while (info && info->num_waiting > 0 && std::chrono::steady_clock::now() < ghosts_gone) {
-    if (stop.stopping()) return false;
-    std::this_thread::sleep_for(50ms);
-    info = bus::consumer_info(js, stream, durable);
-  }
-  if (!info || info->num_ack_pending == 0) return !stop.stopping();
-  const auto wait = bus::redelivery_wait(ack_wait);
-  spdlog::info(
-      "{} {} messages of {} were unacknowledged (a crash or a broker restart): reading again in {} ms, "
-      "when they are due first",
-      prefix, info->num_ack_pending, durable, wait.count());
-  auto until = std::chrono::steady_clock::now() + wait;
-  while (std::chrono::steady_clock::now() < until) {
-    if (stop.stopping()) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return !stop.stopping();
+  auto sleep = [&stop](std::chrono::nanoseconds d) {
+    const auto until = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < until) {
+      if (stop.stopping()) return false;
+      std::this_thread::sleep_for(50ms);
+    }
+    return !stop.stopping();
+  };
+  return bus::await_redeliveries(js, stream, durable, ack_wait, sleep,
+                                 [&prefix](const std::string& line) { spdlog::info("{} {}", prefix, line); });
 }
 
 std::string consumer_source(const std::string& durable, std::int64_t stream_created_ns) {

@@ -55,9 +55,9 @@ struct FlowShared {
   flow::Flow flow;
   graph::Plan plan;
   bus::Connection* conn = nullptr;
-  // What components reach NATS with (sdk::Context::nats): `conn` unless the engine has a second,
-  // buffered connection for them (Engine).
-  bus::Connection* components_conn = nullptr;
+  // What components reach NATS with (sdk::Context::nats): over `conn` unless the engine has a
+  // second, buffered connection for them (Engine).
+  sdk::Nats* components_nats = nullptr;
   std::string stream;
   std::string dlq_subject;
   // What one published batch body may hold: the server's max_payload less room for headers

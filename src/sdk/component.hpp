@@ -18,11 +18,9 @@
 #include "sdk/log.hpp"
 #include "sdk/record.hpp"
 
-// nats.c's handle type, so components that talk to NATS can use the engine's connection without
-// this header pulling in nats.h.
-typedef struct __natsConnection natsConnection;  // NOLINT(bugprone-reserved-identifier): nats.c's name
-
 namespace weir::sdk {
+
+class Nats;
 
 enum class Kind { input, processor, output };
 
@@ -44,7 +42,7 @@ struct Context {
   std::string flow;                // flow name
   std::string component;           // component id inside the flow
   Log log;                         // lines carrying the flow and the component
-  natsConnection* nats = nullptr;  // the engine's connection; reconnects on its own
+  Nats* nats = nullptr;            // the engine's NATS connection (sdk/nats.hpp); outlives the component
   std::filesystem::path data_dir;  // the engine's data dir (component state goes below it)
   // The flow's ack_wait: how long a batch handed to a component waits before it is redelivered
   // (after a crash, from the restart on).
