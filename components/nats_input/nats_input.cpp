@@ -84,7 +84,8 @@ class NatsInput final : public sdk::Input {
   // Records must reach the engine in position order (a position at or below what was stored is
   // taken for a replay). After a crash, or a broker restart, what was delivered and not acked
   // comes back only after ack_wait, while new messages would come at once: so when messages are
-  // unacked, nothing is fetched until they are due (they are then delivered first).
+  // unacked, nothing is fetched until they are due (they are then delivered first, and the
+  // consumer hands them over together in stream order).
   bool await_redeliveries(sdk::InputSink& sink) {
     return consumer_->await_redeliveries([&sink](std::chrono::nanoseconds d) { return sink.sleep_for(d); },
                                          ctx_.log);

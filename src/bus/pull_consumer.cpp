@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "bus/topology.hpp"
@@ -96,8 +98,9 @@ Status PullConsumer::fetch(int max_msgs, std::chrono::milliseconds timeout, std:
 bool await_redeliveries(jsCtx* js, const std::string& stream, const std::string& durable,
                         std::chrono::nanoseconds ack_wait,
                         const std::function<bool(std::chrono::nanoseconds)>& sleep,
-                        const std::function<void(const std::string&)>& note) {
+                        const std::function<void(const std::string&)>& note, std::int64_t& unacked) {
   using namespace std::chrono_literals;
+  unacked = 0;
   auto info = consumer_info(js, stream, durable);
   const auto ghosts_gone = std::chrono::steady_clock::now() + pull_request_expiry_wait;
   if (info && info->num_waiting > 0)
@@ -109,12 +112,56 @@ bool await_redeliveries(jsCtx* js, const std::string& stream, const std::string&
     info = consumer_info(js, stream, durable);
   }
   if (!info || info->num_ack_pending == 0) return sleep(0ns);  // no wait: only whether to go on
+  unacked = info->num_ack_pending;
   const auto wait = redelivery_wait(ack_wait);
   note(fmt::format(
       "{} messages of {} were unacknowledged (a crash or a broker restart): reading again in {} ms, when "
       "they are due first",
       info->num_ack_pending, durable, wait.count()));
   return sleep(wait);
+}
+
+void sort_by_stream_seq(std::vector<Msg>& msgs) {
+  std::vector<std::pair<std::uint64_t, std::size_t>> order;
+  order.reserve(msgs.size());
+  bool sorted = true;
+  for (std::size_t i = 0; i < msgs.size(); ++i) {
+    auto md = msgs[i].metadata();
+    const auto seq = md ? md->stream_seq : std::numeric_limits<std::uint64_t>::max();
+    if (!order.empty() && seq < order.back().first) sorted = false;
+    order.emplace_back(seq, i);
+  }
+  if (sorted) return;
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Msg> out;
+  out.reserve(msgs.size());
+  for (const auto& [seq, i] : order) out.push_back(std::move(msgs[i]));
+  msgs.swap(out);
+}
+
+void InOrder::expect(std::int64_t unacked, std::chrono::steady_clock::duration patience) {
+  owed_ = unacked;
+  until_ = std::chrono::steady_clock::now() + patience;
+}
+
+bool InOrder::add(std::vector<Msg>& fetched, std::vector<Msg>& ready) {
+  for (auto& m : fetched) held_.push_back(std::move(m));
+  fetched.clear();
+  if (held_.empty()) return false;
+  if (owed_ > 0 && static_cast<std::int64_t>(held_.size()) < owed_ &&
+      std::chrono::steady_clock::now() < until_)
+    return false;
+  owed_ = 0;
+  sort_by_stream_seq(held_);
+  ready.swap(held_);
+  held_.clear();
+  return true;
+}
+
+int InOrder::want(int batch) const {
+  const auto missing = owed_ - static_cast<std::int64_t>(held_.size());
+  return static_cast<int>(std::clamp<std::int64_t>(missing, batch, std::max(batch, 4096)));
 }
 
 }  // namespace weir::bus

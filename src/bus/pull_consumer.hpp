@@ -33,12 +33,37 @@ inline constexpr std::chrono::milliseconds pull_request_expiry_wait{2000};
 // open at the server until they expire, and meanwhile take messages nobody acknowledges: so
 // first it waits, at most pull_request_expiry_wait, until no request is waiting; then, when the
 // consumer has unacked messages, it waits until they are due again (redelivery_wait), when they
-// are delivered before anything new. `sleep` waits up to its argument and returns false to stop
-// (this then returns false); `note` gets each line worth logging.
+// are delivered before anything new, but not in stream order (nats-server 2.9 was seen handing
+// out the later half of a fetch round's redeliveries first): `unacked` is set to how many come
+// back, which a reader that needs stream order gathers and sorts (InOrder below) before it
+// takes any. `sleep` waits up to its argument and returns false to stop (this then returns
+// false); `note` gets each line worth logging.
 bool await_redeliveries(jsCtx* js, const std::string& stream, const std::string& durable,
                         std::chrono::nanoseconds ack_wait,
                         const std::function<bool(std::chrono::nanoseconds)>& sleep,
-                        const std::function<void(const std::string&)>& note);
+                        const std::function<void(const std::string&)>& note, std::int64_t& unacked);
+
+// Puts fetched messages in stream order, holding them back after a redelivery wait until the
+// `unacked` messages that come back first are all in (or `patience` passed), since those come
+// in no particular order and a reader that tracks what it stored by a high-water mark per
+// source would take a lower one that arrives after a higher one for a replay, and drop it.
+class InOrder {
+ public:
+  // The wait said `unacked` messages come back first.
+  void expect(std::int64_t unacked, std::chrono::steady_clock::duration patience);
+  // Takes a fetch's messages; true when `ready` holds messages to handle now, in stream order.
+  bool add(std::vector<Msg>& fetched, std::vector<Msg>& ready);
+  // How many to ask the next fetch for, at least `batch`.
+  int want(int batch) const;
+
+ private:
+  std::vector<Msg> held_;
+  std::int64_t owed_ = 0;
+  std::chrono::steady_clock::time_point until_{};
+};
+
+// Sorts messages by their stream sequence (those without metadata last, in their order).
+void sort_by_stream_seq(std::vector<Msg>& msgs);
 
 class PullConsumer {
  public:

@@ -137,15 +137,22 @@ class Consumer final : public sdk::NatsConsumer {
   sdk::NatsStatus fetch(int max, std::chrono::nanoseconds timeout,
                         std::shared_ptr<sdk::NatsFetched>& out) override {
     auto f = std::make_shared<Fetched>(binding_);
-    auto st = binding_->consumer.fetch(max, millis(timeout), f->msgs());
+    std::vector<bus::Msg> got;
+    auto st = binding_->consumer.fetch(in_order_.want(max), millis(timeout), got);
+    (void)in_order_.add(got, f->msgs());  // nothing yet while redeliveries are gathered
     out = std::move(f);
     return to_sdk(st);
   }
 
   bool await_redeliveries(const std::function<bool(std::chrono::nanoseconds)>& sleep,
                           const sdk::Log& log) override {
-    return bus::await_redeliveries(binding_->js.raw(), stream_, durable_, ack_wait_, sleep,
-                                   [&log](const std::string& line) { log.info("{}", line); });
+    std::int64_t unacked = 0;
+    const bool go_on = bus::await_redeliveries(
+        binding_->js.raw(), stream_, durable_, ack_wait_, sleep,
+        [&log](const std::string& line) { log.info("{}", line); }, unacked);
+    // Gathered for at most two ack_waits more (see runtime::await_redeliveries).
+    in_order_.expect(unacked, 2 * ack_wait_ + std::chrono::seconds(5));
+    return go_on;
   }
 
  private:
@@ -153,6 +160,7 @@ class Consumer final : public sdk::NatsConsumer {
   std::string stream_;
   std::string durable_;
   std::chrono::nanoseconds ack_wait_;
+  bus::InOrder in_order_;
 };
 
 class Subscription final : public sdk::NatsSubscription {

@@ -78,7 +78,8 @@ void ConsumerStage::run(std::size_t upstream) {
 
   const auto& ack_wait = shared_.flow.settings.ack_wait;
   auto reconnects = shared_.conn->reconnects();
-  if (!await_redeliveries(stop_, js.raw(), shared_.stream, up.durable, ack_wait, prefix_)) return;
+  bus::InOrder in_order;
+  if (!await_redeliveries(stop_, js.raw(), shared_.stream, up.durable, ack_wait, prefix_, in_order)) return;
   // Where what this thread reads comes from (positions.hpp): the consumer, and the stream's
   // creation time, since sequences start over in a stream made anew.
   std::string source;
@@ -96,7 +97,7 @@ void ConsumerStage::run(std::size_t upstream) {
   if (stop_.stopping()) return;
   const auto root = stage_.members.front().component;
   if (dynamic_cast<sdk::BatchOutput*>(shared_.components[root].get())) {
-    run_forwarding(shared_, stop_, stage_, consumer, js, *pub, serial_, std::move(source));
+    run_forwarding(shared_, stop_, stage_, consumer, js, *pub, serial_, std::move(source), in_order);
     return;
   }
   PositionLog log(shared_.flow.name, shared_.stream, up.durable, StageRound::published_subjects(stage_));
@@ -120,16 +121,17 @@ void ConsumerStage::run(std::size_t upstream) {
     idle(stop_, 1s);
   }
   StageRound round(shared_, stop_, stage_, *pub, &serial_, &log, source);
-  std::vector<bus::Msg> msgs;
+  std::vector<bus::Msg> msgs, ready;
   bool fetch_failing = false;
   while (!stop_.stopping()) {
     // A broker restart leaves what it had delivered unacked: it comes back after ack_wait.
     if (const auto now = shared_.conn->reconnects(); now != reconnects) {
       reconnects = now;
-      if (!await_redeliveries(stop_, js.raw(), shared_.stream, up.durable, ack_wait, prefix_)) break;
+      if (!await_redeliveries(stop_, js.raw(), shared_.stream, up.durable, ack_wait, prefix_, in_order))
+        break;
     }
     msgs.clear();
-    auto st = consumer.fetch(fetch_batches, 500ms, msgs);
+    auto st = consumer.fetch(in_order.want(fetch_batches), 500ms, msgs);
     if (!st.ok() && !st.is_timeout()) {
       if (!fetch_failing) spdlog::warn("{} fetch from {} failed: {}", prefix_, up.durable, st.text());
       fetch_failing = true;
@@ -140,7 +142,10 @@ void ConsumerStage::run(std::size_t upstream) {
       spdlog::info("{} fetching from {} again", prefix_, up.durable);
       fetch_failing = false;
     }
-    if (!msgs.empty() && shared_.await_on_disk(msgs, stop_)) round.handle(msgs);
+    // In stream order, the redeliveries after a crash all together: positions.hpp.
+    if (!in_order.add(msgs, ready)) continue;
+    if (shared_.await_on_disk(ready, stop_)) round.handle(ready);
+    ready.clear();
   }
 }
 

@@ -171,7 +171,7 @@ bool settle(const StageStop& stop, bus::AsyncPublisher& pub, const std::string& 
 
 bool await_redeliveries(const StageStop& stop, jsCtx* js, const std::string& stream,
                         const std::string& durable, std::chrono::nanoseconds ack_wait,
-                        const std::string& prefix) {
+                        const std::string& prefix, bus::InOrder& in_order) {
   auto sleep = [&stop](std::chrono::nanoseconds d) {
     const auto until = std::chrono::steady_clock::now() + d;
     while (std::chrono::steady_clock::now() < until) {
@@ -180,8 +180,14 @@ bool await_redeliveries(const StageStop& stop, jsCtx* js, const std::string& str
     }
     return !stop.stopping();
   };
-  return bus::await_redeliveries(js, stream, durable, ack_wait, sleep,
-                                 [&prefix](const std::string& line) { spdlog::info("{} {}", prefix, line); });
+  std::int64_t unacked = 0;
+  const bool go_on = bus::await_redeliveries(
+      js, stream, durable, ack_wait, sleep,
+      [&prefix](const std::string& line) { spdlog::info("{} {}", prefix, line); }, unacked);
+  // Gathered for at most two ack_waits more: one that is not redelivered by then (acked at the
+  // last moment by the killed run, or the consumer's state lost) is not waited for.
+  in_order.expect(unacked, 2 * ack_wait + 5s);
+  return go_on;
 }
 
 std::string consumer_source(const std::string& durable, std::int64_t stream_created_ns) {

@@ -12,6 +12,7 @@
 #include "bus/connection.hpp"
 #include "bus/msg.hpp"
 #include "bus/publisher.hpp"
+#include "bus/pull_consumer.hpp"
 #include "flow/flow.hpp"
 #include "graph/plan.hpp"
 #include "metrics/histogram.hpp"
@@ -174,10 +175,11 @@ bool settle(const StageStop& stop, bus::AsyncPublisher& pub, const std::string& 
 // After a crash or a broker restart, a consumer's unacked messages come back only after its
 // ack_wait, while new ones would be delivered at once. Positions must reach a publisher in
 // order (positions.hpp), so when the consumer has unacked messages this waits until they are
-// due again (they are then delivered before anything new). False when the stage stopped.
+// due again (they are then delivered before anything new, in no particular order: `in_order`
+// is told how many, to gather and sort them). False when the stage stopped.
 bool await_redeliveries(const StageStop& stop, jsCtx* js, const std::string& stream,
                         const std::string& durable, std::chrono::nanoseconds ack_wait,
-                        const std::string& prefix);
+                        const std::string& prefix, bus::InOrder& in_order);
 
 // The key of a source that is a consumer of the flow's stream: its name and the stream's
 // creation time (sequences start over in a stream made anew).

@@ -42,9 +42,10 @@ class Forwarder {
     state_->closed = true;
   }
 
-  void run(bus::PullConsumer& consumer, bus::JetStream& js, std::string source) {
+  void run(bus::PullConsumer& consumer, bus::JetStream& js, std::string source, bus::InOrder& in_order) {
     source_ = std::move(source);
-    std::vector<bus::Msg> msgs;
+    std::vector<bus::Msg> msgs, ready;
+    std::size_t next = 0;  // ready[next..] wait for room in the window
     auto last_progress = std::chrono::steady_clock::now();
     const auto keepalive = std::max<std::chrono::nanoseconds>(shared_.flow.settings.ack_wait / 3, 100ms);
     bool fetch_failing = false;
@@ -58,8 +59,12 @@ class Forwarder {
         reconnects = n;
         auto info = bus::consumer_info(js.raw(), shared_.stream, consumer.durable());
         if (!info || info->num_ack_pending > static_cast<std::int64_t>(inflight_.size())) {
-          hold_fetch_until =
-              std::chrono::steady_clock::now() + bus::redelivery_wait(shared_.flow.settings.ack_wait);
+          const auto ack_wait = shared_.flow.settings.ack_wait;
+          hold_fetch_until = std::chrono::steady_clock::now() + bus::redelivery_wait(ack_wait);
+          // They come back in no particular order: gathered and sorted first.
+          if (info)
+            in_order.expect(info->num_ack_pending - static_cast<std::int64_t>(inflight_.size()),
+                            bus::redelivery_wait(ack_wait) + 2 * ack_wait + std::chrono::seconds(5));
           spdlog::info("{} reconnected with messages unacknowledged: reading again after ack_wait", prefix_);
         }
       }
@@ -68,19 +73,24 @@ class Forwarder {
         std::unique_lock lock(state_->mu);
         state_->cv.wait_for(lock, 100ms, [&] { return !state_->results.empty() || stop_.stopping(); });
       } else if (inflight_.size() < window) {
-        msgs.clear();
-        const int want = static_cast<int>(std::min<std::size_t>(window - inflight_.size(), 64));
-        // With batches in flight the fetch must come back soon to ack what completes.
-        auto st = consumer.fetch(want, inflight_.empty() ? 500ms : 20ms, msgs);
-        if (!st.ok() && !st.is_timeout()) {
-          if (!fetch_failing) spdlog::warn("{} fetch failed: {}", prefix_, st.text());
-          fetch_failing = true;
-          idle(stop_, 250ms);
-        } else {
-          fetch_failing = false;
+        if (next == ready.size()) {
+          ready.clear();
+          next = 0;
+          msgs.clear();
+          const int want = static_cast<int>(std::min<std::size_t>(window - inflight_.size(), 64));
+          // With batches in flight the fetch must come back soon to ack what completes.
+          auto st = consumer.fetch(in_order.want(want), inflight_.empty() ? 500ms : 20ms, msgs);
+          if (!st.ok() && !st.is_timeout()) {
+            if (!fetch_failing) spdlog::warn("{} fetch failed: {}", prefix_, st.text());
+            fetch_failing = true;
+            idle(stop_, 250ms);
+          } else {
+            fetch_failing = false;
+          }
+          // Positions reach the peer in stream order (the redeliveries after a crash together).
+          if (in_order.add(msgs, ready) && !shared_.await_on_disk(ready, stop_)) ready.clear();
         }
-        if (shared_.await_on_disk(msgs, stop_))
-          for (auto& m : msgs) submit(std::move(m));
+        while (next < ready.size() && inflight_.size() < window) submit(std::move(ready[next++]));
       } else {
         std::unique_lock lock(state_->mu);
         state_->cv.wait_for(lock, 100ms, [&] { return !state_->results.empty() || stop_.stopping(); });
@@ -90,6 +100,7 @@ class Forwarder {
       if (now - last_progress >= keepalive) {
         for (auto& s : inflight_)
           if (!s.done) (void)s.msg.in_progress();
+        for (std::size_t i = next; i < ready.size(); ++i) (void)ready[i].in_progress();
         last_progress = now;
       }
     }
@@ -204,8 +215,8 @@ class Forwarder {
 
 void run_forwarding(FlowShared& shared, const StageStop& stop, const graph::Stage& stage,
                     bus::PullConsumer& consumer, bus::JetStream& js, bus::AsyncPublisher& pub,
-                    std::mutex& serial, std::string source) {
-  Forwarder(shared, stop, stage, pub, serial).run(consumer, js, std::move(source));
+                    std::mutex& serial, std::string source, bus::InOrder& in_order) {
+  Forwarder(shared, stop, stage, pub, serial).run(consumer, js, std::move(source), in_order);
 }
 
 }  // namespace weir::runtime

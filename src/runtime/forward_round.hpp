@@ -14,6 +14,6 @@ namespace weir::runtime {
 // Runs until the stage stops; what is still in flight then stays unacked (redelivered later).
 void run_forwarding(FlowShared& shared, const StageStop& stop, const graph::Stage& stage,
                     bus::PullConsumer& consumer, bus::JetStream& js, bus::AsyncPublisher& pub,
-                    std::mutex& serial, std::string source);
+                    std::mutex& serial, std::string source, bus::InOrder& in_order);
 
 }  // namespace weir::runtime

@@ -4,7 +4,8 @@
 // where what it publishes came from: a source key (a nats_input's stream and consumer, a bridge
 // sender, the upstream consumer of a stage) and a position in that source (a stream sequence).
 // Per source, positions reach a publisher in increasing order (ConsumerStage and nats_input wait
-// for the redeliveries of a crashed run before they read anything new), so what a publisher has
+// for the redeliveries of a crashed run before they read anything new, and gather and sort them:
+// nats-server hands them out in no particular order; bus::InOrder), so what a publisher has
 // stored is described by one high-water mark per (subject, source): bounded by the number of
 // sources, not of records.
 //

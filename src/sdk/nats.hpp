@@ -120,15 +120,18 @@ class NatsConsumer {
  public:
   virtual ~NatsConsumer() = default;
   // Waits up to `timeout` for up to `max` messages (returning early once some came and no more
-  // wait). `out` is set even on an error, and may hold messages then. not_found: the consumer
-  // is gone (deleted by hand, or its stream made anew).
+  // wait), in stream order. `out` is set even on an error, and may hold messages then.
+  // not_found: the consumer is gone (deleted by hand, or its stream made anew). After
+  // await_redeliveries(), the redelivered messages come all together, sorted (the server hands
+  // them out in no particular order): fetches return nothing until they are all in (bounded by
+  // two ack_waits), and may then return more than `max`.
   virtual NatsStatus fetch(int max, std::chrono::nanoseconds timeout, std::shared_ptr<NatsFetched>& out) = 0;
   // After a crash or a broker restart, what was delivered and not acked comes again only after
   // ack_wait, while new messages would come at once: a reader that needs its messages in stream
   // order calls this before fetching. It waits, a bounded time, until pull requests an earlier
   // run left open at the server expired, then, when messages are unacknowledged, until they are
-  // due again (they are then delivered first). `sleep` waits up to its argument and returns
-  // false to stop; so does this then.
+  // due again (they are then delivered first, and fetch() puts them in order). `sleep` waits up
+  // to its argument and returns false to stop; so does this then.
   virtual bool await_redeliveries(const std::function<bool(std::chrono::nanoseconds)>& sleep,
                                   const Log& log) = 0;
 };
