@@ -43,8 +43,13 @@ CONF
 
 pm() { podman --runtime runc "$@"; }
 
-# Runs as pm run, with this machine's limits.
-pm_run() { pm run --ulimit "nofile=$WEIR_ULIMIT_NOFILE:$WEIR_ULIMIT_NOFILE" --ulimit "nproc=$WEIR_ULIMIT_NPROC:$WEIR_ULIMIT_NPROC" "$@"; }
+# Runs as pm run, with this machine's limits. podman 4.3 schedules a container's HEALTHCHECK with
+# systemd timers and logs an error when there is no systemd (as here): that line is left out;
+# the scripts run the checks themselves (`podman healthcheck run`).
+pm_run() {
+  pm run --ulimit "nofile=$WEIR_ULIMIT_NOFILE:$WEIR_ULIMIT_NOFILE" --ulimit "nproc=$WEIR_ULIMIT_NPROC:$WEIR_ULIMIT_NPROC" \
+    "$@" 2> >(grep -v 'unable to get systemd connection to .* healthchecks' >&2)
+}
 
 # make_base ARCH TAG SLIM: a Debian 12 image for ARCH tagged docker.io/library/debian:TAG, made with
 # mmdebstrap --variant=minbase (what Debian's official images are), unless it exists already.
