@@ -3,10 +3,12 @@
 // type checks, one transaction per batch, the record id as the key) and through a hand-written
 // loop over the same parsed records (one prepared INSERT ... ON CONFLICT DO NOTHING, the same
 // table, transaction size, WAL and synchronous setting). Prints rows/s of both and their ratio,
-// one JSON line at the end. Run: `ninja -C build bench-sqlite`.
+// one JSON line at the end (medians of --rounds, each round's figures beside them). Run: `ninja -C build
+// bench-sqlite`.
 #include <sqlite3.h>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -124,6 +126,11 @@ double component(const fs::path& dir, const std::vector<sdk::Record>& records, s
   return secs;
 }
 
+double median(std::vector<double> xs) {
+  std::sort(xs.begin(), xs.end());
+  return xs[xs.size() / 2];
+}
+
 std::vector<std::size_t> parse_sizes(const std::string& text) {
   std::vector<std::size_t> out;
   std::stringstream in(text);
@@ -141,18 +148,20 @@ std::vector<std::size_t> parse_sizes(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::uint64_t records_n = 100000, full_max_commits = 2000;
+  std::uint64_t records_n = 100000, full_max_commits = 2000, rounds = 3;
   std::string batches_text = "1,10,100,1000", dir_text, only;
   bench::Args args(who,
-                   "sqlite_bench [--records N] [--batches 1,10,100,1000] [--full-max-commits C] [--dir DIR] "
-                   "[--only full|normal]");
-  args.add("records", records_n)
-      .add("batches", batches_text)
-      .add("full-max-commits", full_max_commits)
-      .add("dir", dir_text)
-      .add("only", only);
+                   "sqlite_bench [--records N] [--batches 1,10,100,1000] [--full-max-commits C] [--rounds R] "
+                   "[--dir DIR] [--only full|normal]");
+  args.add("--records", records_n)
+      .add("--batches", batches_text)
+      .add("--full-max-commits", full_max_commits)
+      .add("--rounds", rounds)
+      .add("--dir", dir_text)
+      .add("--only", only);
   args.parse(argc, argv);
   const auto batches = parse_sizes(batches_text);
+  if (rounds == 0) bench::die(who, "--rounds: at least 1");
   // Give a --dir on the disk the flows would use when /tmp is a tmpfs: synced commits are measured.
   const fs::path dir = dir_text.empty() ? bench::scratch_dir("weir-sqlite-bench", who) : fs::path(dir_text);
   fs::create_directories(dir);
@@ -169,29 +178,41 @@ int main(int argc, char** argv) {
       // A synced commit costs milliseconds here: at small batches FULL runs at most C commits.
       const std::size_t n = full ? std::min<std::size_t>(all.size(), batch * full_max_commits) : all.size();
       const std::vector<sdk::Record> records(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n));
-      const double raw_secs = raw_loop(dir / "raw.db", records, batch, full);
-      if (count_rows(dir / "raw.db") != static_cast<long long>(n)) bench::die(who, "raw: rows missing");
-      const double comp_secs = component(dir, records, batch, full);
-      if (count_rows(dir / "component.db") != static_cast<long long>(n))
-        bench::die(who, "component: rows missing");
-      const double raw_rate = static_cast<double>(n) / raw_secs,
-                   comp_rate = static_cast<double>(n) / comp_secs;
-      std::fprintf(stderr,
-                   "synchronous %-6s batch %5zu  %6zu records: component %9.0f rows/s, raw %9.0f rows/s, "
-                   "ratio %.3f\n",
-                   full ? "full" : "normal", batch, n, comp_rate, raw_rate, comp_rate / raw_rate);
+      // Rounds alternate the two (raw first, then the component), so that the machine's noise hits
+      // both alike; the medians are compared.
+      std::vector<double> raw_rates, comp_rates;
+      for (std::uint64_t round = 0; round < rounds; ++round) {
+        const double raw_secs = raw_loop(dir / "raw.db", records, batch, full);
+        if (count_rows(dir / "raw.db") != static_cast<long long>(n)) bench::die(who, "raw: rows missing");
+        const double comp_secs = component(dir, records, batch, full);
+        if (count_rows(dir / "component.db") != static_cast<long long>(n))
+          bench::die(who, "component: rows missing");
+        raw_rates.push_back(static_cast<double>(n) / raw_secs);
+        comp_rates.push_back(static_cast<double>(n) / comp_secs);
+        std::fprintf(stderr,
+                     "synchronous %-6s batch %5zu  %6zu records: component %9.0f rows/s, raw %9.0f rows/s, "
+                     "ratio %.3f\n",
+                     full ? "full" : "normal", batch, n, comp_rates.back(), raw_rates.back(),
+                     comp_rates.back() / raw_rates.back());
+      }
+      boost::json::array each;
+      for (std::size_t r = 0; r < raw_rates.size(); ++r)
+        each.push_back({static_cast<std::int64_t>(comp_rates[r]), static_cast<std::int64_t>(raw_rates[r])});
+      const double raw_rate = median(raw_rates), comp_rate = median(comp_rates);
       runs.push_back({{"synchronous", full ? "full" : "normal"},
                       {"batch", batch},
                       {"records", n},
                       {"component_rows_per_s", static_cast<std::int64_t>(comp_rate)},
                       {"raw_rows_per_s", static_cast<std::int64_t>(raw_rate)},
-                      {"ratio", std::round(comp_rate / raw_rate * 1000) / 1000}});
+                      {"ratio", std::round(comp_rate / raw_rate * 1000) / 1000},
+                      {"rounds_component_raw", std::move(each)}});
     }
   }
   if (dir_text.empty()) fs::remove_all(dir);
   boost::json::object result{{"bench", "sqlite_output"},
                              {"records", records_n},
                              {"full_max_commits", full_max_commits},
+                             {"rounds", rounds},
                              {"sqlite_version", sqlite3_libversion()},
                              {"runs", std::move(runs)}};
   std::printf("%s\n", boost::json::serialize(result).c_str());
