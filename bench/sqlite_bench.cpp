@@ -20,6 +20,7 @@
 
 #include "bench_util.hpp"
 #include "registry/registry.hpp"
+#include "sdk/base/json_write.hpp"
 #include "sdk/spec.hpp"
 
 namespace fs = std::filesystem;
@@ -160,6 +161,7 @@ int main(int argc, char** argv) {
       .add("--dir", dir_text)
       .add("--only", only);
   args.parse(argc, argv);
+  spdlog::set_level(spdlog::level::warn);  // the component's start lines would mix with the result
   const auto batches = parse_sizes(batches_text);
   if (rounds == 0) bench::die(who, "--rounds: at least 1");
   // Give a --dir on the disk the flows would use when /tmp is a tmpfs: synced commits are measured.
@@ -215,6 +217,6 @@ int main(int argc, char** argv) {
                              {"rounds", rounds},
                              {"sqlite_version", sqlite3_libversion()},
                              {"runs", std::move(runs)}};
-  std::printf("%s\n", boost::json::serialize(result).c_str());
+  std::printf("%s\n", sdk::to_json(result).c_str());
   return 0;
 }

@@ -17,6 +17,7 @@
 #include "sdk/base/json_read.hpp"
 #include "sdk/base/json_write.hpp"
 #include "sdk/base/quote.hpp"
+#include "sdk/base/units.hpp"
 #include "sdk/expr/expr.hpp"
 
 namespace weir::components::sqlite_output {
@@ -606,6 +607,20 @@ sdk::ComponentSpec<Config> spec() {
                       at + sdk::quote(c.columns[i].name) + " has the name of column " + std::to_string(j),
                       "each column once (SQLite names ignore ASCII case)");
         }
+      })
+      .flow_lint([](const Config& c, const sdk::FlowSettings& flow, sdk::Lint& l) {
+        // A write waiting for the lock sends no in-progress acks: past ack_wait, JetStream hands
+        // the batch out again meanwhile (written once all the same: its rows are there then).
+        const auto longest = c.busy_timeout * (c.lock_retries + 1);
+        if (flow.ack_wait.count() == 0 || longest <= flow.ack_wait) return;
+        l.warning(
+            "busy_timeout", "long_lock_wait",
+            "a write may wait " + sdk::format_duration(longest) +
+                " for the lock ((lock_retries + 1) x "
+                "busy_timeout), longer than the flow's ack_wait " +
+                sdk::format_duration(flow.ack_wait) +
+                ": its batch is delivered again meanwhile (its rows are still written once)",
+            "set busy_timeout to at most " + sdk::format_duration(flow.ack_wait / (c.lock_retries + 1)));
       })
       .example(boost::json::parse(R"({"id": "db", "type": "sqlite_output", "inputs": ["sensors"],
                                       "config": {"path": "db/readings.db", "table": "readings",

@@ -28,7 +28,7 @@ struct Config {
   std::string id_column = "record_id";
   bool create_table = false;
   Synchronous synchronous = Synchronous::full;
-  std::chrono::nanoseconds busy_timeout = std::chrono::seconds(5);
+  std::chrono::nanoseconds busy_timeout = std::chrono::seconds(3);
   int lock_retries = 2;
   sdk::ByteSize max_size{0};  // 0: as large as the disk allows
 };

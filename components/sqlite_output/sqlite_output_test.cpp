@@ -141,6 +141,22 @@ TEST_CASE("sqlite_output: out-of-range and invalid values") {
                           "invalid_value", "/components/0/config/path"));
 }
 
+TEST_CASE("sqlite_output: a lock wait longer than the flow's ack_wait is warned about") {
+  auto lint = [](const std::string& extra, std::chrono::seconds ack_wait) {
+    auto p = parse_config("sqlite_output", config_for("x.db", extra));
+    REQUIRE(p.config != nullptr);
+    REQUIRE(p.info->flow_lint);
+    sdk::Diagnostics d;
+    p.info->flow_lint(p.config.get(), sdk::FlowSettings{std::chrono::minutes(2), ack_wait}, d,
+                      "/components/0/config");
+    return d;
+  };
+  CHECK(lint("", std::chrono::seconds(10)).empty());  // the defaults fit the flow's default
+  auto d = lint(R"(, "busy_timeout": "5s")", std::chrono::seconds(10));
+  CHECK(testing::has_diag(d, "long_lock_wait", "/components/0/config/busy_timeout"));
+  CHECK(lint(R"(, "busy_timeout": "5s", "lock_retries": 0)", std::chrono::seconds(10)).empty());
+}
+
 TEST_CASE("sqlite_output: create_table makes the id key and the typed columns; WAL mode") {
   testing::TempDir dir;
   const auto path = dir.file("out.db");

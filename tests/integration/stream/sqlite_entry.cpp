@@ -18,7 +18,7 @@ class SqliteStream : public NatsSourced {
           return R"({"version": 1, "name": "stream", "settings": {"ack_wait": "2s"}, "components": [)" +
                  source_component("2s") + R"(,
             {"id": "sink", "type": "sqlite_output", "inputs": ["src"], "config": {"path": ")" +
-                 rig.dir() + R"(/out.db", "table": "rows", "create_table": true,
+                 rig.dir() + R"(/out.db", "table": "rows", "create_table": true, "busy_timeout": "500ms",
               "columns": [{"name": "n", "expr": "n", "type": "integer"}, {"name": "pad", "expr": "pad"}]}}]})";
         }) {}
 
