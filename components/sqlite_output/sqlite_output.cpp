@@ -176,6 +176,7 @@ class SqliteOutput final : public sdk::Output {
   ~SqliteOutput() override { close(); }
 
   sdk::Status start() override {
+    close();  // a start after a start: the file is opened again
     interrupted_ = false;
     std::error_code ec;
     if (path_.has_parent_path()) fs::create_directories(path_.parent_path(), ec);
@@ -206,6 +207,7 @@ class SqliteOutput final : public sdk::Output {
   // rolls the batch back and returns an error, so that it comes again whole.
   sdk::Status write(std::span<const sdk::Record> records, sdk::Rejects& rejects) override {
     if (!db_) return sdk::Status::error("sqlite_output is not started");
+    if (records.empty()) return sdk::Status::ok();  // no transaction, no lock taken for nothing
     for (int attempt = 0;; ++attempt) {
       Pass pass;
       const int rc = write_once(records, pass);

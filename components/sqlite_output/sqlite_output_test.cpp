@@ -382,6 +382,7 @@ TEST_CASE("sqlite_output: synchronous normal writes the same rows") {
   testing::TempDir dir;
   const auto path = dir.file("out.db");
   auto out = started(config_for(path, R"(, "synchronous": "normal")"));
+  write_ok(*out, {});
   write_ok(*out, numbered(0, 50));
   write_ok(*out, numbered(0, 50));
   out->stop();
