@@ -47,6 +47,7 @@ class FileInput final : public sdk::Input, private LineHandler {
 
   void run(sdk::InputSink& sink) override {
     sink_ = &sink;
+    tailer_.set_handler(this);
     if (config_.durability == Durability::sync && !sink.set_durability(sdk::Durability::synced))
       ctx_.log.warn(
           "durability \"sync\" is off: this engine cannot sync the stream's files; lines are taken as "
@@ -157,6 +158,11 @@ class FileInput final : public sdk::Input, private LineHandler {
     if (it == joins_.end()) return;
     if (!it->second.text.empty()) hold(g, it->second.path, it->second.text, it->second.end, 0);
     joins_.erase(it);
+  }
+
+  void dropped(Generation& g) override {
+    joins_.erase(g.shared_from_this());
+    sink_->forget(g.source);
   }
 
   // A multi-line record that waited multiline_timeout (or every one, at the end) goes out.

@@ -70,6 +70,12 @@ struct PositionSink : sdk::InputSink {
                 std::move(on_durable));
   }
   bool push_batch(sdk::Batch&&, std::function<void()>) override { return false; }
+  std::vector<std::string> forgotten;
+  void forget(std::string_view source) override {
+    std::lock_guard l(mu);
+    forgotten.emplace_back(source);
+    high.erase(std::string(source));
+  }
   void flush() override {
     std::vector<Open> done;
     {
@@ -300,8 +306,16 @@ TEST_CASE("rotation by rename: lines written to the old file after the rename ar
   }
   append(log, numbered(200, 300));
   REQUIRE(wait_for([&] { return sink.stored() == 300; }));
+  // Deleted, the rotated file is read to its end and forgotten after rotate_wait: the engine
+  // drops its source's mark.
+  fs::remove(dir.file("logs/app.log.1"));
+  REQUIRE(wait_for([&] {
+    std::lock_guard l(sink.mu);
+    return sink.forgotten.size() == 1;
+  }));
   r.stop(sink);
   check_each_once(sink, 300);
+  CHECK(sink.forgotten[0] == sink.ids[0].substr(0, sink.ids[0].rfind(':')));
 }
 
 TEST_CASE("rotation by copy-truncate: what was not read yet is read from the copy, then the new content") {

@@ -362,6 +362,10 @@ std::string Tailer::scan() {
         "truncated without a copy among the patterns, or rotated out of them while the engine was "
         "down; lines written to it after byte {} are not read",
         tp->g->gen, tp->path.empty() ? std::string("a file") : tp->path, tp->off, tp->g->durable.load());
+    if (handler_ != nullptr) {
+      handler_->ended(*tp->g);
+      handler_->dropped(*tp->g);
+    }
     return true;
   });
   const bool dropped = gone != files_.end();
@@ -480,7 +484,11 @@ std::size_t Tailer::read(LineHandler& handler) {
   }
   if (finished) {
     files_.erase(std::remove_if(files_.begin(), files_.end(),
-                                [](const std::unique_ptr<Tracked>& tp) { return tp->fd < 0 && tp->ending; }),
+                                [&](const std::unique_ptr<Tracked>& tp) {
+                                  if (tp->fd >= 0 || !tp->ending) return false;
+                                  handler.dropped(*tp->g);
+                                  return true;
+                                }),
                  files_.end());
     if (auto e = save(true); !e.empty()) log_.warn("{}", e);
   }

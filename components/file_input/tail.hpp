@@ -80,6 +80,8 @@ class LineHandler {
   virtual void chunk_end(Generation& g) = 0;
   // `g` ends (its file gone): nothing more comes from it.
   virtual void ended(Generation& g) = 0;
+  // `g` is forgotten (after ended()): its number is never used again.
+  virtual void dropped(Generation& g) = 0;
 };
 
 struct TailStats {
@@ -102,6 +104,8 @@ class Tailer {
   // Reads one chunk from every open file. Returns the bytes read (0: nothing new anywhere);
   // stops early when the handler returns false.
   std::size_t read(LineHandler& handler);
+  // scan() and read() drop generations; the handler hears of it here (see LineHandler::dropped).
+  void set_handler(LineHandler* handler) { handler_ = handler; }
   // Rewrites the state file when a stored offset moved (or always, with `force`).
   std::string save(bool force = false);
   TailStats stats() const;
@@ -122,6 +126,7 @@ class Tailer {
   bool first_start_ = false;  // no state file was found: start_at_end applies
   bool scanned_ = false;
   std::vector<std::unique_ptr<Tracked>> files_;
+  LineHandler* handler_ = nullptr;
   std::string last_saved_;  // the state file's content as last written
   std::string buffer_;
   TailStats stats_;

@@ -257,6 +257,15 @@ bool InputStage::fail_at(const sdk::Position& at, sdk::Record&& rec, std::string
   return true;
 }
 
+void InputStage::forget(std::string_view source) {
+  if (source == last_source_) {
+    last_source_.clear();
+    last_high_ = nullptr;
+  }
+  if (auto it = accepted_.find(source); it != accepted_.end()) accepted_.erase(it);
+  log_->forget(source);
+}
+
 void InputStage::note_position(std::size_t port, const sdk::Position& at) {
   auto& o = open_at_[port];
   if (open_[port].count() == 1) {

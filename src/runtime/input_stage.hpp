@@ -36,6 +36,7 @@ class InputStage final : public sdk::InputSink {
                std::function<void()> on_durable) override;
   bool push_batch(sdk::Batch&& batch, std::function<void()> on_durable) override;
   void flush() override;
+  void forget(std::string_view source) override;
   bool stopping() const override { return stop_.stopping(); }
   sdk::Status set_durability(sdk::Durability d) override;
   bool sleep_for(std::chrono::nanoseconds d) override;

@@ -177,7 +177,7 @@ bool PositionLog::covers(std::size_t subject, std::string_view key, std::uint64_
 bool PositionLog::covers_any(std::string_view key, std::uint64_t pos) const {
   std::lock_guard lock(mu_);
   // Called per record: the marks of the last key asked for are kept at hand (map nodes are
-  // stable, and a mark is never erased), so the common case builds no string.
+  // stable; forget() drops them when it erases one), so the common case builds no string.
   if (key != cached_key_ || cached_marks_.size() != subjects_.size()) {
     cached_key_.assign(key);
     cached_marks_.clear();
@@ -210,6 +210,23 @@ void PositionLog::settled(std::uint64_t last_seq) {
   pending_.clear();
   settled_through_ = std::max(settled_through_, last_seq);
   unsettled_ = false;
+}
+
+void PositionLog::forget(std::string_view key) {
+  std::lock_guard lock(mu_);
+  bool erased = false;
+  for (auto it = settled_.begin(); it != settled_.end();) {
+    if (it->first.second == key) {
+      it = settled_.erase(it);
+      erased = true;
+    } else {
+      ++it;
+    }
+  }
+  if (!erased) return;
+  cached_key_.clear();
+  cached_marks_.clear();
+  dirty_ = true;
 }
 
 void PositionLog::abandon() {

@@ -93,6 +93,8 @@ class PositionLog {
   // publisher gave up: stopping past the drain deadline). Its positions are not claimed, so the
   // source's redelivery is stored; hold() keeps holding what the stream may have of them.
   void abandon();
+  // The source `key` ended for good: its marks go (from the next checkpoint on).
+  void forget(std::string_view key);
 
   // The janitor's side. Writes a checkpoint when the settled state changed (one PubAck round
   // trip); then purging below hold() is safe for this publisher (0: no limit).

@@ -154,6 +154,10 @@ class InputSink {
   // after its PubAck. Records are not checked here: a batch that does not decode is dead-lettered
   // by the stage that reads it.
   virtual bool push_batch(Batch&& batch, std::function<void()> on_durable = {}) = 0;
+  // The source ended for good (a file deleted): no position of it comes again. The engine drops
+  // what it keeps of it (a mark per source in the flow's position checkpoint), so that sources
+  // that come and go do not grow it. A record pushed with it later counts as new.
+  virtual void forget(std::string_view source) { (void)source; }
   // Nothing more is immediately waiting: publish what is batched now, so that at low rates a
   // batch is one record and latency does not grow.
   virtual void flush() = 0;

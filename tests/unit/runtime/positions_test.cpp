@@ -126,3 +126,18 @@ TEST_CASE("publishes given up on are not claimed by a later settle, and the jani
   CHECK(log.covers_any("src", 21));
   CHECK(log.covers_any("src", 30));
 }
+
+TEST_CASE("a source forgotten loses its marks; the others keep theirs") {
+  PositionLog log("f", "WEIR_F", "input__in", {"weir.f.in.out", "weir.f.in.error"});
+  (void)log.publishing(0, "file:e:1", 1, 10);
+  (void)log.publishing(1, "file:e:1", 11, 11);
+  (void)log.publishing(0, "file:e:2", 1, 5);
+  log.settled(3);
+  CHECK(log.covers_any("file:e:1", 11));
+  log.forget("file:e:1");
+  CHECK_FALSE(log.covers_any("file:e:1", 1));
+  CHECK_FALSE(log.covers(1, "file:e:1", 11));
+  CHECK(log.covers_any("file:e:2", 5));
+  log.forget("no such source");
+  CHECK(log.covers_any("file:e:2", 5));
+}
