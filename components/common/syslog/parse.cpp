@@ -258,6 +258,8 @@ bool rfc3164(std::string_view line, std::size_t at, boost::json::object& out, st
   out["app_name"] = nullptr;
   out["procid"] = nullptr;
   auto rest = line.substr(at);
+  // A space after the PRI before the timestamp (seen in the wild, and in syslog-ng's own guide).
+  if (rest.size() > 16 && rest[0] == ' ' && bsd_timestamp(rest.substr(1, 15))) rest.remove_prefix(1);
   bool stamped = false;
   if (rest.size() >= 15 && bsd_timestamp(rest.substr(0, 15)) && (rest.size() == 15 || rest[15] == ' ')) {
     out["timestamp"] = rest.substr(0, 15);
