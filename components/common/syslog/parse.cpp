@@ -1,5 +1,6 @@
 #include "common/syslog/parse.hpp"
 
+#include <fmt/format.h>
 #include <array>
 #include <boost/json/value.hpp>
 #include <cstdint>
@@ -163,8 +164,9 @@ bool structured_data(std::string_view line, std::size_t& at, boost::json::value&
       ++at;
       std::string name;
       if (!sd_name(line, at, "PARAM-NAME", name, reason)) return false;
+      const std::string param = fmt::format("{}/{}", id, name);  // for the reasons
       if (at + 1 >= line.size() || line[at] != '=' || line[at + 1] != '"') {
-        reason = "structured data: =\" expected after " + id + "/" + name;
+        reason = fmt::format("structured data: =\" expected after {}", param);
         return false;
       }
       at += 2;
@@ -183,11 +185,11 @@ bool structured_data(std::string_view line, std::size_t& at, boost::json::value&
           value += c;
       }
       if (!closed) {
-        reason = "structured data: the value of " + id + "/" + name + " is not closed by \"";
+        reason = fmt::format("structured data: the value of {} is not closed by \"", param);
         return false;
       }
       if (!sdk::valid_utf8(value)) {
-        reason = "structured data: the value of " + id + "/" + name + " is not UTF-8";
+        reason = fmt::format("structured data: the value of {} is not UTF-8", param);
         return false;
       }
       if (auto* prev = params.if_contains(name)) {
