@@ -1,6 +1,5 @@
 #include "common/syslog/parse.hpp"
 
-#include <fmt/format.h>
 #include <array>
 #include <boost/json/value.hpp>
 #include <cstdint>
@@ -164,9 +163,12 @@ bool structured_data(std::string_view line, std::size_t& at, boost::json::value&
       ++at;
       std::string name;
       if (!sd_name(line, at, "PARAM-NAME", name, reason)) return false;
-      const std::string param = fmt::format("{}/{}", id, name);  // for the reasons
+      std::string param = id;  // "<SD-ID>/<PARAM-NAME>", for the reasons
+      param += '/';
+      param += name;
       if (at + 1 >= line.size() || line[at] != '=' || line[at + 1] != '"') {
-        reason = fmt::format("structured data: =\" expected after {}", param);
+        reason = "structured data: =\" expected after ";
+        reason += param;
         return false;
       }
       at += 2;
@@ -185,11 +187,15 @@ bool structured_data(std::string_view line, std::size_t& at, boost::json::value&
           value += c;
       }
       if (!closed) {
-        reason = fmt::format("structured data: the value of {} is not closed by \"", param);
+        reason = "structured data: the value of ";
+        reason += param;
+        reason += " is not closed by \"";
         return false;
       }
       if (!sdk::valid_utf8(value)) {
-        reason = fmt::format("structured data: the value of {} is not UTF-8", param);
+        reason = "structured data: the value of ";
+        reason += param;
+        reason += " is not UTF-8";
         return false;
       }
       if (auto* prev = params.if_contains(name)) {
