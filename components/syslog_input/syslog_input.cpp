@@ -143,13 +143,11 @@ class SyslogInput final : public sdk::Input {
 
   bool take(sdk::InputSink& sink, const Connection& c, const syslog::Framer::Event& e) {
     ++messages_;
-    boost::json::value v;
-    std::string reason = e.reason;
-    if (e.kind == syslog::Framer::Event::frame && decoder_.decode(e.data, c.peer, v, reason))
-      return sink.push(sdk::Record{{}, std::move(v)});
-    ++rejected_;
-    reason += " (from " + c.peer + ")";
-    return sink.fail(sdk::Record{{}, sdk::raw_record_value(e.data, reason)}, reason);
+    bool ok = false;
+    if (!decoder_.deliver(sink, e.data, c.peer,
+                          e.kind == syslog::Framer::Event::frame ? std::string() : e.reason, ok))
+      ++rejected_;
+    return ok;
   }
 
   void close_all() {

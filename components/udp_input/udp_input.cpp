@@ -149,17 +149,14 @@ class UdpInput final : public sdk::Input {
   }
 
   bool take(sdk::InputSink& sink, std::string_view payload, const sockaddr_storage& from, bool truncated) {
-    boost::json::value v;
-    std::string reason;
-    const auto sender = syslog::address_text(from);
-    if (truncated) {
-      reason = "datagram larger than " + std::to_string(datagram_max) + " bytes, truncated";
-    } else if (decoder_.decode(payload, sender, v, reason)) {
-      return sink.push(sdk::Record{{}, std::move(v)});
-    }
-    ++rejected_;
-    reason += " (from " + sender + ")";
-    return sink.fail(sdk::Record{{}, sdk::raw_record_value(payload, reason)}, reason);
+    bool ok = false;
+    if (!decoder_.deliver(sink, payload, syslog::address_text(from),
+                          truncated
+                              ? "datagram larger than " + std::to_string(datagram_max) + " bytes, truncated"
+                              : std::string(),
+                          ok))
+      ++rejected_;
+    return ok;
   }
 
   // The kernel's counter is cumulative for the socket (32 bits in the control message).

@@ -11,6 +11,7 @@
 
 #include "common/syslog/parse.hpp"
 #include "sdk/base/record_json.hpp"
+#include "sdk/component.hpp"
 
 namespace weir::components::syslog {
 
@@ -43,6 +44,21 @@ bool Decoder::decode(std::string_view payload, std::string_view sender, boost::j
   }
   if (!sender_field_.empty() && out.is_object()) out.get_object()[sender_field_] = sender;
   return true;
+}
+
+bool Decoder::deliver(sdk::InputSink& sink, std::string_view payload, std::string_view sender,
+                      std::string refused, bool& sink_ok) {
+  boost::json::value v;
+  std::string reason = std::move(refused);
+  if (reason.empty() && decode(payload, sender, v, reason)) {
+    sink_ok = sink.push(sdk::Record{{}, std::move(v)});
+    return true;
+  }
+  reason += " (from ";
+  reason += sender;
+  reason += ")";
+  sink_ok = sink.fail(sdk::Record{{}, sdk::raw_record_value(payload, reason)}, reason);
+  return false;
 }
 
 namespace {

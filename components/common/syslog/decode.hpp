@@ -12,7 +12,8 @@
 
 namespace weir::sdk {
 class RecordParser;
-}
+class InputSink;
+}  // namespace weir::sdk
 
 namespace weir::components::syslog {
 
@@ -26,6 +27,11 @@ class Decoder {
   // The record of one message; false with the reason (the message then goes to `error`).
   bool decode(std::string_view payload, std::string_view sender, boost::json::value& out,
               std::string& reason);
+  // Pushes the record of `payload` to `sink`, or fails the payload to `error` with the reason and
+  // " (from <sender>)"; with `refused` not empty, fails it with that reason without decoding.
+  // False when it went to `error` (`sink_ok` says what the sink returned).
+  bool deliver(sdk::InputSink& sink, std::string_view payload, std::string_view sender, std::string refused,
+               bool& sink_ok);
 
  private:
   Format format_;
