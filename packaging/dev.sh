@@ -24,7 +24,8 @@ export CCACHE_NOHASHDIR=1
 source packaging/lib.sh
 # What builds the engine (packaging/build-packages.txt), then what the tests need.
 mapfile -t packages < <(package_list packaging/build-packages.txt)
-packages+=(ccache doctest-dev nats-server mosquitto mosquitto-clients python3-paho-mqtt openssl libfuse3-dev fuse3 clang-format)
+packages+=(ccache doctest-dev nats-server mosquitto mosquitto-clients python3-paho-mqtt openssl libfuse3-dev fuse3 clang-format
+  bsdutils)  # bsdutils: logger, whose syslog messages the udp_input and syslog_input tests send
 
 install_missing() { apt_install_missing "${packages[@]}"; }
 
