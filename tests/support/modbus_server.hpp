@@ -1,0 +1,87 @@
+// Modbus devices for tests and benches, on libmodbus's own server side: a TCP server on a free
+// loopback port (or an RTU server on a serial device, a pseudo-terminal in tests), answering from
+// a register mapping in a thread of its own, with a log of the writes it took; and a TCP peer
+// that accepts connections and never answers (a device that hangs).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+struct _modbus;
+struct _modbus_mapping_t;
+
+namespace weir::testing {
+
+class ModbusServer {
+ public:
+  // 1,000 of each table, from address 0.
+  static constexpr int size = 1000;
+  // TCP on 127.0.0.1:`port` (0: a port the kernel picks).
+  explicit ModbusServer(int port = 0);
+  // RTU on `serial` (9600 8N1) as unit `unit`.
+  ModbusServer(const std::string& serial, int unit);
+  ~ModbusServer();
+  ModbusServer(const ModbusServer&) = delete;
+  ModbusServer& operator=(const ModbusServer&) = delete;
+
+  int port() const { return port_; }
+
+  void set_holding(int address, const std::vector<std::uint16_t>& words);
+  void set_input(int address, const std::vector<std::uint16_t>& words);
+  void set_coil(int address, bool on);
+  void set_discrete(int address, bool on);
+  std::uint16_t holding(int address);
+  bool coil(int address);
+
+  // Called before each request is answered, with the number of requests answered before it and
+  // the server's lock held: a test changes the registers per request (one poll = one request).
+  void on_request(std::function<void(std::uint64_t n, ModbusServer& s)> f);
+  // Holding register access from inside on_request (the lock is already held).
+  void set_holding_locked(int address, std::uint16_t v);
+
+  struct Written {
+    int function = 0;  // 5, 6, 15 or 16
+    int address = 0;
+    std::vector<std::uint16_t> values;  // registers, or coils as 0/1
+  };
+  // Every write the server answered without an exception, in the order taken.
+  std::vector<Written> writes();
+  std::uint64_t requests() const { return requests_.load(); }
+
+ private:
+  void serve_tcp();
+  void serve_rtu();
+  // Answers one request read into `query` (length `len`) on `ctx`.
+  void answer(_modbus* ctx, const std::uint8_t* query, int len);
+  _modbus* ctx_ = nullptr;
+  _modbus_mapping_t* map_ = nullptr;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::mutex mu_;
+  std::function<void(std::uint64_t, ModbusServer&)> hook_;
+  std::vector<Written> writes_;
+  std::atomic<std::uint64_t> requests_{0};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Accepts TCP connections on a free loopback port, reads what comes and never answers.
+class SilentPeer {
+ public:
+  SilentPeer();
+  ~SilentPeer();
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace weir::testing
