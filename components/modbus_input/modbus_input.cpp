@@ -521,8 +521,6 @@ sdk::ComponentSpec<Config> spec() {
                  "With report_by_exception: every value is sent when this long has passed since all were "
                  "last sent; 0 never."))
       .lint([](const Config& c, sdk::Lint& lint) {
-        if (c.backoff_max < c.backoff_initial)
-          lint.error("backoff_max", "out_of_range", "backoff_max is below backoff_initial");
         std::map<std::string, std::size_t> names;
         for (std::size_t i = 0; i < c.devices.size(); ++i)
           if (auto [it, fresh] = names.emplace(metric_name(c.devices[i].name), i); !fresh)

@@ -182,7 +182,7 @@ sdk::ComponentSpec<Config> spec() {
       .field("address", &Config::address,
              field().range(-1, 65535).doc("The register (or coil) address, from 0; -1 takes `address_expr`."))
       .field("address_expr", &Config::address_expr,
-             field().doc("An expression giving the address per record.").example("register"));
+             field().doc("An expression giving the address per record; replaces `address`.").example("register"));
   modbus::add_type_field<Config>(s, &Config::type, "Registers only: how the value is written.");
   s.field(
        "type_expr", &Config::type_expr,
@@ -195,9 +195,8 @@ sdk::ComponentSpec<Config> spec() {
       .field("offset", &Config::offset, field().doc("Registers only: subtracted before dividing by scale."))
       .lint([](const Config& c, sdk::Lint& lint) {
         modbus::lint_link(c, lint);
-        const bool fixed = c.address >= 0, computed = c.address_expr.program != nullptr;
-        if (fixed == computed)
-          lint.error("address", "invalid_value", "set exactly one of address and address_expr");
+        if (c.address < 0 && !c.address_expr.program)
+          lint.error("address", "missing_field", "set address or address_expr", "\"address\": 100");
         if (c.scale == 0) lint.error("scale", "invalid_value", "scale must not be 0");
       })
       .example(json::parse(R"({"id": "setpoints", "type": "modbus_output", "inputs": ["plan"],
