@@ -182,7 +182,9 @@ sdk::ComponentSpec<Config> spec() {
       .field("address", &Config::address,
              field().range(-1, 65535).doc("The register (or coil) address, from 0; -1 takes `address_expr`."))
       .field("address_expr", &Config::address_expr,
-             field().doc("An expression giving the address per record; replaces `address`.").example("register"));
+             field()
+                 .doc("An expression giving the address per record; replaces `address`.")
+                 .example("register"));
   modbus::add_type_field<Config>(s, &Config::type, "Registers only: how the value is written.");
   s.field(
        "type_expr", &Config::type_expr,
