@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <stdexcept>
 
 namespace weir::testing {
@@ -60,12 +61,16 @@ ModbusServer::~ModbusServer() {
 void ModbusServer::serve_tcp() {
   std::uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
   while (!stop_) {
-    if (!readable(listen_fd_)) continue;
+    if (away_ || !readable(listen_fd_)) {
+      if (away_) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
     int s = listen_fd_;
     if (modbus_tcp_accept(ctx_, &s) < 0) continue;
+    drop_ = false;
     // One client at a time: the components under test hold one connection per device and open a
     // new one only after closing the old.
-    while (!stop_) {
+    while (!stop_ && !drop_ && !away_) {
       if (!readable(modbus_get_socket(ctx_))) continue;
       const int len = modbus_receive(ctx_, query);
       if (len < 0) break;  // closed by the client

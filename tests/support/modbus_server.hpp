@@ -53,6 +53,12 @@ class ModbusServer {
   std::vector<Written> writes();
   std::uint64_t requests() const { return requests_.load(); }
 
+  // TCP: the device closes the connection it holds (the client's next request fails).
+  void drop_connection() { drop_ = true; }
+  // TCP: the device hangs (true): it closes the connection it holds and takes no new one (a
+  // client's connect completes in the kernel's backlog, its requests get no answer); false: back.
+  void set_away(bool away) { away_ = away; }
+
  private:
   void serve_tcp();
   void serve_rtu();
@@ -66,7 +72,7 @@ class ModbusServer {
   std::function<void(std::uint64_t, ModbusServer&)> hook_;
   std::vector<Written> writes_;
   std::atomic<std::uint64_t> requests_{0};
-  std::atomic<bool> stop_{false};
+  std::atomic<bool> stop_{false}, drop_{false}, away_{false};
   std::thread thread_;
 };
 

@@ -2,7 +2,9 @@
 // (components/modbus_output/README.md: a batch that comes again writes its values again; Modbus
 // writes of the same value are idempotent). The device is libmodbus's own server side in the test
 // process; each record's n is written as a uint32 to holding registers 0-1 (function 16), and
-// consumed() reads the server's log of those writes back, repeated writes kept.
+// consumed() reads the server's log of those writes back, repeated writes kept. disrupt(): the
+// device closes its connection; away(): the device hangs (connects complete in the kernel's
+// backlog, no answer: each write times out after 300 ms).
 #include "stream_suite.hpp"
 #include "support/modbus_server.hpp"
 
@@ -21,6 +23,8 @@ class ModbusStream : public NatsSourced {
         out.push_back((static_cast<std::int64_t>(w.values[0]) << 16) | w.values[1]);
     return out;
   }
+  void disrupt() override { device_->drop_connection(); }
+  void away(bool gone) override { device_->set_away(gone); }
   std::string figures() override { return std::to_string(device_->requests()) + " requests at the device"; }
 
  private:
@@ -32,7 +36,8 @@ class ModbusStream : public NatsSourced {
                      source_component("2s") + R"(,
             {"id": "sink", "type": "modbus_output", "inputs": ["src"], "config": {"host": "127.0.0.1",
              "port": )" +
-                     std::to_string(port) + R"(, "address": 0, "type": "uint32", "value": "n"}}]})";
+                     std::to_string(port) +
+                     R"(, "timeout": "300ms", "address": 0, "type": "uint32", "value": "n"}}]})";
             }),
         device_(std::move(device)) {}
 
@@ -45,8 +50,8 @@ std::vector<Entry> stream_entries() {
   Traits t;
   t.name = "modbus";
   t.guarantee = Guarantee::at_least_once;
-  t.disruption = "engine's NATS link cut (TcpProxy)";
-  t.away = "engine's NATS link stalled (TcpProxy)";
+  t.disruption = "the device closes its connection";
+  t.away = "the device hangs: takes no connection, answers nothing";
   return {{t, [] { return std::make_unique<ModbusStream>(); }}};
 }
 
