@@ -90,7 +90,7 @@ void ModbusServer::serve_rtu() {
   }
 }
 
-void ModbusServer::answer(_modbus* ctx, const std::uint8_t* query, int len) {
+void ModbusServer::answer(modbus_t* ctx, const std::uint8_t* query, int len) {
   std::lock_guard lock(mu_);
   const auto n = requests_.fetch_add(1);
   if (hook_) hook_(n, *this);

@@ -4,16 +4,15 @@
 // that accepts connections and never answers (a device that hangs).
 #pragma once
 
+#include <modbus/modbus.h>
 #include <atomic>
+
 #include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
-
-struct _modbus;
-struct _modbus_mapping_t;
 
 namespace weir::testing {
 
@@ -63,9 +62,9 @@ class ModbusServer {
   void serve_tcp();
   void serve_rtu();
   // Answers one request read into `query` (length `len`) on `ctx`.
-  void answer(_modbus* ctx, const std::uint8_t* query, int len);
-  _modbus* ctx_ = nullptr;
-  _modbus_mapping_t* map_ = nullptr;
+  void answer(modbus_t* ctx, const std::uint8_t* query, int len);
+  modbus_t* ctx_ = nullptr;
+  modbus_mapping_t* map_ = nullptr;
   int listen_fd_ = -1;
   int port_ = 0;
   std::mutex mu_;

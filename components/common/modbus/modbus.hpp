@@ -3,15 +3,15 @@
 // thread: a libmodbus context is blocking and is never shared between threads.
 #pragma once
 
+#include <modbus/modbus.h>
 #include <chrono>
+
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "sdk/spec.hpp"
-
-struct _modbus;
 
 namespace weir::components::modbus {
 
@@ -72,12 +72,12 @@ class Link {
   std::string connect();
   void close();
   bool connected() const { return connected_; }
-  _modbus* ctx() const { return ctx_; }
+  modbus_t* ctx() const { return ctx_; }
   std::string describe() const;  // "tcp 10.0.0.5:502 unit 1", for log lines
 
  private:
   LinkConfig config_;
-  _modbus* ctx_ = nullptr;
+  modbus_t* ctx_ = nullptr;
   bool connected_ = false;
 };
 
