@@ -210,11 +210,14 @@ class Poller {
         index_(index),
         plan_(plan_reads(device.registers, device.max_gap)),
         filter_(deadbands(config, device), config.heartbeat),
-        observer_(observer_slot()) {}
+        observer_(observer_slot()),
+        link_(device) {}
 
   void start() {
     thread_ = std::thread([this] { loop(); });
   }
+  // From run()'s thread when stopping: a request under way returns now (TCP; see Link::abort).
+  void abort() { link_.abort(); }
   void join() {
     if (thread_.joinable()) thread_.join();
   }
@@ -259,6 +262,7 @@ class Poller {
   std::vector<Block> plan_;
   ExceptionFilter filter_;
   PollObserver observer_;
+  modbus::Link link_;  // used by the device's thread only (but abort())
   std::thread thread_;
   std::atomic<int> state_{static_cast<int>(State::starting)};
   std::atomic<std::uint64_t> polls_{0}, failures_{0}, missed_{0}, suppressed_{0};
@@ -333,6 +337,7 @@ class ModbusInput final : public sdk::Input {
     }
     stopped_.notify_all();
     space_.notify_all();
+    for (auto& p : pollers_) p->abort();
     for (auto& p : pollers_) p->join();
   }
 
@@ -416,7 +421,6 @@ std::string Poller::poll(modbus::Link& link, std::vector<std::optional<double>>&
 }
 
 void Poller::loop() {
-  modbus::Link link(device_);
   const auto interval = device_.interval;
   auto deadline = clock::now();
   std::uint32_t link_failures = 0;
@@ -428,7 +432,7 @@ void Poller::loop() {
     const auto at = std::chrono::system_clock::now();
     std::fill(values.begin(), values.end(), std::nullopt);
     bool link_failed = false;
-    const auto error = poll(link, values, link_failed);
+    const auto error = poll(link_, values, link_failed);
     polls_.fetch_add(1);
     auto next = deadline + interval;
     if (error.empty()) {

@@ -58,9 +58,10 @@ struct Running {
     input = testing::create<sdk::Input>(parsed);
     thread = std::thread([this] { input->run(sink); });
   }
-  ~Running() {
+  ~Running() { stop(); }
+  void stop() {
     sink.stop = true;
-    thread.join();
+    if (thread.joinable()) thread.join();
   }
   double metric(const std::string& name) { return testing::metric(*input, name); }
 };
@@ -270,6 +271,26 @@ TEST_CASE("a device that never answers and one nobody listens on do not hold up 
   CHECK(run.metric("hung_state") >= 2);
   CHECK(run.metric("live_state") == 1);
   CHECK(run.metric("live_failures") == 0);
+}
+
+TEST_CASE("a stop does not wait for the answer of a device that never answers") {
+  testing::ModbusServer live;
+  testing::SilentPeer silent;
+  Running run(R"({"devices": [)" +
+              tcp_device("hung", silent.port(), R"([{"name": "x", "address": 0}])",
+                         R"("interval": "20ms", "timeout": "60s")") +
+              "," + tcp_device("live", live.port(), R"([{"name": "x", "address": 0}])") + "]}");
+  // The hung device's request is under way once the device server saw its connection and the
+  // live device polled a few times.
+  REQUIRE(testing::wait_until([&] { return run.sink.of("live").size() >= 5; }, 20s));
+  run.stop();
+  // The request ended at the stop, not by its 60 s timeout: its poll counted, its error is not
+  // a timeout.
+  CHECK(run.metric("hung_polls") == 1);
+  std::vector<sdk::Metric> m;
+  run.input->metrics(m);
+  for (const auto& x : m)
+    if (x.name == "hung_state") CHECK(x.help.find("timed out") == std::string::npos);
 }
 
 TEST_CASE("a device that comes up after backoff is polled again") {

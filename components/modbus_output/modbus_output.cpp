@@ -65,6 +65,10 @@ class ModbusOutput final : public sdk::Output {
     return sdk::Status::ok();
   }
 
+  // A write waiting for the device's answer returns now (TCP), with an error: the batch comes
+  // again at the next start.
+  void interrupt() override { link_.abort(); }
+
   void metrics(std::vector<sdk::Metric>& out) const override {
     out.push_back({"device_up", down_.load() ? 0.0 : 1.0, true, "1 while the device answers writes"});
     out.push_back({"writes", static_cast<double>(writes_.load()), false, "writes the device confirmed"});

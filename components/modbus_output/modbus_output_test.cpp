@@ -7,10 +7,12 @@
 #include <boost/json.hpp>
 
 #include <bit>
+#include <thread>
 
 #include "support/component_testing.hpp"
 #include "support/free_port.hpp"
 #include "support/modbus_server.hpp"
+#include "support/nats_harness.hpp"
 
 using namespace weir;
 using namespace weir::components::modbus_output;
@@ -134,4 +136,21 @@ TEST_CASE("a device that never answers fails the batch after the timeout") {
   CHECK(!st.is_ok());
   CHECK(st.error().find("timed out") != std::string::npos);
   CHECK(rejects.items.empty());
+}
+
+TEST_CASE("interrupt() ends a write waiting for a device that never answers") {
+  testing::SilentPeer silent;
+  auto out = make(R"({"host": "127.0.0.1", "port": )" + std::to_string(silent.port()) +
+                  R"(, "timeout": "60s", "address": 7, "value": "v"})");
+  sdk::Status st;
+  std::thread writer([&] {
+    sdk::Rejects rejects;
+    st = out->write(records({R"({"v": 1})"}), rejects);
+  });
+  REQUIRE(testing::wait_until([&] { return silent.reads() >= 1; }, std::chrono::seconds(20)));
+  out->interrupt();
+  writer.join();
+  // Ended by interrupt(), not by its 60 s timeout.
+  CHECK(!st.is_ok());
+  CHECK(st.error().find("timed out") == std::string::npos);
 }

@@ -184,7 +184,9 @@ SilentPeer::SilentPeer() {
       }
       for (std::size_t i = 1; i < fds.size(); ++i)
         if (fds[i].revents & (POLLIN | POLLHUP)) {
-          if (::read(fds[i].fd, buf, sizeof buf) <= 0) {
+          if (::read(fds[i].fd, buf, sizeof buf) > 0) {
+            reads_.fetch_add(1);
+          } else {
             ::close(fds[i].fd);
             std::erase(clients, fds[i].fd);
           }

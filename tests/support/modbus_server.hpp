@@ -81,10 +81,13 @@ class SilentPeer {
   SilentPeer();
   ~SilentPeer();
   int port() const { return port_; }
+  // Requests (reads) taken so far, over every connection.
+  std::uint64_t reads() const { return reads_.load(); }
 
  private:
   int fd_ = -1;
   int port_ = 0;
+  std::atomic<std::uint64_t> reads_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

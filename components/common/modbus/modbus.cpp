@@ -1,6 +1,7 @@
 #include "common/modbus/modbus.hpp"
 
 #include <modbus/modbus.h>
+#include <sys/socket.h>
 
 #include <bit>
 #include <cerrno>
@@ -152,6 +153,10 @@ std::string Link::describe() const {
 
 std::string Link::connect() {
   if (connected_) return {};
+  {
+    std::lock_guard lock(mu_);
+    if (aborted_) return "stopping";
+  }
   if (!ctx_) {
     if (config_.transport == Transport::tcp) {
       ctx_ = modbus_new_tcp_pi(config_.host.c_str(), std::to_string(config_.port).c_str());
@@ -168,12 +173,30 @@ std::string Link::connect() {
   }
   if (modbus_connect(ctx_) != 0) return "cannot connect to " + describe() + ": " + modbus_strerror(errno);
   connected_ = true;
+  std::lock_guard lock(mu_);
+  if (config_.transport == Transport::tcp) fd_ = modbus_get_socket(ctx_);
+  if (aborted_) {
+    fd_ = -1;
+    modbus_close(ctx_);
+    connected_ = false;
+    return "stopping";
+  }
   return {};
 }
 
 void Link::close() {
+  {
+    std::lock_guard lock(mu_);
+    fd_ = -1;
+  }
   if (connected_ && ctx_) modbus_close(ctx_);
   connected_ = false;
+}
+
+void Link::abort() {
+  std::lock_guard lock(mu_);
+  aborted_ = true;
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
 }
 
 }  // namespace weir::components::modbus

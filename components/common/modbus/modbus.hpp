@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include <cstdint>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -68,17 +69,24 @@ class Link {
   Link(const Link&) = delete;
   Link& operator=(const Link&) = delete;
 
-  // Connects when not connected. An error text when it cannot.
+  // Connects when not connected. An error text when it cannot (or once aborted).
   std::string connect();
   void close();
   bool connected() const { return connected_; }
   modbus_t* ctx() const { return ctx_; }
   std::string describe() const;  // "tcp 10.0.0.5:502 unit 1", for log lines
+  // From another thread, when stopping: a request waiting for its answer on TCP returns at once
+  // with an error (the socket is shut down, not closed, so its descriptor is not reused under
+  // the request), and connect() fails from then on. An RTU request still waits its timeout.
+  void abort();
 
  private:
   LinkConfig config_;
   modbus_t* ctx_ = nullptr;
   bool connected_ = false;
+  std::mutex mu_;  // guards fd_ and aborted_ between the link's thread and abort()
+  int fd_ = -1;    // the connected TCP socket
+  bool aborted_ = false;
 };
 
 // ---- template definition ----
