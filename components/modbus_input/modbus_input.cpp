@@ -452,6 +452,8 @@ void Poller::loop() {
         const double v = *values[i];
         if (is_bits(r.table))
           vals[r.name] = v != 0;
+        else if (!std::isfinite(v))
+          vals[r.name] = nullptr;  // a float register holding NaN or an infinity: JSON has no such number
         else if (r.type != Type::float32 && r.type != Type::float64 && r.scale == 1 && r.offset == 0)
           vals[r.name] = static_cast<std::int64_t>(v);
         else
@@ -475,7 +477,7 @@ void Poller::loop() {
         delay = std::min(delay, config_.backoff_max);
         if (link_failures == 1) delay = interval;
         set_state(delay > interval ? State::backoff : State::unreachable, error);
-        while (next < started + delay) next += interval;
+        if (next < started + delay) next += interval * ((started + delay - next + interval - 1ns) / interval);
       } else {
         set_state(State::ok, error);  // the device answered: an exception, not a dead link
       }
@@ -483,10 +485,10 @@ void Poller::loop() {
     }
     // Absolute deadlines: a poll that ran past ticks skips them, counted, so lateness never
     // accumulates into the schedule.
-    const auto now = clock::now();
-    while (next <= now) {
-      next += interval;
-      missed_.fetch_add(1);
+    if (const auto now = clock::now(); next <= now) {
+      const auto skipped = (now - next) / interval + 1;
+      next += interval * skipped;
+      missed_.fetch_add(static_cast<std::uint64_t>(skipped));
     }
     deadline = next;
   }

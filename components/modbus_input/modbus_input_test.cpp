@@ -204,6 +204,7 @@ TEST_CASE("a live device's values: every type and order, scale and offset, coils
   dev.set_holding(6, {swap(lo(f)), swap(hi(f))});                                            // float32 DCBA
   dev.set_holding(8, {static_cast<std::uint16_t>(d >> 48), static_cast<std::uint16_t>(d >> 32),
                       static_cast<std::uint16_t>(d >> 16), static_cast<std::uint16_t>(d)});  // float64 ABCD
+  dev.set_holding(12, {0x7FC0, 0x0000});                                                     // float32 NaN
   dev.set_input(0, {500});  // input register 500 × 2 + 3
   dev.set_coil(3, true);
   dev.set_discrete(7, true);
@@ -217,7 +218,8 @@ TEST_CASE("a live device's values: every type and order, scale and offset, coils
       {"name": "g", "table": "input", "address": 0, "scale": 2, "offset": 3},
       {"name": "h", "table": "coil", "address": 3},
       {"name": "i", "table": "coil", "address": 4},
-      {"name": "j", "table": "discrete", "address": 7}])") +
+      {"name": "j", "table": "discrete", "address": 7},
+      {"name": "k", "address": 12, "type": "float32"}])") +
               "]}");
   REQUIRE(testing::wait_until([&] { return run.sink.of("plc").size() >= 2; }, 10s));
   const auto rec = run.sink.of("plc")[0];
@@ -233,7 +235,8 @@ TEST_CASE("a live device's values: every type and order, scale and offset, coils
   CHECK(v.at("h").as_bool() == true);
   CHECK(v.at("i").as_bool() == false);
   CHECK(v.at("j").as_bool() == true);
-  // Holding 0..11 in one request, input, coils 3..4 and the discrete input: four requests a poll.
+  CHECK(v.at("k").is_null());  // NaN: JSON has no such number
+  // Holding 0..13 in one request, input, coils 3..4 and the discrete input: four requests a poll.
   // (A poll counts once its requests are answered.)
   const auto before = static_cast<std::uint64_t>(run.metric("plc_polls"));
   const auto requests = dev.requests();
