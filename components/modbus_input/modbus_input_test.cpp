@@ -393,7 +393,7 @@ TEST_CASE("RTU over a pseudo-terminal pair (socat)") {
                         return ptys.size() == 2;
                       },
                       10s),
-                  "socat did not make two ptys: " << socat.log());
+                  "socat (apt install socat) did not make two ptys: " << socat.log());
   testing::ModbusServer dev(ptys[0], 17);
   dev.set_holding(5, {1234});
   dev.set_coil(1, true);
