@@ -128,12 +128,12 @@ json::object run(const std::vector<std::unique_ptr<testing::ModbusServer>>& serv
   for (std::size_t i = 0; i < names.size(); ++i) {
     auto o = to_json(stats(jitter[i]));
     o["device"] = names[i];
-    o["missed_ticks"] = metric(names[i] + "_missed_ticks");
-    o["failures"] = metric(names[i] + "_failures");
+    o["missed_ticks"] = metric("device_" + names[i] + "_missed_ticks");
+    o["failures"] = metric("device_" + names[i] + "_failures");
     per_device.push_back(std::move(o));
     if (i < live) {
       all_live.insert(all_live.end(), jitter[i].begin(), jitter[i].end());
-      missed_live += metric(names[i] + "_missed_ticks");
+      missed_live += metric("device_" + names[i] + "_missed_ticks");
     }
   }
   out["live_overall"] = to_json(stats(all_live));

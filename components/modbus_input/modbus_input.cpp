@@ -222,7 +222,7 @@ class Poller {
     if (thread_.joinable()) thread_.join();
   }
   void metrics(std::vector<sdk::Metric>& out) const {
-    const auto m = metric_name(device_.name);
+    const auto m = "device_" + metric_name(device_.name);
     const auto state = static_cast<State>(state_.load());
     std::string error;
     {

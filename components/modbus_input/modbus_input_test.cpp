@@ -238,12 +238,12 @@ TEST_CASE("a live device's values: every type and order, scale and offset, coils
   CHECK(v.at("k").is_null());  // NaN: JSON has no such number
   // Holding 0..13 in one request, input, coils 3..4 and the discrete input: four requests a poll.
   // (A poll counts once its requests are answered.)
-  const auto before = static_cast<std::uint64_t>(run.metric("plc_polls"));
+  const auto before = static_cast<std::uint64_t>(run.metric("device_plc_polls"));
   const auto requests = dev.requests();
-  const auto after = static_cast<std::uint64_t>(run.metric("plc_polls"));
+  const auto after = static_cast<std::uint64_t>(run.metric("device_plc_polls"));
   CHECK(requests >= 4 * before);
   CHECK(requests <= 4 * after + 4);
-  CHECK(run.metric("plc_state") == 1);
+  CHECK(run.metric("device_plc_state") == 1);
 }
 
 TEST_CASE("a device that never answers and one nobody listens on do not hold up the live one") {
@@ -260,20 +260,20 @@ TEST_CASE("a device that never answers and one nobody listens on do not hold up 
   REQUIRE(testing::wait_until([&] { return run.sink.of("live").size() >= 20; }, 20s));
   // Twenty live polls came while the hung device's first request still waited for its answer.
   CHECK(run.sink.errors_of("hung").empty());
-  CHECK(run.metric("hung_polls") == 0);  // its first poll is still under way
+  CHECK(run.metric("device_hung_polls") == 0);  // its first poll is still under way
   CHECK(run.sink.of("live")[19].at("values").at("x").as_int64() == 42);
   // The address nobody listens on: a failure record per try, then backoff.
-  REQUIRE(testing::wait_until([&] { return run.metric("gone_state") == 3; }, 10s));
+  REQUIRE(testing::wait_until([&] { return run.metric("device_gone_state") == 3; }, 10s));
   const auto errors = run.sink.errors_of("gone");
   REQUIRE(!errors.empty());
   CHECK(errors[0].find("gone: cannot connect to tcp 127.0.0.1:") == 0);
-  CHECK(run.metric("gone_failures") >= 2);
+  CHECK(run.metric("device_gone_failures") >= 2);
   // The hung device's request times out: a failure record, the device unreachable.
   REQUIRE(testing::wait_until([&] { return !run.sink.errors_of("hung").empty(); }, 15s));
   CHECK(run.sink.errors_of("hung")[0].find("hung: reading 1 from address 0:") == 0);
-  CHECK(run.metric("hung_state") >= 2);
-  CHECK(run.metric("live_state") == 1);
-  CHECK(run.metric("live_failures") == 0);
+  CHECK(run.metric("device_hung_state") >= 2);
+  CHECK(run.metric("device_live_state") == 1);
+  CHECK(run.metric("device_live_failures") == 0);
 }
 
 TEST_CASE("a stop does not wait for the answer of a device that never answers") {
@@ -289,24 +289,24 @@ TEST_CASE("a stop does not wait for the answer of a device that never answers") 
   run.stop();
   // The request ended at the stop, not by its 60 s timeout: its poll counted, its error is not
   // a timeout.
-  CHECK(run.metric("hung_polls") == 1);
+  CHECK(run.metric("device_hung_polls") == 1);
   std::vector<sdk::Metric> m;
   run.input->metrics(m);
   for (const auto& x : m)
-    if (x.name == "hung_state") CHECK(x.help.find("timed out") == std::string::npos);
+    if (x.name == "device_hung_state") CHECK(x.help.find("timed out") == std::string::npos);
 }
 
 TEST_CASE("a device that comes up after backoff is polled again") {
   const auto port = testing::free_port();
   Running run(R"({"backoff_initial": "20ms", "backoff_max": "80ms", "devices": [)" +
               tcp_device("late", port, R"([{"name": "x", "address": 0}])") + "]}");
-  REQUIRE(testing::wait_until([&] { return run.metric("late_state") == 3; }, 10s));
+  REQUIRE(testing::wait_until([&] { return run.metric("device_late_state") == 3; }, 10s));
   testing::ModbusServer dev(port);
   dev.set_holding(0, {7});
   REQUIRE(testing::wait_until([&] { return !run.sink.of("late").empty(); }, 10s));
   CHECK(run.sink.of("late")[0].at("values").at("x").as_int64() == 7);
-  CHECK(run.metric("late_state") == 1);
-  CHECK(run.metric("late_failures") >= 2);
+  CHECK(run.metric("device_late_state") == 1);
+  CHECK(run.metric("device_late_failures") >= 2);
 }
 
 TEST_CASE("a Modbus exception is a failure record, and the device stays ok") {
@@ -315,7 +315,7 @@ TEST_CASE("a Modbus exception is a failure record, and the device stays ok") {
               "]}");
   REQUIRE(testing::wait_until([&] { return run.sink.errors_of("plc").size() >= 2; }, 10s));
   CHECK(run.sink.errors_of("plc")[0].find("Illegal data address") != std::string::npos);
-  CHECK(run.metric("plc_state") == 1);
+  CHECK(run.metric("device_plc_state") == 1);
 }
 
 TEST_CASE("ExceptionFilter: deadband per value and the heartbeat") {
@@ -375,7 +375,8 @@ TEST_CASE("report by exception sends exactly the expected values of a test signa
   CHECK(ramp_sent == (polls - 1) / 3 + 1);
   MESSAGE("report by exception: " << stair_sent + ramp_sent << " values sent of " << 2 * polls
                                   << " read in the signal's " << polls << " polls");
-  CHECK(run.metric("sig_values_suppressed") >= static_cast<double>(2 * polls - stair_sent - ramp_sent));
+  CHECK(run.metric("device_sig_values_suppressed") >=
+        static_cast<double>(2 * polls - stair_sent - ramp_sent));
 }
 
 TEST_CASE("RTU over a pseudo-terminal pair (socat)") {
