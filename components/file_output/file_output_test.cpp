@@ -9,6 +9,7 @@
 
 using namespace weir;
 using testing::parse_config;
+using testing::write_ok;
 namespace fs = std::filesystem;
 
 namespace {
@@ -40,17 +41,7 @@ std::vector<sdk::Record> numbered(int from, int to) {
 
 std::unique_ptr<sdk::Output> started(const std::string& config,
                                      const sdk::Context& ctx = testing::test_context()) {
-  auto out = testing::create<sdk::Output>(parse_config("file_output", config), ctx);
-  auto st = out->start();
-  REQUIRE_MESSAGE(st.is_ok(), st.error());
-  return out;
-}
-
-void write_ok(sdk::Output& out, const std::vector<sdk::Record>& records) {
-  sdk::Rejects rejects;
-  auto st = out.write(records, rejects);
-  REQUIRE_MESSAGE(st.is_ok(), st.error());
-  CHECK(rejects.items.empty());
+  return testing::started<sdk::Output>("file_output", config, ctx);
 }
 
 }  // namespace

@@ -200,14 +200,70 @@ bool InputStage::admit(std::size_t bytes) {
   }
 }
 
+bool InputStage::replay_at(const sdk::Position& at, std::function<void()>& on_durable) {
+  if (!accepted(at.source, at.seq) && !log_->covers_any(at.source, at.seq)) return false;
+  replayed(1, std::move(on_durable));
+  return true;
+}
+
 bool InputStage::push_at(const sdk::Position& at, sdk::Record&& rec, std::function<void()> on_durable) {
   if (stopping()) return false;
-  if (accepted(at.source, at.seq) || log_->covers_any(at.source, at.seq)) {
-    replayed(1, std::move(on_durable));
-    return true;
-  }
+  if (replay_at(at, on_durable)) return true;
   add(0, std::move(rec), std::move(on_durable), &at);
   return true;
+}
+
+bool InputStage::push_json_at(const sdk::Position& at, std::string_view json,
+                              std::function<void()> on_durable) {
+  if (stopping()) return false;
+  if (replay_at(at, on_durable)) return true;
+  const auto& route = stage_.members.front().ports[0];
+  // As push_json(): the common case goes into the batch as it came, without a parse.
+  if (route.publish && !route.dead_letter && !shared_.taps->active(component_)) {
+    const std::string id = std::string(at.source) + ":" + std::to_string(at.seq);
+    if (!open_[0].empty() && open_at_[0].source != at.source) publish_pending();
+    auto added = open_[0].add_raw(id, json, shared_.max_body);
+    if (added == BatchWriter::Added::full) {
+      publish_pending();
+      added = open_[0].add_raw(id, json, shared_.max_body);
+    }
+    if (added == BatchWriter::Added::added) {
+      note_position(0, at);
+      shared_.counters[component_].count_out(0);
+      if (on_durable) pending_callbacks_.push_back(std::move(on_durable));
+      if (batch_due(0)) publish_pending();
+      return true;
+    }
+  }
+  // accepted() took the position already: the parsed way must not take it for a replay.
+  thread_local sdk::RecordParser parser;
+  boost::json::value value;
+  std::string reason;
+  std::string id = std::string(at.source) + ":" + std::to_string(at.seq);
+  if (parser.parse(json, value, reason)) {
+    add(0, sdk::Record{std::move(id), std::move(value)}, std::move(on_durable), &at);
+    return true;
+  }
+  fail_record(sdk::Record{std::move(id), sdk::raw_record_value(json, reason)}, reason, std::move(on_durable),
+              &at);
+  return true;
+}
+
+bool InputStage::fail_at(const sdk::Position& at, sdk::Record&& rec, std::string_view reason,
+                         std::function<void()> on_durable) {
+  if (stopping()) return false;
+  if (replay_at(at, on_durable)) return true;
+  fail_record(std::move(rec), reason, std::move(on_durable), &at);
+  return true;
+}
+
+void InputStage::note_position(std::size_t port, const sdk::Position& at) {
+  auto& o = open_at_[port];
+  if (open_[port].count() == 1) {
+    o.source.assign(at.source);
+    o.lo = at.seq;
+  }
+  o.hi = at.seq;
 }
 
 bool InputStage::accepted(std::string_view source, std::uint64_t pos) {
@@ -270,12 +326,17 @@ bool InputStage::push_json(std::string_view json, std::function<void()> on_durab
 
 bool InputStage::fail(sdk::Record&& rec, std::string_view reason, std::function<void()> on_durable) {
   if (stopping()) return false;
+  fail_record(std::move(rec), reason, std::move(on_durable), nullptr);
+  return true;
+}
+
+void InputStage::fail_record(sdk::Record&& rec, std::string_view reason, std::function<void()>&& on_durable,
+                             const sdk::Position* at) {
   shared_.counters[component_].errors++;
   // The reason first: add() may publish the dead-letter batch this record fills.
   if (stage_.members.front().ports.back().dead_letter && dead_reason_.empty()) dead_reason_ = reason;
   auto err = error_record(shared_, component_, std::move(rec), reason);
-  add(open_.size() - 1, std::move(err), std::move(on_durable));
-  return true;
+  add(open_.size() - 1, std::move(err), std::move(on_durable), at);
 }
 
 bool InputStage::push_batch(sdk::Batch&& batch, std::function<void()> on_durable) {
@@ -389,13 +450,7 @@ void InputStage::add(std::size_t port, sdk::Record&& rec, std::function<void()>&
       too_large(port, std::move(rec), std::move(on_durable), at);
       return;
     }
-    if (at != nullptr) {
-      if (open_[port].count() == 1) {
-        o.source.assign(at->source);
-        o.lo = at->seq;
-      }
-      o.hi = at->seq;
-    }
+    if (at != nullptr) note_position(port, *at);
   }
   if (route.dead_letter && dead_.add(rec, shared_.max_body) != BatchWriter::Added::added) {
     publish_pending();

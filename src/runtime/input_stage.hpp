@@ -30,6 +30,10 @@ class InputStage final : public sdk::InputSink {
   bool push_at(const sdk::Position& at, sdk::Record&& rec, std::function<void()> on_durable) override;
   bool fail(sdk::Record&& rec, std::string_view reason, std::function<void()> on_durable) override;
   bool push_json(std::string_view json, std::function<void()> on_durable) override;
+  bool push_json_at(const sdk::Position& at, std::string_view json,
+                    std::function<void()> on_durable) override;
+  bool fail_at(const sdk::Position& at, sdk::Record&& rec, std::string_view reason,
+               std::function<void()> on_durable) override;
   bool push_batch(sdk::Batch&& batch, std::function<void()> on_durable) override;
   void flush() override;
   bool stopping() const override { return stop_.stopping(); }
@@ -40,6 +44,13 @@ class InputStage final : public sdk::InputSink {
   void run();
   void add(std::size_t port, sdk::Record&& rec, std::function<void()>&& on_durable,
            const sdk::Position* at = nullptr);
+  // An error record for `rec` to the error port (with its position, when given).
+  void fail_record(sdk::Record&& rec, std::string_view reason, std::function<void()>&& on_durable,
+                   const sdk::Position* at);
+  // The open batch of `port` took a record at `at`: notes the batch's positions.
+  void note_position(std::size_t port, const sdk::Position& at);
+  // Whether a record at `at` is a replay; then its callback is queued and it counts as one.
+  bool replay_at(const sdk::Position& at, std::function<void()>& on_durable);
   // A record add() could not put in any message: to the error port as an error record keeping
   // its head (an error record that is too large keeps the head of its `record`).
   void publish_split(std::string_view body, const std::string& id, const std::string& position);

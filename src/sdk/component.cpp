@@ -23,4 +23,14 @@ bool InputSink::push_json(std::string_view json, std::function<void()> on_durabl
   return fail(Record{{}, raw_record_value(json, reason)}, reason, std::move(on_durable));
 }
 
+bool InputSink::push_json_at(const Position& at, std::string_view json, std::function<void()> on_durable) {
+  thread_local RecordParser parser;
+  boost::json::value value;
+  std::string reason;
+  std::string id = std::string(at.source) + ":" + std::to_string(at.seq);
+  if (parser.parse(json, value, reason))
+    return push_at(at, Record{std::move(id), std::move(value)}, std::move(on_durable));
+  return fail_at(at, Record{std::move(id), raw_record_value(json, reason)}, reason, std::move(on_durable));
+}
+
 }  // namespace weir::sdk

@@ -137,8 +137,17 @@ class InputSink {
   // returns like push(). This default parses it and push()es (a text that fails after all goes
   // to fail()).
   virtual bool push_json(std::string_view json, std::function<void()> on_durable = {});
+  // push_json() for a record with a position (see push_at); its id is "<source>:<seq>". This
+  // default parses it and push_at()s.
+  virtual bool push_json_at(const Position& at, std::string_view json, std::function<void()> on_durable = {});
   // A record the input could not read (bad JSON, say): goes to the error port with the reason.
   virtual bool fail(Record&& rec, std::string_view reason, std::function<void()> on_durable = {}) = 0;
+  // fail() for a record with a position (see push_at): a replay of it is not stored again.
+  virtual bool fail_at(const Position& at, Record&& rec, std::string_view reason,
+                       std::function<void()> on_durable = {}) {
+    (void)at;
+    return fail(std::move(rec), reason, std::move(on_durable));
+  }
   // Publishes a batch whole, as it arrived (a bridge frame): one message whose id derives from
   // batch.id. With batch.source set, batch.position is its position (see push_at): a batch
   // received again is stored once, however late it comes. Blocks like push(); on_durable runs

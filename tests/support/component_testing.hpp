@@ -60,6 +60,25 @@ std::unique_ptr<T> create(const Parsed& p, const sdk::Context& ctx = test_contex
   return std::unique_ptr<T>(typed);
 }
 
+// Creates a component from `config` (see parse_config) and starts it; fails the test when start()
+// does.
+template <class T>
+std::unique_ptr<T> started(const std::string& type, const std::string& config,
+                           const sdk::Context& ctx = test_context()) {
+  auto c = create<T>(parse_config(type, config), ctx);
+  auto st = c->start();
+  REQUIRE_MESSAGE(st.is_ok(), st.error());
+  return c;
+}
+
+// Writes `records` to an output; fails the test on an error or a rejected record.
+inline void write_ok(sdk::Output& out, const std::vector<sdk::Record>& records) {
+  sdk::Rejects rejects;
+  auto st = out.write(records, rejects);
+  REQUIRE_MESSAGE(st.is_ok(), st.error());
+  CHECK(rejects.items.empty());
+}
+
 // The value of a component's metric `name` (fails the test when it has none).
 inline double metric(const sdk::Component& c, const std::string& name) {
   std::vector<sdk::Metric> m;
