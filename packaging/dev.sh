@@ -25,7 +25,8 @@ source packaging/lib.sh
 # What builds the engine (packaging/build-packages.txt), then what the tests need.
 mapfile -t packages < <(package_list packaging/build-packages.txt)
 packages+=(ccache doctest-dev nats-server mosquitto mosquitto-clients python3-paho-mqtt openssl libfuse3-dev fuse3 clang-format
-  bsdutils)  # bsdutils: logger, whose syslog messages the udp_input and syslog_input tests send
+  bsdutils  # logger, whose syslog messages the udp_input and syslog_input tests send
+  socat)    # the pseudo-terminal pair of modbus_input's RTU test
 
 install_missing() { apt_install_missing "${packages[@]}"; }
 
