@@ -175,6 +175,20 @@ std::string config_with(const std::string& extra = {}) {
   return std::string(base_config) + extra + "}";
 }
 
+// A folder with logs/app.log (not made yet) and a sink: what every case below starts from.
+struct LogDir {
+  TempDir dir;
+  std::string log = dir.file("logs/app.log");
+  PositionSink sink;
+  LogDir() { fs::create_directories(dir.file("logs")); }
+  // Runs the component until the sink stored `n` lines, then stops it cleanly.
+  void run_until(std::size_t n, const std::string& config = config_with()) {
+    Running r(config, dir.path(), sink);
+    REQUIRE(wait_for([&] { return sink.stored() == n; }));
+    r.stop(sink);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("state file: written and read back; damage is an error that names the file") {
@@ -209,16 +223,14 @@ TEST_CASE("state file: written and read back; damage is an error that names the 
   CHECK(st.error().find("deleting it starts over") != std::string::npos);
 }
 
-TEST_CASE("lines become records; a partial last line waits for its newline; bad JSON goes to error") {
-  TempDir dir;
-  fs::create_directories(dir.file("logs"));
-  append(dir.file("logs/app.log"), "{\"n\":0}\n{\"n\":1}\r\nnot json\n{\"n\":");
-  PositionSink sink;
+TEST_CASE_FIXTURE(LogDir,
+                  "lines become records; a partial last line waits for its newline; bad JSON goes to error") {
+  append(log, "{\"n\":0}\n{\"n\":1}\r\nnot json\n{\"n\":");
   Running r(config_with(), dir.path(), sink);
   REQUIRE(wait_for([&] { return sink.stored() == 2; }));
   std::this_thread::sleep_for(100ms);
   CHECK(sink.stored() == 2);
-  append(dir.file("logs/app.log"), "2}\n");
+  append(log, "2}\n");
   REQUIRE(wait_for([&] { return sink.stored() == 3; }));
   r.stop(sink);
   check_each_once(sink, 3);
@@ -230,17 +242,9 @@ TEST_CASE("lines become records; a partial last line waits for its newline; bad 
   CHECK(sink.ids[0].substr(sink.ids[0].rfind(':')) == ":8");
 }
 
-TEST_CASE("restart: neither skips nor repeats, after a clean stop and after a crash") {
-  TempDir dir;
-  fs::create_directories(dir.file("logs"));
-  const auto log = dir.file("logs/app.log");
+TEST_CASE_FIXTURE(LogDir, "restart: neither skips nor repeats, after a clean stop and after a crash") {
   append(log, numbered(0, 1000));
-  PositionSink sink;
-  {
-    Running r(config_with(), dir.path(), sink);
-    REQUIRE(wait_for([&] { return sink.stored() == 1000; }));
-    r.stop(sink);
-  }
+  run_until(1000);
   append(log, numbered(1000, 2000));
   {
     Running r(config_with(), dir.path(), sink);
@@ -250,26 +254,15 @@ TEST_CASE("restart: neither skips nor repeats, after a clean stop and after a cr
   }
   CHECK(sink.replays == 0);  // the clean stop saved where it was
   append(log, numbered(2000, 3000));
-  {
-    Running r(config_with(), dir.path(), sink);
-    REQUIRE(wait_for([&] { return sink.stored() == 3000; }));
-    r.stop(sink);
-  }
+  run_until(3000);
   check_each_once(sink, 3000);
 }
 
-TEST_CASE("a crash after lines were stored but before the state file moved: the engine drops them") {
-  TempDir dir;
-  fs::create_directories(dir.file("logs"));
-  const auto log = dir.file("logs/app.log");
+TEST_CASE_FIXTURE(LogDir,
+                  "a crash after lines were stored but before the state file moved: the engine drops them") {
   append(log, numbered(0, 500));
-  PositionSink sink;
   const auto state = dir.file("file_input/test.tail.state");
-  {
-    Running r(config_with(), dir.path(), sink);
-    REQUIRE(wait_for([&] { return sink.stored() == 500; }));
-    r.stop(sink);
-  }
+  run_until(500);
   // The state as it was before any line was stored, as if the engine died between storing the
   // lines and writing the state file.
   std::ifstream in(state);
@@ -282,18 +275,14 @@ TEST_CASE("a crash after lines were stored but before the state file moved: the 
   s.entries[0].offset = 0;
   std::ofstream(state, std::ios::trunc) << fi::encode_state(s);
   append(log, numbered(500, 600));
-  Running r(config_with(), dir.path(), sink);
-  REQUIRE(wait_for([&] { return sink.stored() == 600; }));
-  r.stop(sink);
+  run_until(600);
   CHECK(sink.replays >= 500);
   check_each_once(sink, 600);
 }
 
-TEST_CASE("rotation by rename: lines written to the old file after the rename are read, then the new file") {
-  TempDir dir;
-  fs::create_directories(dir.file("logs"));
-  const auto log = dir.file("logs/app.log");
-  PositionSink sink;
+TEST_CASE_FIXTURE(
+    LogDir,
+    "rotation by rename: lines written to the old file after the rename are read, then the new file") {
   Running r(config_with(), dir.path(), sink);
   append(log, numbered(0, 100));
   REQUIRE(wait_for([&] { return sink.stored() == 100; }));
@@ -318,11 +307,8 @@ TEST_CASE("rotation by rename: lines written to the old file after the rename ar
   CHECK(sink.forgotten[0] == sink.ids[0].substr(0, sink.ids[0].rfind(':')));
 }
 
-TEST_CASE("rotation by copy-truncate: what was not read yet is read from the copy, then the new content") {
-  TempDir dir;
-  fs::create_directories(dir.file("logs"));
-  const auto log = dir.file("logs/app.log");
-  PositionSink sink;
+TEST_CASE_FIXTURE(
+    LogDir, "rotation by copy-truncate: what was not read yet is read from the copy, then the new content") {
   Running r(config_with(), dir.path(), sink);
   append(log, numbered(0, 100));
   REQUIRE(wait_for([&] { return sink.stored() == 100; }));
@@ -342,25 +328,14 @@ TEST_CASE("rotation by copy-truncate: what was not read yet is read from the cop
   check_each_once(sink, next);
 }
 
-TEST_CASE("rotation while stopped: by rename and by copy-truncate, nothing skipped or repeated") {
-  TempDir dir;
-  fs::create_directories(dir.file("logs"));
-  const auto log = dir.file("logs/app.log");
-  PositionSink sink;
+TEST_CASE_FIXTURE(LogDir,
+                  "rotation while stopped: by rename and by copy-truncate, nothing skipped or repeated") {
   append(log, numbered(0, 100));
-  {
-    Running r(config_with(), dir.path(), sink);
-    REQUIRE(wait_for([&] { return sink.stored() == 100; }));
-    r.stop(sink);
-  }
+  run_until(100);
   append(log, numbered(100, 200));
   fs::rename(log, dir.file("logs/app.log.1"));
   append(log, numbered(200, 300));
-  {
-    Running r(config_with(), dir.path(), sink);
-    REQUIRE(wait_for([&] { return sink.stored() == 300; }));
-    r.stop(sink);
-  }
+  run_until(300);
   append(log, numbered(300, 400));
   fs::copy_file(log, dir.file("logs/app.log.2"));
   fs::resize_file(log, 0);
@@ -374,31 +349,18 @@ TEST_CASE("rotation while stopped: by rename and by copy-truncate, nothing skipp
   check_each_once(sink, 500);
 }
 
-TEST_CASE("a file deleted and another made in its place (inode reused or not) is read from its start") {
-  TempDir dir;
-  fs::create_directories(dir.file("logs"));
-  const auto log = dir.file("logs/app.log");
-  PositionSink sink;
+TEST_CASE_FIXTURE(
+    LogDir, "a file deleted and another made in its place (inode reused or not) is read from its start") {
   append(log, numbered(0, 50));
-  {
-    Running r(config_with(), dir.path(), sink);
-    REQUIRE(wait_for([&] { return sink.stored() == 50; }));
-    r.stop(sink);
-  }
+  run_until(50);
   fs::remove(log);
   append(log, "{\"n\":50,\"other\":true}\n" + numbered(51, 60));
-  Running r(config_with(), dir.path(), sink);
-  REQUIRE(wait_for([&] { return sink.stored() == 60; }));
-  r.stop(sink);
+  run_until(60);
   check_each_once(sink, 60);
 }
 
-TEST_CASE("start_at end: at the first start only what is written from then on") {
-  TempDir dir;
-  fs::create_directories(dir.file("logs"));
-  const auto log = dir.file("logs/app.log");
+TEST_CASE_FIXTURE(LogDir, "start_at end: at the first start only what is written from then on") {
   append(log, numbered(0, 10) + "{\"n\":");  // a line being written when it starts
-  PositionSink sink;
   Running r(R"({"paths": ["logs/app.log"], "poll_interval": "20ms"})", dir.path(), sink);
   REQUIRE(wait_for([&] { return fs::exists(dir.file("file_input/test.tail.state")); }));
   std::this_thread::sleep_for(100ms);
@@ -410,12 +372,9 @@ TEST_CASE("start_at end: at the first start only what is written from then on") 
   CHECK(sink.errors.empty());
 }
 
-TEST_CASE("text lines with the path; multi-line records joined by a start pattern, and by timeout") {
-  TempDir dir;
-  fs::create_directories(dir.file("logs"));
-  const auto log = dir.file("logs/app.log");
+TEST_CASE_FIXTURE(LogDir,
+                  "text lines with the path; multi-line records joined by a start pattern, and by timeout") {
   append(log, "2024-05-01 boom\n  at a()\n  at b()\n2024-05-01 fine\n2024-05-01 again\n  at c()\n");
-  PositionSink sink;
   Running r(config_with(R"(, "format": "text", "path_field": "file", "multiline_start": "\\d{4}-",
                            "multiline_timeout": "200ms")"),
             dir.path(), sink);
@@ -429,13 +388,10 @@ TEST_CASE("text lines with the path; multi-line records joined by a start patter
   CHECK(boost::json::parse(sink.lines[2]).at("line").as_string() == "2024-05-01 again\n  at c()");
 }
 
-TEST_CASE("a line longer than max_line goes to error with its head and length; the next lines go on") {
-  TempDir dir;
-  fs::create_directories(dir.file("logs"));
-  const auto log = dir.file("logs/app.log");
+TEST_CASE_FIXTURE(
+    LogDir, "a line longer than max_line goes to error with its head and length; the next lines go on") {
   const std::string long_line = "{\"n\":\"" + std::string(300000, 'x') + "\"}";
   append(log, numbered(0, 1) + long_line + "\n" + numbered(1, 3));
-  PositionSink sink;
   Running r(config_with(R"(, "max_line": "100KiB")"), dir.path(), sink);
   REQUIRE(wait_for([&] { return sink.stored() == 3; }));
   r.stop(sink);
