@@ -151,6 +151,7 @@ void StateKeeper::keep_alive() {
 
 bus::Status StateKeeper::snapshot(bus::AsyncPublisher& pub) {
   if (dirty_) {
+    const auto started = std::chrono::steady_clock::now();
     std::string saved;
     proc_.save(saved);
     SnapshotManifest m;
@@ -184,6 +185,12 @@ bus::Status StateKeeper::snapshot(bus::AsyncPublisher& pub) {
     slot_ = m.slot;
     last_bytes_ = saved.size();
     dirty_ = false;
+    auto& c = shared_.counters[component_];
+    c.snapshots++;
+    c.snapshot_bytes = saved.size();
+    c.snapshot_us += static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started)
+            .count());
   }
   last_snapshot_ = std::chrono::steady_clock::now();
   shared_.ack_when_on_disk(std::move(held_), prefix_);
