@@ -30,6 +30,7 @@ struct ConsumerStage::Reader {
   std::unique_ptr<PositionLog> log;
   std::uint64_t reconnects = 0;
   bool fetch_failing = false;
+  std::size_t fetched = 0;  // messages the last fetch returned
 };
 
 ConsumerStage::ConsumerStage(FlowShared& shared, const graph::Stage& stage)
@@ -139,6 +140,7 @@ void ConsumerStage::close_log(PositionLog* log, bus::AsyncPublisher* pub) {
 
 bool ConsumerStage::fetch(Reader& r, std::chrono::milliseconds wait, std::vector<bus::Msg>& msgs,
                           std::vector<bus::Msg>& ready) {
+  r.fetched = 0;
   // A broker restart leaves what it had delivered unacked: it comes back after ack_wait.
   if (const auto now = shared_.conn->reconnects(); now != r.reconnects) {
     r.reconnects = now;
@@ -148,6 +150,7 @@ bool ConsumerStage::fetch(Reader& r, std::chrono::milliseconds wait, std::vector
   }
   msgs.clear();
   auto st = r.consumer.fetch(r.in_order.want(fetch_batches), wait, msgs);
+  r.fetched = msgs.size();
   if (!st.ok() && !st.is_timeout()) {
     if (!r.fetch_failing) spdlog::warn("{} fetch from {} failed: {}", prefix_, r.up.durable, st.text());
     r.fetch_failing = true;
@@ -248,11 +251,15 @@ void ConsumerStage::run_stateful(sdk::StatefulProcessor& proc) {
   const auto wait = std::max<std::chrono::milliseconds>(500ms / readers.size(), 20ms);
   std::vector<bus::Msg> msgs, ready;
   while (!stop_.stopping()) {
+    bool idle_pass = true;
     for (std::size_t i = 0; i < readers.size() && !stop_.stopping(); ++i) {
       if (fetch(*readers[i], wait, msgs, ready)) rounds[i]->handle(ready);
+      idle_pass = idle_pass && readers[i]->fetched == 0;
       ready.clear();
     }
-    if (tick.count() > 0 && std::chrono::steady_clock::now() >= next_tick) {
+    // Time passes for it only while nothing is waiting: a backlog (after a restart, say) is
+    // handled first, so that an idle timeout never closes what the backlog still feeds.
+    if (tick.count() > 0 && idle_pass && std::chrono::steady_clock::now() >= next_tick) {
       rounds.front()->tick(StageClock::wall());
       next_tick = std::chrono::steady_clock::now() + tick;
     }
