@@ -25,6 +25,7 @@ struct Settings {
   sdk::ByteSize batch_bytes{256 * 1024};
   int publish_window = 16;
   int replicas = 1;
+  std::chrono::nanoseconds state_interval = std::chrono::seconds(1);
 
   static sdk::ObjectSpec<Settings> object_spec();
   friend bool operator==(const Settings&, const Settings&) = default;

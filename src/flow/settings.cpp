@@ -56,7 +56,14 @@ sdk::ObjectSpec<Settings> Settings::object_spec() {
       .field("publish_window", &Settings::publish_window,
              field().doc("Unacknowledged batches an input may have in flight.").range(1, 1024).advanced())
       .field("replicas", &Settings::replicas,
-             field().doc("Stream replicas (clustered JetStream only).").range(1, 5).advanced());
+             field().doc("Stream replicas (clustered JetStream only).").range(1, 5).advanced())
+      .field("state_interval", &Settings::state_interval,
+             field()
+                 .doc("How often a stateful processor (dedupe, throttle, deadband, window) stores a "
+                      "snapshot of its state; its input is acknowledged only then, and after a crash "
+                      "what came since the last snapshot is handled again.")
+                 .duration_range(100ms, 10min)
+                 .advanced());
 }
 
 void check_settings(const Flow& flow, sdk::Diagnostics& diags) {

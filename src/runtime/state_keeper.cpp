@@ -12,9 +12,8 @@ namespace weir::runtime {
 namespace {
 // A part stays well under nats-server's default max_payload (1 MiB) with room for headers.
 constexpr std::size_t part_bytes = 512 * 1024;
-// Held batches wait at most this long for the snapshot that lets them be acked, and at most
-// this many are held (the flow's consumers allow 1,000 unacked messages).
-constexpr auto snapshot_every = std::chrono::seconds(1);
+// Held batches wait at most settings.state_interval for the snapshot that lets them be acked,
+// and at most this many are held (the flow's consumers allow 1,000 unacked messages).
 constexpr std::size_t max_held = 256;
 constexpr const char* snapshot_header = "Weir-Snapshot";
 }  // namespace
@@ -113,6 +112,7 @@ bus::Status StateKeeper::restore(jsCtx* js) {
     return bus::Status::success();
   }
   last_bytes_ = saved.size();
+  saved_hash_ = std::hash<std::string>{}(saved);
   spdlog::info("{} state restored: snapshot {}, {} bytes", prefix_, m.number, saved.size());
   return bus::Status::success();
 }
@@ -138,8 +138,8 @@ void StateKeeper::hold(std::vector<bus::Msg>&& msgs) {
 }
 
 bool StateKeeper::due() const {
-  if (held_.empty() && !dirty_) return false;
-  return held_.size() >= max_held || std::chrono::steady_clock::now() - last_snapshot_ >= snapshot_every;
+  if (held_.empty() && !dirty_ && !touched_) return false;
+  return held_.size() >= max_held || std::chrono::steady_clock::now() - last_snapshot_ >= shared_.flow.settings.state_interval;
 }
 
 void StateKeeper::keep_alive() {
@@ -150,10 +150,16 @@ void StateKeeper::keep_alive() {
 }
 
 bus::Status StateKeeper::snapshot(bus::AsyncPublisher& pub) {
-  if (dirty_) {
-    const auto started = std::chrono::steady_clock::now();
-    std::string saved;
+  std::string saved;
+  const auto started = std::chrono::steady_clock::now();
+  if (!dirty_ && touched_) {
+    // Time passed (advance()) and no batch came: store it only when the state changed.
     proc_.save(saved);
+    dirty_ = std::hash<std::string>{}(saved) != saved_hash_;
+  }
+  touched_ = false;
+  if (dirty_) {
+    if (saved.empty()) proc_.save(saved);
     SnapshotManifest m;
     m.number = number_ + 1;
     m.slot = 1 - slot_;
@@ -184,6 +190,7 @@ bus::Status StateKeeper::snapshot(bus::AsyncPublisher& pub) {
     number_ = m.number;
     slot_ = m.slot;
     last_bytes_ = saved.size();
+    saved_hash_ = std::hash<std::string>{}(saved);
     dirty_ = false;
     auto& c = shared_.counters[component_];
     c.snapshots++;
@@ -193,6 +200,7 @@ bus::Status StateKeeper::snapshot(bus::AsyncPublisher& pub) {
             .count());
   }
   last_snapshot_ = std::chrono::steady_clock::now();
+  spdlog::debug("{} snapshot {} stored: {} bytes, {} batches acked", prefix_, number_, last_bytes_, held_.size());
   shared_.ack_when_on_disk(std::move(held_), prefix_);
   held_.clear();
   return bus::Status::success();

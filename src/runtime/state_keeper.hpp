@@ -70,7 +70,7 @@ class StateKeeper {
   bool applied(std::string_view source, std::uint64_t seq) const;
   void mark(std::string_view source, std::uint64_t seq);
   // The state changed without a batch (advance()): the next snapshot is due in its time.
-  void touch() { dirty_ = true; }
+  void touch() { touched_ = true; }
   // Messages handled (applied or skipped): acked after the next snapshot.
   void hold(std::vector<bus::Msg>&& msgs);
   // A snapshot is due: held batches waited long enough, or there are many.
@@ -100,7 +100,9 @@ class StateKeeper {
   std::uint64_t number_ = 0;
   int slot_ = 1;  // the slot of the last manifest; the next snapshot goes to the other
   std::size_t last_bytes_ = 0;
-  bool dirty_ = false;  // applied changed since the last snapshot
+  bool dirty_ = false;    // applied changed since the last snapshot
+  bool touched_ = false;  // advance() ran since the last snapshot
+  std::size_t saved_hash_ = 0;  // of the last snapshot stored
   bool failing_ = false;
 };
 

@@ -64,12 +64,13 @@ void EngineRig::create_streams() {
   REQUIRE_MESSAGE(r.ok(), r.status().text());
 }
 
-void EngineRig::publish_source(std::uint64_t from, std::uint64_t to, std::size_t pad, int copies) {
+void EngineRig::publish_source(std::uint64_t from, std::uint64_t to, std::size_t pad, int copies,
+                               int first_copy) {
   const std::string padding = pad > 0 ? R"(,"pad":")" + std::string(pad, 'x') + "\"" : "";
   auto pub = bus::AsyncPublisher::create(*conn_);
   REQUIRE(pub.ok());
   std::vector<bus::PublishFailure> failures;
-  for (int copy = 0; copy < copies; ++copy)
+  for (int copy = first_copy; copy < copies; ++copy)
     for (auto i = from; i < to; ++i) {
       std::string body = R"({"n":)" + std::to_string(i) + R"(,"value":)" + std::to_string(i % 100) +
                          R"(,"site":")" + (i % 2 ? "b" : "a") + "\"" + padding + "}";
@@ -266,8 +267,8 @@ std::int64_t check_payload(const std::string& data, std::string& why) {
   return i;
 }
 
-PacedSource::PacedSource(EngineRig& rig, std::uint64_t per_second, int copies)
-    : rig_(rig), per_step_(per_second / 10), copies_(copies) {
+PacedSource::PacedSource(EngineRig& rig, std::uint64_t per_second, std::uint64_t copy_lag)
+    : rig_(rig), per_step_(per_second / 10), copy_lag_(copy_lag) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -284,7 +285,9 @@ std::uint64_t PacedSource::stop() {
 void PacedSource::run() {
   auto due = std::chrono::steady_clock::now();
   while (!stop_) {
-    rig_.publish_source(next_, next_ + per_step_, 0, copies_);
+    rig_.publish_source(next_, next_ + per_step_);
+    if (copy_lag_ > 0 && next_ >= copy_lag_)
+      rig_.publish_source(next_ - copy_lag_, next_ - copy_lag_ + per_step_, 0, 2, 1);
     next_ += per_step_;
     due += 100ms;
     std::this_thread::sleep_until(due);

@@ -40,8 +40,9 @@ class EngineRig {
   // Publishes {"n": i, "value": i % 100, "site": "a"|"b"} for i in [from, to) to src.data.
   // With `pad`, each record also carries "pad": a string of that many characters. With `copies`,
   // each record is published that many times as distinct messages (a source that repeats
-  // itself; the copies of a step come after all its originals).
-  void publish_source(std::uint64_t from, std::uint64_t to, std::size_t pad = 0, int copies = 1);
+  // itself), copies `first_copy` to `copies - 1` (0 is the original).
+  void publish_source(std::uint64_t from, std::uint64_t to, std::size_t pad = 0, int copies = 1,
+                      int first_copy = 0);
   void write_flow(const std::string& file, const std::string& json);
   // Rewrites weir.json with `extra` members ("\"http\": {...}") after the rig's own.
   void write_config(const std::string& extra);
@@ -86,7 +87,9 @@ class EngineRig {
 // `per_second` until stop(), in bursts every 100 ms (as a gateway forwarding what it polled).
 class PacedSource {
  public:
-  PacedSource(EngineRig& rig, std::uint64_t per_second, int copies = 1);
+  // With `copy_lag` > 0, each record is published a second time (another message) that many
+  // records later: a repeat that comes seconds after its original.
+  PacedSource(EngineRig& rig, std::uint64_t per_second, std::uint64_t copy_lag = 0);
   ~PacedSource();
   std::uint64_t stop();                                     // returns how many were published
   std::uint64_t published() const { return next_.load(); }  // so far (records 0 .. published()-1)
@@ -95,7 +98,7 @@ class PacedSource {
   void run();
   EngineRig& rig_;
   std::uint64_t per_step_;
-  int copies_;
+  std::uint64_t copy_lag_;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> next_{0};
   std::thread thread_;
