@@ -139,7 +139,8 @@ void StateKeeper::hold(std::vector<bus::Msg>&& msgs) {
 
 bool StateKeeper::due() const {
   if (held_.empty() && !dirty_ && !touched_) return false;
-  return held_.size() >= max_held || std::chrono::steady_clock::now() - last_snapshot_ >= shared_.flow.settings.state_interval;
+  return held_.size() >= max_held ||
+         std::chrono::steady_clock::now() - last_snapshot_ >= shared_.flow.settings.state_interval;
 }
 
 void StateKeeper::keep_alive() {
@@ -200,7 +201,8 @@ bus::Status StateKeeper::snapshot(bus::AsyncPublisher& pub) {
             .count());
   }
   last_snapshot_ = std::chrono::steady_clock::now();
-  spdlog::debug("{} snapshot {} stored: {} bytes, {} batches acked", prefix_, number_, last_bytes_, held_.size());
+  spdlog::debug("{} snapshot {} stored: {} bytes, {} batches acked", prefix_, number_, last_bytes_,
+                held_.size());
   shared_.ack_when_on_disk(std::move(held_), prefix_);
   held_.clear();
   return bus::Status::success();

@@ -100,8 +100,8 @@ class StateKeeper {
   std::uint64_t number_ = 0;
   int slot_ = 1;  // the slot of the last manifest; the next snapshot goes to the other
   std::size_t last_bytes_ = 0;
-  bool dirty_ = false;    // applied changed since the last snapshot
-  bool touched_ = false;  // advance() ran since the last snapshot
+  bool dirty_ = false;          // applied changed since the last snapshot
+  bool touched_ = false;        // advance() ran since the last snapshot
   std::size_t saved_hash_ = 0;  // of the last snapshot stored
   bool failing_ = false;
 };
