@@ -38,6 +38,13 @@ class Counter final : public sdk::StatefulProcessor {
         out_(ctx.output("out")),
         totals_(ctx.output("totals")) {}
   void process(sdk::Record&& rec, sdk::Emitter& out) override {
+    // A record {"emit_at": T} makes it emit a result at T at once: how a test breaks the order.
+    if (const auto* o = rec.value.if_object(); o != nullptr && o->contains("emit_at")) {
+      auto& timed = static_cast<sdk::TimedEmitter&>(out);
+      const auto at = o->at("emit_at").to_number<std::int64_t>();
+      timed.emit_at(at, totals_, sdk::Record{"forced@" + std::to_string(at), json::object{{"at", at}}});
+      return;
+    }
     ++count_;
     if (rec.value.is_object()) rec.value.as_object()["seen"] = now();
     out.emit(out_, std::move(rec));
@@ -355,6 +362,20 @@ TEST_CASE("a case whose component breaks a promise fails with what it broke") {
   CHECK_FALSE(results[0].passed);
   CHECK(joined(results[0]).find("error: /cases/0/steps/0: the clock cannot go back: from 5000 to 4000") !=
         std::string::npos);
+}
+
+TEST_CASE("a component whose emit_at moments go back fails the case, naming it") {
+  const auto flow = load_flow(R"({"name": "count", "components": [
+    {"id": "in", "type": "generate"},
+    {"id": "c", "type": "test_counter", "inputs": ["in"]},
+    {"id": "out", "type": "log", "inputs": ["c.totals"]}]})");
+  auto results = run(flow, R"({"cases": [{"name": "back", "start": 5000,
+    "steps": [{"input": "in", "record": {}}, {"advance": "1s"}, {"input": "in", "record": {"emit_at": 5500}}],
+    "expect": {"out": {"count": 2}}}]})");
+  CHECK_FALSE(results[0].passed);
+  CHECK(joined(results[0])
+            .find("error: c emitted a result at 5500 after one at 6000: emit_at moments must not go "
+                  "back") != std::string::npos);
 }
 
 TEST_CASE("junit: well-formed XML with the counts, each failure's diff, everything escaped") {
