@@ -304,39 +304,26 @@ TEST_CASE("diagnostics: every problem of a cases file with file:line:col and a p
                           &diags);
   CHECK_FALSE(suite.has_value());
   INFO(diags);
-  CHECK(
-      diags.find(
-          R"(cases.json:3:24: error[unknown_input] /cases/0/steps/0/input: no component "sensor" in the flow (did you mean "sensors"?))") !=
-      std::string::npos);
-  CHECK(
-      diags.find(
-          R"(cases.json:4:24: error[unknown_input] /cases/0/steps/1/input: "hot" is not an input of the flow)") !=
-      std::string::npos);
-  CHECK(diags.find("cases.json:5:26: error[invalid_value] /cases/0/steps/2/advance:") != std::string::npos);
-  CHECK(diags.find("cases.json:6:41: error[invalid_value] /cases/0/steps/3/at:") != std::string::npos);
-  CHECK(diags.find("cases.json:7:14: error[missing_field] /cases/0/steps/4/record:") != std::string::npos);
-  CHECK(
-      diags.find(
-          R"(cases.json:8:30: error[unknown_port] /cases/0/expect/hot.rejectd: "hot" has no port "rejectd" (did you mean "rejected"?))") !=
-      std::string::npos);
-  CHECK(
-      diags.find(
-          R"(error[unknown_component] /cases/0/expect/shap.out: no component "shap" in the flow (did you mean "shape"?))") !=
-      std::string::npos);
-  CHECK(diags.find(R"(error[unknown_port] /cases/0/expect/shape: "shape" is not an output component)") !=
-        std::string::npos);
-  CHECK(diags.find("error[wrong_type] /cases/0/expect/out/count:") != std::string::npos);
-  CHECK(
-      diags.find(
-          R"(error[unknown_field] /cases/0/expect/copy/exakt: unknown field "exakt" (did you mean "exact"?))") !=
-      std::string::npos);
-  CHECK(
-      diags.find(
-          "error[wrong_type] /cases/0/expect/cold: expected an array of records or an object of matchers") !=
-      std::string::npos);
-  CHECK(diags.find("error[bad_expression] /cases/0/expect/hot.out/all:") != std::string::npos);
-  CHECK(diags.find("error[duplicate_case] /cases/1/name:") != std::string::npos);
-  CHECK(diags.find("error[invalid_value] /cases/1/expect: \"expect\" is empty") != std::string::npos);
+  auto has = [&](std::string_view text) { return diags.find(text) != std::string::npos; };
+  CHECK(has(
+      R"(cases.json:3:24: error[unknown_input] /cases/0/steps/0/input: no component "sensor" in the flow (did you mean "sensors"?))"));
+  CHECK(has(
+      R"(cases.json:4:24: error[unknown_input] /cases/0/steps/1/input: "hot" is not an input of the flow)"));
+  CHECK(has("cases.json:5:26: error[invalid_value] /cases/0/steps/2/advance:"));
+  CHECK(has("cases.json:6:41: error[invalid_value] /cases/0/steps/3/at:"));
+  CHECK(has("cases.json:7:14: error[missing_field] /cases/0/steps/4/record:"));
+  CHECK(has(
+      R"(cases.json:8:30: error[unknown_port] /cases/0/expect/hot.rejectd: "hot" has no port "rejectd" (did you mean "rejected"?))"));
+  CHECK(has(
+      R"(error[unknown_component] /cases/0/expect/shap.out: no component "shap" in the flow (did you mean "shape"?))"));
+  CHECK(has(R"(error[unknown_port] /cases/0/expect/shape: "shape" is not an output component)"));
+  CHECK(has("error[wrong_type] /cases/0/expect/out/count:"));
+  CHECK(has(
+      R"(error[unknown_field] /cases/0/expect/copy/exakt: unknown field "exakt" (did you mean "exact"?))"));
+  CHECK(has("error[wrong_type] /cases/0/expect/cold: expected an array of records or an object of matchers"));
+  CHECK(has("error[bad_expression] /cases/0/expect/hot.out/all:"));
+  CHECK(has("error[duplicate_case] /cases/1/name:"));
+  CHECK(has("error[invalid_value] /cases/1/expect: \"expect\" is empty"));
 }
 
 TEST_CASE("diagnostics: a file that is no JSON, and the start time's forms") {
