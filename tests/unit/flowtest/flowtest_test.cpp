@@ -29,12 +29,14 @@ namespace {
 // again. Its state (the count) survives save()/load().
 struct CounterConfig {
   std::chrono::nanoseconds every = std::chrono::seconds(1);
+  bool refuse_load = false;  // load() fails, as a state saved under another config would
 };
 
 class Counter final : public sdk::StatefulProcessor {
  public:
   Counter(const CounterConfig& config, const sdk::Context& ctx)
       : every_(std::chrono::duration_cast<std::chrono::milliseconds>(config.every)),
+        refuse_load_(config.refuse_load),
         out_(ctx.output("out")),
         totals_(ctx.output("totals")) {}
   void process(sdk::Record&& rec, sdk::Emitter& out) override {
@@ -58,6 +60,7 @@ class Counter final : public sdk::StatefulProcessor {
   }
   void save(std::string& out) const override { out = json::serialize(json::object{{"count", count_}}); }
   sdk::Status load(std::string_view saved) override {
+    if (refuse_load_) return sdk::Status::error("saved under another config");
     boost::system::error_code ec;
     auto v = json::parse(saved, ec);
     if (ec || !v.is_object() || !v.as_object().contains("count") || !v.as_object().at("count").is_int64())
@@ -69,6 +72,7 @@ class Counter final : public sdk::StatefulProcessor {
 
  private:
   std::chrono::milliseconds every_;
+  bool refuse_load_;
   sdk::Port out_, totals_;
   std::int64_t count_ = 0;
 };
@@ -77,6 +81,7 @@ sdk::ComponentSpec<CounterConfig> counter_spec() {
   return sdk::ComponentSpec<CounterConfig>{"test_counter"}
       .summary("Counts records; emits the count at every tick.")
       .field("every", &CounterConfig::every, sdk::field().doc("Tick interval."))
+      .field("refuse_load", &CounterConfig::refuse_load, sdk::field().doc("load() fails."))
       .output("out", "Each record, with the clock it saw.")
       .output("totals", "The count since the last tick, at each tick.")
       .implementation<Counter>();
@@ -363,6 +368,19 @@ TEST_CASE("a component whose emit_at moments go back fails the case, naming it")
   CHECK(joined(results[0])
             .find("error: c emitted a result at 5500 after one at 6000: emit_at moments must not go "
                   "back") != std::string::npos);
+}
+
+TEST_CASE("a restart whose load() fails fails the case with the component's reason") {
+  const auto flow = load_flow(R"({"name": "count", "components": [
+    {"id": "in", "type": "generate"},
+    {"id": "c", "type": "test_counter", "inputs": ["in"], "config": {"refuse_load": true}},
+    {"id": "out", "type": "log", "inputs": ["c"]}]})");
+  auto results = run(flow, R"({"cases": [{"name": "restart",
+    "steps": [{"input": "in", "record": {}}, {"restart": true}], "expect": {"out": {"count": 1}}}]})");
+  CHECK_FALSE(results[0].passed);
+  CHECK(joined(results[0])
+            .find("error: /cases/0/steps/1: c: load() of the state it saved failed: saved under "
+                  "another config") != std::string::npos);
 }
 
 TEST_CASE("junit: well-formed XML with the counts, each failure's diff, everything escaped") {
