@@ -45,12 +45,7 @@ struct Last {
     json = entry[4].get_string();
     return !id.empty();
   }
-  std::size_t heap_bytes() const {
-    auto heap = [](const std::string& s) {
-      return s.capacity() > std::string().capacity() ? s.capacity() + 1 : 0;
-    };
-    return heap(id) + heap(json);
-  }
+  std::size_t heap_bytes() const { return keyed::heap_block(id) + keyed::heap_block(json); }
 };
 
 class Deadband final : public keyed::KeyedProcessor<Last> {

@@ -21,7 +21,7 @@ using keyed::Millis;
 struct Seen {
   std::vector<Millis> passed;  // ascending
 
-  std::size_t heap_bytes() const { return passed.capacity() * sizeof(Millis); }
+  std::size_t heap_bytes() const { return keyed::heap_block(passed.capacity() * sizeof(Millis)); }
   Millis newest() const { return passed.back(); }
   void save(boost::json::array& entry) const {
     for (auto t : passed) entry.push_back(t);

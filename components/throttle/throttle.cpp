@@ -24,7 +24,7 @@ struct Counts {
   };
   std::vector<Interval> intervals;  // by start, ascending
 
-  std::size_t heap_bytes() const { return intervals.capacity() * sizeof(Interval); }
+  std::size_t heap_bytes() const { return keyed::heap_block(intervals.capacity() * sizeof(Interval)); }
   Millis newest() const { return intervals.back().start; }
   void save(boost::json::array& entry) const {
     for (const auto& i : intervals) entry.push_back(boost::json::array{i.start, i.count});

@@ -6,6 +6,7 @@
 // V has `std::size_t heap_bytes() const`: what it holds outside itself, for the state's size.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <list>
 #include <string>
@@ -15,6 +16,17 @@
 #include "sdk/state.hpp"
 
 namespace weir::components::keyed {
+
+// What a heap block of n bytes takes with the allocator's header and rounding (glibc: 8 bytes
+// of header, 16-byte steps, 32 at least); 0 for none.
+constexpr std::size_t heap_block(std::size_t n) {
+  return n == 0 ? 0 : std::max<std::size_t>(32, (n + 8 + 15) & ~std::size_t{15});
+}
+
+// A string's heap block (none while it fits in its own buffer).
+inline std::size_t heap_block(const std::string& s) {
+  return s.capacity() > std::string().capacity() ? heap_block(s.capacity() + 1) : 0;
+}
 
 template <class V>
 class KeyedTable {
@@ -76,15 +88,15 @@ class KeyedTable {
   sdk::StateSize state_size() const { return {list_.size(), bytes_}; }
 
   // The memory one entry takes besides its key's and value's own heap: the list node (two
-  // links), the hash index's node (key view, iterator, next link, cached hash) and its bucket.
-  static constexpr std::size_t entry_overhead = sizeof(Entry) + 2 * sizeof(void*) + sizeof(std::string_view) +
-                                                sizeof(iterator) + 2 * sizeof(void*) + sizeof(void*);
+  // links), the hash index's node (next link, key view, iterator, cached hash) and its bucket.
+  static constexpr std::size_t entry_overhead =
+      heap_block(sizeof(Entry) + 2 * sizeof(void*)) +
+      heap_block(sizeof(void*) + sizeof(std::string_view) + sizeof(iterator) + sizeof(std::size_t)) +
+      sizeof(void*);
 
  private:
   static std::size_t entry_bytes(const Entry& e) {
-    // A key longer than the string's inline buffer is on the heap.
-    const std::size_t key_heap = e.key.capacity() > std::string().capacity() ? e.key.capacity() + 1 : 0;
-    return entry_overhead + key_heap + e.value.heap_bytes();
+    return entry_overhead + heap_block(e.key) + e.value.heap_bytes();
   }
 
   std::size_t max_;
