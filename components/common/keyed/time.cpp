@@ -1,62 +1,12 @@
 #include "common/keyed/time.hpp"
 
-#include <charconv>
 #include <cmath>
 
 #include "sdk/base/json_read.hpp"
+#include "sdk/base/units.hpp"
 #include "sdk/expr/expr.hpp"
 
 namespace weir::components::keyed {
-
-namespace {
-
-bool digits(std::string_view s, std::size_t at, std::size_t n, int& out) {
-  if (at + n > s.size()) return false;
-  out = 0;
-  for (std::size_t i = at; i < at + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    out = out * 10 + (s[i] - '0');
-  }
-  return true;
-}
-
-}  // namespace
-
-std::optional<Millis> parse_rfc3339(std::string_view s) {
-  using namespace std::chrono;
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
-  if (!digits(s, 0, 4, y) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
-      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, h) ||
-      s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, se))
-    return std::nullopt;
-  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
-  if (!ymd.ok() || h > 23 || mi > 59 || se > 60) return std::nullopt;
-  std::size_t i = 19;
-  Millis frac = 0;
-  if (i < s.size() && s[i] == '.') {
-    std::size_t n = 0;
-    for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, ++n)
-      if (n < 3) frac = frac * 10 + (s[i] - '0');
-    if (n == 0) return std::nullopt;
-    for (; n < 3; ++n) frac *= 10;
-  }
-  Millis offset = 0;
-  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
-    ++i;
-  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
-    int oh = 0, om = 0;
-    if (!digits(s, i + 1, 2, oh) || i + 3 >= s.size() || s[i + 3] != ':' || !digits(s, i + 4, 2, om) ||
-        oh > 23 || om > 59)
-      return std::nullopt;
-    offset = (s[i] == '+' ? 1 : -1) * (oh * 60 + om) * 60'000LL;
-    i += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (i != s.size()) return std::nullopt;
-  const Millis days_ms = sys_days{ymd}.time_since_epoch().count() * 86'400'000LL;
-  return days_ms + ((h * 60 + mi) * 60 + se) * 1000LL + frac - offset;
-}
 
 bool EventTime::of(const boost::json::value& record, Millis processing, Millis& out, std::string& err) const {
   if (!time_.program) {
@@ -91,7 +41,7 @@ bool EventTime::eval(const boost::json::value& record, Millis& out, std::string&
     return true;
   }
   if (v.is_string()) {
-    if (auto t = parse_rfc3339(v.get_string())) {
+    if (auto t = sdk::parse_rfc3339(v.get_string())) {
       out = *t;
       return true;
     }

@@ -22,10 +22,6 @@ inline Millis to_ms(std::chrono::milliseconds d) {
   return d.count();
 }
 
-// "2026-12-07T10:00:00Z", "2026-12-07T10:00:00.250+01:00" (T or t or a space, Z or z or an
-// offset, any number of fraction digits, truncated to ms). Nullopt when it is not one.
-std::optional<Millis> parse_rfc3339(std::string_view text);
-
 // The start of the window of `size` ms that holds `t`: windows are [k*size, (k+1)*size).
 inline Millis window_start(Millis t, Millis size) {
   const Millis q = t / size;
