@@ -114,7 +114,10 @@ class Deadband final : public keyed::KeyedProcessor<Last> {
       if (at >= last_at_) due.emplace_back(at, e.key);
     }
     std::sort(due.begin(), due.end());
-    for (auto& [at, key] : due) {
+    // Not a structured binding: clang 14 cannot capture one in the lambda below.
+    for (const auto& d : due) {
+      const Millis at = d.first;
+      const std::string& key = d.second;
       auto it = table_.find(key);
       boost::system::error_code ec;
       auto value = sdk::parse_json(it->value.json, ec);
