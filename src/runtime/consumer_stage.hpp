@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "runtime/flow_shared.hpp"
+#include "runtime/state_keeper.hpp"
 
 namespace weir::runtime {
 
@@ -26,7 +27,19 @@ class ConsumerStage {
   const graph::Stage& stage() const { return stage_; }
 
  private:
+  struct Reader;
   void run(std::size_t upstream);
+  // A stage whose root is a stateful processor: one thread reads every upstream.
+  void run_stateful(sdk::StatefulProcessor& proc);
+  // Binds the reader's consumer (and the publisher), waits for its redeliveries and learns its
+  // source. False when the stage stopped first.
+  bool connect(std::unique_ptr<bus::AsyncPublisher>& pub, Reader& r);
+  bool recover(PositionLog& log, jsCtx* js);
+  bool open_log(Reader& r);
+  void close_log(PositionLog* log, bus::AsyncPublisher* pub);
+  // One fetch; true when messages are ready to handle, in order.
+  bool fetch(Reader& r, std::chrono::milliseconds wait, std::vector<bus::Msg>& msgs,
+             std::vector<bus::Msg>& ready);
 
   FlowShared& shared_;
   const graph::Stage& stage_;
@@ -36,6 +49,7 @@ class ConsumerStage {
   // when the stage reads several upstreams.
   std::mutex serial_;
   std::vector<std::thread> threads_;
+  StageClock clock_;  // a stateful root's (sdk::Clock); outlives its thread
 };
 
 }  // namespace weir::runtime

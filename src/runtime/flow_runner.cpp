@@ -14,6 +14,7 @@
 #include "runtime/input_stage.hpp"
 #include "runtime/janitor.hpp"
 #include "sdk/base/quote.hpp"
+#include "sdk/state.hpp"
 
 namespace weir::runtime {
 
@@ -553,7 +554,17 @@ FlowStatus FlowRunner::status() const {
     const auto& outputs = shared_.flow.components[i].info->outputs;
     for (std::size_t p = 0; p + 1 < outputs.size(); ++p)
       s.ports_out.emplace_back(outputs[p].name, p < ComponentCounters::max_ports ? c.port_out[p].load() : 0);
-    if (shared_.components.size() > i && shared_.components[i]) shared_.components[i]->metrics(s.metrics);
+    if (shared_.components.size() > i && shared_.components[i]) {
+      shared_.components[i]->metrics(s.metrics);
+      if (dynamic_cast<const sdk::StatefulProcessor*>(shared_.components[i].get())) {
+        s.metrics.push_back({"state_snapshots", static_cast<double>(c.snapshots.load()), false,
+                             "Snapshots of its state stored (state and the input positions they cover)."});
+        s.metrics.push_back({"state_snapshot_bytes", static_cast<double>(c.snapshot_bytes.load()), true,
+                             "Size of its last stored snapshot."});
+        s.metrics.push_back({"state_snapshot_seconds", static_cast<double>(c.snapshot_us.load()) / 1e6, false,
+                             "Time spent saving and storing its snapshots."});
+      }
+    }
     s.failing = c.failing.load();
     if (s.failing) s.last_error = c.last_error();
     s.processing = c.processing.snapshot();

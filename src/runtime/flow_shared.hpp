@@ -39,6 +39,11 @@ struct ComponentCounters {
     port_out[port < max_ports ? port : max_ports - 1].fetch_add(n, std::memory_order_relaxed);
   }
   metrics::Histogram processing;  // time to handle one batch (a stage's root only)
+  // A stateful processor's snapshots (state_keeper.hpp): how many were stored, the size of the
+  // last, and the time spent saving and storing them.
+  std::atomic<std::uint64_t> snapshots{0};
+  std::atomic<std::uint64_t> snapshot_bytes{0};
+  std::atomic<std::uint64_t> snapshot_us{0};
   // An output whose writes fail (retried until they succeed): shown as degraded, with the reason.
   std::atomic<bool> failing{false};
   void set_failing(std::string reason);

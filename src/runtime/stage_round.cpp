@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "runtime/state_keeper.hpp"
 #include "sdk/base/json_write.hpp"
 
 namespace weir::runtime {
@@ -23,11 +24,14 @@ std::vector<std::string> StageRound::published_subjects(const graph::Stage& stag
   return out;
 }
 
-class StageRound::Emitter final : public sdk::Emitter {
+class StageRound::Emitter final : public sdk::TimedEmitter {
  public:
   Emitter(StageRound& round, std::size_t member) : round_(round), member_(member) {}
   void emit(sdk::Port port, sdk::Record&& rec) override {
     round_.route(member_, port.index(), std::move(rec), {});
+  }
+  void emit_at(sdk::Millis at, sdk::Port port, sdk::Record&& rec) override {
+    round_.route_timed(member_, at, port.index(), std::move(rec));
   }
   void fail(sdk::Record&& rec, std::string_view reason) override {
     auto c = round_.stage_.members[member_].component;
@@ -42,7 +46,8 @@ class StageRound::Emitter final : public sdk::Emitter {
 };
 
 StageRound::StageRound(FlowShared& shared, const StageStop& stop, const graph::Stage& stage,
-                       bus::AsyncPublisher& pub, std::mutex* serial, PositionLog* log, std::string source)
+                       bus::AsyncPublisher& pub, std::mutex* serial, PositionLog* log, std::string source,
+                       const StatefulRound* stateful)
     : shared_(shared),
       stop_(stop),
       stage_(stage),
@@ -66,6 +71,9 @@ StageRound::StageRound(FlowShared& shared, const StageStop& stop, const graph::S
   emitted_.resize(stage.members.size());
   for (std::size_t m = 0; m < stage.members.size(); ++m) emitted_[m].resize(stage.members[m].ports.size());
   dead_reason_.resize(stage.members.size());
+  stateful_ = stateful;
+  timed_out_.resize(stage.members.front().ports.size());
+  timed_chunks_.resize(stage.members.front().ports.size());
 }
 
 void StageRound::handle(std::vector<bus::Msg>& msgs) {
@@ -87,15 +95,110 @@ void StageRound::handle(std::vector<bus::Msg>& msgs) {
     idle(stop_, backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
+  flush_timed();
   // What is left unacknowledged (stopping) comes back after ack_wait, with the same ids.
-  if (!settle(stop_, pub_, prefix_)) {
-    if (log_) log_->abandon();  // not stored as far as anyone knows: upstream redelivers
-    return;
-  }
-  if (log_) log_->settled(pub_.last_acked_seq());
+  if (!settle_logs()) return;
   std::vector<bus::Msg> handled(std::make_move_iterator(msgs.begin()),
                                 std::make_move_iterator(msgs.begin() + static_cast<std::ptrdiff_t>(done)));
-  shared_.ack_when_on_disk(std::move(handled), prefix_);
+  // A stateful root's inputs wait for the snapshot that covers them.
+  if (stateful_)
+    stateful_->keeper->hold(std::move(handled));
+  else
+    shared_.ack_when_on_disk(std::move(handled), prefix_);
+}
+
+bool StageRound::settle_logs() {
+  auto* timed = stateful_ ? stateful_->timed_log : nullptr;
+  if (!settle(stop_, pub_, prefix_)) {
+    // Not stored as far as anyone knows: upstream redelivers.
+    if (log_) log_->abandon();
+    if (timed) timed->abandon();
+    return false;
+  }
+  if (log_) log_->settled(pub_.last_acked_seq());
+  if (timed) timed->settled(pub_.last_acked_seq());
+  return true;
+}
+
+void StageRound::tick(sdk::Millis now) {
+  auto* proc =
+      static_cast<sdk::StatefulProcessor*>(shared_.components[stage_.members.front().component].get());
+  stateful_->clock->set(now);
+  current_in_id_ = "tick:" + std::to_string(now);
+  current_pos_ = 0;
+  Emitter out(*this, 0);
+  std::fill(emitted_[0].begin(), emitted_[0].end(), 0);
+  try {
+    proc->advance(now, out);
+  } catch (const std::exception& e) {
+    spdlog::error("{} advance() threw: {}", prefix_, e.what());
+  }
+  flush_timed();
+  publish_outputs();
+  stateful_->keeper->touch();
+  (void)settle_logs();
+}
+
+void StageRound::route_timed(std::size_t member, sdk::Millis at, std::size_t port, sdk::Record&& rec) {
+  const auto& m = stage_.members[member];
+  // The error port, a port read in the stage, or a stage without a keeper: as any result.
+  if (!stateful_ || member != 0 || port + 1 == m.ports.size() || !m.ports[port].local.empty()) {
+    route(member, port, std::move(rec), {});
+    return;
+  }
+  if (at != timed_at_) flush_timed();
+  timed_at_ = at;
+  const auto& decl = shared_.flow.components[m.component];
+  rec.id = derive_id(rec.id, decl.id, decl.info->outputs[port].name);
+  shared_.counters[m.component].count_out(port);
+  shared_.taps->offer(m.component, port, rec);
+  if (!m.ports[port].publish) return;  // nobody reads the port
+  auto& w = timed_out_[port];
+  auto added = w.add(rec, shared_.max_body);
+  if (added == BatchWriter::Added::full) {
+    publish_timed(port);
+    added = w.add(rec, shared_.max_body);
+  }
+  if (added == BatchWriter::Added::too_large) {
+    std::string why;
+    auto err = oversize_error_record(shared_, m.component, std::move(rec), why);
+    shared_.counters[m.component].errors++;
+    route(member, m.ports.size() - 1, std::move(err), why);
+    return;
+  }
+  if (w.bytes() >= std::min(chunk_bytes, shared_.max_body)) publish_timed(port);
+}
+
+void StageRound::publish_timed(std::size_t port) {
+  const auto c = stage_.members.front().component;
+  const auto& decl = shared_.flow.components[c];
+  auto& w = timed_out_[port];
+  const std::uint64_t chunk = timed_chunks_[port]++;
+  auto id = derive_id("t" + std::to_string(timed_at_), decl.id,
+                      decl.info->outputs[port].name + "#" + std::to_string(chunk));
+  std::string position;
+  auto* log = stateful_->timed_log;
+  if (log && timed_at_ > 0 && chunk < chunks_per_batch) {
+    const auto at = static_cast<std::uint64_t>(timed_at_) * chunks_per_batch + chunk;
+    const auto subject = subject_index_[0][port];
+    if (log->covers(subject, stateful_->key, at)) {
+      // Stored before the crash that made it come again: not a second time.
+      shared_.counters[c].replays += w.count();
+      w.clear();
+      return;
+    }
+    position = log->publishing(subject, stateful_->key, at, at);
+  }
+  auto st = publish_batch(pub_, stage_.members.front().ports[port].subject, w, id, {}, {}, {}, position);
+  if (!st.ok()) spdlog::debug("{} publish: {}", prefix_, st.text());  // retried in settle()
+  w.clear();
+}
+
+void StageRound::flush_timed() {
+  for (std::size_t p = 0; p < timed_out_.size(); ++p) {
+    if (!timed_out_[p].empty()) publish_timed(p);
+    timed_chunks_[p] = 0;
+  }
 }
 
 bool StageRound::handle_one(bus::Msg& msg) {
@@ -107,6 +210,12 @@ bool StageRound::handle_one(bus::Msg& msg) {
   if (meta.ok() && meta->num_delivered > static_cast<std::uint64_t>(shared_.flow.settings.max_deliver))
     return dead_letter_message(msg, in_id,
                                "delivered " + std::to_string(meta->num_delivered) + " times without success");
+  // Applied to a stateful root's state before its last snapshot: only its ack was missing.
+  if (stateful_ && stateful_->keeper->applied(source_, seq)) {
+    shared_.counters[stage_.members.front().component].replays += batch_records(msg);
+    return true;
+  }
+  if (stateful_ && meta.ok()) stateful_->clock->set(meta->timestamp_ns / 1'000'000);
   records_.clear();
   current_in_id_ = in_id;
   current_subject_ = msg.subject();
@@ -122,6 +231,7 @@ bool StageRound::handle_one(bus::Msg& msg) {
     std::unique_lock lock(*serial_, std::defer_lock);
     if (!shared_.flow.components[root].info->stateless) lock.lock();
     for (auto& rec : records_) process(0, std::move(rec));
+    if (stateful_) stateful_->keeper->mark(source_, seq);
   }
   shared_.counters[root].processing.observe(std::chrono::steady_clock::now() - started);
   publish_outputs();

@@ -5,15 +5,29 @@
 
 #include "bus/pull_consumer.hpp"
 #include "runtime/flow_shared.hpp"
+#include "sdk/state.hpp"
 
 namespace weir::runtime {
+
+class StateKeeper;
+class StageClock;
+
+// What a stage whose root is a stateful processor adds to its rounds (state_keeper.hpp).
+struct StatefulRound {
+  StateKeeper* keeper = nullptr;
+  StageClock* clock = nullptr;
+  // Where results keyed by a moment (TimedEmitter::emit_at) are recorded, under `key`.
+  PositionLog* timed_log = nullptr;
+  std::string key;
+};
 
 class StageRound {
  public:
   // `log` (may be null: nothing published) records what this round stores per port, keyed by
   // `source` (the upstream consumer) and the consumed batch's stream sequence.
   StageRound(FlowShared& shared, const StageStop& stop, const graph::Stage& stage, bus::AsyncPublisher& pub,
-             std::mutex* serial, PositionLog* log = nullptr, std::string source = {});
+             std::mutex* serial, PositionLog* log = nullptr, std::string source = {},
+             const StatefulRound* stateful = nullptr);
 
   // The subjects a stage publishes on (its members' consumed ports), in PositionLog order.
   static std::vector<std::string> published_subjects(const graph::Stage& stage);
@@ -21,6 +35,8 @@ class StageRound {
   // Handles the fetched messages in order (retrying a failed write until it succeeds or the
   // stage stops) and acks them once everything they produced has a PubAck.
   void handle(std::vector<bus::Msg>& msgs);
+  // A stateful root's advance(now): what it closes is published (and settled) at once.
+  void tick(sdk::Millis now);
 
  private:
   class Emitter;
@@ -32,6 +48,10 @@ class StageRound {
   void publish_chunk(std::size_t member, std::size_t port);
   void publish_dead(std::size_t member);
   void publish_outputs();
+  void route_timed(std::size_t member, sdk::Millis at, std::size_t port, sdk::Record&& rec);
+  void publish_timed(std::size_t port);
+  void flush_timed();
+  bool settle_logs();
 
   FlowShared& shared_;
   const StageStop& stop_;
@@ -54,6 +74,10 @@ class StageRound {
   std::vector<std::string> dead_reason_;             // [member]
   std::vector<std::size_t> dead_chunks_;             // [member]: dead-letter chunks published for this batch
   std::vector<std::vector<std::uint32_t>> emitted_;  // [member][port]: records emitted from the current input
+  const StatefulRound* stateful_;
+  sdk::Millis timed_at_ = 0;               // the moment the pending timed results belong to
+  std::vector<BatchWriter> timed_out_;     // [port] of the root
+  std::vector<std::size_t> timed_chunks_;  // [port]: chunks published for timed_at_
 };
 
 }  // namespace weir::runtime

@@ -65,7 +65,8 @@ class StatefulProcessor : public Processor {
   // process() is Processor's; its Emitter is a TimedEmitter (static_cast is safe).
 
   // How often advance() should be called when no record comes (0: never). The engine calls it
-  // about that often, between batches, never concurrently with process().
+  // about that often while nothing waits for the component (never while a backlog is being
+  // handled, after a restart say), between batches, never concurrently with process().
   virtual std::chrono::milliseconds tick_interval() const { return std::chrono::milliseconds(0); }
   // Time passed: close what is due by `now` (a window after its lateness, a session after its
   // gap), emitting results with emit_at.

@@ -64,17 +64,19 @@ void EngineRig::create_streams() {
   REQUIRE_MESSAGE(r.ok(), r.status().text());
 }
 
-void EngineRig::publish_source(std::uint64_t from, std::uint64_t to, std::size_t pad) {
+void EngineRig::publish_source(std::uint64_t from, std::uint64_t to, std::size_t pad, int copies) {
   const std::string padding = pad > 0 ? R"(,"pad":")" + std::string(pad, 'x') + "\"" : "";
   auto pub = bus::AsyncPublisher::create(*conn_);
   REQUIRE(pub.ok());
   std::vector<bus::PublishFailure> failures;
-  for (auto i = from; i < to; ++i) {
-    std::string body = R"({"n":)" + std::to_string(i) + R"(,"value":)" + std::to_string(i % 100) +
-                       R"(,"site":")" + (i % 2 ? "b" : "a") + "\"" + padding + "}";
-    auto st = pub.value()->publish("src.data", body, "src-" + std::to_string(i));
-    REQUIRE_MESSAGE(st.ok(), st.text());
-  }
+  for (int copy = 0; copy < copies; ++copy)
+    for (auto i = from; i < to; ++i) {
+      std::string body = R"({"n":)" + std::to_string(i) + R"(,"value":)" + std::to_string(i % 100) +
+                         R"(,"site":")" + (i % 2 ? "b" : "a") + "\"" + padding + "}";
+      const auto id = "src-" + std::to_string(i) + (copy == 0 ? "" : "#" + std::to_string(copy));
+      auto st = pub.value()->publish("src.data", body, id);
+      REQUIRE_MESSAGE(st.ok(), st.text());
+    }
   auto st = pub.value()->wait_all(60s, failures);
   REQUIRE_MESSAGE(st.ok(), st.text());
   REQUIRE(failures.empty());
@@ -264,7 +266,8 @@ std::int64_t check_payload(const std::string& data, std::string& why) {
   return i;
 }
 
-PacedSource::PacedSource(EngineRig& rig, std::uint64_t per_second) : rig_(rig), per_step_(per_second / 10) {
+PacedSource::PacedSource(EngineRig& rig, std::uint64_t per_second, int copies)
+    : rig_(rig), per_step_(per_second / 10), copies_(copies) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -281,7 +284,7 @@ std::uint64_t PacedSource::stop() {
 void PacedSource::run() {
   auto due = std::chrono::steady_clock::now();
   while (!stop_) {
-    rig_.publish_source(next_, next_ + per_step_);
+    rig_.publish_source(next_, next_ + per_step_, 0, copies_);
     next_ += per_step_;
     due += 100ms;
     std::this_thread::sleep_until(due);

@@ -38,8 +38,10 @@ class EngineRig {
   // SRC (subjects src.>) and OUT (subjects out.>, 5 minute duplicate window).
   void create_streams();
   // Publishes {"n": i, "value": i % 100, "site": "a"|"b"} for i in [from, to) to src.data.
-  // With `pad`, each record also carries "pad": a string of that many characters.
-  void publish_source(std::uint64_t from, std::uint64_t to, std::size_t pad = 0);
+  // With `pad`, each record also carries "pad": a string of that many characters. With `copies`,
+  // each record is published that many times as distinct messages (a source that repeats
+  // itself; the copies of a step come after all its originals).
+  void publish_source(std::uint64_t from, std::uint64_t to, std::size_t pad = 0, int copies = 1);
   void write_flow(const std::string& file, const std::string& json);
   // Rewrites weir.json with `extra` members ("\"http\": {...}") after the rig's own.
   void write_config(const std::string& extra);
@@ -84,7 +86,7 @@ class EngineRig {
 // `per_second` until stop(), in bursts every 100 ms (as a gateway forwarding what it polled).
 class PacedSource {
  public:
-  PacedSource(EngineRig& rig, std::uint64_t per_second);
+  PacedSource(EngineRig& rig, std::uint64_t per_second, int copies = 1);
   ~PacedSource();
   std::uint64_t stop();                                     // returns how many were published
   std::uint64_t published() const { return next_.load(); }  // so far (records 0 .. published()-1)
@@ -93,6 +95,7 @@ class PacedSource {
   void run();
   EngineRig& rig_;
   std::uint64_t per_step_;
+  int copies_;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> next_{0};
   std::thread thread_;
