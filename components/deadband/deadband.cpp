@@ -107,7 +107,7 @@ class Deadband final : public keyed::KeyedProcessor<Last> {
     if (!config_.heartbeat_emit) return;
     std::vector<std::pair<Millis, std::string>> due;
     for (const auto& e : table_.entries()) {
-      if (now - e.value.at < heartbeat_) continue;
+      if (e.value.id.empty() || now - e.value.at < heartbeat_) continue;
       const Millis at = e.value.at + (now - e.value.at) / heartbeat_ * heartbeat_;
       // Moments must not go back: one before the last emitted (a record processed late set the
       // key's time back) waits for the next heartbeat.
@@ -121,6 +121,7 @@ class Deadband final : public keyed::KeyedProcessor<Last> {
       auto it = table_.find(key);
       boost::system::error_code ec;
       auto value = sdk::parse_json(it->value.json, ec);
+      if (ec) continue;  // written by save() from a record: only a state edited by hand fails here
       table_.update(it, [&](Last& l) { l.at = at; });
       last_at_ = at;
       ++heartbeats_;

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "common/keyed/processor.hpp"
@@ -22,7 +23,8 @@ struct Seen {
   std::vector<Millis> passed;  // ascending
 
   std::size_t heap_bytes() const { return keyed::heap_block(passed.capacity() * sizeof(Millis)); }
-  Millis newest() const { return passed.back(); }
+  // None (by count, or a saved entry without times): nothing to keep it for.
+  Millis newest() const { return passed.empty() ? std::numeric_limits<Millis>::min() : passed.back(); }
   void save(boost::json::array& entry) const {
     for (auto t : passed) entry.push_back(t);
   }

@@ -119,7 +119,11 @@ inline void check_bad_states(const std::string& type, const std::string& config,
       "garbage", "{", "[]", "null", R"({"state": "other/1"})", saved_other, saved.substr(0, saved.size() / 2),
       // Right envelope, broken entries.
       std::string(saved).replace(saved.find("\"keys\":[") + 8, 0, "[1],"),
-      std::string(saved).replace(saved.find("\"keys\":[") + 8, 0, "[\"k\",\"x\",{}],")};
+      std::string(saved).replace(saved.find("\"keys\":[") + 8, 0, "[\"k\",\"x\",{}],"),
+      // The same key twice.
+      std::string(saved).replace(
+          saved.rfind(']'), 0,
+          "," + saved.substr(saved.find("\"keys\":[") + 8, saved.rfind(']') - saved.find("\"keys\":[") - 8))};
   for (const auto& b : bad) {
     CAPTURE(b);
     Keyed k(type, config);

@@ -113,10 +113,10 @@ class KeyedProcessor : public sdk::StatefulProcessor {
     for (const auto& item : state["keys"].get_array()) {
       const auto& entry = item.get_array();
       V v{};
-      if (!v.load(entry)) {
+      if (!v.load(entry) || table_.find(entry[0].get_string()) != table_.end()) {
         table_.clear();
-        return reset_after(
-            sdk::Status::error(type_ + " state: a bad entry for key " + std::string(entry[0].get_string())));
+        return reset_after(sdk::Status::error(type_ + " state: a bad or repeated entry for key " +
+                                              std::string(entry[0].get_string())));
       }
       table_.insert(std::string(entry[0].get_string()), std::move(v));
     }
