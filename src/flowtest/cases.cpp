@@ -445,55 +445,7 @@ std::optional<Suite> parse_cases(const CasesSource& src, const flow::Flow& flow,
 }
 
 std::optional<Millis> parse_rfc3339(std::string_view t) {
-  // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM); 't', ' ' and lower-case 'z' as RFC 3339
-  // allows.
-  auto digits = [&](std::size_t pos, std::size_t n, int& out) {
-    if (pos + n > t.size()) return false;
-    out = 0;
-    for (std::size_t i = pos; i < pos + n; ++i) {
-      if (t[i] < '0' || t[i] > '9') return false;
-      out = out * 10 + (t[i] - '0');
-    }
-    return true;
-  };
-  int y, mo, d, h, mi, s;
-  if (!digits(0, 4, y) || t.size() < 20 || t[4] != '-' || !digits(5, 2, mo) || t[7] != '-' ||
-      !digits(8, 2, d) || (t[10] != 'T' && t[10] != 't' && t[10] != ' ') || !digits(11, 2, h) ||
-      t[13] != ':' || !digits(14, 2, mi) || t[16] != ':' || !digits(17, 2, s))
-    return std::nullopt;
-  std::size_t pos = 19;
-  Millis ms = 0;
-  if (t[pos] == '.') {
-    ++pos;
-    const std::size_t first = pos;
-    int scale = 100;
-    while (pos < t.size() && t[pos] >= '0' && t[pos] <= '9') {
-      ms += (t[pos] - '0') * scale;
-      scale /= 10;
-      ++pos;
-    }
-    if (pos == first) return std::nullopt;
-  }
-  if (pos >= t.size()) return std::nullopt;
-  Millis offset_min = 0;
-  if (t[pos] == 'Z' || t[pos] == 'z') {
-    ++pos;
-  } else if (t[pos] == '+' || t[pos] == '-') {
-    int oh, om;
-    if (!digits(pos + 1, 2, oh) || pos + 3 >= t.size() || t[pos + 3] != ':' || !digits(pos + 4, 2, om) ||
-        oh > 23 || om > 59)
-      return std::nullopt;
-    offset_min = (t[pos] == '+' ? 1 : -1) * (oh * 60 + om);
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != t.size() || h > 23 || mi > 59 || s > 60) return std::nullopt;
-  const std::chrono::year_month_day date{std::chrono::year(y), std::chrono::month(static_cast<unsigned>(mo)),
-                                         std::chrono::day(static_cast<unsigned>(d))};
-  if (!date.ok()) return std::nullopt;
-  const Millis days = std::chrono::sys_days(date).time_since_epoch().count();
-  return ((days * 24 + h) * 60 + mi - offset_min) * 60'000 + Millis{s} * 1000 + ms;
+  return sdk::parse_rfc3339(t);
 }
 
 }  // namespace weir::flowtest

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cctype>
+#include <chrono>
 #include <cstdint>
 #include <limits>
 
@@ -310,6 +311,56 @@ std::string format_byte_size(std::uint64_t bytes) {
   std::string a = best(1024, binary);
   std::string b = best(1000, decimal);
   return b.size() < a.size() ? b : a;
+}
+
+namespace {
+
+bool digits(std::string_view s, std::size_t at, std::size_t n, int& out) {
+  if (at + n > s.size()) return false;
+  out = 0;
+  for (std::size_t i = at; i < at + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    out = out * 10 + (s[i] - '0');
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
+  using namespace std::chrono;
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
+  if (!digits(s, 0, 4, y) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
+      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, h) ||
+      s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, se))
+    return std::nullopt;
+  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+  if (!ymd.ok() || h > 23 || mi > 59 || se > 60) return std::nullopt;
+  std::size_t i = 19;
+  std::int64_t frac = 0;
+  if (i < s.size() && s[i] == '.') {
+    std::size_t n = 0;
+    for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, ++n)
+      if (n < 3) frac = frac * 10 + (s[i] - '0');
+    if (n == 0) return std::nullopt;
+    for (; n < 3; ++n) frac *= 10;
+  }
+  std::int64_t offset = 0;
+  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
+    ++i;
+  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+    int oh = 0, om = 0;
+    if (!digits(s, i + 1, 2, oh) || i + 3 >= s.size() || s[i + 3] != ':' || !digits(s, i + 4, 2, om) ||
+        oh > 23 || om > 59)
+      return std::nullopt;
+    offset = (s[i] == '+' ? 1 : -1) * (oh * 60 + om) * 60'000LL;
+    i += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (i != s.size()) return std::nullopt;
+  const std::int64_t days_ms = sys_days{ymd}.time_since_epoch().count() * 86'400'000LL;
+  return days_ms + ((h * 60 + mi) * 60 + se) * 1000LL + frac - offset;
 }
 
 }  // namespace weir::sdk

@@ -1,4 +1,5 @@
-// Durations ("1h30m") and byte sizes ("64MiB") as written in flow files and the engine config.
+// Durations ("1h30m"), byte sizes ("64MiB") and times (RFC 3339) as written in flow files, the
+// engine config and records.
 #pragma once
 
 #include <chrono>
@@ -29,5 +30,11 @@ std::optional<std::uint64_t> parse_byte_size(std::string_view text, std::string*
 
 // The shortest exact form: "64MiB", "1GB", "1500B", "0B". Always parses back to the same value.
 std::string format_byte_size(std::uint64_t bytes);
+
+// RFC 3339 time to ms since the epoch: "2026-12-07T10:00:00Z", "2026-12-07T10:00:00.250+01:00"
+// (T, t or a space between date and time; Z, z or an offset; any number of fraction digits,
+// truncated to ms; a leap second 60 is accepted). Nullopt when the text is not one, or names a
+// date that does not exist.
+std::optional<std::int64_t> parse_rfc3339(std::string_view text);
 
 }  // namespace weir::sdk

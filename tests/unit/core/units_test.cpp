@@ -9,6 +9,7 @@ using weir::sdk::format_byte_size;
 using weir::sdk::format_duration;
 using weir::sdk::parse_byte_size;
 using weir::sdk::parse_duration;
+using weir::sdk::parse_rfc3339;
 
 TEST_CASE("parse_duration accepts Go-style durations") {
   CHECK(parse_duration("500ms") == 500ms);
@@ -140,5 +141,21 @@ TEST_CASE("format_byte_size is short and round-trips") {
   for (auto b : samples) {
     CAPTURE(b);
     CHECK(parse_byte_size(format_byte_size(b)) == b);
+  }
+}
+
+TEST_CASE("parse_rfc3339 reads RFC 3339 times to ms since the epoch") {
+  CHECK(parse_rfc3339("1970-01-01T00:00:00Z") == 0);
+  CHECK(parse_rfc3339("2023-11-14T22:13:20Z") == 1700000000000);
+  CHECK(parse_rfc3339("2023-11-14t22:13:20.25z") == 1700000000250);
+  CHECK(parse_rfc3339("2023-11-14 23:13:20.1009+01:00") == 1700000000100);  // fraction truncated to ms
+  CHECK(parse_rfc3339("2023-11-14T21:43:20-00:30") == 1700000000000);
+  CHECK(parse_rfc3339("1969-12-31T23:59:59.999Z") == -1);
+  CHECK(parse_rfc3339("2024-02-29T00:00:00Z").has_value());  // a leap day
+  for (const char* bad : {"2023-02-29T00:00:00Z", "2023-11-14T22:13:20", "2023-11-14T22:13:20Zjunk",
+                          "2023-11-14T24:00:00Z", "2023-11-14T22:13:20.Z", "2023-11-14T22:13:20+1:00",
+                          "2023-11-14", "", "yesterday", "2023-13-01T00:00:00Z"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_rfc3339(bad).has_value());
   }
 }
