@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include <cmath>
+
 #include "window/windows.hpp"
 
 namespace weir::components::window {
@@ -67,6 +69,16 @@ void check_config(const Config& c, sdk::Lint& l) {
   } else if (c.hop > 0ms) {
     l.error("hop", "invalid_value", "`hop` is for hopping windows");
   }
+  // The sketch's guarantee holds over a span of magnitudes of ((1 + a) / (1 - a))^bins.
+  const double span_log10 = c.percentile_bins * std::log10((1 + c.accuracy) / (1 - c.accuracy));
+  for (const auto& [name, a] : c.aggregates)
+    if (a.fn == Fn::percentile && span_log10 < 6) {
+      l.warning("percentile_bins", "invalid_value",
+                "with this accuracy the bins cover values within a factor 1e" +
+                    std::to_string(static_cast<int>(span_log10)) + " of the largest only",
+                "raise percentile_bins (the smaller values lose the accuracy)");
+      break;
+    }
   for (const auto& [name, _] : c.group_by)
     if (reserved(name) || name.empty())
       l.error("group_by", "invalid_value",

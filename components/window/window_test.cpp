@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <set>
 
 #include "sdk/state.hpp"
 #include "support/component_testing.hpp"
@@ -11,6 +12,7 @@
 
 using namespace weir;
 using testing::parse_config;
+namespace window = weir::components::window;
 namespace json = boost::json;
 
 namespace {
@@ -334,4 +336,251 @@ TEST_CASE("window: group values in ids are unique and hold no space") {
   CHECK(h.result(1) ==
         j(R"({"k": "living room", "n": null, "window_start": 0, "window_end": 1000, "count": 1})"));
   CHECK(h.out.results[2].rec.id == "[null,null]@5000");
+}
+
+namespace {
+
+// A stream of records with event times mostly ascending, some out of order, some late, over a
+// few keys, each at its processing time; an advance() after some of them.
+struct Step {
+  std::string record;
+  sdk::Millis clock;
+  bool advance;
+};
+
+std::vector<Step> stream(unsigned seed, int n) {
+  std::mt19937 rng(seed);
+  std::vector<Step> out;
+  sdk::Millis t = 1'700'000'000'000, clock = 1'700'000'000'000;
+  for (int i = 0; i < n; ++i) {
+    t += static_cast<sdk::Millis>(rng() % 400);
+    clock += 50;
+    const sdk::Millis ts = rng() % 5 == 0 ? t - static_cast<sdk::Millis>(rng() % 3000) : t;
+    json::object r{
+        {"k", "k" + std::to_string(rng() % 4)}, {"v", static_cast<double>(rng() % 1000) / 7}, {"ts", ts}};
+    if (rng() % 9 == 0) r["tag"] = json::object{{"x", static_cast<double>(rng() % 100) / 3}};
+    out.push_back({json::serialize(r), clock, rng() % 13 == 0});
+  }
+  return out;
+}
+
+void run(Harness& h, const std::vector<Step>& steps, std::size_t from, std::size_t to) {
+  for (std::size_t i = from; i < to; ++i) {
+    h.feed(steps[i].record, steps[i].clock);
+    if (steps[i].advance) h.advance(steps[i].clock + 25);
+  }
+}
+
+std::vector<std::string> late_lines(const Captured& c) {
+  std::vector<std::string> out;
+  for (const auto& r : c.late) out.push_back(r.id + " " + json::serialize(r.value));
+  return out;
+}
+
+const char* every_aggregate = R"("aggregates": {"s": {"fn": "sum", "of": "v"}, "a": {"fn": "avg", "of": "v"},
+    "mn": {"fn": "min", "of": "v"}, "mx": {"fn": "max", "of": "v"}, "f": {"fn": "first", "of": "tag"},
+    "l": {"fn": "last", "of": "tag"}, "sd": {"fn": "stddev", "of": "v"}, "p9": {"fn": "percentile", "of": "v", "p": 0.9},
+    "n": {"fn": "count", "of": "tag"}})";
+
+}  // namespace
+
+TEST_CASE(
+    "window: save in the middle of a stream, load into a fresh instance: exactly the results of one run") {
+  const std::string configs[] = {
+      R"({"kind": "tumbling", "size": "1s", "time": "ts", "group_by": {"k": "k"}, "allowed_lateness": "500ms", )" +
+          std::string(every_aggregate) + "}",
+      R"({"kind": "hopping", "size": "2s", "hop": "500ms", "time": "ts", "group_by": {"k": "k"}, "idle_timeout": "1s", )" +
+          std::string(every_aggregate) + "}",
+      R"({"kind": "session", "gap": "700ms", "max_duration": "3s", "time": "ts", "group_by": {"k": "k"},
+          "allowed_lateness": "1s", )" +
+          std::string(every_aggregate) + "}",
+      R"({"kind": "session", "gap": "400ms", "group_by": {"k": "k"}, )" + std::string(every_aggregate) + "}",
+  };
+  for (const auto& config : configs) {
+    CAPTURE(config);
+    const auto steps = stream(7, 600);
+    Harness whole(config);
+    run(whole, steps, 0, steps.size());
+    whole.advance(steps.back().clock + 60'000);
+    CHECK(whole.out.results.size() > 20);
+    if (config.find("\"time\"") != std::string::npos) CHECK(!whole.out.late.empty());
+
+    for (std::size_t cut : {1UL, 137UL, 300UL, 599UL}) {
+      CAPTURE(cut);
+      Harness first(config);
+      run(first, steps, 0, cut);
+      std::string saved;
+      first.w->save(saved);
+      Harness second(config);
+      second.clock.t = first.clock.t;
+      const auto st = second.w->load(saved);
+      REQUIRE_MESSAGE(st.is_ok(), st.error());
+      CHECK(second.w->state_size().keys == first.w->state_size().keys);
+      CHECK(second.w->state_size().bytes == first.w->state_size().bytes);
+      std::string again;
+      second.w->save(again);
+      CHECK(again == saved);
+      second.n = first.n;
+      run(second, steps, cut, steps.size());
+      second.advance(steps.back().clock + 60'000);
+      auto results = first.out.lines(), rest = second.out.lines();
+      results.insert(results.end(), rest.begin(), rest.end());
+      CHECK(results == whole.out.lines());
+      auto late = late_lines(first.out), late_rest = late_lines(second.out);
+      late.insert(late.end(), late_rest.begin(), late_rest.end());
+      CHECK(late == late_lines(whole.out));
+    }
+  }
+}
+
+TEST_CASE("window: load refuses garbage and a state saved under another config, and starts empty") {
+  Harness a(tumbling);
+  a.feed(R"({"k": "a", "v": 1, "ts": 1500})");
+  std::string saved;
+  a.w->save(saved);
+  Harness other(R"({"kind": "tumbling", "size": "2s", "time": "ts", "group_by": {"k": "k"},
+                    "aggregates": {"total": {"fn": "sum", "of": "v"}}})");
+  auto st = other.w->load(saved);
+  CHECK(!st.is_ok());
+  CHECK(st.error().find("another config") != std::string::npos);
+  CHECK(other.w->state_size().keys == 0);
+  Harness b(tumbling);
+  for (const char* bad : {"", "{", "[]", "null", R"({"v": 2})", "\x01\x02garbage"}) {
+    CAPTURE(bad);
+    CHECK(!b.w->load(bad).is_ok());
+  }
+  // A right header with broken windows.
+  std::string broken = saved;
+  broken.replace(broken.find("\"c\":1"), 5, "\"c\":\"x\"");
+  CHECK(!b.w->load(broken).is_ok());
+  std::string aggs = saved;
+  aggs.replace(aggs.find("\"i\":1"), 5, "\"i\":1.5");
+  CHECK(!b.w->load(aggs).is_ok());
+  CHECK(b.w->state_size().keys == 0);
+  // max_keys, allowed_lateness and idle_timeout may change across a restart.
+  Harness c(R"({"kind": "tumbling", "size": "1s", "time": "ts", "group_by": {"k": "k"}, "max_keys": 10,
+                "allowed_lateness": "2s", "aggregates": {"total": {"fn": "sum", "of": "v"}}})");
+  CHECK(c.w->load(saved).is_ok());
+  CHECK(c.w->state_size().keys == 1);
+}
+
+TEST_CASE("window: emit_at moments never go back, over random out-of-order streams of every kind") {
+  for (unsigned seed = 1; seed <= 20; ++seed) {
+    for (
+        const char* config : {
+            R"({"kind": "session", "gap": "500ms", "max_duration": "2s", "time": "ts", "group_by": {"k": "k"}, "allowed_lateness": "2s"})",
+            R"({"kind": "session", "gap": "900ms", "time": "ts", "group_by": {"k": "k"}, "allowed_lateness": "3s"})",
+            R"({"kind": "hopping", "size": "3s", "hop": "1s", "time": "ts", "group_by": {"k": "k"}, "allowed_lateness": "1s"})",
+        }) {
+      CAPTURE(seed);
+      CAPTURE(config);
+      Harness h(config);
+      const auto steps = stream(seed, 300);
+      run(h, steps, 0, steps.size());  // Captured checks the order of every emit_at
+      h.advance(steps.back().clock + 60'000);
+      CHECK(h.w->state_size().keys == 0);
+      CHECK(h.w->state_size().bytes == 0);
+      std::uint64_t counted = 0;
+      for (const auto& r : h.out.results) counted += r.rec.value.at("count").as_uint64();
+      std::uint64_t late_only = 0;
+      for (const auto& r : h.out.late) late_only += r.value.at("counted").as_bool() ? 0 : 1;
+      if (std::string(config).find("session") != std::string::npos)
+        CHECK(counted + late_only == steps.size());  // every record in one session or late
+      std::set<std::string> ids;
+      for (const auto& r : h.out.results) CHECK(ids.insert(r.rec.id).second);
+    }
+  }
+}
+
+TEST_CASE("DDSketch: percentiles within the relative accuracy on known distributions") {
+  std::mt19937_64 rng(42);
+  std::uniform_real_distribution<double> uniform(0, 1000);
+  std::exponential_distribution<double> exponential(0.01);
+  std::lognormal_distribution<double> lognormal(0, 2);
+  std::normal_distribution<double> normal(0, 50);  // negatives and positives
+  for (double alpha : {0.01, 0.001, 0.05}) {
+    for (int d = 0; d < 4; ++d) {
+      CAPTURE(alpha);
+      CAPTURE(d);
+      window::Sketch s(alpha, 16384);
+      std::vector<double> values;
+      for (int i = 0; i < 50000; ++i) {
+        const double x = d == 0   ? uniform(rng)
+                         : d == 1 ? exponential(rng)
+                         : d == 2 ? lognormal(rng)
+                                  : normal(rng);
+        values.push_back(x);
+        s.add(x);
+      }
+      std::sort(values.begin(), values.end());
+      CHECK(s.count() == values.size());
+      double worst = 0;
+      for (double q : {0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0}) {
+        const double exact = values[static_cast<std::size_t>(std::floor(q * (values.size() - 1)))];
+        worst = std::max(worst, std::fabs(s.quantile(q) - exact) / std::fabs(exact));
+      }
+      CHECK(worst <= alpha * (1 + 1e-9));
+      CHECK(s.bins() <= 16384);
+    }
+  }
+}
+
+TEST_CASE("DDSketch: bounded bins collapse the smallest magnitudes; merge equals adding all; save/read") {
+  window::Sketch s(0.01, 64);
+  for (int e = -30; e <= 30; ++e)
+    for (int i = 1; i <= 10; ++i) s.add(std::pow(10.0, e) * i);
+  CHECK(s.bins() == 64);
+  const double top = s.quantile(1.0);
+  CHECK(std::fabs(top - 1e31) / 1e31 <= 0.01);
+  CHECK(std::fabs(s.quantile(0.999) - 9e30) / 9e30 <= 0.01);  // rank 608 of 610
+  // 64 bins of 1 % cover a factor 3.6 below the largest value; the smaller ones were merged upward.
+  CHECK(s.quantile(0.5) >= 5 * 0.99);  // rank 304: the value 5, now in a merged bin above it
+
+  window::Sketch a(0.01, 2048), b(0.01, 2048), all(0.01, 2048);
+  for (int i = -500; i < 1500; ++i) {
+    (i % 3 ? a : b).add(i * 1.7);
+    all.add(i * 1.7);
+  }
+  a.merge(b);
+  CHECK(json::serialize(a.save()) == json::serialize(all.save()));
+  window::Sketch back(0.01, 2048);
+  std::string why;
+  REQUIRE(back.read(a.save(), why));
+  CHECK(back.quantile(0.3) == a.quantile(0.3));
+  window::Sketch small(0.01, 16);
+  CHECK(!small.read(a.save(), why));
+  CHECK(!back.read(json::parse(R"({"z": 0, "p": [[1, 0]], "n": []})"), why));
+}
+
+TEST_CASE("window: event time as ms or RFC 3339") {
+  std::int64_t ms = 0;
+  std::string why;
+  CHECK(window::event_time(json::value(1714564800123), ms, why));
+  CHECK(ms == 1714564800123);
+  CHECK(window::event_time(json::value(1500.9), ms, why));
+  CHECK(ms == 1500);
+  CHECK(window::parse_rfc3339("2024-05-01T12:00:00Z", ms));
+  CHECK(ms == 1714564800000);
+  CHECK(window::parse_rfc3339("2024-05-01T12:00:00.123456Z", ms));
+  CHECK(ms == 1714564800123);
+  CHECK(window::parse_rfc3339("2024-05-01t14:00:00.5+02:00", ms));
+  CHECK(ms == 1714564800500);
+  CHECK(window::parse_rfc3339("1969-12-31T23:59:59.999Z", ms));
+  CHECK(ms == -1);
+  for (const char* bad : {"2024-05-01", "2024-02-30T00:00:00Z", "2024-05-01T12:00:00", "2024-05-01T25:00:00Z",
+                          "2024-05-01T12:00:00.Z", "2024-05-01T12:00:00+0200", "2024-05-01T12:00:00Zx"}) {
+    CAPTURE(bad);
+    CHECK(!window::parse_rfc3339(bad, ms));
+  }
+  CHECK(!window::event_time(json::value(1e300), ms, why));
+  CHECK(why.find("out of range") != std::string::npos);
+}
+
+TEST_CASE("window: a warning when the percentile bins cover a narrow span at that accuracy") {
+  auto p = parse_config("window", R"({"size": "1s", "accuracy": 0.001, "percentile_bins": 2048,
+                                     "aggregates": {"p": {"fn": "percentile", "of": "v"}}})");
+  CHECK(p.config != nullptr);
+  CHECK(testing::has_diag(p.diags, "invalid_value", "/components/0/config/percentile_bins"));
+  CHECK(parse_config("window", R"({"size": "1s", "aggregates": {"p": {"fn": "percentile", "of": "v"}}})")
+            .diags.empty());
 }
