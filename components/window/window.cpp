@@ -52,9 +52,11 @@ bool reserved(const std::string& name) {
 
 void check_config(const Config& c, sdk::Lint& l) {
   const bool sized = c.kind != WindowKind::session;
+  // Reported at the config itself: which field is needed depends on `kind`.
   if (sized && c.size <= 0ms)
-    l.error("size", "missing_field", "a tumbling or hopping window needs `size` > 0");
-  if (!sized && c.gap <= 0ms) l.error("gap", "missing_field", "a session window needs `gap` > 0");
+    l.error("", "invalid_value", "a tumbling or hopping window needs `size`", "add e.g. \"size\": \"1m\"");
+  if (!sized && c.gap <= 0ms)
+    l.error("", "invalid_value", "a session window needs `gap`", "add e.g. \"gap\": \"30s\"");
   if (!sized && c.size > 0ms) l.error("size", "invalid_value", "`size` is for tumbling and hopping windows");
   if (sized && c.gap > 0ms) l.error("gap", "invalid_value", "`gap` is for session windows");
   if (sized && c.max_duration > 0ms)
