@@ -278,7 +278,9 @@ bool Aggregate::read(const json::value& v, std::string& why) {
     case Fn::min:
     case Fn::max: {
       const auto* x = o->if_contains("v");
-      return x && decode_exact(*x, value_);
+      // min and max compare their value as a number: a saved one that is not is refused here.
+      return x && decode_exact(*x, value_) &&
+             (n_ == 0 || fn_ == Fn::first || fn_ == Fn::last || value_.is_number());
     }
     case Fn::stddev:
       return read_double_bits(o->if_contains("m"), mean_) && read_double_bits(o->if_contains("m2"), m2_);

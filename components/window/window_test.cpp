@@ -457,6 +457,12 @@ TEST_CASE("window: load refuses garbage and a state saved under another config, 
   aggs.replace(aggs.find("\"i\":1"), 5, "\"i\":1.5");
   CHECK(!b.w->load(aggs).is_ok());
   CHECK(b.w->state_size().keys == 0);
+  Harness m(R"({"size": "1s", "time": "ts", "aggregates": {"m": {"fn": "max", "of": "v"}}})");
+  m.feed(R"({"v": 3, "ts": 10})");
+  std::string with_max;
+  m.w->save(with_max);
+  with_max.replace(with_max.find("\"v\":3"), 5, "\"v\":\"3\"");
+  CHECK(!m.w->load(with_max).is_ok());
   // max_keys, allowed_lateness and idle_timeout may change across a restart.
   Harness c(R"({"kind": "tumbling", "size": "1s", "time": "ts", "group_by": {"k": "k"}, "max_keys": 10,
                 "allowed_lateness": "2s", "aggregates": {"total": {"fn": "sum", "of": "v"}}})");
@@ -583,4 +589,41 @@ TEST_CASE("window: a warning when the percentile bins cover a narrow span at tha
   CHECK(testing::has_diag(p.diags, "invalid_value", "/components/0/config/percentile_bins"));
   CHECK(parse_config("window", R"({"size": "1s", "aggregates": {"p": {"fn": "percentile", "of": "v"}}})")
             .diags.empty());
+}
+
+TEST_CASE("window: a damaged state never crashes load() nor what follows") {
+  const std::string config = R"({"kind": "session", "gap": "700ms", "time": "ts", "group_by": {"k": "k"}, )" +
+                             std::string(every_aggregate) + "}";
+  const auto steps = stream(3, 200);
+  Harness h(config);
+  run(h, steps, 0, 100);
+  std::string saved;
+  h.w->save(saved);
+  std::mt19937 rng(5);
+  const std::string replacements[] = {"0", "-1", "\"x\"", "null", "[]", "{}", "1.5", "18446744073709551615"};
+  std::size_t refused = 0;
+  for (int i = 0; i < 400; ++i) {
+    std::string damaged = saved;
+    // Replace a number, or cut the text, at a position chosen at random.
+    const std::size_t at = rng() % damaged.size();
+    if (i % 4 == 0) {
+      damaged.resize(at);
+    } else {
+      const auto begin = damaged.find_first_of("-0123456789", at);
+      if (begin == std::string::npos) continue;
+      const auto end = damaged.find_first_not_of("-0123456789", begin);
+      damaged.replace(begin, end - begin, replacements[rng() % std::size(replacements)]);
+    }
+    Harness g(config);
+    g.clock.t = h.clock.t;
+    const auto st = g.w->load(damaged);
+    if (!st.is_ok()) {
+      ++refused;
+      CHECK(g.w->state_size().keys == 0);
+    }
+    g.n = h.n;
+    run(g, steps, 100, steps.size());  // whatever loaded, records and ticks go on without a crash
+    g.advance(steps.back().clock + 60'000);
+  }
+  CHECK(refused > 100);
 }
