@@ -189,7 +189,10 @@ struct Parser {
     std::vector<std::string> ports;
     for (const auto& o : decl.info->outputs) ports.push_back(o.name);
     std::string list;
-    for (const auto& p : ports) list += (list.empty() ? "" : ", ") + id + "." + p;
+    for (const auto& p : ports) {
+      if (!list.empty()) list += ", ";
+      list.append(id).append(".").append(p);
+    }
     if (dot == std::string::npos) {
       if (decl.info->kind == sdk::Kind::output) return true;
       diags.error(e.pointer, "unknown_port",

@@ -79,6 +79,7 @@ void list(std::vector<std::string>& out, const char* what, const std::vector<con
 
 void list_received(std::vector<std::string>& out, const std::vector<sdk::Record>& actual) {
   std::vector<const json::value*> all;
+  all.reserve(actual.size());
   for (const auto& r : actual) all.push_back(&r.value);
   if (all.empty()) out.push_back("received nothing");
   list(out, "received", all, 0);

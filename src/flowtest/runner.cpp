@@ -14,32 +14,27 @@ namespace weir::flowtest {
 
 namespace {
 
-// Runs the steps; false with `error` when the case cannot go on.
+bool run_step(Harness& h, const Step& s, std::string& error) {
+  if (!h.move_to(s.at ? *s.at : h.now() + s.after, error)) return false;
+  switch (s.kind) {
+    case Step::Kind::input:
+      h.inject(s.input, s.id, boost::json::value(s.record, {}));
+      return true;
+    case Step::Kind::advance:
+      return h.move_to(h.now() + s.advance, error);
+    case Step::Kind::restart:
+      return h.restart(error);
+  }
+  return true;
+}
+
+// Runs the steps; false with `error` (naming the step) when the case cannot go on.
 bool run_steps(Harness& h, const Case& c, std::string& error) {
   if (!h.start(c.start, error)) return false;
   for (const auto& s : c.steps) {
-    const Millis to = s.at ? *s.at : h.now() + s.after;
-    if (!h.move_to(to, error)) {
-      error = s.pointer + ": " + error;
-      return false;
-    }
-    switch (s.kind) {
-      case Step::Kind::input:
-        h.inject(s.input, s.id, boost::json::value(s.record, {}));
-        break;
-      case Step::Kind::advance:
-        if (!h.move_to(h.now() + s.advance, error)) {
-          error = s.pointer + ": " + error;
-          return false;
-        }
-        break;
-      case Step::Kind::restart:
-        if (!h.restart(error)) {
-          error = s.pointer + ": " + error;
-          return false;
-        }
-        break;
-    }
+    if (run_step(h, s, error)) continue;
+    error.insert(0, ": ").insert(0, s.pointer);
+    return false;
   }
   return true;
 }

@@ -29,15 +29,24 @@ namespace {
 // again. Its state (the count) survives save()/load().
 struct CounterConfig {
   std::chrono::nanoseconds every = std::chrono::seconds(1);
+  bool refuse_load = false;  // load() fails, as a state saved under another config would
 };
 
 class Counter final : public sdk::StatefulProcessor {
  public:
   Counter(const CounterConfig& config, const sdk::Context& ctx)
       : every_(std::chrono::duration_cast<std::chrono::milliseconds>(config.every)),
+        refuse_load_(config.refuse_load),
         out_(ctx.output("out")),
         totals_(ctx.output("totals")) {}
   void process(sdk::Record&& rec, sdk::Emitter& out) override {
+    // A record {"emit_at": T} makes it emit a result at T at once: how a test breaks the order.
+    if (const auto* o = rec.value.if_object(); o != nullptr && o->contains("emit_at")) {
+      auto& timed = static_cast<sdk::TimedEmitter&>(out);
+      const auto at = o->at("emit_at").to_number<std::int64_t>();
+      timed.emit_at(at, totals_, sdk::Record{"forced@" + std::to_string(at), json::object{{"at", at}}});
+      return;
+    }
     ++count_;
     if (rec.value.is_object()) rec.value.as_object()["seen"] = now();
     out.emit(out_, std::move(rec));
@@ -51,6 +60,7 @@ class Counter final : public sdk::StatefulProcessor {
   }
   void save(std::string& out) const override { out = json::serialize(json::object{{"count", count_}}); }
   sdk::Status load(std::string_view saved) override {
+    if (refuse_load_) return sdk::Status::error("saved under another config");
     boost::system::error_code ec;
     auto v = json::parse(saved, ec);
     if (ec || !v.is_object() || !v.as_object().contains("count") || !v.as_object().at("count").is_int64())
@@ -62,6 +72,7 @@ class Counter final : public sdk::StatefulProcessor {
 
  private:
   std::chrono::milliseconds every_;
+  bool refuse_load_;
   sdk::Port out_, totals_;
   std::int64_t count_ = 0;
 };
@@ -70,6 +81,7 @@ sdk::ComponentSpec<CounterConfig> counter_spec() {
   return sdk::ComponentSpec<CounterConfig>{"test_counter"}
       .summary("Counts records; emits the count at every tick.")
       .field("every", &CounterConfig::every, sdk::field().doc("Tick interval."))
+      .field("refuse_load", &CounterConfig::refuse_load, sdk::field().doc("load() fails."))
       .output("out", "Each record, with the clock it saw.")
       .output("totals", "The count since the last tick, at each tick.")
       .implementation<Counter>();
@@ -297,39 +309,26 @@ TEST_CASE("diagnostics: every problem of a cases file with file:line:col and a p
                           &diags);
   CHECK_FALSE(suite.has_value());
   INFO(diags);
-  CHECK(
-      diags.find(
-          R"(cases.json:3:24: error[unknown_input] /cases/0/steps/0/input: no component "sensor" in the flow (did you mean "sensors"?))") !=
-      std::string::npos);
-  CHECK(
-      diags.find(
-          R"(cases.json:4:24: error[unknown_input] /cases/0/steps/1/input: "hot" is not an input of the flow)") !=
-      std::string::npos);
-  CHECK(diags.find("cases.json:5:26: error[invalid_value] /cases/0/steps/2/advance:") != std::string::npos);
-  CHECK(diags.find("cases.json:6:41: error[invalid_value] /cases/0/steps/3/at:") != std::string::npos);
-  CHECK(diags.find("cases.json:7:14: error[missing_field] /cases/0/steps/4/record:") != std::string::npos);
-  CHECK(
-      diags.find(
-          R"(cases.json:8:30: error[unknown_port] /cases/0/expect/hot.rejectd: "hot" has no port "rejectd" (did you mean "rejected"?))") !=
-      std::string::npos);
-  CHECK(
-      diags.find(
-          R"(error[unknown_component] /cases/0/expect/shap.out: no component "shap" in the flow (did you mean "shape"?))") !=
-      std::string::npos);
-  CHECK(diags.find(R"(error[unknown_port] /cases/0/expect/shape: "shape" is not an output component)") !=
-        std::string::npos);
-  CHECK(diags.find("error[wrong_type] /cases/0/expect/out/count:") != std::string::npos);
-  CHECK(
-      diags.find(
-          R"(error[unknown_field] /cases/0/expect/copy/exakt: unknown field "exakt" (did you mean "exact"?))") !=
-      std::string::npos);
-  CHECK(
-      diags.find(
-          "error[wrong_type] /cases/0/expect/cold: expected an array of records or an object of matchers") !=
-      std::string::npos);
-  CHECK(diags.find("error[bad_expression] /cases/0/expect/hot.out/all:") != std::string::npos);
-  CHECK(diags.find("error[duplicate_case] /cases/1/name:") != std::string::npos);
-  CHECK(diags.find("error[invalid_value] /cases/1/expect: \"expect\" is empty") != std::string::npos);
+  auto has = [&](std::string_view text) { return diags.find(text) != std::string::npos; };
+  CHECK(has(
+      R"(cases.json:3:24: error[unknown_input] /cases/0/steps/0/input: no component "sensor" in the flow (did you mean "sensors"?))"));
+  CHECK(has(
+      R"(cases.json:4:24: error[unknown_input] /cases/0/steps/1/input: "hot" is not an input of the flow)"));
+  CHECK(has("cases.json:5:26: error[invalid_value] /cases/0/steps/2/advance:"));
+  CHECK(has("cases.json:6:41: error[invalid_value] /cases/0/steps/3/at:"));
+  CHECK(has("cases.json:7:14: error[missing_field] /cases/0/steps/4/record:"));
+  CHECK(has(
+      R"(cases.json:8:30: error[unknown_port] /cases/0/expect/hot.rejectd: "hot" has no port "rejectd" (did you mean "rejected"?))"));
+  CHECK(has(
+      R"(error[unknown_component] /cases/0/expect/shap.out: no component "shap" in the flow (did you mean "shape"?))"));
+  CHECK(has(R"(error[unknown_port] /cases/0/expect/shape: "shape" is not an output component)"));
+  CHECK(has("error[wrong_type] /cases/0/expect/out/count:"));
+  CHECK(has(
+      R"(error[unknown_field] /cases/0/expect/copy/exakt: unknown field "exakt" (did you mean "exact"?))"));
+  CHECK(has("error[wrong_type] /cases/0/expect/cold: expected an array of records or an object of matchers"));
+  CHECK(has("error[bad_expression] /cases/0/expect/hot.out/all:"));
+  CHECK(has("error[duplicate_case] /cases/1/name:"));
+  CHECK(has("error[invalid_value] /cases/1/expect: \"expect\" is empty"));
 }
 
 TEST_CASE("diagnostics: a file that is no JSON, and the start time's forms") {
@@ -355,6 +354,33 @@ TEST_CASE("a case whose component breaks a promise fails with what it broke") {
   CHECK_FALSE(results[0].passed);
   CHECK(joined(results[0]).find("error: /cases/0/steps/0: the clock cannot go back: from 5000 to 4000") !=
         std::string::npos);
+}
+
+TEST_CASE("a component whose emit_at moments go back fails the case, naming it") {
+  const auto flow = load_flow(R"({"name": "count", "components": [
+    {"id": "in", "type": "generate"},
+    {"id": "c", "type": "test_counter", "inputs": ["in"]},
+    {"id": "out", "type": "log", "inputs": ["c.totals"]}]})");
+  auto results = run(flow, R"({"cases": [{"name": "back", "start": 5000,
+    "steps": [{"input": "in", "record": {}}, {"advance": "1s"}, {"input": "in", "record": {"emit_at": 5500}}],
+    "expect": {"out": {"count": 2}}}]})");
+  CHECK_FALSE(results[0].passed);
+  CHECK(joined(results[0])
+            .find("error: c emitted a result at 5500 after one at 6000: emit_at moments must not go "
+                  "back") != std::string::npos);
+}
+
+TEST_CASE("a restart whose load() fails fails the case with the component's reason") {
+  const auto flow = load_flow(R"({"name": "count", "components": [
+    {"id": "in", "type": "generate"},
+    {"id": "c", "type": "test_counter", "inputs": ["in"], "config": {"refuse_load": true}},
+    {"id": "out", "type": "log", "inputs": ["c"]}]})");
+  auto results = run(flow, R"({"cases": [{"name": "restart",
+    "steps": [{"input": "in", "record": {}}, {"restart": true}], "expect": {"out": {"count": 1}}}]})");
+  CHECK_FALSE(results[0].passed);
+  CHECK(joined(results[0])
+            .find("error: /cases/0/steps/1: c: load() of the state it saved failed: saved under "
+                  "another config") != std::string::npos);
 }
 
 TEST_CASE("junit: well-formed XML with the counts, each failure's diff, everything escaped") {
