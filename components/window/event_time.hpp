@@ -14,6 +14,5 @@ namespace weir::components::window {
 // ("2024-05-01T12:00:00.250Z", "…+02:00"; sub-millisecond digits are cut). False with `why`
 // for anything else: another type, a number out of range, a malformed or impossible date.
 bool event_time(const boost::json::value& v, std::int64_t& ms, std::string& why);
-bool parse_rfc3339(std::string_view text, std::int64_t& ms);
 
 }  // namespace weir::components::window

@@ -37,6 +37,7 @@ struct Site : BusFixture {
     shared.flow.components[0].id = "win";
     shared.flow.components[0].type = "window";
     shared.conn = conn.get();
+    shared.counters = std::make_unique<runtime::ComponentCounters[]>(1);
     bus::StreamSpec positions;
     positions.name = graph::positions_stream("sk");
     positions.subjects = {graph::positions_subjects("sk")};
@@ -86,6 +87,8 @@ TEST_CASE("a state saved and restored, in parts when large; applied positions co
   a.state = "second";
   keeper.mark("src", 42);
   REQUIRE(keeper.snapshot(*site.pub).ok());
+  CHECK(site.shared.counters[0].snapshots == 2);
+  CHECK(site.shared.counters[0].snapshot_bytes == 6);
 
   Bytes b;
   runtime::StateKeeper again(site.shared, 0, b);
