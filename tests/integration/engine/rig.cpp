@@ -66,13 +66,19 @@ void EngineRig::create_streams() {
 
 void EngineRig::publish_source(std::uint64_t from, std::uint64_t to, std::size_t pad) {
   const std::string padding = pad > 0 ? R"(,"pad":")" + std::string(pad, 'x') + "\"" : "";
+  std::vector<std::string> bodies;
+  for (auto i = from; i < to; ++i)
+    bodies.push_back(R"({"n":)" + std::to_string(i) + R"(,"value":)" + std::to_string(i % 100) +
+                     R"(,"site":")" + (i % 2 ? "b" : "a") + "\"" + padding + "}");
+  publish_records(bodies, from);
+}
+
+void EngineRig::publish_records(const std::vector<std::string>& bodies, std::uint64_t first) {
   auto pub = bus::AsyncPublisher::create(*conn_);
   REQUIRE(pub.ok());
   std::vector<bus::PublishFailure> failures;
-  for (auto i = from; i < to; ++i) {
-    std::string body = R"({"n":)" + std::to_string(i) + R"(,"value":)" + std::to_string(i % 100) +
-                       R"(,"site":")" + (i % 2 ? "b" : "a") + "\"" + padding + "}";
-    auto st = pub.value()->publish("src.data", body, "src-" + std::to_string(i));
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    auto st = pub.value()->publish("src.data", bodies[i], "src-" + std::to_string(first + i));
     REQUIRE_MESSAGE(st.ok(), st.text());
   }
   auto st = pub.value()->wait_all(60s, failures);

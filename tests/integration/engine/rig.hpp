@@ -40,6 +40,8 @@ class EngineRig {
   // Publishes {"n": i, "value": i % 100, "site": "a"|"b"} for i in [from, to) to src.data.
   // With `pad`, each record also carries "pad": a string of that many characters.
   void publish_source(std::uint64_t from, std::uint64_t to, std::size_t pad = 0);
+  // Publishes these JSON texts to src.data, with message ids "src-<first + i>".
+  void publish_records(const std::vector<std::string>& bodies, std::uint64_t first = 0);
   void write_flow(const std::string& file, const std::string& json);
   // Rewrites weir.json with `extra` members ("\"http\": {...}") after the rig's own.
   void write_config(const std::string& extra);
