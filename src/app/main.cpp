@@ -11,6 +11,7 @@
 #include "app/docs.hpp"
 #include "app/flows_cmd.hpp"
 #include "app/run.hpp"
+#include "app/test_cmd.hpp"
 #include "config/engine_config.hpp"
 #include "flow/loader.hpp"
 #include "registry/registry.hpp"
@@ -96,6 +97,8 @@ int main(int argc, char** argv) {
   app::FlowsCommand flows_cmd{cli};
   app::ConfigOptions config_opts;
   auto* config_cmd = app::add_config_command(cli, config_opts);
+  app::TestOptions test_opts;
+  auto* test_cmd = app::add_test_command(cli, test_opts);
 
   try {
     cli.parse(argc, argv);
@@ -111,6 +114,7 @@ int main(int argc, char** argv) {
   if (api_cmds.selected()) return api_cmds.run();
   if (dlq_cmd.selected()) return dlq_cmd.run();
   if (*config_cmd) return app::run_config(config_opts);
+  if (*test_cmd) return app::run_test(test_opts);
   if (flows_cmd.selected()) return flows_cmd.run();
   if (*schema_cmd) {
     std::cout << app::pretty_json(app::flow_schema(registry::builtins()));

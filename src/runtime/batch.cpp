@@ -58,6 +58,16 @@ BatchWriter::Added BatchWriter::add_raw(std::string_view id, std::string_view js
   return Added::added;
 }
 
+sdk::Record error_record(std::string_view flow, std::string_view component, sdk::Record&& rec,
+                         std::string_view reason) {
+  boost::json::object env;
+  env["error"] = reason;
+  env["flow"] = flow;
+  env["component"] = component;
+  env["record"] = std::move(rec.value);
+  return {std::move(rec.id), std::move(env)};
+}
+
 void BatchWriter::clear() {
   body_.clear();
   count_ = 0;

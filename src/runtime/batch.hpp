@@ -61,6 +61,10 @@ class BatchReader {
 // Ids of what a stage publishes derive from what it consumed, so a redelivery after a crash
 // reproduces them and JetStream's duplicate window drops the replay.
 std::string derive_id(std::string_view parent_id, std::string_view component, std::string_view port);
+// The record an error port carries: the original record plus why it failed, with the flow and
+// the component that sent it there. Its id is the record's.
+sdk::Record error_record(std::string_view flow, std::string_view component, sdk::Record&& rec,
+                         std::string_view reason);
 // A batch formed at an input: its id derives from its records' ids.
 std::string batch_id(std::string_view component, std::string_view port, const BatchWriter& batch);
 

@@ -81,12 +81,7 @@ bool cut_error_record(sdk::Record& err, std::size_t max_body) {
 
 sdk::Record error_record(const FlowShared& shared, std::size_t component, sdk::Record&& rec,
                          std::string_view reason) {
-  json::object env;
-  env["error"] = reason;
-  env["flow"] = shared.flow.name;
-  env["component"] = shared.flow.components[component].id;
-  env["record"] = std::move(rec.value);
-  return {std::move(rec.id), std::move(env)};
+  return error_record(shared.flow.name, shared.flow.components[component].id, std::move(rec), reason);
 }
 
 bus::Status publish_batch(bus::AsyncPublisher& pub, const std::string& subject, const BatchWriter& batch,

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -95,5 +96,22 @@ bool set_path(boost::json::value& root, const Path& path, boost::json::value v, 
 
 // Returns whether something was removed. Removing `$` is a no-op that returns false.
 bool remove_path(boost::json::value& root, const Path& path);
+
+// What `now()` reads: the system clock, unless a ClockOverride is alive on the calling thread
+// (`weir test` installs its virtual clock there, so that expressions see the test's time).
+std::int64_t now_ms();
+
+// Installs `now` (milliseconds since the epoch) as this thread's clock for `now()` while it
+// lives; the previous one comes back after. `now` must outlive it.
+class ClockOverride {
+ public:
+  explicit ClockOverride(const std::function<std::int64_t()>& now);
+  ~ClockOverride();
+  ClockOverride(const ClockOverride&) = delete;
+  ClockOverride& operator=(const ClockOverride&) = delete;
+
+ private:
+  const std::function<std::int64_t()>* previous_;
+};
 
 }  // namespace weir::sdk::expr

@@ -10,6 +10,29 @@
 #include <cmath>
 #include <limits>
 
+namespace weir::sdk::expr {
+
+namespace {
+// One per thread: a test's virtual clock never leaks into the engine's other threads.
+thread_local const std::function<std::int64_t()>* thread_clock = nullptr;
+}  // namespace
+
+std::int64_t now_ms() {
+  if (thread_clock != nullptr) return (*thread_clock)();
+  const auto since = std::chrono::system_clock::now().time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(since).count();
+}
+
+ClockOverride::ClockOverride(const std::function<std::int64_t()>& now) : previous_(thread_clock) {
+  thread_clock = &now;
+}
+
+ClockOverride::~ClockOverride() {
+  thread_clock = previous_;
+}
+
+}  // namespace weir::sdk::expr
+
 namespace weir::sdk::expr::detail {
 namespace {
 
@@ -157,11 +180,9 @@ bool call_function(std::uint32_t id, const Value* args, Value& out, Scratch& scr
       out = Value::integer(a / b);
       return true;
     }
-    case now: {
-      const auto since = std::chrono::system_clock::now().time_since_epoch();
-      out = Value::integer(std::chrono::duration_cast<std::chrono::milliseconds>(since).count());
+    case now:
+      out = Value::integer(now_ms());
       return true;
-    }
   }
   err = "unknown function";
   return false;

@@ -1,6 +1,7 @@
 #include "expr_test_util.hpp"
 
 #include <chrono>
+#include <functional>
 
 using namespace weir::sdk::expr::testing;
 
@@ -45,6 +46,24 @@ TEST_CASE("now() is the wall clock in milliseconds") {
   CHECK(v.get_int64() >= before);
   CHECK(v.get_int64() <= after);
   CHECK(passes("now() - ts < 60000", R"({"ts": )" + std::to_string(before) + "}"));
+}
+
+TEST_CASE("now() reads this thread's clock override while it lives, then the wall clock again") {
+  std::int64_t virtual_now = 1700000000000;
+  const std::function<std::int64_t()> clock = [&] { return virtual_now; };
+  {
+    weir::sdk::expr::ClockOverride use(clock);
+    CHECK(eval("now()") == 1700000000000);
+    virtual_now += 250;
+    CHECK(eval("now()") == 1700000000250);
+    {
+      const std::function<std::int64_t()> inner = [] { return std::int64_t{5}; };
+      weir::sdk::expr::ClockOverride nested(inner);
+      CHECK(eval("now()") == 5);
+    }
+    CHECK(eval("now()") == 1700000000250);
+  }
+  CHECK(eval("now()").get_int64() > 1700000000250);  // the wall clock: this runs after 2023
 }
 
 TEST_CASE("in with a list literal") {
