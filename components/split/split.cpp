@@ -131,8 +131,8 @@ sdk::ComponentSpec<Config> spec() {
              field().range(1, 1000000).doc("A longer array sends the record to `error` whole."))
       .lint([](const Config& c, sdk::Lint& l) {
         if (!c.as.text.empty() && !c.keep_parent)
-          l.error("as", "invalid_value", "`as` places the element in the parent's copy: it needs keep_parent",
-                  "set \"keep_parent\": true, or remove `as`");
+          l.warning("as", "unused", "`as` is used with keep_parent only: each element is the record",
+                    "set \"keep_parent\": true, or remove `as`");
       })
       .output("out", "One record per element.")
       .example(json::parse(R"({"id": "each", "type": "split", "inputs": ["batches"],
