@@ -48,7 +48,8 @@ class Split final : public sdk::Processor {
       empty_arrays_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    json::array elements = std::move(found->get_array());
+    // The record is ours and find_path() only reads: take the array out of it, not a copy.
+    json::array elements = std::move(const_cast<json::value*>(found)->get_array());
     if (keep_parent_) sdk::expr::remove_path(rec.value, field_.path);
     for (std::size_t i = 0; i < elements.size(); ++i) {
       sdk::Record r{rec.id, {}};
