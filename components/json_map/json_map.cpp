@@ -10,25 +10,6 @@ namespace weir::components::json_map {
 
 namespace json = boost::json;
 
-bool parse_field_path(std::string_view text, FieldPath& out, sdk::ParseCtx& c, bool root_allowed) {
-  sdk::expr::CompileError err;
-  auto path = sdk::expr::parse_path(text, err);
-  if (!path) {
-    c.diags.error(c.pointer, "bad_path",
-                  err.message + " at column " + std::to_string(err.offset + 1) + " of the path", err.hint,
-                  static_cast<int>(err.offset));
-    return false;
-  }
-  if (path->is_root() && !root_allowed) {
-    c.diags.error(c.pointer, "bad_path", "the record itself ($) cannot be renamed or removed",
-                  "name a field, e.g. a.b");
-    return false;
-  }
-  out.text = std::string(text);
-  out.path = std::move(*path);
-  return true;
-}
-
 namespace {
 
 struct Assignment {

@@ -7,15 +7,13 @@
 
 #include "sdk/base/quote.hpp"
 #include "sdk/expr/expr.hpp"
+#include "sdk/field_path.hpp"
 #include "sdk/spec.hpp"
 
 namespace weir::components::json_map {
 
-// A field path as written in the config, parsed at load so records never see a bad one.
-struct FieldPath {
-  std::string text;
-  sdk::expr::Path path;
-};
+using sdk::FieldPath;
+using sdk::parse_field_path;
 
 // A JSON object whose keys are field paths, in the order written. `RootAllowed` says whether
 // a key may be `$` (the whole record).
@@ -32,32 +30,9 @@ struct Config {
 
 sdk::ComponentSpec<Config> spec();
 
-// Parses `text` into `out`; a bad path (or `$` where it is not allowed) is a `bad_path`
-// diagnostic at `c.pointer`.
-bool parse_field_path(std::string_view text, FieldPath& out, sdk::ParseCtx& c, bool root_allowed);
-
 }  // namespace weir::components::json_map
 
 namespace weir::sdk {
-
-template <>
-struct Codec<components::json_map::FieldPath> {
-  static bool parse(const boost::json::value& v, components::json_map::FieldPath& out, ParseCtx& c,
-                    const FieldOpts&) {
-    if (!v.is_string()) {
-      detail::wrong_type(c, "a string", v);
-      return false;
-    }
-    return components::json_map::parse_field_path(v.get_string(), out, c, false);
-  }
-  static boost::json::object schema(const FieldOpts&) {
-    return {{"type", "string"}, {"x-weir-kind", "path"}};
-  }
-  static std::string type_name() { return "path"; }
-  static boost::json::value to_json(const components::json_map::FieldPath& p) {
-    return boost::json::string(p.text);
-  }
-};
 
 // Every key is checked as a path and every value with V's codec, each at its own pointer.
 // When the values are paths too (rename), two keys may not name the same target.
@@ -74,14 +49,14 @@ struct Codec<components::json_map::PathMap<V, RootAllowed>> {
     bool ok = true;
     for (const auto& kv : v.get_object()) {
       ParseCtx sub{c.diags, pointer_append(c.pointer, kv.key())};
-      components::json_map::FieldPath key;
+      sdk::FieldPath key;
       V value{};
-      const bool key_ok = components::json_map::parse_field_path(kv.key(), key, sub, RootAllowed);
+      const bool key_ok = sdk::parse_field_path(kv.key(), key, sub, RootAllowed);
       if (!key_ok || !Codec<V>::parse(kv.value(), value, sub, o)) {
         ok = false;
         continue;
       }
-      if constexpr (std::is_same_v<V, components::json_map::FieldPath>) {
+      if constexpr (std::is_same_v<V, sdk::FieldPath>) {
         for (const auto& [_, earlier] : out.entries) {
           if (earlier.path == value.path) {
             c.diags.error(sub.pointer, "invalid_value",

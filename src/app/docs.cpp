@@ -85,12 +85,24 @@ std::string component_list(const registry::Registry& registry) {
   return out;
 }
 
+namespace {
+
+// The ports to document: the spec's, and before `error` a line for those a config names (a
+// route's cases), under the name "<config>".
+std::vector<sdk::PortInfo> documented_outputs(const sdk::ComponentInfo& info) {
+  auto out = info.outputs;
+  if (info.config_outputs) out.insert(out.end() - 1, {"<config>", info.config_outputs_doc});
+  return out;
+}
+
+}  // namespace
+
 std::string component_text(const sdk::ComponentInfo& info) {
   std::string out = info.type + " (" + kind_text(info.kind) + ")\n  " + info.summary + "\n";
   if (!info.description.empty()) out += "\n  " + info.description + "\n";
   out += "\nports:\n";
   for (const auto& p : info.inputs) out += "  in  " + p.name + ": " + p.doc + "\n";
-  for (const auto& p : info.outputs) out += "  out " + p.name + ": " + p.doc + "\n";
+  for (const auto& p : documented_outputs(info)) out += "  out " + p.name + ": " + p.doc + "\n";
   out += "\nconfig:\n";
   if (info.fields.empty()) out += "  (none)\n";
   for (const auto& f : info.fields) field_text(out, f, "  ");
@@ -107,7 +119,8 @@ json::value component_json(const sdk::ComponentInfo& info) {
   o["stateless"] = info.stateless;
   json::array ins, outs;
   for (const auto& p : info.inputs) ins.push_back(json::object{{"name", p.name}, {"doc", p.doc}});
-  for (const auto& p : info.outputs) outs.push_back(json::object{{"name", p.name}, {"doc", p.doc}});
+  for (const auto& p : documented_outputs(info))
+    outs.push_back(json::object{{"name", p.name}, {"doc", p.doc}});
   o["inputs"] = ins;
   o["outputs"] = outs;
   o["config_schema"] = info.schema;
@@ -119,8 +132,9 @@ std::string fields_markdown(const sdk::ComponentInfo& info) {
   std::string out = "| field | type | flags | default | description |\n|---|---|---|---|---|\n";
   for (const auto& f : info.fields) field_rows(out, f, "");
   out += "\nPorts: ";
-  for (std::size_t i = 0; i < info.outputs.size(); ++i)
-    out += (i ? ", " : "") + std::string("`") + info.outputs[i].name + "` (" + info.outputs[i].doc + ")";
+  const auto outputs = documented_outputs(info);
+  for (std::size_t i = 0; i < outputs.size(); ++i)
+    out += (i ? ", " : "") + std::string("`") + outputs[i].name + "` (" + outputs[i].doc + ")";
   out += ".\n";
   return out;
 }

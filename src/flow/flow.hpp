@@ -43,10 +43,12 @@ struct ComponentDecl {
   std::string description;
   std::vector<InputRef> inputs;
   const sdk::ComponentInfo* info = nullptr;  // from the registry the flow was validated with
-  std::shared_ptr<const void> config;        // the parsed Config of `info`
-  boost::json::value raw_config;             // after ${VAR} substitution
-  std::string pointer;                       // "/components/3"
-  std::string fingerprint;                   // changes whenever type, config or inputs change
+  // This instance's own info when its config names ports (a route's cases): `info` points here.
+  std::shared_ptr<const sdk::ComponentInfo> own_info;
+  std::shared_ptr<const void> config;  // the parsed Config of `info`
+  boost::json::value raw_config;       // after ${VAR} substitution
+  std::string pointer;                 // "/components/3"
+  std::string fingerprint;             // changes whenever type, config or inputs change
 };
 
 // A flow's own log level; `engine` follows the engine's. Not part of the fingerprint: changing it

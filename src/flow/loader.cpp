@@ -123,6 +123,9 @@ void parse_components(const json::value& list, const registry::Registry& registr
     if (decl.info) {
       decl.config = decl.info->parse(cfg == obj.end() ? nullptr : &cfg->value(), diags, ptr + "/config");
       decl.raw_config = cfg == obj.end() ? json::value(json::object{}) : cfg->value();
+      // Ports named in the config (a route's cases): this instance gets its own info listing them.
+      decl.own_info = decl.info->for_config(decl.config.get());
+      if (decl.own_info) decl.info = decl.own_info.get();
     }
     for (std::size_t j = 0; j < e.inputs.size(); ++j) {
       const auto& ref = e.inputs[j];

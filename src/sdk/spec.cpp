@@ -57,4 +57,30 @@ std::size_t ComponentInfo::output_index(std::string_view port) const {
   return static_cast<std::size_t>(-1);
 }
 
+void ComponentInfo::bind_ports() {
+  std::vector<std::string> ports;
+  for (const auto& o : outputs) ports.push_back(o.name);
+  create = [construct = construct, ports = std::move(ports)](const void* cfg, const Context& ctx) {
+    Context with_ports = ctx;
+    with_ports.outputs = ports;
+    return construct(cfg, with_ports);
+  };
+}
+
+ComponentInfo ComponentInfo::with_outputs(std::vector<PortInfo> extra) const {
+  ComponentInfo out = *this;
+  for (auto& p : extra) {
+    if (out.output_index(p.name) != static_cast<std::size_t>(-1))
+      throw std::logic_error("component " + type + " has a port " + p.name + " already");
+    out.outputs.insert(out.outputs.end() - 1, std::move(p));
+  }
+  out.bind_ports();
+  return out;
+}
+
+std::shared_ptr<const ComponentInfo> ComponentInfo::for_config(const void* config) const {
+  if (!config_outputs || !config) return nullptr;
+  return std::make_shared<const ComponentInfo>(with_outputs(config_outputs(config)));
+}
+
 }  // namespace weir::sdk

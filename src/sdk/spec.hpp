@@ -29,6 +29,10 @@ class Lint {
     diags_.warning(field.empty() ? pointer_ : pointer_append(pointer_, field), std::move(code),
                    std::move(message), std::move(hint));
   }
+  // The same checks one level down: at("cases").at(2).error("port", ...) reports at
+  // <config>/cases/2/port.
+  Lint at(std::string_view field) const { return Lint(diags_, pointer_append(pointer_, field)); }
+  Lint at(std::size_t index) const { return Lint(diags_, pointer_append(pointer_, index)); }
 
  private:
   Diagnostics& diags_;
@@ -204,7 +208,22 @@ struct ComponentInfo {
   std::function<std::shared_ptr<const void>(const boost::json::value* config, Diagnostics& d,
                                             const std::string& pointer)>
       parse;
+  // Creates the component, its Context's `outputs` set to the names of `outputs`.
   std::function<std::unique_ptr<Component>(const void* config, const Context& ctx)> create;
+  // Creates it with the Context as given (what `create` wraps).
+  std::function<std::unique_ptr<Component>(const void* config, const Context& ctx)> construct;
+  // Output ports a component instance declares in its config (a route's cases; see
+  // ComponentSpec::ports_from_config); empty when all its ports are in the spec. The flow loader
+  // gives such an instance its own copy of this info: with_outputs() of these ports.
+  std::function<std::vector<PortInfo>(const void* config)> config_outputs;
+  std::string config_outputs_doc;  // for the docs: which ports the config names
+  // A copy with `extra` ports inserted before `error` (after the spec's own), whose `create`
+  // gives the component all of them. A name the info has already is a std::logic_error (the
+  // component's config lint rejects it first).
+  ComponentInfo with_outputs(std::vector<PortInfo> extra) const;
+  // The info of the instance with this parsed config: with_outputs(config_outputs(config)), or
+  // nullptr when the spec lists all its ports (the shared info is the instance's).
+  std::shared_ptr<const ComponentInfo> for_config(const void* config) const;
   // Checks a parsed config against the flow's settings (see ComponentSpec::flow_lint); empty when
   // the component has no such check. The flow loader calls it once both parsed cleanly.
   std::function<void(const void* config, const FlowSettings& flow, Diagnostics& d,
@@ -213,6 +232,9 @@ struct ComponentInfo {
   // Secret fields' values are replaced before a config is logged or served.
   boost::json::value redacted(const boost::json::value& config) const;
   std::size_t output_index(std::string_view port) const;  // npos when unknown
+  // Sets `create` to `construct` with the names of `outputs` in the Context: the component learns
+  // its ports' names from here (Context::output), whoever creates it.
+  void bind_ports();
 };
 
 template <class Config>
@@ -262,6 +284,17 @@ class ComponentSpec {
     info_.outputs.push_back({std::move(name), std::move(doc)});
     return *this;
   }
+  // Output ports named in the config (a route's cases), inserted before `error` in this
+  // instance's ports. Called on a config that parsed cleanly: the lint checks the names (unique,
+  // not `error`, not one of the spec's ports, subject tokens).
+  ComponentSpec& ports_from_config(std::string doc,
+                                   std::function<std::vector<PortInfo>(const Config&)> ports) {
+    info_.config_outputs_doc = std::move(doc);
+    info_.config_outputs = [ports = std::move(ports)](const void* cfg) {
+      return ports(*static_cast<const Config*>(cfg));
+    };
+    return *this;
+  }
 
   // Impl is constructed from (const Config&, const Context&) and derives from exactly one of
   // Input, Processor, Output and BatchOutput, which makes the component's kind.
@@ -271,7 +304,7 @@ class ComponentSpec {
                   "an implementation is constructed from (const Config&, const Context&)");
     info_.kind = kind_of<Impl>();
     has_implementation_ = true;
-    info_.create = [](const void* cfg, const Context& ctx) -> std::unique_ptr<Component> {
+    info_.construct = [](const void* cfg, const Context& ctx) -> std::unique_ptr<Component> {
       return std::make_unique<Impl>(*static_cast<const Config*>(cfg), ctx);
     };
     return *this;
@@ -287,14 +320,7 @@ class ComponentSpec {
     ComponentInfo out = info_;
     if (out.kind != Kind::input) out.inputs.insert(out.inputs.begin(), {"in", "Records to handle."});
     out.outputs.push_back({"error", "Records that failed, with the reason."});
-    // The component learns its ports' names from here (Context::output), whoever creates it.
-    std::vector<std::string> ports;
-    for (const auto& o : out.outputs) ports.push_back(o.name);
-    out.create = [create = out.create, ports](const void* cfg, const Context& ctx) {
-      Context with_ports = ctx;
-      with_ports.outputs = ports;
-      return create(cfg, with_ports);
-    };
+    out.bind_ports();
     out.fields = object_.describe();
     out.schema = object_.schema();
     auto object = std::make_shared<ObjectSpec<Config>>(object_);

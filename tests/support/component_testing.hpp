@@ -20,7 +20,8 @@ namespace weir::testing {
 struct Parsed {
   sdk::Diagnostics diags;
   std::shared_ptr<const void> config;
-  const sdk::ComponentInfo* info = nullptr;
+  const sdk::ComponentInfo* info = nullptr;  // the instance's: with the ports its config names
+  std::shared_ptr<const sdk::ComponentInfo> own_info;
 };
 
 // Parses `config_json` for `type` at pointer /components/0/config, as the flow loader does.
@@ -30,6 +31,8 @@ inline Parsed parse_config(const std::string& type, const std::string& config_js
   REQUIRE_MESSAGE(p.info != nullptr, "component type not registered: " << type);
   auto v = boost::json::parse(config_json);
   p.config = p.info->parse(&v, p.diags, "/components/0/config");
+  p.own_info = p.info->for_config(p.config.get());  // as the flow loader does
+  if (p.own_info) p.info = p.own_info.get();
   return p;
 }
 

@@ -67,17 +67,23 @@ void EngineRig::create_streams() {
 void EngineRig::publish_source(std::uint64_t from, std::uint64_t to, std::size_t pad, int copies,
                                int first_copy) {
   const std::string padding = pad > 0 ? R"(,"pad":")" + std::string(pad, 'x') + "\"" : "";
+  std::vector<std::string> bodies;
+  for (auto i = from; i < to; ++i)
+    bodies.push_back(R"({"n":)" + std::to_string(i) + R"(,"value":)" + std::to_string(i % 100) +
+                     R"(,"site":")" + (i % 2 ? "b" : "a") + "\"" + padding + "}");
+  for (int copy = first_copy; copy < copies; ++copy)
+    publish_records(bodies, from, copy == 0 ? "" : "#" + std::to_string(copy));
+}
+
+void EngineRig::publish_records(const std::vector<std::string>& bodies, std::uint64_t first,
+                                const std::string& suffix) {
   auto pub = bus::AsyncPublisher::create(*conn_);
   REQUIRE(pub.ok());
   std::vector<bus::PublishFailure> failures;
-  for (int copy = first_copy; copy < copies; ++copy)
-    for (auto i = from; i < to; ++i) {
-      std::string body = R"({"n":)" + std::to_string(i) + R"(,"value":)" + std::to_string(i % 100) +
-                         R"(,"site":")" + (i % 2 ? "b" : "a") + "\"" + padding + "}";
-      const auto id = "src-" + std::to_string(i) + (copy == 0 ? "" : "#" + std::to_string(copy));
-      auto st = pub.value()->publish("src.data", body, id);
-      REQUIRE_MESSAGE(st.ok(), st.text());
-    }
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    auto st = pub.value()->publish("src.data", bodies[i], "src-" + std::to_string(first + i) + suffix);
+    REQUIRE_MESSAGE(st.ok(), st.text());
+  }
   auto st = pub.value()->wait_all(60s, failures);
   REQUIRE_MESSAGE(st.ok(), st.text());
   REQUIRE(failures.empty());

@@ -43,6 +43,9 @@ class EngineRig {
   // itself), copies `first_copy` to `copies - 1` (0 is the original).
   void publish_source(std::uint64_t from, std::uint64_t to, std::size_t pad = 0, int copies = 1,
                       int first_copy = 0);
+  // Publishes these JSON texts to src.data, with message ids "src-<first + i><suffix>".
+  void publish_records(const std::vector<std::string>& bodies, std::uint64_t first = 0,
+                       const std::string& suffix = {});
   void write_flow(const std::string& file, const std::string& json);
   // Rewrites weir.json with `extra` members ("\"http\": {...}") after the rig's own.
   void write_config(const std::string& extra);

@@ -92,3 +92,21 @@ TEST_CASE("a config change keeps the plan and changes the flow's fingerprint") {
   {"id": "out", "type": "log", "inputs": ["cool", "hot"]})");
   CHECK_FALSE(graph::make_plan(rewired) == graph::make_plan(before));
 }
+
+TEST_CASE("a route's ports come from its config and are planned like any port") {
+  auto plan = graph::make_plan(load(R"({"id": "gen", "type": "generate"},
+    {"id": "by", "type": "route", "inputs": ["gen"],
+     "config": {"cases": [{"port": "hot", "when": "value > 50"}, {"port": "cold", "when": "value < 5"}]}},
+    {"id": "shape", "type": "json_map", "inputs": ["by.cold"], "config": {"set": {"c": "true"}}},
+    {"id": "a", "type": "log", "inputs": ["by.hot", "shape"]})"));
+  REQUIRE(plan.stages.size() == 3);
+  const auto& proc = plan.stages[1];
+  REQUIRE(proc.members.size() == 2);
+  const auto& by = proc.members[0].ports;
+  REQUIRE(by.size() == 4);  // hot, cold, default, error
+  CHECK(by[0].publish);     // by.hot leaves the stage for a
+  CHECK(by[0].subject == "weir.site-a.by.hot");
+  CHECK(by[1].local == std::vector<std::size_t>{1});  // by.cold feeds shape inside the stage
+  CHECK_FALSE(by[2].publish);                         // nobody reads by.default: dropped
+  CHECK(by[3].dead_letter);
+}

@@ -225,3 +225,63 @@ TEST_CASE("ports are handles by name: the spec's order, error last; an unknown n
   CHECK(ports_info().kind == sdk::Kind::processor);
   CHECK(ports_info().inputs.size() == 1);
 }
+
+namespace {
+
+struct NamedPortsConfig {
+  std::vector<std::string> extra;
+  std::string port = "out";
+};
+
+// A PortUser whose config also names ports of its own (as a route's cases do).
+class NamedPortUser final : public sdk::Processor {
+ public:
+  NamedPortUser(const NamedPortsConfig& c, const sdk::Context& ctx) : port(ctx.output(c.port)) {}
+  void process(sdk::Record&& rec, sdk::Emitter& out) override { out.emit(port, std::move(rec)); }
+  sdk::Port port;
+};
+
+sdk::ComponentInfo named_ports_info() {
+  return sdk::ComponentSpec<NamedPortsConfig>{"named"}
+      .field("extra", &NamedPortsConfig::extra)
+      .field("port", &NamedPortsConfig::port)
+      .output("out", "Results.")
+      .ports_from_config("The ports in `extra`.",
+                         [](const NamedPortsConfig& c) {
+                           std::vector<sdk::PortInfo> out;
+                           for (const auto& e : c.extra) out.push_back({e, "Named by the config."});
+                           return out;
+                         })
+      .implementation<NamedPortUser>()
+      .info();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "ports from a config: an instance's own info lists them before error, and its component knows them") {
+  const auto info = named_ports_info();
+  sdk::Diagnostics d;
+  auto v = json::parse(R"({"extra": ["hot", "cold"], "port": "cold"})");
+  auto cfg = info.parse(&v, d, "/c");
+  REQUIRE(cfg != nullptr);
+  auto own = info.for_config(cfg.get());
+  REQUIRE(own != nullptr);
+  std::vector<std::string> names;
+  for (const auto& p : own->outputs) names.push_back(p.name);
+  CHECK(names == std::vector<std::string>{"out", "hot", "cold", "error"});
+  CHECK(info.outputs.size() == 2);  // the type's own: out, error
+  sdk::Context ctx{"f", "named", sdk::Log("f", "named"), nullptr, {}};
+  auto c = own->create(cfg.get(), ctx);
+  CHECK(dynamic_cast<NamedPortUser&>(*c).port.index() == 2);
+  // The type's info does not know them: the component fails to start, naming its ports.
+  CHECK_THROWS_AS((void)info.create(cfg.get(), ctx), std::logic_error);
+  // A name the info has already is a programming error (a component's lint rejects it first).
+  CHECK_THROWS_AS((void)info.with_outputs({{"out", ""}}), std::logic_error);
+  CHECK_THROWS_AS((void)info.with_outputs({{"error", ""}}), std::logic_error);
+  // A component whose ports are all in its spec has no instance info.
+  auto plain = ports_info();
+  auto pv = json::parse(R"({"port": "out"})");
+  auto pcfg = plain.parse(&pv, d, "/c");
+  CHECK(plain.for_config(pcfg.get()) == nullptr);
+}
