@@ -148,17 +148,11 @@ int main(int argc, char** argv) {
   std::uint64_t n = 400000;
   int rounds = 2;
   std::string weir = "weir";
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--records" && i + 1 < argc)
-      n = std::stoull(argv[++i]);
-    else if (a == "--rounds" && i + 1 < argc)
-      rounds = std::stoi(argv[++i]);
-    else if (a == "--weir" && i + 1 < argc)
-      weir = argv[++i];
-    else
-      die("usage: stateful_bench [--records N] [--rounds N] [--weir PATH]");
-  }
+  weir::bench::Args("stateful_bench", "stateful_bench [--records N] [--rounds N] [--weir PATH]")
+      .add("--records", n)
+      .add("--rounds", rounds)
+      .add("--weir", weir)
+      .parse(argc, argv);
   const fs::path dir = weir::bench::scratch_dir("weir-bench", "stateful_bench");
   const auto server = weir::bench::start_nats(dir / "nats", "stateful_bench");
   Run ref, win;
