@@ -61,8 +61,11 @@ TEST_CASE("a live source at 2,000 records/s while the engine is SIGKILLed three 
   std::uint64_t n = 0;
   {
     PacedSource source(rig, 2000);
+    // After a restart the engine starts (about 1.5 s) and its stages wait ack_wait × 1.25 + 1 s
+    // (3.5 s) for what the killed run left unacknowledged: each kill comes about 2 s after that,
+    // while the stages work through the backlog and the live records.
     for (int k = 0; k < 3; ++k) {
-      std::this_thread::sleep_for(3s);
+      std::this_thread::sleep_for(7s);
       kill_with_work_in_flight(rig, *proxy);
       std::this_thread::sleep_for(500ms);
       rig.start_engine();
