@@ -15,7 +15,6 @@
 
 namespace weir::runtime {
 
-namespace json = boost::json;
 using namespace std::chrono_literals;
 
 void ComponentCounters::set_failing(std::string reason) {
